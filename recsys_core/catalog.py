@@ -1,0 +1,97 @@
+"""The encoded catalogue: item and user texts, their vectors, and the id ↔ index maps.
+
+Items are encoded once each; a user's history is represented by the vectors
+of the items in it, so no item text is ever encoded twice.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .encoder import ProgressFn, TextEncoder
+from .schema import ITEM, TIMESTAMP, USER, Dataset
+from .text import FieldText, build_field_text, build_texts
+
+
+@dataclass
+class Catalog:
+    """Everything the model needs about items and users, indexed by position.
+
+    item_vectors: (n_items, T) pooled encoder vectors of the item texts.
+    profile_vectors: (n_profiles, T) vectors of user profile texts; ``profile_index`` maps user id → row.
+    histories: user id → item indices, oldest first (all known interactions).
+    """
+
+    item_ids: list[str]
+    item_texts: list[FieldText]
+    item_vectors: np.ndarray
+    item_fields: list[str]
+    user_fields: list[str]
+    profile_ids: list[str]
+    profile_texts: list[FieldText]
+    profile_vectors: np.ndarray
+    histories: dict[str, np.ndarray]
+
+    def __post_init__(self) -> None:
+        self.item_index = {item: i for i, item in enumerate(self.item_ids)}
+        self.profile_index = {user: i for i, user in enumerate(self.profile_ids)}
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
+
+    @property
+    def text_dim(self) -> int:
+        return int(self.item_vectors.shape[1])
+
+    def profile_vector(self, user_id: str) -> np.ndarray | None:
+        row = self.profile_index.get(user_id)
+        return None if row is None else self.profile_vectors[row]
+
+    def profile_text(self, user_id: str) -> FieldText | None:
+        row = self.profile_index.get(user_id)
+        return None if row is None else self.profile_texts[row]
+
+    def indices(self, item_ids) -> np.ndarray:
+        """Catalogue indices of known item ids, in order; unknown ids are skipped."""
+        return np.array([self.item_index[i] for i in item_ids if i in self.item_index], dtype=np.int64)
+
+
+def user_histories(interactions: pd.DataFrame, item_index: dict[str, int]) -> dict[str, np.ndarray]:
+    """Item indices of each user, oldest first (interactions must be sorted by user, time)."""
+    frame = interactions[[USER, ITEM, TIMESTAMP]].copy()
+    frame["_idx"] = frame[ITEM].map(item_index)
+    frame = frame.dropna(subset=["_idx"]).sort_values([USER, TIMESTAMP], kind="stable")
+    return {str(u): g["_idx"].to_numpy(dtype=np.int64) for u, g in frame.groupby(USER, sort=False)}
+
+
+def build_catalog(dataset: Dataset, encoder: TextEncoder, progress: ProgressFn | None = None) -> Catalog:
+    """Build texts for every item and profile and encode them (through the encoder's cache)."""
+    items = dataset.items
+    item_ids = items[ITEM].astype(str).tolist()
+    texts = build_texts(items, ITEM, dataset.item_fields)
+    item_texts = [texts.get(i) or build_field_text({}, []) for i in item_ids]
+    profile_ids: list[str] = []
+    profile_texts: list[FieldText] = []
+    if dataset.users is not None and dataset.user_fields:
+        for uid, ft in build_texts(dataset.users, USER, dataset.user_fields).items():
+            if ft.text:
+                profile_ids.append(uid)
+                profile_texts.append(ft)
+    all_texts = [t.text for t in item_texts] + [t.text for t in profile_texts]
+    vectors = encoder.encode(all_texts, progress=progress)
+    n = len(item_ids)
+    index = {item: i for i, item in enumerate(item_ids)}
+    return Catalog(
+        item_ids=item_ids,
+        item_texts=item_texts,
+        item_vectors=vectors[:n],
+        item_fields=list(dataset.item_fields),
+        user_fields=list(dataset.user_fields),
+        profile_ids=profile_ids,
+        profile_texts=profile_texts,
+        profile_vectors=vectors[n:].reshape(len(profile_ids), vectors.shape[1]) if len(vectors) else vectors,
+        histories=user_histories(dataset.interactions, index),
+    )

@@ -1,0 +1,167 @@
+"""The hybrid recommender: text vectors + item ids + ordered history + profile.
+
+Shapes use B = users in a batch, C = candidate items per user (or the shared
+candidate set), H = history length, T = text-vector size, D = model size.
+
+Why this design (see docs/model.md for the measurements):
+- item ids carry the collaborative signal the text cannot (co-occurrence,
+  franchises, popularity); *id dropout* during training and a zeroed id
+  embedding for items never seen in training make cold items fall back to text;
+- the history is attended to *with the candidate as query* and with a learned
+  recency (position) embedding, because the next interaction depends most on
+  the latest ones, and the weights tell which past items mattered;
+- ``[u, i, u*i]`` through an MLP plus a bilinear ``theta . (u*i)`` term and an
+  item bias give the score; ``P(interaction) = sigmoid(score)``.
+Every path from the score back to the text vectors is differentiable, so
+integrated gradients can attribute the score to the encoder's input tokens.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    n_items: int
+    text_dim: int
+    dim: int = 64
+    hidden: int = 128
+    max_history: int = 20
+    dropout: float = 0.1
+    id_dropout: float = 0.25
+    use_text: bool = True
+    use_item_ids: bool = True
+    use_positions: bool = True
+    use_profile: bool = True
+    use_candidate_attention: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class UserInput:
+    """The user side of a batch, as tensors.
+
+    hist_vecs: (B, H, T) text vectors of history items, newest first, zero-padded.
+    hist_idx: (B, H) item indices (0-based catalogue positions), -1 for padding.
+    profile_vec: (B, T) profile text vectors (zeros when no profile).
+    has_profile: (B,) 1.0 where the user has a profile text.
+    """
+
+    hist_vecs: torch.Tensor
+    hist_idx: torch.Tensor
+    profile_vec: torch.Tensor
+    has_profile: torch.Tensor
+
+
+class HybridRecommender(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        d, t = config.dim, config.text_dim
+        self.text_proj = nn.Sequential(nn.Linear(t, d), nn.GELU(), nn.Linear(d, d))
+        # Row 0 is "no id" (padding, cold item, or dropped id): kept at zero.
+        self.item_emb = nn.Embedding(config.n_items + 1, d, padding_idx=0)
+        self.item_bias = nn.Embedding(config.n_items + 1, 1, padding_idx=0)
+        nn.init.normal_(self.item_emb.weight, std=0.02)
+        nn.init.zeros_(self.item_bias.weight)
+        with torch.no_grad():
+            self.item_emb.weight[0].zero_()
+        self.position = nn.Embedding(config.max_history, d)
+        nn.init.normal_(self.position.weight, std=0.02)
+        self.query = nn.Linear(d, d, bias=False)
+        self.key = nn.Linear(d, d, bias=False)
+        self.recency_logit = nn.Parameter(torch.zeros(config.max_history))
+        self.profile_proj = nn.Sequential(nn.Linear(t, d), nn.GELU(), nn.Linear(d, d))
+        self.user_norm = nn.LayerNorm(d)
+        self.drop = nn.Dropout(config.dropout)
+        self.mlp = nn.Sequential(
+            nn.Linear(3 * d, config.hidden), nn.GELU(), nn.Dropout(config.dropout), nn.Linear(config.hidden, 1)
+        )
+        self.theta = nn.Parameter(torch.full((d,), 1.0 / math.sqrt(d)))
+        # 1 for items that had training interactions; cold items get no id embedding.
+        self.register_buffer("warm", torch.ones(config.n_items + 1))
+
+    # -- item side -------------------------------------------------------------
+    def _id_rows(self, idx: torch.Tensor) -> torch.Tensor:
+        """Embedding rows (idx+1), with -1 (padding) mapped to row 0, dropped at random in training."""
+        rows = (idx + 1).clamp(min=0)
+        rows = torch.where(self.warm[rows] > 0, rows, torch.zeros_like(rows))
+        if self.training and self.config.id_dropout > 0:
+            keep = torch.rand(rows.shape, device=rows.device) >= self.config.id_dropout
+            rows = rows * keep
+        return rows
+
+    def item_repr(self, text_vecs: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Item vectors ``(..., D)`` and biases ``(...)`` from text vectors ``(..., T)`` and indices."""
+        d = self.config.dim
+        rep = torch.zeros(*idx.shape, d, dtype=text_vecs.dtype, device=text_vecs.device)
+        if self.config.use_text:
+            rep = rep + self.text_proj(F.normalize(text_vecs, dim=-1))
+        bias = torch.zeros(idx.shape, dtype=text_vecs.dtype, device=text_vecs.device)
+        if self.config.use_item_ids:
+            rows = self._id_rows(idx)
+            rep = rep + self.item_emb(rows)
+            bias = self.item_bias(rows).squeeze(-1)
+        return rep, bias
+
+    # -- user side -------------------------------------------------------------
+    def history_repr(self, user: UserInput) -> tuple[torch.Tensor, torch.Tensor]:
+        """History item vectors (B, H, D) with recency added, and their validity mask (B, H)."""
+        valid = user.hist_idx >= 0
+        rep, _ = self.item_repr(user.hist_vecs, user.hist_idx)
+        if self.config.use_positions:
+            h = rep.shape[1]
+            rep = rep + self.position.weight[:h].unsqueeze(0)
+        return self.drop(rep) * valid.unsqueeze(-1), valid
+
+    def attention(self, hist: torch.Tensor, valid: torch.Tensor, cand: torch.Tensor) -> torch.Tensor:
+        """Weights (B, C, H) of each history item for each candidate (rows sum to 1, or 0 if no history)."""
+        b, h, _ = hist.shape
+        if self.config.use_candidate_attention:
+            q = self.query(cand)  # (B, C, D)
+            k = self.key(hist)  # (B, H, D)
+            logits = torch.einsum("bcd,bhd->bch", q, k) / math.sqrt(self.config.dim)
+        else:
+            logits = torch.zeros(b, cand.shape[1], h, dtype=hist.dtype, device=hist.device)
+        if self.config.use_positions:
+            logits = logits + self.recency_logit[:h]
+        logits = logits.masked_fill(~valid.unsqueeze(1), float("-inf"))
+        weights = torch.softmax(logits, dim=-1)
+        return torch.nan_to_num(weights, nan=0.0)  # users with no history: all-zero weights
+
+    def user_repr(self, user: UserInput, cand: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Candidate-conditioned user vectors (B, C, D) and the attention weights (B, C, H)."""
+        hist, valid = self.history_repr(user)
+        weights = self.attention(hist, valid, cand)
+        u = torch.einsum("bch,bhd->bcd", weights, hist)
+        if self.config.use_profile:
+            prof = self.profile_proj(F.normalize(user.profile_vec, dim=-1)) * user.has_profile.unsqueeze(-1)
+            u = u + prof.unsqueeze(1)
+        return self.user_norm(u), weights
+
+    # -- scoring ---------------------------------------------------------------
+    def score(
+        self, user: UserInput, cand_vecs: torch.Tensor, cand_idx: torch.Tensor, return_attention: bool = False
+    ):
+        """Scores (B, C) of candidates for each user.
+
+        cand_vecs: (B, C, T) or (C, T) shared by all users; cand_idx: (B, C) or (C,).
+        The score is a logit: ``sigmoid(score)`` is the interaction probability.
+        """
+        b = user.hist_idx.shape[0]
+        if cand_vecs.dim() == 2:
+            cand_vecs = cand_vecs.unsqueeze(0)
+            cand_idx = cand_idx.unsqueeze(0)
+        item, bias = self.item_repr(cand_vecs, cand_idx)  # (1|B, C, D)
+        item = item.expand(b, -1, -1)
+        u, weights = self.user_repr(user, item)
+        inter = u * item
+        logits = self.mlp(torch.cat([u, item, inter], dim=-1)).squeeze(-1) + inter @ self.theta + bias
+        return (logits, weights) if return_attention else logits

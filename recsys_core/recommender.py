@@ -1,0 +1,223 @@
+"""A trained recommender ready to serve: top-K for known and new users.
+
+Seen-item filtering, candidate restriction and diversity are explicit
+arguments (as in ``implicit``'s API), never hidden behaviour.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .batching import make_user_input
+from .catalog import Catalog
+from .encoder import EncoderConfig, TextEncoder
+from .errors import UnknownEntityError
+from .evaluation import EvaluationReport, top_k
+from .model import HybridRecommender, UserInput
+from .text import FieldText, build_field_text
+from .training import EpochLog
+
+RERANK_ABOVE = 20_000  # catalogues larger than this are scored in two stages
+RETRIEVE = 2_000  # candidates the first stage keeps for the full model
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    item_id: str
+    score: float  # the model's logit; sigmoid(score) is P(interaction)
+    rank: int  # 1-based
+
+
+@dataclass(frozen=True)
+class UserContext:
+    """What the model knows about one user at recommendation time."""
+
+    user_id: str | None
+    history: np.ndarray  # item indices, oldest first
+    profile_vector: np.ndarray | None
+    profile_text: FieldText | None
+
+
+@dataclass
+class Recommender:
+    model: HybridRecommender
+    catalog: Catalog
+    encoder_config: EncoderConfig
+    settings: dict = field(default_factory=dict)  # training/split configs, for the record
+    report: EvaluationReport | None = None
+    train_log: list[EpochLog] = field(default_factory=list)
+    fingerprint: str = ""
+    _encoder: TextEncoder | None = field(default=None, repr=False)
+
+    # -- who and what ------------------------------------------------------------
+    @property
+    def encoder(self) -> TextEncoder:
+        """Loaded lazily: serving known users never needs the BERT weights."""
+        if self._encoder is None:
+            self._encoder = TextEncoder(self.encoder_config)
+        return self._encoder
+
+    def known_users(self) -> list[str]:
+        return sorted(self.catalog.histories)
+
+    def context(self, user_id: str) -> UserContext:
+        history = self.catalog.histories.get(user_id)
+        profile = self.catalog.profile_vector(user_id)
+        if history is None and profile is None:
+            raise UnknownEntityError(
+                f"User {user_id!r} is not known to this model: pick a user from the data it was trained on, "
+                "or give their history (new-user mode)."
+            )
+        return UserContext(
+            user_id,
+            history if history is not None else np.zeros(0, np.int64),
+            profile,
+            self.catalog.profile_text(user_id),
+        )
+
+    def new_user_context(self, history: Sequence[str] = (), profile: dict[str, object] | None = None) -> UserContext:
+        """A user the model never saw, from item ids (oldest first) and/or profile fields."""
+        unknown = [i for i in history if i not in self.catalog.item_index]
+        if unknown and len(unknown) == len(history) and not profile:
+            raise UnknownEntityError(
+                f"None of the {len(history)} history items is in the catalogue (e.g. {unknown[0]!r}): "
+                "use item ids from the items file."
+            )
+        text = build_field_text(profile or {}, list(profile or {})) if profile else None
+        vector = self.encoder.encode([text.text])[0] if text and text.text else None
+        return UserContext(None, self.catalog.indices(history), vector, text if vector is not None else None)
+
+    def item_position(self, item_id: str) -> int:
+        try:
+            return self.catalog.item_index[item_id]
+        except KeyError:
+            raise UnknownEntityError(f"Item {item_id!r} is not in this model's catalogue.") from None
+
+    # -- scoring -----------------------------------------------------------------
+    def user_input(self, ctx: UserContext) -> UserInput:
+        return make_user_input(
+            [ctx.history], [ctx.profile_vector], torch.from_numpy(self.catalog.item_vectors), self.model.config.max_history
+        )
+
+    def score_items(self, ctx: UserContext, items: np.ndarray | None = None) -> np.ndarray:
+        """Scores (logits) of the given item indices (default: the whole catalogue) for one user."""
+        vectors = torch.from_numpy(self.catalog.item_vectors)
+        idx = torch.arange(self.catalog.n_items) if items is None else torch.as_tensor(items, dtype=torch.long)
+        out = np.empty(len(idx), dtype=np.float32)
+        user = self.user_input(ctx)
+        with torch.inference_mode():
+            for start in range(0, len(idx), 20_000):  # bounded memory on huge catalogues
+                part = idx[start : start + 20_000]
+                out[start : start + len(part)] = self.model.score(user, vectors[part], part)[0].numpy()
+        return out
+
+    def history_attention(self, ctx: UserContext, item: int) -> np.ndarray:
+        """The model's attention weight on each history item (oldest first) for one candidate."""
+        vectors = torch.from_numpy(self.catalog.item_vectors)
+        idx = torch.tensor([item])
+        with torch.inference_mode():
+            _, weights = self.model.score(self.user_input(ctx), vectors[idx], idx, return_attention=True)
+        h = min(len(ctx.history), self.model.config.max_history)
+        newest_first = weights[0, 0, :h].numpy()
+        return newest_first[::-1].copy()  # align with ctx.history[-h:]
+
+    # -- recommending ------------------------------------------------------------
+    def recommend(
+        self,
+        user_id: str,
+        k: int | None = 10,
+        *,
+        exclude_seen: bool = True,
+        candidates: Sequence[str] | None = None,
+        diversity: float = 0.0,
+    ) -> list[Recommendation]:
+        """Top-k for a user the model knows. ``k=None`` ranks every eligible item."""
+        return self.recommend_for(self.context(user_id), k, exclude_seen=exclude_seen, candidates=candidates, diversity=diversity)
+
+    def recommend_from_history(
+        self,
+        history: Sequence[str] = (),
+        k: int | None = 10,
+        *,
+        profile: dict[str, object] | None = None,
+        exclude_seen: bool = True,
+        candidates: Sequence[str] | None = None,
+        diversity: float = 0.0,
+    ) -> list[Recommendation]:
+        """Top-k for a new user from their history and/or profile, with no retraining."""
+        ctx = self.new_user_context(history, profile)
+        return self.recommend_for(ctx, k, exclude_seen=exclude_seen, candidates=candidates, diversity=diversity)
+
+    def recommend_for(
+        self,
+        ctx: UserContext,
+        k: int | None = 10,
+        *,
+        exclude_seen: bool = True,
+        candidates: Sequence[str] | None = None,
+        diversity: float = 0.0,
+    ) -> list[Recommendation]:
+        if not 0.0 <= diversity <= 1.0:
+            raise ValueError(f"diversity must be between 0 and 1, got {diversity}.")
+        pool = np.arange(self.catalog.n_items) if candidates is None else self.catalog.indices(candidates)
+        if exclude_seen and len(ctx.history):
+            pool = pool[~np.isin(pool, ctx.history)]
+        if len(pool) == 0:
+            return []
+        k = len(pool) if k is None else min(k, len(pool))
+        if len(pool) > RERANK_ABOVE and k <= RETRIEVE:
+            pool = self._retrieve(ctx, pool, RETRIEVE)
+        scores = self.score_items(ctx, pool)
+        if diversity > 0:
+            order = self._mmr(pool, scores, k, diversity)
+        else:
+            order = top_k(scores[None, :], k)[0]
+        return [Recommendation(self.catalog.item_ids[pool[j]], float(scores[j]), r + 1) for r, j in enumerate(order)]
+
+    def _retrieve(self, ctx: UserContext, pool: np.ndarray, n: int) -> np.ndarray:
+        """First stage for big catalogues: cosine of the recent-history mean text vector, plus the item bias."""
+        vecs = self.catalog.item_vectors
+        norm = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
+        recent = ctx.history[-self.model.config.max_history :]
+        query = norm[recent].mean(0) if len(recent) else np.zeros(vecs.shape[1], np.float32)
+        if ctx.profile_vector is not None:
+            query = query + ctx.profile_vector / max(np.linalg.norm(ctx.profile_vector), 1e-9)
+        bias = self.model.item_bias.weight.detach().numpy()[1:, 0]
+        cheap = norm[pool] @ query + bias[pool]
+        return pool[top_k(cheap[None, :], n)[0]]
+
+    def _mmr(self, pool: np.ndarray, scores: np.ndarray, k: int, diversity: float) -> np.ndarray:
+        """Maximal marginal relevance: trade relevance for dissimilarity to items already picked.
+
+        diversity = 0 is pure relevance; 1 picks the most dissimilar after the first item.
+        """
+        shortlist = top_k(scores[None, :], min(len(pool), max(10 * k, 200)))[0]
+        rel = scores[shortlist]
+        rel = (rel - rel.min()) / max(rel.max() - rel.min(), 1e-9)
+        vecs = self.catalog.item_vectors[pool[shortlist]]
+        vecs = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
+        chosen: list[int] = []
+        max_sim = np.full(len(shortlist), -1.0, dtype=np.float32)
+        available = np.ones(len(shortlist), dtype=bool)
+        for _ in range(k):
+            penalty = max_sim if chosen else np.zeros_like(max_sim)
+            gain = (1 - diversity) * rel - diversity * penalty
+            gain[~available] = -np.inf
+            best = int(np.argmax(gain))
+            chosen.append(best)
+            available[best] = False
+            max_sim = np.maximum(max_sim, vecs @ vecs[best])
+        return shortlist[chosen]
+
+    def similar_items(self, item_id: str, k: int = 10) -> list[Recommendation]:
+        """Items whose text vectors are closest (cosine) to the given item's."""
+        i = self.item_position(item_id)
+        vecs = self.catalog.item_vectors
+        norm = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
+        sims = norm @ norm[i]
+        sims[i] = -np.inf
+        order = top_k(sims[None, :], k)[0]
+        return [Recommendation(self.catalog.item_ids[j], float(sims[j]), r + 1) for r, j in enumerate(order)]

@@ -1,0 +1,171 @@
+"""Training the hybrid model on frozen text vectors.
+
+Examples are next-item predictions: for every position t of a user's training
+sequence, the history is the items before t (newest first) and the target is
+item t.  The loss is a sampled softmax over the batch's targets plus shared
+uniformly sampled negatives (``loss="softmax"``), or BPR with one negative per
+positive (``loss="bpr"``); docs/model.md has the comparison.  Early stopping
+watches validation NDCG@10 and keeps the best weights.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from .batching import make_user_input
+from .catalog import Catalog
+from .errors import RecsysError
+from .model import HybridRecommender, ModelConfig
+from .splits import Split
+
+LOSSES = ("softmax", "bpr")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 30
+    batch_size: int = 256
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    negatives: int = 512
+    loss: str = "softmax"
+    patience: int = 3
+    seed: int = 0
+    max_val_users: int = 1000  # validation subsample that drives early stopping
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise RecsysError(f"Unknown loss {self.loss!r}: choose one of {', '.join(LOSSES)}.")
+        if self.epochs < 1:
+            raise RecsysError(f"epochs must be at least 1, got {self.epochs}.")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class EpochLog:
+    epoch: int
+    loss: float
+    val_ndcg10: float
+    seconds: float
+
+
+@dataclass
+class TrainResult:
+    model: HybridRecommender
+    log: list[EpochLog] = field(default_factory=list)
+    best_epoch: int = 0
+    stopped: str = "completed"  # "completed" | "early-stopping" | "stopped by user"
+
+
+def _examples(split: Split, catalog: Catalog) -> tuple[list[str], np.ndarray]:
+    """(user, target position) pairs: every position with some context (history or a profile)."""
+    users, positions = [], []
+    for user, seq in split.train.items():
+        start = 0 if user in catalog.profile_index else 1
+        for t in range(start, len(seq)):
+            users.append(user)
+            positions.append(t)
+    return users, np.asarray(positions, dtype=np.int64)
+
+
+def train_model(
+    catalog: Catalog,
+    split: Split,
+    model_config: ModelConfig,
+    config: TrainConfig = TrainConfig(),
+    on_epoch: Callable[[EpochLog], None] | None = None,
+    on_step: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    validate: Callable[[HybridRecommender], float] | None = None,
+) -> TrainResult:
+    """Train with early stopping on ``validate(model)`` (validation NDCG@10).
+
+    ``on_step(done, total)`` reports batches of the current epoch; ``should_stop``
+    is polled between batches so a dashboard's stop button takes effect at once.
+    """
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    model = HybridRecommender(model_config)
+    warm = torch.ones(catalog.n_items + 1)
+    warm[1:] = torch.from_numpy(split.warm_mask(catalog.n_items).astype(np.float32))
+    model.warm.copy_(warm)
+    item_vectors = torch.from_numpy(catalog.item_vectors)
+    warm_items = np.flatnonzero(split.warm_mask(catalog.n_items))
+    users, positions = _examples(split, catalog)
+    if not len(positions):
+        raise RecsysError("There is nothing to train on: every user has fewer than 2 training interactions.")
+    optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    result = TrainResult(model=model)
+    best, best_state, bad_epochs = -1.0, None, 0
+    n_batches = (len(positions) + config.batch_size - 1) // config.batch_size
+    for epoch in range(1, config.epochs + 1):
+        started = time.perf_counter()
+        model.train()
+        order = rng.permutation(len(positions))
+        losses = []
+        for b in range(n_batches):
+            if should_stop and should_stop():
+                result.stopped = "stopped by user"
+                break
+            rows = order[b * config.batch_size : (b + 1) * config.batch_size]
+            batch_users = [users[r] for r in rows]
+            batch_pos = positions[rows]
+            histories = [split.train[u][:t] for u, t in zip(batch_users, batch_pos)]
+            targets = np.array([split.train[u][t] for u, t in zip(batch_users, batch_pos)])
+            user = make_user_input(
+                histories, [catalog.profile_vector(u) for u in batch_users], item_vectors, model_config.max_history
+            )
+            loss = _loss(model, user, targets, warm_items, item_vectors, config, rng)
+            optimiser.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            optimiser.step()
+            losses.append(loss.item())
+            if on_step:
+                on_step(b + 1, n_batches)
+        model.eval()
+        score = validate(model) if validate else float("nan")
+        entry = EpochLog(epoch, float(np.mean(losses)) if losses else float("nan"), score, time.perf_counter() - started)
+        result.log.append(entry)
+        if on_epoch:
+            on_epoch(entry)
+        if validate is None or score > best:
+            best, bad_epochs, result.best_epoch = score, 0, epoch
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            bad_epochs += 1
+        if result.stopped == "stopped by user":
+            break
+        if bad_epochs >= config.patience:
+            result.stopped = "early-stopping"
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return result
+
+
+def _loss(model, user, targets, warm_items, item_vectors, config: TrainConfig, rng) -> torch.Tensor:
+    target_idx = torch.from_numpy(targets)
+    if config.loss == "bpr":
+        neg = torch.from_numpy(rng.choice(warm_items, size=len(targets)))
+        cand_idx = torch.stack([target_idx, neg], dim=1)  # (B, 2)
+        scores = model.score(user, item_vectors[cand_idx], cand_idx)
+        return -F.logsigmoid(scores[:, 0] - scores[:, 1]).mean()
+    # Sampled softmax: candidates are the batch's targets plus shared random negatives.
+    negs = rng.choice(warm_items, size=min(config.negatives, len(warm_items)), replace=False)
+    cand = torch.from_numpy(np.concatenate([targets, negs]))
+    scores = model.score(user, item_vectors[cand], cand)  # (B, B + N)
+    # Another row's target (or a sampled negative) equal to this row's target is not a negative.
+    same = cand.unsqueeze(0) == target_idx.unsqueeze(1)
+    same[torch.arange(len(targets)), torch.arange(len(targets))] = False
+    scores = scores.masked_fill(same, float("-inf"))
+    return F.cross_entropy(scores, torch.arange(len(targets)))
