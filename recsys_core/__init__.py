@@ -1,0 +1,43 @@
+"""recsys_core: a BERT-feature recommender you can train, evaluate, save and explain.
+
+The same functions serve a notebook, the CLI (``python -m recsys_core``) and
+the Streamlit dashboard; nothing here imports Streamlit.
+
+    from recsys_core import load_dataset, fit, save, load
+    data = load_dataset("interactions.csv", "items.csv", users="users.csv")
+    rec = fit(data)
+    rec.recommend("u0001", k=10)
+"""
+from .artifacts import load, save
+from .encoder import DEFAULT_ENCODER, EncoderConfig, TextEncoder
+from .errors import ArtifactError, DataValidationError, RecsysError, UnknownEntityError
+from .loading import load_dataset, read_table
+from .pipeline import FitOptions, Progress, fit
+from .recommender import Recommendation, Recommender
+from .schema import ColumnMap, Dataset, Notice
+from .splits import SplitConfig
+from .training import TrainConfig
+
+__all__ = [
+    "DEFAULT_ENCODER",
+    "ArtifactError",
+    "ColumnMap",
+    "DataValidationError",
+    "Dataset",
+    "EncoderConfig",
+    "FitOptions",
+    "Notice",
+    "Progress",
+    "Recommendation",
+    "Recommender",
+    "RecsysError",
+    "SplitConfig",
+    "TextEncoder",
+    "TrainConfig",
+    "UnknownEntityError",
+    "fit",
+    "load",
+    "load_dataset",
+    "read_table",
+    "save",
+]

@@ -20,10 +20,9 @@ import codecs
 import difflib
 import io
 import os
-import re
 from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Protocol, Union
 
 import numpy as np
 import pandas as pd
@@ -33,9 +32,16 @@ from recsys_core.schema import ITEM, RATING, TIMESTAMP, USER, ColumnMap, Dataset
 
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024  # same order as Streamlit's default upload limit
 
-# A table can be given as a path, raw bytes, an object with .read()/.getvalue()
-# (open binary file, io.BytesIO, Streamlit UploadedFile) or a (file name, bytes) pair.
-TableSource = Union[str, os.PathLike, bytes, bytearray, memoryview, tuple, Any]
+
+
+class BinaryReadable(Protocol):
+    """Open binary file, io.BytesIO, Streamlit UploadedFile, ... (``.getvalue()`` is used when present)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+# A table can be given as a path, raw bytes, a binary file object or a (file name, bytes) pair.
+TableSource = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryReadable, tuple[str, bytes]]
 # load_dataset additionally accepts an in-memory DataFrame.
 TableInput = Union[pd.DataFrame, TableSource]
 
@@ -433,6 +439,24 @@ def _source_name(source: Any) -> str | None:
     return own_name if isinstance(own_name, str) else None
 
 
+def load_interactions(
+    source: TableInput,
+    *,
+    columns: ColumnMap = ColumnMap(),
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> pd.DataFrame:
+    """Read and validate an interactions table on its own (e.g. new histories to score).
+
+    Same column mapping, checks and output columns as ``Dataset.interactions``
+    from :func:`load_dataset`: duplicates are dropped and rows sorted by user,
+    then time.  Non-fatal findings are not reported here.
+    """
+    raw, label = _load_table(source, "interactions", max_bytes, (columns.user, columns.item))
+    inter, _, has_timestamps = _canonical_interactions(raw, columns, label, notices=[])
+    inter = _drop_duplicate_interactions(inter, has_timestamps, notices=[])
+    return inter.sort_values([USER, TIMESTAMP], kind="stable").reset_index(drop=True)
+
+
 # ---- interactions ----------------------------------------------------------
 
 
@@ -497,7 +521,7 @@ def _parse_ratings(values: pd.Series, column: str, label: str) -> pd.Series:
     if bad.any():
         raise DataValidationError(
             f"{_cap(label)}: {_count(bad.sum(), 'value')} in the rating column '{column}' "
-            f"{'is' if bad.sum() == 1 else 'are'} not a number, e.g. {_examples(values, bad)}. "
+            f"{_agree(bad.sum(), 'is', 'are')} not a number, e.g. {_examples(values, bad)}. "
             "Ratings must be numbers such as 4 or 4.5: fix or delete those rows, or choose no "
             "rating column if the file has no ratings."
         )
@@ -612,7 +636,7 @@ def _note_single_interaction_users(inter: pd.DataFrame, notices: list[Notice]) -
         notices.append(
             Notice(
                 "single_interaction_users",
-                f"{_count(n_single, 'user')} {'has' if n_single == 1 else 'have'} only one "
+                f"{_count(n_single, 'user')} {_agree(n_single, 'has', 'have')} only one "
                 "interaction: too little history to learn from or to evaluate on.",
                 n_single,
             )
@@ -648,7 +672,7 @@ def _reject_duplicate_ids(ids: pd.Series, column: str, label: str, role: str) ->
     examples = ", ".join(f"'{value}' ({n} rows)" for value, n in repeated.head(_MAX_EXAMPLES).items())
     raise DataValidationError(
         f"{_cap(label)}: {_count(len(repeated), f'{role} id')} in column '{column}' "
-        f"{'appears' if len(repeated) == 1 else 'appear'} on more than one row, e.g. {examples}. "
+        f"{_agree(len(repeated), 'appears', 'appear')} on more than one row, e.g. {examples}. "
         f"Each {role} needs exactly one row: remove or merge the duplicate rows."
     )
 
@@ -697,7 +721,8 @@ def _reject_unknown_fields(fields: list[str], available: list[str], label: str, 
     if unknown:
         hint = "".join(_did_you_mean(field, available) for field in unknown[:3])
         raise DataValidationError(
-            f"The selected {role} text field(s) {_column_list(unknown)} do not exist in {label}. "
+            f"The selected {role} text field(s) {_column_list(unknown)} "
+            f"{_agree(len(unknown), 'does', 'do')} not exist in {label}. "
             f"Available fields: {_column_list(available) or '(none)'}.{hint} Select fields from "
             "that list."
         )
@@ -715,9 +740,10 @@ def _add_items_without_metadata(
     notices.append(
         Notice(
             "items_without_metadata",
-            f"{_count(n_interactions, 'interaction')} refer to {_count(len(new_ids), 'item')} "
-            f"with no row in {label}; these items were added with empty metadata, so "
-            "recommendations for them rely on interactions only.",
+            f"{_count(n_interactions, 'interaction')} {_agree(n_interactions, 'refers', 'refer')} "
+            f"to {_count(len(new_ids), 'item')} with no row in {label}; "
+            f"{_agree(len(new_ids), 'it was', 'they were')} added to the catalogue with empty "
+            "metadata (no text).",
             n_interactions,
         )
     )
@@ -733,20 +759,22 @@ def _note_items_without_interactions(items: pd.DataFrame, inter: pd.DataFrame, n
         notices.append(
             Notice(
                 "items_without_interactions",
-                f"{_count(n_cold, 'item')} in the catalogue {'has' if n_cold == 1 else 'have'} "
-                "no interactions; only their text describes them.",
+                f"{_count(n_cold, 'item')} in the catalogue {_agree(n_cold, 'has', 'have')} "
+                "no interactions; only text describes them.",
                 n_cold,
             )
         )
 
 
-def _note_profile_coverage(users: pd.DataFrame, inter: pd.DataFrame, label: str, notices: list[Notice]) -> None:
+def _note_profile_coverage(
+    users: pd.DataFrame, inter: pd.DataFrame, label: str, notices: list[Notice]
+) -> None:
     n_idle = int((~users[USER].isin(inter[USER])).sum())
     if n_idle:
         notices.append(
             Notice(
                 "users_without_interactions",
-                f"{_count(n_idle, 'user')} in {label} {'has' if n_idle == 1 else 'have'} "
+                f"{_count(n_idle, 'user')} in {label} {_agree(n_idle, 'has', 'have')} "
                 "no interactions.",
                 n_idle,
             )
@@ -758,8 +786,9 @@ def _note_profile_coverage(users: pd.DataFrame, inter: pd.DataFrame, label: str,
         notices.append(
             Notice(
                 "interactions_without_user_profile",
-                f"{_count(n_rows, 'interaction')} come from {_count(n_people, 'user')} with no "
-                f"row in {label}; those users have no profile text.",
+                f"{_count(n_rows, 'interaction')} {_agree(n_rows, 'comes', 'come')} from "
+                f"{_count(n_people, 'user')} with no row in {label}, so "
+                f"{_agree(n_people, 'that user has', 'those users have')} no profile text.",
                 n_rows,
             )
         )
@@ -774,9 +803,9 @@ def _required_ids(values: pd.Series, column: str, label: str, what: str) -> pd.S
     if missing.any():
         n = int(missing.sum())
         raise DataValidationError(
-            f"{_cap(label)}: {_count(n, 'row')} {'has' if n == 1 else 'have'} no {what} in column "
+            f"{_cap(label)}: {_count(n, 'row')} {_agree(n, 'has', 'have')} no {what} in column "
             f"'{column}' ({_row_list(missing)}). Every row needs a {what}: fill "
-            f"{'it' if n == 1 else 'them'} in or delete {'that row' if n == 1 else 'those rows'}."
+            f"{_agree(n, 'it', 'them')} in or delete {_agree(n, 'that row', 'those rows')}."
         )
     return ids
 
@@ -844,6 +873,10 @@ def _did_you_mean(wanted: str, columns: Iterable[Any]) -> str:
 def _count(n: int, noun: str) -> str:
     n = int(n)
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _agree(n: int, one: str, many: str) -> str:
+    return one if int(n) == 1 else many
 
 
 def _format_size(n_bytes: int) -> str:

@@ -30,7 +30,7 @@ class ModelConfig:
     n_items: int
     text_dim: int
     dim: int = 64
-    hidden: int = 128
+    hidden: int = 64
     max_history: int = 20
     dropout: float = 0.1
     id_dropout: float = 0.25
@@ -82,7 +82,7 @@ class HybridRecommender(nn.Module):
         self.user_norm = nn.LayerNorm(d)
         self.drop = nn.Dropout(config.dropout)
         self.mlp = nn.Sequential(
-            nn.Linear(3 * d, config.hidden), nn.GELU(), nn.Dropout(config.dropout), nn.Linear(config.hidden, 1)
+            nn.Linear(3 * d, config.hidden), nn.GELU(), nn.Linear(config.hidden, 1)
         )
         self.theta = nn.Parameter(torch.full((d,), 1.0 / math.sqrt(d)))
         # 1 for items that had training interactions; cold items get no id embedding.
@@ -125,7 +125,7 @@ class HybridRecommender(nn.Module):
         """Weights (B, C, H) of each history item for each candidate (rows sum to 1, or 0 if no history)."""
         b, h, _ = hist.shape
         if self.config.use_candidate_attention:
-            q = self.query(cand)  # (B, C, D)
+            q = self.query(cand).expand(b, -1, -1)  # projected before broadcasting to users: (B, C, D)
             k = self.key(hist)  # (B, H, D)
             logits = torch.einsum("bcd,bhd->bch", q, k) / math.sqrt(self.config.dim)
         else:
@@ -137,7 +137,7 @@ class HybridRecommender(nn.Module):
         return torch.nan_to_num(weights, nan=0.0)  # users with no history: all-zero weights
 
     def user_repr(self, user: UserInput, cand: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Candidate-conditioned user vectors (B, C, D) and the attention weights (B, C, H)."""
+        """Candidate-conditioned user vectors (B, C, D) and attention weights (B, C, H); cand is (1|B, C, D)."""
         hist, valid = self.history_repr(user)
         weights = self.attention(hist, valid, cand)
         u = torch.einsum("bch,bhd->bcd", weights, hist)
@@ -160,8 +160,8 @@ class HybridRecommender(nn.Module):
             cand_vecs = cand_vecs.unsqueeze(0)
             cand_idx = cand_idx.unsqueeze(0)
         item, bias = self.item_repr(cand_vecs, cand_idx)  # (1|B, C, D)
-        item = item.expand(b, -1, -1)
         u, weights = self.user_repr(user, item)
+        item = item.expand(b, -1, -1)
         inter = u * item
         logits = self.mlp(torch.cat([u, item, inter], dim=-1)).squeeze(-1) + inter @ self.theta + bias
         return (logits, weights) if return_attention else logits

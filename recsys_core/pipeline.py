@@ -36,7 +36,7 @@ class FitOptions:
     split: SplitConfig = field(default_factory=SplitConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     dim: int = 64
-    hidden: int = 128
+    hidden: int = 64
     max_history: int = 20
     ablate: tuple[str, ...] = ()  # ModelConfig switches to turn off, e.g. ("use_item_ids",)
     baselines: bool = True

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from recsys_core.errors import DataValidationError
-from recsys_core.loading import DEFAULT_MAX_BYTES, describe_fields, load_dataset, read_table
+from recsys_core.loading import DEFAULT_MAX_BYTES, describe_fields, load_dataset, load_interactions, read_table
 from recsys_core.schema import ColumnMap, Dataset
 
 INTERACTIONS = """user_id,item_id,rating,timestamp
@@ -36,7 +36,10 @@ def write(tmp_path: Path, name: str, text: str, encoding: str = "utf-8") -> Path
     return path
 
 
-def load(tmp_path: Path, interactions: str = INTERACTIONS, items: str = ITEMS, users: str | None = None, **kwargs) -> Dataset:
+def load(
+    tmp_path: Path, interactions: str = INTERACTIONS, items: str = ITEMS, users: str | None = None, **kwargs
+) -> Dataset:
+    """Write the given CSV texts to tmp_path and load them."""
     users_path = write(tmp_path, "users.csv", users) if users is not None else None
     return load_dataset(
         write(tmp_path, "ratings.csv", interactions), write(tmp_path, "items.csv", items), users_path, **kwargs
@@ -331,7 +334,7 @@ def test_empty_item_fields_selection(tmp_path):
 
 def test_unknown_item_fields_lists_available(tmp_path):
     message = error_of(tmp_path, item_fields=["title", "plot"])
-    assert "'plot'" in message and "do not exist" in message
+    assert "field(s) 'plot' does not exist in the items file" in message
     assert "'title', 'genres', 'year', 'budget'" in message
 
 
@@ -465,3 +468,15 @@ def test_describe_fields_rule():
         }
     )
     assert describe_fields(items) == ["title", "release_year", "genre"]
+
+
+def test_na_like_text_is_an_id_not_a_blank(tmp_path):
+    ds = load(tmp_path, interactions="user_id,item_id\nNA,i1\nNone,i2\n")
+    assert sorted(ds.interactions["user_id"]) == ["NA", "None"]
+
+
+def test_load_interactions_alone(tmp_path):
+    path = write(tmp_path, "new.csv", "uid,iid\nb,i2\na,i1\nb,i2\n")
+    frame = load_interactions(path, columns=ColumnMap(user="uid", item="iid"))
+    assert frame[["user_id", "item_id"]].values.tolist() == [["a", "i1"], ["b", "i2"]]
+    assert frame["timestamp"].dtype == "int64"

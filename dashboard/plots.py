@@ -1,0 +1,100 @@
+"""Plot builders: pure functions from data to plotly figures (no Streamlit).
+
+Figures leave colours and background to the Streamlit theme (pass them to
+``st.plotly_chart`` with the default ``theme="streamlit"``), so they read in
+light and dark mode; fonts are at least 14 px for presenting.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from recsys_core.evaluation import MODEL_NAME
+from recsys_core.training import EpochLog
+
+FONT_SIZE = 15
+TITLE_SIZE = 19
+HEIGHT = 380
+
+
+def style(fig: go.Figure, title: str, x: str, y: str, height: int = HEIGHT) -> go.Figure:
+    fig.update_layout(
+        title=dict(text=title, font=dict(size=TITLE_SIZE)),
+        font=dict(size=FONT_SIZE),
+        height=height,
+        margin=dict(l=10, r=10, t=60, b=10),
+        legend=dict(font=dict(size=FONT_SIZE), title_text=""),
+        hoverlabel=dict(font_size=FONT_SIZE),
+    )
+    fig.update_xaxes(title_text=x, title_font_size=FONT_SIZE, tickfont_size=FONT_SIZE - 1)
+    fig.update_yaxes(title_text=y, title_font_size=FONT_SIZE, tickfont_size=FONT_SIZE - 1)
+    return fig
+
+
+# -- data ---------------------------------------------------------------------------
+def long_tail(entity_ids: pd.Series, what: str) -> go.Figure:
+    """Interactions per user or item, most active first, on a log scale."""
+    counts = entity_ids.value_counts().to_numpy()
+    frame = pd.DataFrame({"rank": range(1, len(counts) + 1), "interactions": counts})
+    fig = px.area(frame, x="rank", y="interactions", log_y=True)
+    median = int(pd.Series(counts).median()) if len(counts) else 0
+    fig.add_hline(y=max(median, 1), line_dash="dot", annotation_text=f"median {median}", annotation_font_size=FONT_SIZE)
+    return style(fig, f"Interactions per {what} (long tail)", f"{what}s, most active first", "interactions (log scale)")
+
+
+def rating_distribution(ratings: pd.Series) -> go.Figure:
+    counts = ratings.value_counts().sort_index()
+    frame = pd.DataFrame({"rating": counts.index.astype(str), "interactions": counts.to_numpy()})
+    fig = px.bar(frame, x="rating", y="interactions", text_auto=",")
+    fig.update_traces(textfont_size=FONT_SIZE)
+    return style(fig, "Rating distribution", "rating", "interactions")
+
+
+def activity_over_time(timestamps: pd.Series, freq: str = "W") -> go.Figure:
+    """Interactions per week (timestamps in unix seconds)."""
+    when = pd.to_datetime(timestamps, unit="s", utc=True)
+    counts = when.dt.tz_localize(None).dt.to_period(freq).dt.start_time.value_counts().sort_index()
+    frame = pd.DataFrame({"week": counts.index, "interactions": counts.to_numpy()})
+    fig = px.line(frame, x="week", y="interactions", markers=len(frame) < 80)
+    return style(fig, "Activity over time", "week", "interactions per week")
+
+
+def text_lengths(lengths: pd.DataFrame) -> go.Figure:
+    """Box plot of characters per value, one box per text field (input: field, characters)."""
+    fig = px.box(lengths, x="characters", y="field", orientation="h", points=False)
+    height = max(HEIGHT, 90 + 60 * lengths["field"].nunique())
+    return style(fig, "Text length per item field", "characters", "", height=height)
+
+
+# -- training and evaluation -----------------------------------------------------------
+def training_curve(log: Sequence[EpochLog], best_epoch: int | None = None) -> go.Figure:
+    """Training loss (left axis) and validation NDCG@10 (right axis) per epoch."""
+    epochs = [e.epoch for e in log]
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(go.Scatter(x=epochs, y=[e.loss for e in log], name="training loss", mode="lines+markers"))
+    fig.add_trace(
+        go.Scatter(x=epochs, y=[e.val_ndcg10 for e in log], name="validation NDCG@10", mode="lines+markers"),
+        secondary_y=True,
+    )
+    if best_epoch:
+        fig.add_vline(x=best_epoch, line_dash="dot", annotation_text=f"best epoch {best_epoch}",
+                      annotation_font_size=FONT_SIZE)
+    style(fig, "Training curve", "epoch", "")
+    fig.update_yaxes(title_text="loss", secondary_y=False)
+    fig.update_yaxes(title_text="validation NDCG@10", secondary_y=True, showgrid=False)
+    fig.update_xaxes(dtick=1 if len(epochs) <= 20 else None)
+    fig.update_layout(legend=dict(orientation="h", y=-0.2))
+    return fig
+
+
+def metric_over_k(frame: pd.DataFrame, family: str, slice_title: str) -> go.Figure:
+    """One line per model (input: model, K, value); the trained model drawn thicker."""
+    fig = px.line(frame, x="K", y="value", color="model", markers=True)
+    for trace in fig.data:
+        trace.line.width = 4 if trace.name == MODEL_NAME else 2
+    fig.update_xaxes(tickvals=sorted(frame["K"].unique()))
+    return style(fig, f"{family}@K — {slice_title}", "K (length of the list)", family)

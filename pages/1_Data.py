@@ -1,0 +1,106 @@
+"""Data: upload and map your files, then look at what was loaded."""
+import streamlit as st
+
+from dashboard import formatting, page, plots, state
+from dashboard.resources import read_upload
+from recsys_core import ColumnMap, load_dataset
+from recsys_core.loading import describe_fields
+from recsys_core.schema import ITEM, USER
+
+FILE_TYPES = ["csv", "tsv", "tab", "txt", "parquet", "pq"]
+NONE = "(none)"
+
+
+def read(upload):
+    return None if upload is None else read_upload(upload.name, upload.getvalue())
+
+
+page.setup("Data", "📂")
+
+with st.expander("Load your own data", icon="⬆️", expanded=True):
+    st.caption("CSV, TSV or Parquet. Interactions and items are required; user profiles are optional.")
+    c1, c2, c3 = st.columns(3)
+    inter_file = c1.file_uploader("Interactions", type=FILE_TYPES, key="upload_interactions")
+    items_file = c2.file_uploader("Items", type=FILE_TYPES, key="upload_items")
+    users_file = c3.file_uploader("Users (optional)", type=FILE_TYPES, key="upload_users")
+    columns, item_id, item_fields, user_id, user_fields, min_rating = ColumnMap(), ITEM, None, USER, None, None
+    with page.user_errors():
+        inter_df, items_df, users_df = read(inter_file), read(items_file), read(users_file)
+        if inter_df is not None:
+            st.markdown("**Interaction columns**")
+            cols = list(inter_df.columns)
+            a, b, c, d = st.columns(4)
+            user_col = a.selectbox("User", cols, index=formatting.guess_column(cols, "user_id", "user"),
+                                   placeholder="choose a column")
+            item_col = b.selectbox("Item", cols, index=formatting.guess_column(cols, "item_id", "item"),
+                                   placeholder="choose a column")
+            rating_col = c.selectbox("Rating", [NONE, *cols],
+                                     index=(formatting.guess_column(cols, "rating", "score") or -1) + 1)
+            time_col = d.selectbox("Timestamp", [NONE, *cols],
+                                   index=(formatting.guess_column(cols, "timestamp", "time", "date") or -1) + 1)
+            columns = ColumnMap(user=user_col or USER, item=item_col or ITEM,
+                                rating=None if rating_col == NONE else rating_col,
+                                timestamp=None if time_col == NONE else time_col)
+        if items_df is not None:
+            st.markdown("**Item text**")
+            cols = list(items_df.columns)
+            a, b = st.columns([1, 3])
+            item_id = a.selectbox("Item id column", cols, index=formatting.guess_column(cols, "item_id", "id") or 0)
+            item_fields = b.multiselect("Fields that become the item text", [c for c in cols if c != item_id],
+                                        default=describe_fields(items_df, item_id))
+        if users_df is not None:
+            st.markdown("**User profile text**")
+            cols = list(users_df.columns)
+            a, b = st.columns([1, 3])
+            user_id = a.selectbox("User id column", cols, index=formatting.guess_column(cols, "user_id", "id") or 0)
+            others = [c for c in cols if c != user_id]
+            user_fields = b.multiselect("Fields that become the profile text", others, default=others)
+        min_rating = st.number_input("Keep only interactions rated at least (optional)", value=None, step=0.5,
+                                     help="Turns explicit ratings into implicit feedback; leave empty to keep all.")
+
+    if st.button("Load dataset", type="primary", key="load_dataset", disabled=inter_file is None or items_file is None):
+        with page.user_errors(), st.spinner("Validating and loading…"):
+            loaded = load_dataset(
+                (inter_file.name, inter_file.getvalue()),
+                (items_file.name, items_file.getvalue()),
+                (users_file.name, users_file.getvalue()) if users_file else None,
+                columns=columns, item_fields=item_fields, user_fields=user_fields, min_rating=min_rating,
+                item_id_col=item_id, user_id_col=user_id,
+            )
+            state.use_dataset(loaded, " + ".join(f.name for f in (inter_file, items_file, users_file) if f))
+            page.done("Dataset loaded: the Train page now uses it. Train a model on it to compare.")
+
+data = state.dataset()
+st.header(state.dataset_label())
+summary = data.summary()
+cols = st.columns(4)
+for col, (name, value) in zip(cols, summary.items()):
+    col.metric(name.replace("_", " ").capitalize(), f"{value:,}")
+page.show_notices(data.notices)
+
+tabs = st.tabs(["Interactions", "Items", "Users"])
+tabs[0].dataframe(data.interactions.head(200), hide_index=True)
+tabs[1].dataframe(data.items.head(200), hide_index=True)
+if data.users is None:
+    tabs[2].info("No user profiles were loaded.")
+else:
+    tabs[2].dataframe(data.users.head(200), hide_index=True)
+st.caption("Previews show the first 200 rows.")
+
+left, right = st.columns(2)
+with left:
+    page.chart(plots.long_tail(data.interactions[USER], "user"))
+with right:
+    page.chart(plots.long_tail(data.interactions[ITEM], "item"))
+with left:
+    if data.has_ratings:
+        page.chart(plots.rating_distribution(data.interactions["rating"]))
+    else:
+        st.info("No ratings: every interaction counts as positive feedback.")
+with right:
+    if data.has_timestamps:
+        page.chart(plots.activity_over_time(data.interactions["timestamp"]))
+    else:
+        st.info("No timestamps: the file's row order is used as time.")
+if data.item_fields:
+    page.chart(plots.text_lengths(formatting.text_lengths(data.items, data.item_fields)))

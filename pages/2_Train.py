@@ -1,0 +1,130 @@
+"""Train: choose fields, split and training options; watch training live; save, load and delete models."""
+from dataclasses import replace
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import formatting, page, plots, resources, state
+from dashboard.training import TrainingJob
+from recsys_core import DEFAULT_ENCODER, EncoderConfig, FitOptions, SplitConfig, TrainConfig
+from recsys_core.encoder import POOLINGS
+from recsys_core.schema import ITEM, USER
+from recsys_core.splits import SPLITS
+from recsys_core.training import LOSSES
+
+DEFAULT = FitOptions()
+
+
+@st.fragment(run_every=1.0)
+def live_progress(job: TrainingJob) -> None:
+    """Redrawn every second while the background thread trains; a full rerun shows the result."""
+    if not job.running:
+        st.rerun()
+    st.progress(job.fraction, text=job.label)
+    if job.epochs:
+        page.chart(plots.training_curve(job.epochs))
+    st.button("⏹ Stop", key="stop_training", on_click=job.stop, disabled=job.stop_requested,
+              help="Stops after the current batch; the best epoch so far is kept and evaluated.")
+
+
+page.setup("Train", "🏋️")
+data = state.dataset()
+st.caption(f"Training data: **{state.dataset_label()}** — {formatting.dataset_line(data)}")
+job = state.training_job()
+
+if job is not None and job.running:
+    live_progress(job)
+    st.stop()
+
+with st.form("train_options"):
+    a, b = st.columns(2)
+    encoder = a.text_input("Encoder", DEFAULT_ENCODER, help="A Hugging Face BERT-family model id already on this "
+                           "machine, or a local model directory. The default ships with the tool.")
+    item_fields = b.multiselect("Item text fields", [c for c in data.items.columns if c != ITEM],
+                                default=data.item_fields)
+    user_fields = []
+    if data.users is not None:
+        user_fields = b.multiselect("User profile fields", [c for c in data.users.columns if c != USER],
+                                    default=data.user_fields)
+    a, b, c, d, e = st.columns(5)
+    split = a.selectbox("Split", SPLITS, help="How held-out test and validation interactions are chosen.")
+    cold_items = b.slider("Cold-item fraction", 0.0, 0.5, 0.0, 0.05,
+                          help="Items held out of training entirely, to measure cold-start quality.")
+    holdout_users = c.slider("Held-out user fraction", 0.0, 0.5, 0.0, 0.05,
+                             help="Users never trained on, to measure recommendations for new users.")
+    epochs = d.number_input("Epochs (at most)", 1, 500, TrainConfig().epochs, key="epochs",
+                            help="Training stops early when validation NDCG@10 stops improving.")
+    seed = e.number_input("Seed", 0, 2**31 - 1, 0)
+    with st.expander("Advanced options"):
+        a, b, c, d = st.columns(4)
+        dim = a.number_input("Model dimension", 8, 1024, DEFAULT.dim, step=8)
+        hidden = b.number_input("Hidden size", 8, 4096, DEFAULT.hidden, step=8)
+        loss = c.selectbox("Loss", LOSSES, help="softmax: sampled softmax over in-batch and random negatives; "
+                           "bpr: pairwise with one negative per positive.")
+        pooling = d.selectbox("Pooling", POOLINGS)
+        batch_size = a.number_input("Batch size", 8, 8192, TrainConfig().batch_size, step=32)
+        lr = b.number_input("Learning rate", 1e-5, 1.0, TrainConfig().lr, format="%.4f", step=1e-4)
+        negatives = c.number_input("Sampled negatives", 1, 100_000, TrainConfig().negatives)
+        patience = d.number_input("Early-stopping patience (epochs)", 1, 100, TrainConfig().patience)
+    submitted = st.form_submit_button("🏋️ Train", type="primary", key="train")
+
+if submitted:
+    with page.user_errors():
+        options = FitOptions(
+            encoder=EncoderConfig(name=encoder.strip() or DEFAULT_ENCODER, pooling=pooling),
+            split=SplitConfig(kind=split, cold_items=cold_items, holdout_users=holdout_users, seed=int(seed)),
+            train=TrainConfig(epochs=int(epochs), batch_size=int(batch_size), lr=float(lr), loss=loss,
+                              negatives=int(negatives), patience=int(patience), seed=int(seed)),
+            dim=int(dim), hidden=int(hidden), cache_dir=resources.embedding_cache_dir(),
+        )
+        training_data = replace(data, item_fields=item_fields, user_fields=user_fields)
+        state.start_training(TrainingJob(training_data, options))
+        st.rerun()
+
+if job is not None:
+    st.header("Last training")
+    if job.error:
+        st.error(job.error, icon="🚫")
+    elif job.succeeded:
+        rec = job.result
+        st.success(f"Training finished ({rec.settings['stopped']}, best epoch {rec.settings['best_epoch']}, "
+                   f"{rec.settings['train_seconds']} s). The other pages now use this model.", icon="✅")
+        test = next(s for s in rec.report.slices if s.name == "test")
+        st.dataframe(formatting.highlight_best(formatting.slice_table(test, rec.report.ks, ("NDCG", "Recall",
+                     "HitRate"))), width="stretch")
+        st.caption(f"Test slice, {test.n_cases:,} users. Protocol: {rec.report.protocol}")
+        page.chart(plots.training_curve(rec.train_log, rec.settings.get("best_epoch")))
+        with st.form("save_model"):
+            a, b = st.columns([3, 1])
+            name = a.text_input("Save as", key="save_name", placeholder="e.g. movies-softmax_v1",
+                                help="Letters, digits, - and _ only. Saved models are shared with everyone "
+                                     "using this server.")
+            overwrite = b.checkbox("Replace if it exists")
+            if st.form_submit_button("💾 Save", key="save"):
+                with page.user_errors():
+                    info = resources.registry().save(rec, name.strip(), overwrite=overwrite)
+                    state.use_model(rec, info.name)
+                    page.done(f"Saved as **{info.name}** in `{info.path}`.", icon="💾")
+
+st.header("Saved models")
+registry = resources.registry()
+infos = registry.list()
+if not infos:
+    st.caption(f"No saved models yet in `{registry.root.resolve()}`.")
+else:
+    st.dataframe(pd.DataFrame([{"name": i.name, "saved (UTC)": i.saved_at, "items": i.n_items, "users": i.n_users,
+                                "test NDCG@10": i.ndcg10, "encoder": i.encoder} for i in infos]),
+                 hide_index=True, width="stretch", column_config={"test NDCG@10": st.column_config.NumberColumn(
+                     format="%.4f")})
+    a, b, c, d = st.columns([2, 1, 1, 1], vertical_alignment="bottom")
+    chosen = a.selectbox("Saved model", [i.name for i in infos], key="saved_model_choice")
+    info = next(i for i in infos if i.name == chosen)
+    if b.button("Load", key="load_saved"):
+        with page.user_errors():
+            state.use_model(resources.saved_model(str(info.path), info.saved_at), info.name)
+            page.done(f"Loaded **{info.name}**: the other pages now use it.")
+    confirm = d.checkbox("Confirm delete", key="confirm_delete")
+    if c.button("Delete", key="delete_saved", disabled=not confirm):
+        with page.user_errors():
+            registry.delete(info.name)
+            page.done(f"Deleted **{info.name}**.", icon="🗑️")

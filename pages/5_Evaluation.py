@@ -1,0 +1,33 @@
+"""Evaluation: the model next to the baselines at K = 5/10/20, per slice, and its training curve."""
+import streamlit as st
+
+from dashboard import formatting, page, plots, state
+from recsys_core.metrics import METRIC_NAMES
+
+page.setup("Evaluation", "📊")
+rec = state.model()
+report = rec.report
+if report is None:
+    st.info("This model was saved without an evaluation report: train one on the Train page to see metrics.")
+    st.stop()
+
+st.info(f"**Protocol.** {report.protocol}", icon="📏")
+a, b = st.columns([3, 1])
+families = a.multiselect("Metrics", METRIC_NAMES, default=["NDCG", "Recall", "HitRate"], key="eval_metrics")
+curve_family = b.selectbox("Metric over K", METRIC_NAMES, index=METRIC_NAMES.index("NDCG"), key="eval_curve")
+
+for tab, s in zip(st.tabs([formatting.SLICE_TITLES.get(s.name, s.name) for s in report.slices]), report.slices):
+    with tab:
+        title = formatting.SLICE_TITLES.get(s.name, s.name)
+        st.caption(f"{s.n_cases:,} users{' — ' + s.note if s.note else ''}. Best value of each column highlighted.")
+        st.dataframe(formatting.highlight_best(formatting.slice_table(s, report.ks, families)), width="stretch")
+        page.chart(plots.metric_over_k(formatting.metric_over_k(s, curve_family, report.ks), curve_family, title))
+
+st.header("Training")
+if rec.train_log:
+    settings = rec.settings
+    st.caption(f"Best epoch {settings.get('best_epoch', '?')} of {len(rec.train_log)} "
+               f"({settings.get('stopped', 'completed')}); {settings.get('train_seconds', '?')} s in total.")
+    page.chart(plots.training_curve(rec.train_log, settings.get("best_epoch")))
+else:
+    st.caption("No training log was saved with this model.")

@@ -1,0 +1,133 @@
+"""``python -m recsys_core``: train, recommend, evaluate and explain from the shell.
+
+Every failure the user can fix ends with exit code 1 (2 for bad arguments)
+and one readable line on stderr — never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import RecsysError
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not the whole usage block
+        self.exit(EXIT_USAGE, f"error: {message} (see `python -m recsys_core {self.prog.split()[-1]} --help`)\n")
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 0.9, got {text!r}") from None
+    if not 0 <= value < 0.9:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 0.9, got {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {text!r}")
+    return value
+
+
+def _k(text: str) -> int | None:
+    return None if text.lower() == "all" else _positive_int(text)
+
+
+def _csv_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _add_data_args(p: argparse.ArgumentParser, items_required: bool) -> None:
+    p.add_argument("--interactions", required=True, help="interactions file (CSV, TSV or Parquet)")
+    p.add_argument("--items", required=items_required, help="item metadata file")
+    p.add_argument("--users", help="optional user profile file")
+    p.add_argument("--user-col", default="user_id", help="user id column of the interactions file")
+    p.add_argument("--item-col", default="item_id", help="item id column of the interactions file")
+    p.add_argument("--rating-col", help="rating column (default: 'rating' if present)")
+    p.add_argument("--time-col", help="timestamp column, unix seconds or ISO dates (default: 'timestamp' if present)")
+    p.add_argument("--min-rating", type=float, help="keep only interactions rated at least this (explicit → implicit)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m recsys_core", description="BERT-feature recommender: train, recommend, evaluate, explain.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    t = sub.add_parser("train", help="train, evaluate against baselines, save", description="Encode texts, train the hybrid model, evaluate it next to the baselines on the same split and save it.")
+    _add_data_args(t, items_required=True)
+    t.add_argument("--out", required=True, help="model directory to write (replaced atomically)")
+    t.add_argument("--item-fields", type=_csv_list, help="item columns that become text, e.g. title,genres,description (default: every text-like column)")
+    t.add_argument("--user-fields", type=_csv_list, help="user profile columns that become text (default: all)")
+    t.add_argument("--encoder", default="all-MiniLM-L6-v2", help="Hugging Face BERT-family model id or local path (default: the bundled all-MiniLM-L6-v2)")
+    t.add_argument("--pooling", choices=("mean", "cls", "max"), default="mean")
+    t.add_argument("--epochs", type=_positive_int, default=30, help="maximum epochs (early stopping on validation NDCG@10)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--split", choices=("leave-last-out", "temporal", "random"), default="leave-last-out")
+    t.add_argument("--cold-items", type=_fraction, default=0.0, help="fraction of items held out of training entirely (cold-start slice)")
+    t.add_argument("--holdout-users", type=_fraction, default=0.0, help="fraction of users never trained on (inductive slice)")
+    t.add_argument("--loss", choices=("softmax", "bpr"), default="softmax")
+    t.add_argument("--cache-dir", default=None, help="embedding cache directory (default: ~/.cache/recsys_core)")
+
+    r = sub.add_parser("recommend", help="top-K per user as CSV", description="Write user_id,item_id,rank,score for every requested user.")
+    r.add_argument("--model", required=True, help="model directory")
+    r.add_argument("--k", type=_k, default=10, help="list length, or 'all' for the full catalogue")
+    r.add_argument("--users", type=_csv_list, help="comma-separated user ids (default: every known user, or every user of --interactions)")
+    r.add_argument("--interactions", help="histories for users the model has not seen (recommended without retraining)")
+    r.add_argument("--user-col", default="user_id")
+    r.add_argument("--item-col", default="item_id")
+    r.add_argument("--time-col")
+    r.add_argument("--include-seen", action="store_true", help="do not remove items the user already interacted with")
+    r.add_argument("--out", required=True, help="CSV file to write")
+
+    e = sub.add_parser("evaluate", help="metrics of a saved model on other data", description="Leave-last-out evaluation of a saved model and the baselines on the given interactions.")
+    e.add_argument("--model", required=True)
+    e.add_argument("--interactions", required=True)
+    e.add_argument("--user-col", default="user_id")
+    e.add_argument("--item-col", default="item_id")
+    e.add_argument("--time-col")
+    e.add_argument("--out", help="optional JSON file for the metrics")
+
+    x = sub.add_parser("explain", help="why was an item recommended to a user", description="Integrated gradients and attention for one (user, item) pair, as JSON (and optionally an HTML card).")
+    x.add_argument("--model", required=True)
+    x.add_argument("--user", required=True)
+    x.add_argument("--item", required=True)
+    x.add_argument("--interactions", help="history for a user the model has not seen")
+    x.add_argument("--user-col", default="user_id")
+    x.add_argument("--item-col", default="item_id")
+    x.add_argument("--time-col")
+    x.add_argument("--method", choices=("ig", "attention", "all"), default="all")
+    x.add_argument("--steps", type=_positive_int, default=20, help="integration steps (Gauss-Legendre)")
+    x.add_argument("--baseline", choices=("pad", "mask", "empty"), default="pad")
+    x.add_argument("--out", required=True, help="JSON file to write")
+    x.add_argument("--html", help="also write a self-contained HTML card")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from . import commands  # heavy imports only once the arguments are known to be fine
+
+    try:
+        return getattr(commands, args.command)(args)
+    except RecsysError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except FileNotFoundError as exc:
+        print(f"error: file not found: {exc.filename or exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except PermissionError as exc:
+        print(f"error: permission denied: {exc.filename or exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing was overwritten", file=sys.stderr)
+        return 130

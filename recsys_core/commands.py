@@ -1,0 +1,172 @@
+"""The work behind each CLI command (argument parsing lives in ``cli``)."""
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from argparse import Namespace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import artifacts
+from .encoder import EncoderConfig
+from .errors import RecsysError
+from .evaluation import KS, MODEL_NAME, EvaluationReport, evaluate_all, fit_baselines, baseline_scorer, model_scorer
+from .loading import load_dataset, load_interactions
+from .metrics import metric_table
+from .pipeline import FitOptions, Progress, fit, random_scorer
+from .schema import ColumnMap, ITEM, TIMESTAMP, USER
+from .splits import EvalCase, Split, SplitConfig
+from .training import TrainConfig
+
+
+class _Bar:
+    """A tqdm bar on stderr that survives being re-targeted at each stage."""
+
+    def __init__(self) -> None:
+        self.bar = None
+
+    def stage(self, name: str) -> None:
+        self.close()
+        print(f"· {name}", file=sys.stderr)
+
+    def update(self, done: int, total: int, desc: str) -> None:
+        from tqdm import tqdm
+
+        if self.bar is None or self.bar.total != total or self.bar.desc != desc:
+            self.close()
+            self.bar = tqdm(total=total, desc=desc, file=sys.stderr, leave=False, dynamic_ncols=True)
+        self.bar.n = done
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _columns(args: Namespace) -> ColumnMap:
+    return ColumnMap(
+        user=args.user_col, item=args.item_col, rating=getattr(args, "rating_col", None), timestamp=args.time_col
+    )
+
+
+def print_report(report: EvaluationReport, out=sys.stdout) -> None:
+    print(f"Protocol: {report.protocol}", file=out)
+    for s in report.slices:
+        title = f"[{s.name}] {s.n_cases} users" + (f" — {s.note}" if s.note else "")
+        print(f"\n{title}", file=out)
+        table = metric_table(s.metrics, report.ks)
+        extra = [c for c in ("Coverage@10", "Diversity@10") if any(c in m for m in s.metrics.values())]
+        for c in extra:
+            table[c] = [s.metrics[m].get(c, float("nan")) for m in table.index]
+        with pd.option_context("display.width", 200, "display.max_columns", 40, "display.precision", 4):
+            print(table.to_string(float_format=lambda v: f"{v:.4f}"), file=out)
+
+
+def train(args: Namespace) -> int:
+    dataset = load_dataset(
+        args.interactions,
+        args.items,
+        args.users,
+        columns=_columns(args),
+        item_fields=args.item_fields,
+        user_fields=args.user_fields,
+        min_rating=args.min_rating,
+    )
+    for notice in dataset.notices:
+        print(f"note: {notice.message}", file=sys.stderr)
+    bar = _Bar()
+    progress = Progress(
+        stage=bar.stage,
+        encode=lambda d, t: bar.update(d, t, "encoding"),
+        step=lambda d, t: bar.update(d, t, "epoch"),
+        epoch=lambda e: print(
+            f"  epoch {e.epoch}: loss {e.loss:.4f}, validation NDCG@10 {e.val_ndcg10:.4f} ({e.seconds:.1f}s)",
+            file=sys.stderr,
+        ),
+    )
+    options = FitOptions(
+        encoder=EncoderConfig(name=args.encoder, pooling=args.pooling),
+        split=SplitConfig(kind=args.split, cold_items=args.cold_items, holdout_users=args.holdout_users, seed=args.seed),
+        train=TrainConfig(epochs=args.epochs, seed=args.seed, loss=args.loss),
+        cache_dir=args.cache_dir or str(default_cache_dir()),
+    )
+    recommender = fit(dataset, options, progress)
+    bar.close()
+    path = artifacts.save(recommender, args.out)
+    print_report(recommender.report)
+    print(f"\nSaved to {path}", file=sys.stderr)
+    return 0
+
+
+def default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "recsys_core" / "embeddings"
+
+
+def _histories_from_file(args: Namespace, recommender) -> dict[str, list[str]]:
+    frame = load_interactions(args.interactions, columns=_columns(args))
+    frame = frame.sort_values([USER, TIMESTAMP], kind="stable")
+    return {str(u): g[ITEM].astype(str).tolist() for u, g in frame.groupby(USER, sort=True)}
+
+
+def recommend(args: Namespace) -> int:
+    recommender = artifacts.load(args.model)
+    given = _histories_from_file(args, recommender) if args.interactions else {}
+    users = args.users or (sorted(given) if given else recommender.known_users())
+    rows = []
+    for user in users:
+        if user in given and user not in recommender.catalog.histories:
+            recs = recommender.recommend_from_history(given[user], args.k, exclude_seen=not args.include_seen)
+        else:
+            recs = recommender.recommend(user, args.k, exclude_seen=not args.include_seen)
+        rows.extend((user, r.item_id, r.rank, f"{r.score:.6f}") for r in recs)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["user_id", "item_id", "rank", "score"])
+        writer.writerows(rows)
+    tmp.replace(out)
+    print(f"Wrote {len(rows)} recommendations for {len(users)} users to {out}", file=sys.stderr)
+    return 0
+
+
+def evaluate(args: Namespace) -> int:
+    """Leave-last-out on the given file: the model and baselines (fitted on the model's own data)."""
+    recommender = artifacts.load(args.model)
+    catalog = recommender.catalog
+    histories = _histories_from_file(args, recommender)
+    cases = []
+    for user, items in histories.items():
+        idx = catalog.indices(items)
+        if len(idx) >= 2:
+            cases.append(EvalCase(user, idx[:-1], idx[-1:]))
+    if not cases:
+        raise RecsysError(
+            f"No user in {args.interactions} has 2 or more interactions with items of this model's catalogue; "
+            "evaluation needs a history and a held-out last item per user."
+        )
+    split = Split(SplitConfig(), dict(catalog.histories), [], cases)
+    scorers = {MODEL_NAME: model_scorer(recommender.model, catalog)}
+    for b in fit_baselines(split, catalog):
+        scorers[b.name] = baseline_scorer(b, catalog.n_items)
+    scorers["Random"] = random_scorer(catalog.n_items)
+    report = evaluate_all(scorers, split, catalog, KS)
+    report.protocol = (
+        f"leave-last-out on {args.interactions}: each user's last interaction is ranked against the full catalogue "
+        f"given the earlier ones (masked); baselines fitted on the model's training data; {len(cases)} users."
+    )
+    print_report(report)
+    if args.out:
+        Path(args.out).write_text(json.dumps(report.to_dict(), indent=2))
+    return 0
+
+
+def explain(args: Namespace) -> int:
+    from .explain.cli import run_explain
+
+    return run_explain(args)

@@ -1,0 +1,40 @@
+"""Why was item *i* recommended to user *u*?
+
+    from recsys_core.explain import explain_pair, ExplainConfig
+    exp = explain_pair(recommender, "u0042", "m0007", ExplainConfig(n_steps=20))
+    exp.reason, exp.fields, exp.history_items, exp.attention[0].rollout
+
+See ``types`` for the result schema and ``docs/explanations.md`` for the methods.
+"""
+from .core import EXPLAINERS, Explainer, explain_pair
+from .global_importance import GlobalImportance, field_ablation, global_importance
+from .html import explanation_html
+from .types import (
+    DeletionCurve,
+    ExplainConfig,
+    Explanation,
+    HistoryContribution,
+    TextAttention,
+    TokenAttribution,
+)
+from .whatif import Contrast, WhatIf, contrast_pair, what_if
+
+__all__ = [
+    "EXPLAINERS",
+    "Contrast",
+    "DeletionCurve",
+    "ExplainConfig",
+    "Explainer",
+    "Explanation",
+    "GlobalImportance",
+    "HistoryContribution",
+    "TextAttention",
+    "TokenAttribution",
+    "WhatIf",
+    "contrast_pair",
+    "explain_pair",
+    "explanation_html",
+    "field_ablation",
+    "global_importance",
+    "what_if",
+]

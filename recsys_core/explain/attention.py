@@ -1,0 +1,74 @@
+"""Encoder self-attention over each text of a pair, and attention rollout.
+
+Attention says *where the encoder looks* while building a text's vector; it
+is not an attribution of the score (integrated gradients is).  The two are
+compared token by token in ``agreement``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .pair import PairInputs
+from .types import TextAttention
+
+
+def rollout(layers: np.ndarray) -> np.ndarray:
+    """Attention rollout (Abnar & Zuidema 2020) of head-averaged layers (L, n, n).
+
+    Each layer's attention is mixed with the identity (0.5·A + 0.5·I) for the
+    residual connection, rows renormalised, and the layers multiplied from the
+    first to the last.
+    """
+    n = layers.shape[-1]
+    result = np.eye(n)
+    for a in layers:
+        a = 0.5 * a + 0.5 * np.eye(n)
+        a = a / a.sum(axis=-1, keepdims=True)
+        result = a @ result
+    return result
+
+
+def text_attentions(pair: PairInputs, full_heads_for: tuple[int, ...] | None = None) -> list[TextAttention]:
+    """Attention maps of every text of the pair (one batched eager forward).
+
+    Full (layers × heads) maps are kept for the texts in ``full_heads_for``
+    (default: the candidate item and the profile); other texts keep the
+    head average per layer, which keeps the JSON of a 20-item history small.
+    """
+    if full_heads_for is None:
+        full_heads_for = (0, 1) if pair.has_profile else (0,)
+    model = pair.recommender.encoder.eager_model
+    with torch.inference_mode():
+        out = model(input_ids=pair.input_ids, attention_mask=pair.attention_mask, output_attentions=True)
+    stacked = torch.stack(out.attentions, dim=1).float().numpy()  # (N, layers, heads, L, L)
+    result = []
+    for n in range(pair.n_texts):
+        k = int(pair.attention_mask[n].sum())
+        maps = stacked[n, :, :, :k, :k]
+        averaged = maps.mean(axis=1)  # (layers, k, k)
+        roll = rollout(averaged)
+        full = n in full_heads_for
+        kept = maps if full else averaged[:, None]
+        result.append(
+            TextAttention(
+                label=pair.labels[n],
+                text_index=n,
+                tokens=pair.tokens[n],
+                layers=np.round(kept, 5).tolist(),
+                heads_averaged=not full,
+                rollout=np.round(roll, 5).tolist(),
+                token_importance=averaged[-1].mean(axis=0).tolist(),
+                rollout_importance=roll.mean(axis=0).tolist(),
+            )
+        )
+    return result
+
+
+def attention_token_scores(attentions: list[TextAttention], shape: tuple[int, int], use_rollout: bool) -> np.ndarray:
+    """(N, L) per-token attention importance laid out like the pair's token grid."""
+    grid = np.zeros(shape)
+    for att in attentions:
+        values = att.rollout_importance if use_rollout else att.token_importance
+        grid[att.text_index, : len(values)] = values
+    return grid

@@ -1,0 +1,50 @@
+"""``python -m recsys_core explain``: one explanation as JSON (and optionally HTML)."""
+from __future__ import annotations
+
+import json
+import sys
+from argparse import Namespace
+from pathlib import Path
+
+from .. import artifacts
+from ..errors import RecsysError
+from ..loading import load_interactions
+from ..schema import ColumnMap, ITEM, TIMESTAMP, USER
+from .core import explain_pair
+from .html import explanation_html
+from .pair import item_title
+from .types import ExplainConfig
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def run_explain(args: Namespace) -> int:
+    recommender = artifacts.load(args.model)
+    ctx = None
+    if args.user not in recommender.catalog.histories and args.interactions:
+        frame = load_interactions(args.interactions, columns=ColumnMap(args.user_col, args.item_col, None, args.time_col))
+        rows = frame[frame[USER] == args.user].sort_values(TIMESTAMP, kind="stable")
+        if rows.empty:
+            raise RecsysError(f"User {args.user!r} is neither known to the model nor present in {args.interactions}.")
+        ctx = recommender.new_user_context(rows[ITEM].astype(str).tolist())
+        ctx = type(ctx)(args.user, ctx.history, ctx.profile_vector, ctx.profile_text)
+    config = ExplainConfig(method=args.method, n_steps=args.steps, baseline=args.baseline)
+    exp = explain_pair(recommender, args.user, args.item, config, ctx=ctx, progress=lambda s: print(f"· {s}", file=sys.stderr))
+    _write(Path(args.out), json.dumps(exp.to_dict(), indent=1))
+    if args.html:
+        title = item_title(recommender, recommender.item_position(args.item))
+        _write(Path(args.html), explanation_html(exp, title))
+    print(exp.reason)
+    for w in exp.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    print(
+        f"score {exp.score:+.4f}, baseline {exp.baseline_score:+.4f}, convergence delta {exp.convergence_delta:+.5f}; "
+        f"wrote {args.out}" + (f" and {args.html}" if args.html else ""),
+        file=sys.stderr,
+    )
+    return 0

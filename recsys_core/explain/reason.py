@@ -1,0 +1,58 @@
+"""A plain-language reason built only from the numbers of an explanation (no language model)."""
+from __future__ import annotations
+
+from .types import HistoryContribution
+
+
+def _quote(titles: list[str]) -> str:
+    titles = [f"“{t}”" for t in titles]
+    return titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + " and " + titles[-1]
+
+
+def build_reason(
+    item_title: str,
+    history: list[HistoryContribution],
+    fields: dict[str, float],
+    words: list[tuple[str, float]],
+    score: float,
+    baseline_score: float,
+) -> str:
+    """One or two sentences naming only contributions that are positive and material.
+
+    A history item or field is named when its attribution is positive and at
+    least 10% of the largest positive one; words come from the candidate's text.
+    """
+    text_part = score - baseline_score
+    parts = []
+    pos_hist = [h for h in history if h.attribution > 0]
+    if pos_hist:
+        top = max(h.attribution for h in pos_hist)
+        named = [h.title for h in pos_hist if h.attribution >= 0.1 * top][:3]
+        parts.append(f"Recommended mainly because of {_quote(named)} in the user's history")
+    item_fields = {k.split(": ", 1)[1]: v for k, v in fields.items() if k.startswith("item: ") and v > 0}
+    profile_fields = {k.split(": ", 1)[1]: v for k, v in fields.items() if k.startswith("profile: ") and v > 0}
+    if item_fields:
+        top = max(item_fields.values())
+        names = [f for f, v in sorted(item_fields.items(), key=lambda kv: -kv[1]) if v >= 0.1 * top][:2]
+        clause = f"the item's {' and '.join(names)}"
+        if words:
+            clause += " (words " + ", ".join(f"‘{w}’" for w, _ in words[:3]) + ")"
+        parts.append(clause + " drove the score")
+    if profile_fields:
+        top = max(profile_fields.values())
+        names = [f for f, v in sorted(profile_fields.items(), key=lambda kv: -kv[1]) if v >= 0.1 * top][:2]
+        parts.append(f"the profile's {' and '.join(names)} added to it")
+    if not parts:
+        return (
+            f"The texts did not raise the score of “{item_title}” above the blanked-text reference "
+            f"(text contribution {text_part:+.2f}); its score comes from what remains with every text blanked "
+            f"— item ids, popularity and history order ({baseline_score:+.2f})."
+        )
+    sentence = parts[0] + ("; " + "; ".join(parts[1:]) if len(parts) > 1 else "") + "."
+    if not pos_hist:
+        sentence = sentence[0].upper() + sentence[1:]
+    share = "most" if abs(text_part) >= abs(baseline_score) else "less"
+    return (
+        f"{sentence} Text accounts for {share} of the score ({text_part:+.2f} of {score:+.2f}); the rest "
+        f"({baseline_score:+.2f}) is what remains with every text blanked: item ids, popularity and history order."
+    )

@@ -1,0 +1,111 @@
+"""Typed results of the explainers.
+
+The dashboard renders these *result types* (token attributions, attention
+maps, field importances, curves), never a method name.  Every result is plain
+data: ``to_dict()`` gives JSON-ready values.
+
+Units: attributions are in **score units** (the model's logit); they are
+signed (positive pushed the item up) and, for integrated gradients, sum to
+``score - baseline_score`` up to the reported convergence delta.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class ExplainConfig:
+    method: str = "all"  # "ig" | "attention" | "all"
+    n_steps: int = 20
+    ig_method: str = "gausslegendre"  # Captum's integration rule; "riemann_trapezoid" also works
+    baseline: str = "pad"  # "pad" | "mask" | "empty" (field values blanked, field names kept)
+    max_history: int = 20  # history items attributed (the model never looks further back)
+    internal_batch_texts: int = 256  # texts per encoder forward inside IG: bounds memory
+    delta_tolerance: float = 0.05  # flag |delta| above this share of |score - baseline score|
+    faithfulness: bool = True
+    deletion_fractions: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
+    attention_layers: str = "full"  # "full": layers × heads for item/profile texts; history texts head-averaged
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TokenAttribution:
+    text: str  # the WordPiece as the tokenizer wrote it ("##ing" kept)
+    attribution: float  # signed, score units
+    side: str  # "item" | "user"
+    field: str | None  # field of its text ("title", "age"...), None for separators/special tokens
+    history_item_id: str | None  # the history item whose text holds it, or None
+    text_index: int  # which text of the pair (0 = candidate item, then profile, then history newest first)
+    position: int  # token position inside that text
+    special: bool = False
+
+
+@dataclass(frozen=True)
+class HistoryContribution:
+    item_id: str
+    title: str
+    attribution: float  # IG attribution summed over the item's text tokens (score units)
+    attention_weight: float  # the model's attention on it for this candidate (0..1, sums to 1 over history)
+    position: int  # 0 = most recent
+
+
+@dataclass(frozen=True)
+class TextAttention:
+    """Self-attention of the encoder over one text.
+
+    layers: (L, H, n, n) for the candidate item and the profile text; history
+        texts keep only the head average (L, 1, n, n) — see ``heads_averaged``.
+    rollout: (n, n) attention rollout (Abnar & Zuidema 2020) with the residual
+        added as 0.5·A + 0.5·I before multiplying layers.
+    token_importance: (n,) mean attention each token receives in the last
+        layer (head-averaged, over all query tokens), the per-token "where the
+        encoder looks" score used for agreement and deletion.
+    rollout_importance: (n,) the same from the rollout matrix.
+    """
+
+    label: str  # "item", "profile" or "history: <title>"
+    text_index: int
+    tokens: list[str]
+    layers: list  # nested lists, see above
+    heads_averaged: bool
+    rollout: list
+    token_importance: list[float]
+    rollout_importance: list[float]
+
+
+@dataclass(frozen=True)
+class DeletionCurve:
+    method: str  # "integrated gradients" | "attention" | "rollout" | "random"
+    fractions: list[float]  # share of removable tokens replaced by [PAD]
+    scores: list[float]  # model score after the removal
+    area: float  # mean score drop over the fractions (higher = the ranking found what matters)
+    comprehensiveness: float  # score drop when the top 20% are removed
+    sufficiency: float  # score drop when only the top 20% are kept
+
+
+@dataclass
+class Explanation:
+    """Why ``item_id`` was recommended to ``user_id`` (schema of ``explain`` JSON)."""
+
+    user_id: str
+    item_id: str
+    score: float
+    baseline_score: float
+    convergence_delta: float
+    delta_ok: bool
+    tokens: list[TokenAttribution]
+    fields: dict[str, float]  # "item: title", "profile: age", "history: genres", "(separators)" → summed attribution
+    history_items: list[HistoryContribution]
+    attention: list[TextAttention]
+    faithfulness: list[DeletionCurve]
+    agreement: dict[str, float]  # Spearman of IG vs attention / rollout over tokens
+    reason: str
+    rank: int | None  # rank of the item in the user's full list (seen items excluded)
+    config: ExplainConfig = field(default_factory=ExplainConfig)
+    seconds: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,61 @@
+"""Shared fixtures: a tiny dataset (30 users, 40 items) and a model trained on it once per run."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys_core.loading import load_dataset
+from recsys_core.pipeline import FitOptions, fit
+from recsys_core.schema import Dataset
+from recsys_core.training import TrainConfig
+
+GENRES = ["Drama", "Comedy", "Sci-Fi", "Horror"]
+N_USERS, N_ITEMS = 30, 40
+
+
+def tiny_tables(seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Interactions, items and users where each user mostly watches one genre."""
+    rng = np.random.default_rng(seed)
+    items = pd.DataFrame(
+        {
+            "item_id": [f"i{i:02d}" for i in range(N_ITEMS)],
+            "title": [f"{GENRES[i % 4]} story number {i}" for i in range(N_ITEMS)],
+            "genres": [GENRES[i % 4] for i in range(N_ITEMS)],
+        }
+    )
+    users = pd.DataFrame(
+        {
+            "user_id": [f"u{u:02d}" for u in range(N_USERS)],
+            "about": [f"Loves {GENRES[u % 4].lower()} films" for u in range(N_USERS)],
+        }
+    )
+    rows = []
+    for u in range(N_USERS):
+        liked = [i for i in range(N_ITEMS) if i % 4 == u % 4]
+        picks = rng.choice(liked, size=8, replace=False)
+        for t, i in enumerate(picks):
+            rows.append((f"u{u:02d}", f"i{i:02d}", float(rng.integers(3, 6)), 1_700_000_000 + 3600 * t))
+    interactions = pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp"])
+    return interactions, items, users
+
+
+def make_tiny_dataset() -> Dataset:
+    interactions, items, users = tiny_tables()
+    return load_dataset(interactions, items, users, item_fields=["title", "genres"], user_fields=["about"])
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset() -> Dataset:
+    return make_tiny_dataset()
+
+
+@pytest.fixture(scope="session")
+def embedding_cache(tmp_path_factory) -> str:
+    return str(tmp_path_factory.mktemp("embeddings"))
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_dataset, embedding_cache):
+    options = FitOptions(train=TrainConfig(epochs=1), baselines=True, cache_dir=embedding_cache)
+    return fit(tiny_dataset, options)
