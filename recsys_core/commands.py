@@ -92,7 +92,7 @@ def train(args: Namespace) -> int:
         encoder=EncoderConfig(name=args.encoder, pooling=args.pooling),
         split=SplitConfig(kind=args.split, cold_items=args.cold_items, holdout_users=args.holdout_users, seed=args.seed),
         train=TrainConfig(epochs=args.epochs, seed=args.seed, loss=args.loss),
-        cache_dir=args.cache_dir or str(default_cache_dir()),
+        cache_dir=args.cache_dir,
     )
     recommender = fit(dataset, options, progress)
     bar.close()
@@ -100,10 +100,6 @@ def train(args: Namespace) -> int:
     print_report(recommender.report)
     print(f"\nSaved to {path}", file=sys.stderr)
     return 0
-
-
-def default_cache_dir() -> Path:
-    return Path.home() / ".cache" / "recsys_core" / "embeddings"
 
 
 def _histories_from_file(args: Namespace, recommender) -> dict[str, list[str]]:

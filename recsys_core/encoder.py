@@ -25,6 +25,11 @@ POOLINGS = ("mean", "cls", "max")
 ProgressFn = Callable[[int, int], None]  # (texts done, texts total)
 
 
+def default_cache_dir() -> Path:
+    """Where pooled vectors are cached unless told otherwise (``RECSYS_CACHE_DIR`` overrides)."""
+    return Path(os.environ.get("RECSYS_CACHE_DIR") or Path.home() / ".cache" / "recsys_core" / "embeddings")
+
+
 def resolve_encoder_path(name: str) -> str:
     """Local directory (or hub id) to hand to ``from_pretrained``.
 
@@ -93,13 +98,16 @@ class TextEncoder:
 
     # -- loading -------------------------------------------------------------
     def _load(self, attn_implementation: str | None = None):
-        import torch  # noqa: F401  (import here keeps `import recsys_core` light)
+        import torch  # imported here to keep `import recsys_core` light
         from transformers import AutoModel
 
         path = resolve_encoder_path(self.config.name)
         kwargs = {"attn_implementation": attn_implementation} if attn_implementation else {}
         try:
-            model = AutoModel.from_pretrained(path, **kwargs)
+            # Never create the weights as inference tensors (a first call may come from inside
+            # torch.inference_mode), or integrated gradients could not backpropagate through them.
+            with torch.inference_mode(False):
+                model = AutoModel.from_pretrained(path, **kwargs)
         except (OSError, ValueError) as exc:
             raise RecsysError(
                 f"Could not load the encoder {self.config.name!r}: {str(exc).splitlines()[0]} "
@@ -164,7 +172,10 @@ class TextEncoder:
         out = np.zeros((len(texts), 0), dtype=np.float32)
         cached = self.cache.get_many(texts) if self.cache else {}
         todo = sorted({t for t in texts if t not in cached}, key=len)  # sort by length: less padding
-        fresh = self._encode_uncached(todo, progress, already=len(texts) - len(todo), total=len(texts))
+        if not todo:  # everything cached: the BERT weights are not even loaded
+            fresh = np.zeros((0, 0), dtype=np.float32)
+        else:
+            fresh = self._encode_uncached(todo, progress, already=len(texts) - len(todo), total=len(texts))
         if self.cache and todo:
             self.cache.put_many(todo, fresh)
         lookup = dict(cached)

@@ -136,7 +136,7 @@ def evaluate_scorer(
 ) -> dict[str, float]:
     """Metrics of one scorer over ``cases``; ``candidates`` restricts ranking to those items."""
     cases = [c for c in cases if len(np.setdiff1d(c.targets, c.history))]  # a re-consumed item cannot be found
-    kmax = max(ks)
+    kmax = max(*ks, 10)  # coverage and diversity are always read at 10
     allowed = None
     if candidates is not None:
         allowed = np.zeros(n_items, dtype=bool)
@@ -156,9 +156,11 @@ def evaluate_scorer(
     topk = np.concatenate(tops)
     result = ranking_metrics(topk, relevant, ks)
     pool = n_items if candidates is None else len(candidates)
-    result["Coverage@10"] = catalogue_coverage(topk, pool, 10)
-    if item_vectors is not None:
-        result["Diversity@10"] = intra_list_diversity(topk, item_vectors, 10)
+    k_list = min(10, topk.shape[1], pool)
+    # Share of the rankable items (the catalogue, or the candidates) that appear in some list.
+    result["Coverage@10"] = catalogue_coverage(topk, n_items, k_list) * n_items / pool
+    if item_vectors is not None and k_list >= 2:
+        result["Diversity@10"] = intra_list_diversity(topk, item_vectors, k_list)
     return result
 
 

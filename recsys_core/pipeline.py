@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from .catalog import Catalog, build_catalog
-from .encoder import EncoderConfig, TextEncoder
+from .encoder import EncoderConfig, TextEncoder, default_cache_dir
 from .evaluation import (
     MODEL_NAME,
     EvaluationReport,
@@ -40,7 +40,7 @@ class FitOptions:
     max_history: int = 20
     ablate: tuple[str, ...] = ()  # ModelConfig switches to turn off, e.g. ("use_item_ids",)
     baselines: bool = True
-    cache_dir: str | None = None
+    cache_dir: str | None = None  # None: default_cache_dir(); the cache never changes results
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -90,7 +90,7 @@ def fit(dataset: Dataset, options: FitOptions = FitOptions(), progress: Progress
     progress = progress or Progress()
     started = time.perf_counter()
     progress.say("encoding texts")
-    encoder = TextEncoder(options.encoder, cache_dir=options.cache_dir)
+    encoder = TextEncoder(options.encoder, cache_dir=options.cache_dir or default_cache_dir())
     catalog = build_catalog(dataset, encoder, progress=progress.encode)
     progress.say("splitting")
     split = make_split(dataset.interactions, catalog, options.split)

@@ -59,3 +59,11 @@ def embedding_cache(tmp_path_factory) -> str:
 def tiny_model(tiny_dataset, embedding_cache):
     options = FitOptions(train=TrainConfig(epochs=1), baselines=True, cache_dir=embedding_cache)
     return fit(tiny_dataset, options)
+
+
+@pytest.fixture(scope="session")
+def demo_model():
+    """The committed demo model (trained and saved on first use if it is missing)."""
+    from recsys_core.demo import load_demo_model
+
+    return load_demo_model()

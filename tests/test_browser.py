@@ -6,7 +6,6 @@ Evaluation page in dark theme) so that a person can look at what analysts see.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys

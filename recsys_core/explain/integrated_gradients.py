@@ -9,8 +9,9 @@ all token attributions add up to ``score - baseline_score`` (minus the
 convergence delta, which is reported).
 
 Captum sees the pair as one example of shape (1, N, L); the forward reshapes
-to (N·steps, L) for the encoder.  Captum expands the layer output along its
-first dimension step-major, which matches that reshape.
+to (steps·N, L) for the encoder.  Captum expands the layer output along its
+first dimension step-major, which matches that reshape (the completeness
+test in tests/test_explain.py would catch a mismatch).
 """
 from __future__ import annotations
 
@@ -62,16 +63,15 @@ def integrated_gradients(
     # Bound memory: each internal batch holds (steps in batch) × N texts.
     steps_per_batch = max(1, internal_batch_texts // pair.n_texts)
     with torch.enable_grad():
-        attributions, delta = lig.attribute(
-            inputs,
-            baselines=base,
-            n_steps=n_steps,
-            method=method,
-            internal_batch_size=steps_per_batch,
-            return_convergence_delta=True,
+        attributions = lig.attribute(
+            inputs, baselines=base, n_steps=n_steps, method=method, internal_batch_size=steps_per_batch
         )
     with torch.inference_mode():
         both = forward(torch.cat([inputs, base]))
     values = attributions.sum(-1).reshape(pair.input_ids.shape).detach().numpy().astype(np.float64)
     values = values * pair.attention_mask.numpy()
-    return TokenScores(values, float(both[0]), float(both[1]), float(delta.reshape(-1)[0]))
+    score, baseline_score = float(both[0]), float(both[1])
+    # Captum's own delta check assumes the layer's batch equals the input's (here it is N texts),
+    # so the completeness gap is computed directly: sum of attributions vs. the score change.
+    delta = float(values.sum()) - (score - baseline_score)
+    return TokenScores(values, score, baseline_score, delta)

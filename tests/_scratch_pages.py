@@ -1,0 +1,220 @@
+"""The dashboard pages, run headless with Streamlit's AppTest.
+
+Every page opens on the bundled demo data and demo model with no action; the
+Train page is exercised on the tiny dataset so that training takes seconds.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from recsys_core import demo
+from recsys_core.registry import MODELS_DIR_ENV, ModelRegistry
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+PAGES = ["pages/1_Data.py", "pages/2_Train.py", "pages/3_Recommendations.py", "pages/5_Evaluation.py"]
+TIMEOUT = 120
+
+GOOD_INTERACTIONS = b"user_id,item_id,rating,timestamp\n" + b"".join(
+    f"u{u},i{(u + t) % 6},{1 + t % 5},{1700000000 + 60 * t}\n".encode() for u in range(8) for t in range(4)
+) + b"u0,i0,1,1700000000\n"  # a duplicate row: loading drops it and says so
+GOOD_ITEMS = b"item_id,title,genres\n" + b"".join(f"i{i},Film {i},Drama\n".encode() for i in range(6))
+NO_USER_COLUMN = b"item_id,rating,timestamp\ni1,5,1700000000\ni2,3,1700000100\n"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def demo_model_on_disk():
+    """Train and save the demo model once if sample_data/demo_model is not there yet."""
+    pass
+
+
+@pytest.fixture(autouse=True)
+def models_dir(tmp_path, monkeypatch) -> Path:
+    """Each test gets its own shared-models directory."""
+    monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path / "models"))
+    monkeypatch.setenv("RECSYS_CACHE_DIR", str(tmp_path / "embeddings"))
+    return tmp_path / "models"
+
+
+def open_page(page: str | None = None, **session) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for key, value in session.items():
+        at.session_state[key] = value
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def wait_for_training(at: AppTest, seconds: float = TIMEOUT) -> AppTest:
+    deadline = time.time() + seconds
+    while at.session_state["train_job"].running:
+        assert time.time() < deadline, "training did not finish in time"
+        time.sleep(0.5)
+        at.run()
+    return at.run()
+
+
+# -- every page ---------------------------------------------------------------------
+def test_home_opens_on_the_demo_data_and_model_with_no_action():
+    at = open_page()
+    assert at.title[0].value == "🎯 RecSys Studio"
+    assert at.session_state["model_label"] == "demo model"
+    assert "demo data" in at.session_state["dataset_label"]
+    headline = at.dataframe[0].value
+    assert headline.index[0] == "HybridBERT" and len(headline) == 2  # the model and its best baseline
+    assert list(headline.columns) == ["NDCG@10", "Recall@10", "HitRate@10"]
+    assert "Protocol:" in texts(at.caption)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_loads_on_the_demo_without_errors(page):
+    at = open_page(page)
+    assert not at.error, texts(at.error)
+    assert at.title[0].value.endswith(Path(page).stem.split("_", 1)[1])
+
+
+# -- data ---------------------------------------------------------------------------
+def upload(at: AppTest, interactions: bytes, items: bytes) -> AppTest:
+    at.file_uploader(key="upload_interactions").set_value(("ratings.csv", interactions, "text/csv"))
+    at.file_uploader(key="upload_items").set_value(("items.csv", items, "text/csv"))
+    at.run()
+    return at.button(key="load_dataset").click().run()
+
+
+def test_a_bad_upload_shows_the_problem_and_keeps_the_previous_dataset():
+    at = open_page("pages/1_Data.py")
+    before = at.session_state["dataset"]
+    upload(at, NO_USER_COLUMN, GOOD_ITEMS)
+    assert not at.exception
+    assert len(at.error) == 1
+    assert "user_id" in at.error[0].value and "item_id, rating, timestamp" in at.error[0].value
+    assert at.session_state["dataset"] is before
+    assert "demo data" in at.session_state["dataset_label"]
+
+
+def test_a_good_upload_becomes_the_session_dataset_and_its_notices_are_shown():
+    at = open_page("pages/1_Data.py")
+    upload(at, GOOD_INTERACTIONS, GOOD_ITEMS)
+    assert not at.exception and not at.error, texts(at.error)
+    assert at.session_state["dataset_label"] == "ratings.csv + items.csv"
+    assert at.session_state["dataset"].summary()["interactions"] == 32
+    assert "Dataset loaded" in texts(at.success)
+    assert "duplicate" in texts(at.warning).lower()
+    assert at.header[0].value == "ratings.csv + items.csv"
+
+
+# -- train --------------------------------------------------------------------------
+def test_training_from_the_train_page_makes_the_new_model_current(tiny_dataset, tiny_model_):
+    at = open_page("pages/2_Train.py", dataset=tiny_dataset, dataset_label="tiny", model=tiny_model_, model_label="tiny")
+    at.number_input(key="epochs").set_value(2)
+    at.button(key="train").click().run()
+    assert not at.exception and not at.error, texts(at.error)
+    wait_for_training(at)
+    assert not at.exception and not at.error, texts(at.error)
+    assert "Training finished" in texts(at.success)
+    assert at.session_state["model_label"].startswith("trained at")
+    model = at.session_state["model"]
+    assert model.catalog.n_items == 40 and 1 <= len(model.train_log) <= 2
+    metrics = at.dataframe[0].value
+    assert "HybridBERT" in metrics.index and "NDCG@10" in metrics.columns
+
+
+def test_the_stop_button_ends_training_early_and_keeps_the_best_epoch(tiny_dataset, tiny_model_):
+    at = open_page("pages/2_Train.py", dataset=tiny_dataset, dataset_label="tiny", model=tiny_model_, model_label="tiny")
+    at.number_input(key="epochs").set_value(400)
+    at.button(key="train").click().run()
+    job = at.session_state["train_job"]
+    deadline = time.time() + TIMEOUT
+    while not job.epochs:  # stop once training (not encoding) is under way
+        assert job.running and time.time() < deadline, job.error
+        time.sleep(0.2)
+    at.run()
+    at.button(key="stop_training").click().run()
+    wait_for_training(at)
+    assert job.result.settings["stopped"] == "stopped by user"
+    assert len(job.result.train_log) < 400
+    assert at.session_state["model"] is job.result
+
+
+def test_saved_models_can_be_saved_listed_loaded_and_deleted(tiny_model, tiny_dataset, models_dir, tiny_model_):
+    ModelRegistry(models_dir).save(tiny_model, "tiny-one")
+    at = open_page("pages/2_Train.py", dataset=tiny_dataset, dataset_label="tiny", model=tiny_model_, model_label="tiny")
+    assert list(at.dataframe[0].value["name"]) == ["tiny-one"]
+    at.button(key="load_saved").click().run()
+    assert at.session_state["model_label"] == "tiny-one"
+    assert "Loaded **tiny-one**" in texts(at.success)
+    at.checkbox(key="confirm_delete").check().run()
+    at.button(key="delete_saved").click().run()
+    assert not at.exception
+    assert ModelRegistry(models_dir).list() == []
+    assert "No saved models yet" in texts(at.caption)
+
+
+def test_saving_under_a_bad_name_says_what_names_are_allowed(tiny_dataset, models_dir, tiny_model_):
+    at = open_page("pages/2_Train.py", dataset=tiny_dataset, dataset_label="tiny", model=tiny_model_, model_label="tiny")
+    at.number_input(key="epochs").set_value(1)
+    at.button(key="train").click().run()
+    wait_for_training(at)
+    at.text_input(key="save_name").set_value("my model!")
+    at.button(key="save").click().run()
+    assert "letters, digits" in texts(at.error)
+    at.text_input(key="save_name").set_value("tiny_v1")
+    at.button(key="save").click().run()
+    assert [i.name for i in ModelRegistry(models_dir).list()] == ["tiny_v1"]
+    assert at.session_state["model_label"] == "tiny_v1"
+
+
+# -- recommendations and evaluation --------------------------------------------------
+def test_recommendations_for_a_demo_user_show_a_top_k_table():
+    at = open_page("pages/3_Recommendations.py")
+    user = at.selectbox(key="rec_user").value
+    table = at.dataframe[1].value
+    assert len(table) == 10
+    assert list(table.columns) == ["rank", "item", "title", "genres", "score", "probability"]
+    assert table["probability"].between(0, 1).all()
+    seen = set(at.session_state["model"].catalog.item_ids[i] for i in at.session_state["model"].context(user).history)
+    assert not seen & set(table["item"])  # seen items are hidden by default
+    at.slider(key="rec_k").set_value(5).run()
+    assert len(at.dataframe[1].value) == 5
+
+
+def test_searching_users_by_profile_words_narrows_the_list():
+    at = open_page("pages/3_Recommendations.py")
+    at.text_input(key="rec_query").set_value("u0002").run()
+    assert at.selectbox(key="rec_user").options == ["u0002"]
+    at.text_input(key="rec_query").set_value("no such user anywhere").run()
+    assert "No known user matches" in texts(at.warning)
+
+
+def test_a_new_user_gets_recommendations_from_a_few_picked_items():
+    at = open_page("pages/3_Recommendations.py")
+    at.segmented_control(key="rec_mode").set_value("New user").run()
+    assert "recommendations appear at once" in texts(at.info)
+    items = at.session_state["model"].catalog.item_ids[:3]
+    at.multiselect(key="new_user_items").set_value(items).run()
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    assert len(table) == 10 and not set(items) & set(table["item"])
+
+
+def test_evaluation_states_the_protocol_next_to_the_numbers():
+    at = open_page("pages/5_Evaluation.py")
+    assert "Protocol." in texts(at.info)
+    table = at.dataframe[0].value
+    assert "HybridBERT" in table.index
+    assert {"NDCG@5", "NDCG@10", "NDCG@20", "Recall@10", "HitRate@20"} <= set(table.columns)
+
+
+@pytest.fixture
+def tiny_model_(tiny_model):
+    return tiny_model

@@ -1,0 +1,98 @@
+"""Streamlit-free parts of the dashboard: the training job, tables and plot builders."""
+from __future__ import annotations
+
+import numpy as np
+from dashboard import formatting, plots
+from dashboard.training import TrainingJob
+from recsys_core import EncoderConfig, FitOptions, TrainConfig
+from recsys_core.training import EpochLog
+from recsys_core.text import build_field_text
+
+
+def test_field_values_read_back_the_fields_of_a_built_text():
+    text = build_field_text({"title": "Heat", "genres": "Action, Crime", "year": 1995}, ["title", "genres", "year"])
+    assert formatting.field_values(text) == {"title": "Heat", "genres": "Action, Crime", "year": "1995"}
+    assert formatting.field_values(None) == {}
+
+
+def test_recommendation_table_has_rank_fields_score_and_probability(tiny_model):
+    recs = tiny_model.recommend("u00", k=4)
+    table = formatting.recommendations_table(tiny_model, recs, ["title"])
+    assert list(table.columns) == ["rank", "item", "title", "score", "probability"]
+    assert list(table["rank"]) == [1, 2, 3, 4]
+    np.testing.assert_allclose(table["probability"], 1 / (1 + np.exp(-table["score"])))
+    assert table["title"].str.contains("story number").all()
+
+
+def test_history_is_listed_most_recent_first(tiny_model):
+    history = tiny_model.context("u01").history
+    table = formatting.history_table(tiny_model, history, ["title"])
+    assert table["item"].iloc[0] == tiny_model.catalog.item_ids[history[-1]]
+    assert list(table["#"]) == list(range(1, len(history) + 1))
+
+
+def test_headline_puts_the_model_next_to_its_best_baseline(tiny_model):
+    table = formatting.headline(tiny_model.report)
+    test = tiny_model.report.table("test")
+    best = test.drop(index="HybridBERT")["NDCG@10"].idxmax()
+    assert list(table.index) == ["HybridBERT", best]
+
+
+def test_user_search_matches_ids_and_profile_words(tiny_model):
+    assert formatting.user_search(tiny_model, "u01") == ["u01"]
+    horror = formatting.user_search(tiny_model, "HORROR")
+    assert horror and all(int(u[1:]) % 4 == 3 for u in horror)
+
+
+def test_plots_have_titles_axis_labels_and_presentable_fonts(tiny_dataset, tiny_model):
+    inter = tiny_dataset.interactions
+    figures = [
+        plots.long_tail(inter["user_id"], "user"),
+        plots.rating_distribution(inter["rating"]),
+        plots.activity_over_time(inter["timestamp"]),
+        plots.text_lengths(formatting.text_lengths(tiny_dataset.items, ["title", "genres"])),
+        plots.training_curve(tiny_model.train_log, 1),
+        plots.metric_over_k(formatting.metric_over_k(tiny_model.report.slices[0], "NDCG", (5, 10, 20)), "NDCG", "All"),
+    ]
+    for fig in figures:
+        assert fig.layout.title.text
+        assert fig.layout.font.size >= 14
+        assert fig.layout.xaxis.title.text
+
+
+def test_slice_table_highlights_the_best_value_of_each_column(tiny_model):
+    s = tiny_model.report.slices[0]
+    table = formatting.slice_table(s, (5, 10, 20), ("NDCG",))
+    assert list(table.columns)[:3] == ["NDCG@5", "NDCG@10", "NDCG@20"]
+    css = formatting.highlight_best(table).to_html().split("</style>")[0]
+    for j, column in enumerate(table.columns):
+        assert f"_row{table[column].to_numpy().argmax()}_col{j}" in css
+
+
+def test_guess_column_prefers_exact_names_then_substrings():
+    assert formatting.guess_column(["UserId", "movie", "user_id"], "user_id", "user") == 2
+    assert formatting.guess_column(["UserId", "movie"], "user_id", "user") == 0
+    assert formatting.guess_column(["a", "b"], "user") is None
+
+
+def test_a_training_job_reports_epochs_and_its_result(tiny_dataset, embedding_cache):
+    job = TrainingJob(tiny_dataset, FitOptions(train=TrainConfig(epochs=2), cache_dir=embedding_cache)).start()
+    assert job.wait(120)
+    assert job.error is None and job.succeeded
+    assert [e.epoch for e in job.epochs] == [e.epoch for e in job.result.train_log]
+    assert job.stage == "done" and job.fraction == 1.0
+
+
+def test_a_stopped_job_ends_before_its_epochs_run_out(tiny_dataset, embedding_cache):
+    job = TrainingJob(tiny_dataset, FitOptions(train=TrainConfig(epochs=500, patience=500), cache_dir=embedding_cache))
+    job.stop()  # asked before the first batch: training stops at once, evaluation still runs
+    job.start().wait(120)
+    assert job.result.settings["stopped"] == "stopped by user"
+    assert len(job.result.train_log) == 1
+
+
+def test_a_bad_option_becomes_a_message_not_a_crash(tiny_dataset):
+    options = FitOptions(encoder=EncoderConfig(name="/no/such/encoder"))
+    job = TrainingJob(tiny_dataset, options).start()
+    job.wait(60)
+    assert job.result is None and job.error.startswith("Could not load") and "/no/such/encoder" in job.error

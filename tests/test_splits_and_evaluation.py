@@ -1,0 +1,94 @@
+"""Splits hold out the right interactions and evaluation never counts seen items."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys_core.catalog import Catalog
+from recsys_core.evaluation import evaluate_scorer, top_k
+from recsys_core.splits import EvalCase, SplitConfig, make_split
+from recsys_core.text import build_field_text
+from recsys_core.errors import RecsysError
+
+
+def _catalog(n_items: int) -> Catalog:
+    empty = build_field_text({}, [])
+    return Catalog(
+        [f"i{i}" for i in range(n_items)], [empty] * n_items, np.eye(n_items, dtype=np.float32), [], [], [], [],
+        np.zeros((0, n_items), np.float32), {},
+    )
+
+
+def _interactions(seqs: dict[str, list[int]]) -> pd.DataFrame:
+    rows = [(u, f"i{i}", t) for u, items in seqs.items() for t, i in enumerate(items)]
+    return pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp"])
+
+
+def test_leave_last_out_holds_out_last_and_second_last():
+    split = make_split(_interactions({"a": [0, 1, 2, 3], "b": [4, 5]}), _catalog(6))
+    assert split.train["a"].tolist() == [0, 1]
+    assert split.train["b"].tolist() == [4, 5]  # too short to hold anything out
+    (val,), (test,) = split.validation, split.test
+    assert (val.history.tolist(), val.targets.tolist()) == ([0, 1], [2])
+    assert (test.history.tolist(), test.targets.tolist()) == ([0, 1, 2], [3])
+
+
+def test_cold_items_never_reach_training():
+    seqs = {f"u{u}": list(range(u % 5, 20, 2)) for u in range(30)}
+    split = make_split(_interactions(seqs), _catalog(20), SplitConfig(cold_items=0.2, seed=1))
+    assert len(split.cold_items) == 4
+    trained = np.concatenate(list(split.train.values()))
+    assert not np.isin(split.cold_items, trained).any()
+    assert split.cold_test and all(np.isin(c.targets, split.cold_items).all() for c in split.cold_test)
+
+
+def test_holdout_users_are_absent_from_training():
+    seqs = {f"u{u}": list(range(10)) for u in range(20)}
+    split = make_split(_interactions(seqs), _catalog(10), SplitConfig(holdout_users=0.25))
+    held = {c.user_id for c in split.inductive_test}
+    assert len(held) == 5 and not held & set(split.train)
+
+
+def test_temporal_and_random_splits_are_disjoint():
+    seqs = {f"u{u}": list(range(12)) for u in range(10)}
+    for kind in ("temporal", "random"):
+        split = make_split(_interactions(seqs), _catalog(12), SplitConfig(kind=kind))
+        for case in split.test:
+            assert not np.isin(case.targets, split.train[case.user_id]).any()
+
+
+def test_unknown_split_is_refused():
+    with pytest.raises(RecsysError, match="Unknown split"):
+        SplitConfig(kind="by-moon-phase")
+
+
+def test_masking_seen_items_cannot_be_hits():
+    """A scorer that loves the user's history items still gets no credit for them."""
+    cases = [EvalCase("u", np.array([0, 1, 2]), np.array([3]))]
+
+    def history_lover(batch):
+        scores = np.zeros((len(batch), 6), dtype=np.float32)
+        scores[:, [0, 1, 2]] = 100.0  # seen items
+        scores[:, 3] = 1.0
+        return scores
+
+    m = evaluate_scorer(history_lover, cases, 6, ks=(1,))
+    assert m["HitRate@1"] == 1.0  # seen items were masked, so the target is first
+
+    def seen_only(batch):
+        scores = np.zeros((len(batch), 6), dtype=np.float32)
+        scores[:, [0, 1, 2]] = 100.0
+        scores[:, 3] = -1.0
+        return scores
+
+    assert evaluate_scorer(seen_only, cases, 6, ks=(1,))["HitRate@1"] == 0.0
+
+
+def test_candidate_restriction_ranks_only_candidates():
+    cases = [EvalCase("u", np.array([0]), np.array([4]))]
+    scores = lambda batch: np.tile(np.array([0, 9, 8, 7, 1, 0], np.float32), (len(batch), 1))
+    assert evaluate_scorer(scores, cases, 6, ks=(1,))["HitRate@1"] == 0.0
+    assert evaluate_scorer(scores, cases, 6, ks=(1,), candidates=np.array([4, 5]))["HitRate@1"] == 1.0
+
+
+def test_top_k_orders_best_first():
+    assert top_k(np.array([[0.1, 0.9, 0.5, 0.7]]), 3).tolist() == [[1, 3, 2]]
