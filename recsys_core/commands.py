@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from . import artifacts
-from .encoder import EncoderConfig
+from .encoder import EncoderConfig, default_cache_dir  # noqa: F401  (re-exported for callers)
 from .errors import RecsysError
 from .evaluation import KS, MODEL_NAME, EvaluationReport, evaluate_all, fit_baselines, baseline_scorer, model_scorer
 from .loading import load_dataset, load_interactions

@@ -5,6 +5,7 @@ arguments (as in ``implicit``'s API), never hidden behaviour.
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -51,8 +52,21 @@ class Recommender:
     train_log: list[EpochLog] = field(default_factory=list)
     fingerprint: str = ""
     _encoder: TextEncoder | None = field(default=None, repr=False)
+    _model_fingerprint: str = field(default="", repr=False)
 
     # -- who and what ------------------------------------------------------------
+    @property
+    def model_fingerprint(self) -> str:
+        """Hash of the weights, the item vectors and the data: keys caches of this exact model."""
+        if not self._model_fingerprint:
+            h = hashlib.sha256(self.fingerprint.encode())
+            for name, tensor in sorted(self.model.state_dict().items()):
+                h.update(name.encode())
+                h.update(tensor.detach().numpy().tobytes())
+            h.update(np.ascontiguousarray(self.catalog.item_vectors).tobytes())
+            self._model_fingerprint = h.hexdigest()[:16]
+        return self._model_fingerprint
+
     @property
     def encoder(self) -> TextEncoder:
         """Loaded lazily: serving known users never needs the BERT weights."""

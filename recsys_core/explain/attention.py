@@ -55,11 +55,11 @@ def text_attentions(pair: PairInputs, full_heads_for: tuple[int, ...] | None = N
                 label=pair.labels[n],
                 text_index=n,
                 tokens=pair.tokens[n],
-                layers=np.round(kept, 5).tolist(),
+                layers=kept.astype(np.float32),
                 heads_averaged=not full,
-                rollout=np.round(roll, 5).tolist(),
-                token_importance=averaged[-1].mean(axis=0).tolist(),
-                rollout_importance=roll.mean(axis=0).tolist(),
+                rollout=roll.astype(np.float32),
+                token_importance=averaged[-1].mean(axis=0),
+                rollout_importance=roll.mean(axis=0),
             )
         )
     return result

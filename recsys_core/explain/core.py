@@ -6,7 +6,9 @@ rather than special-casing methods.
 """
 from __future__ import annotations
 
+import hashlib
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,6 +26,8 @@ from .rollup import field_totals, history_contributions, token_attributions, top
 from .types import ExplainConfig, Explanation, TextAttention
 
 METHODS = ("ig", "attention", "all")
+CACHE_SIZE = 32  # explanations kept in memory (each holds its attention maps as float32 arrays)
+_cache: OrderedDict[tuple, Explanation] = OrderedDict()
 
 
 @dataclass
@@ -90,6 +94,11 @@ def resolve_context(recommender: Recommender, user_id: str | None, ctx: UserCont
     return recommender.context(user_id)
 
 
+def _context_key(ctx: UserContext) -> tuple:
+    profile = hashlib.sha1(ctx.profile_vector.tobytes()).hexdigest() if ctx.profile_vector is not None else ""
+    return (ctx.user_id, tuple(int(i) for i in ctx.history), profile)
+
+
 def explain_pair(
     recommender: Recommender,
     user_id: str | None,
@@ -98,13 +107,29 @@ def explain_pair(
     ctx: UserContext | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Explanation:
-    """Why ``item_id`` scores as it does for the user: attributions, attention, faithfulness, reason."""
+    """Why ``item_id`` scores as it does for the user: attributions, attention, faithfulness, reason.
+
+    Results are cached in memory by (model fingerprint, user, item, config): asking
+    again — a page rerun, a second analyst — returns the same object at once.
+    """
     if config.method not in METHODS:
         raise RecsysError(f"Unknown method {config.method!r}: choose one of {', '.join(METHODS)}.")
-    say = progress or (lambda _msg: None)
-    timings: dict[str, float] = {}
     ctx = resolve_context(recommender, user_id, ctx)
     item = recommender.item_position(item_id)
+    key = (recommender.model_fingerprint, _context_key(ctx), item_id, config)
+    if key in _cache:
+        _cache.move_to_end(key)
+        return _cache[key]
+    result = _explain(recommender, ctx, item, item_id, config, progress)
+    _cache[key] = result
+    while len(_cache) > CACHE_SIZE:
+        _cache.popitem(last=False)
+    return result
+
+
+def _explain(recommender, ctx, item, item_id, config, progress) -> Explanation:
+    say = progress or (lambda _msg: None)
+    timings: dict[str, float] = {}
 
     def timed(name, fn):
         started = time.perf_counter()

@@ -22,7 +22,7 @@ from ..splits import EvalCase
 from ..text import build_field_text
 from .core import explain_pair
 from .rollup import SEPARATORS, merge_words
-from .types import ExplainConfig
+from .types import ExplainConfig, jsonable
 
 BUCKETS = ("low", "mid", "high")
 
@@ -40,7 +40,7 @@ class GlobalImportance:
     pairs: list[tuple[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return jsonable(asdict(self))
 
 
 def _bucket(value: float, edges: np.ndarray) -> str:
@@ -132,7 +132,7 @@ class FieldAblation:
         return dict(sorted(((k, self.base_ndcg10 - v) for k, v in self.ablated_ndcg10.items()), key=lambda kv: -kv[1]))
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "drop": self.drop}
+        return jsonable({**asdict(self), "drop": self.drop})
 
 
 def validation_cases(recommender: Recommender, max_users: int = 500, seed: int = 0) -> list[EvalCase]:

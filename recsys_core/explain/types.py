@@ -12,6 +12,23 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
+
+
+def jsonable(value):
+    """Plain JSON values from dataclass dicts holding numpy arrays and numbers (floats rounded to 6 digits)."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return jsonable(np.round(value.astype(np.float64), 6).tolist()) if value.dtype.kind == "f" else value.tolist()
+    if isinstance(value, (np.floating, float)):
+        return round(float(value), 6)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
 
 @dataclass(frozen=True)
 class ExplainConfig:
@@ -68,11 +85,11 @@ class TextAttention:
     label: str  # "item", "profile" or "history: <title>"
     text_index: int
     tokens: list[str]
-    layers: list  # nested lists, see above
+    layers: np.ndarray  # float32, see above
     heads_averaged: bool
-    rollout: list
-    token_importance: list[float]
-    rollout_importance: list[float]
+    rollout: np.ndarray
+    token_importance: np.ndarray
+    rollout_importance: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -108,4 +125,5 @@ class Explanation:
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """JSON-ready values (the schema documented in docs/explanations.md)."""
+        return jsonable(asdict(self))

@@ -18,7 +18,7 @@ from .core import resolve_context
 from .integrated_gradients import integrated_gradients
 from .pair import build_pair, full_rank, item_title
 from .rollup import field_totals, history_contributions, token_attributions
-from .types import ExplainConfig, HistoryContribution, TokenAttribution
+from .types import ExplainConfig, HistoryContribution, TokenAttribution, jsonable
 
 
 @dataclass
@@ -38,7 +38,7 @@ class Contrast:
     history_items: list[HistoryContribution]
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return jsonable(asdict(self))
 
 
 def contrast_pair(
@@ -152,7 +152,7 @@ class WhatIf:
     rank_after: int
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return jsonable(asdict(self))
 
 
 def what_if(
