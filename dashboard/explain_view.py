@@ -1,0 +1,174 @@
+"""Figures and HTML for explanations (pure functions of recsys_core.explain results; no Streamlit).
+
+Signed attributions use one diverging convention everywhere: red raised the
+score, blue lowered it; colour strength is |attribution| relative to the
+largest one shown.
+"""
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+from recsys_core.explain import DeletionCurve, Explanation, HistoryContribution, TextAttention, TokenAttribution
+from recsys_core.explain.rollup import merge_words
+
+from .plots import FONT_SIZE, style
+
+POSITIVE, NEGATIVE = "214, 39, 40", "31, 119, 180"
+SPECIAL = {"[CLS]", "[SEP]", "[PAD]"}
+
+
+def _colour(value: float, scale: float) -> str:
+    alpha = min(1.0, abs(value) / scale) * 0.8 if scale > 0 else 0.0
+    return f"rgba({POSITIVE if value >= 0 else NEGATIVE}, {alpha:.3f})"
+
+
+def token_html(tokens: list[TokenAttribution], scale: float, merge: bool = True, hide_special: bool = True) -> str:
+    """Tokens (or merged words) as inline spans coloured by signed attribution, value on hover."""
+    keep = [t for t in tokens if not (hide_special and t.text in SPECIAL)]
+    texts, values = [t.text for t in keep], [t.attribution for t in keep]
+    if merge:
+        texts, values = merge_words(texts, values)
+    spans = [
+        f'<span style="background:{_colour(v, scale)};padding:2px 4px;border-radius:4px;line-height:2.1" '
+        f'title="{v:+.4f}">{html.escape(w)}</span>'
+        for w, v in zip(texts, values)
+    ]
+    return f'<div style="font-size:17px">{" ".join(spans)}</div>'
+
+
+def legend_html() -> str:
+    return (
+        f'<span style="background:rgba({POSITIVE},0.7);padding:2px 6px;border-radius:4px">raised the score</span> '
+        f'<span style="background:rgba({NEGATIVE},0.7);padding:2px 6px;border-radius:4px">lowered the score</span>'
+    )
+
+
+def texts_of(exp: Explanation) -> dict[int, list[TokenAttribution]]:
+    out: dict[int, list[TokenAttribution]] = {}
+    for t in exp.tokens:
+        out.setdefault(t.text_index, []).append(t)
+    return out
+
+
+def top_tokens_bar(exp: Explanation, n: int = 15, merge: bool = True) -> go.Figure:
+    """The words with the largest |attribution| across all texts, signed."""
+    rows = []
+    for index, toks in texts_of(exp).items():
+        keep = [t for t in toks if not t.special and t.field is not None]
+        words, values = ([t.text for t in keep], [t.attribution for t in keep])
+        if merge:
+            words, values = merge_words(words, values)
+        where = "item" if index == 0 else ("profile" if keep and keep[0].history_item_id is None else "history")
+        rows += [{"word": f"{w} ({where})", "attribution": v} for w, v in zip(words, values)]
+    frame = pd.DataFrame(rows, columns=["word", "attribution"])
+    frame = frame.reindex(frame["attribution"].abs().sort_values(ascending=False).index).head(n).iloc[::-1]
+    colours = [f"rgb({POSITIVE})" if v >= 0 else f"rgb({NEGATIVE})" for v in frame["attribution"]]
+    fig = go.Figure(go.Bar(x=frame["attribution"], y=frame["word"], orientation="h", marker_color=colours))
+    return style(fig, "Top tokens by integrated gradients", "attribution (score units)", "", height=max(380, 28 * len(frame) + 100))
+
+
+def attention_heatmap(att: TextAttention, layer: int | None, head: int | None) -> go.Figure:
+    """Query × key attention of one text: a layer's head (or head average), or the rollout (layer=None)."""
+    labels = [f"{i}:{t}" for i, t in enumerate(att.tokens)]  # positions keep repeated tokens apart
+    if layer is None:
+        matrix, what = att.rollout, "attention rollout (all layers)"
+    else:
+        per_head = att.layers[layer]
+        if head is None or att.heads_averaged:
+            matrix, what = per_head.mean(axis=0), f"layer {layer + 1}, heads averaged"
+        else:
+            matrix, what = per_head[head], f"layer {layer + 1}, head {head + 1}"
+    fig = go.Figure(
+        go.Heatmap(
+            z=matrix, x=labels, y=labels, colorscale="Viridis", colorbar=dict(title="weight"),
+            hovertemplate="%{y} → %{x}<br>%{z:.3f}<extra></extra>",
+        )
+    )
+    style(fig, f"Where the encoder looks — {what}", "attended token (key)", "token (query)", height=620)
+    fig.update_yaxes(autorange="reversed", tickfont_size=12)
+    fig.update_xaxes(tickfont_size=12, tickangle=-60)
+    return fig
+
+
+def field_bar(fields: dict[str, float], title: str = "Attribution per field") -> go.Figure:
+    frame = pd.DataFrame({"field": list(fields), "attribution": list(fields.values())})
+    frame = frame.reindex(frame["attribution"].abs().sort_values().index)
+    colours = [f"rgb({POSITIVE})" if v >= 0 else f"rgb({NEGATIVE})" for v in frame["attribution"]]
+    fig = go.Figure(go.Bar(x=frame["attribution"], y=frame["field"], orientation="h", marker_color=colours))
+    return style(fig, title, "attribution (score units)", "", height=max(320, 34 * len(frame) + 110))
+
+
+def history_bar(items: list[HistoryContribution], n: int = 12) -> go.Figure:
+    """Each history item's IG attribution next to the model's attention on it."""
+    top = items[:n][::-1]
+    labels = [f"{h.title} (#{h.position + 1})" for h in top]
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=[h.attribution for h in top], y=labels, orientation="h", name="IG attribution",
+                         marker_color=[f"rgb({POSITIVE})" if h.attribution >= 0 else f"rgb({NEGATIVE})" for h in top]))
+    fig.add_trace(go.Scatter(x=[h.attention_weight for h in top], y=labels, mode="markers", name="model attention",
+                             marker=dict(size=13, symbol="diamond", color="#f5a623"), xaxis="x2"))
+    style(fig, "History items: attribution and the model's attention", "IG attribution (score units)", "",
+          height=max(360, 34 * len(top) + 130))
+    fig.update_layout(
+        xaxis2=dict(overlaying="x", side="top", title=dict(text="model attention weight", font=dict(size=FONT_SIZE)),
+                    showgrid=False, rangemode="tozero"),
+        legend=dict(orientation="h", y=-0.15), margin=dict(t=110),
+    )
+    return fig
+
+
+def deletion_figure(curves: list[DeletionCurve]) -> go.Figure:
+    rows = [
+        {"method": f"{c.method} (area {c.area:.3f})", "removed": f, "score": s}
+        for c in curves for f, s in zip(c.fractions, c.scores)
+    ]
+    fig = px.line(pd.DataFrame(rows), x="removed", y="score", color="method", markers=True)
+    fig.update_xaxes(tickformat=".0%")
+    return style(fig, "Deletion curves: score as top-ranked tokens are removed", "share of tokens removed (top first)",
+                 "model score")
+
+
+def faithfulness_table(curves: list[DeletionCurve]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"method": c.method, "deletion area ↑": c.area, "comprehensiveness ↑": c.comprehensiveness,
+          "sufficiency ↓": c.sufficiency} for c in curves]
+    )
+
+
+def share_bar(shares: dict[str, float], title: str) -> go.Figure:
+    frame = pd.DataFrame({"field": list(shares), "share": list(shares.values())}).sort_values("share")
+    fig = px.bar(frame, x="share", y="field", orientation="h", text_auto=".0%")
+    fig.update_xaxes(tickformat=".0%")
+    fig.update_traces(textfont_size=FONT_SIZE)
+    return style(fig, title, "share of |attribution|", "", height=max(320, 34 * len(frame) + 110))
+
+
+def bucket_bars(by_bucket: dict[str, dict[str, float]], title: str, bucket_name: str) -> go.Figure:
+    rows = [{bucket_name: b, "field": f, "share": v} for b, shares in by_bucket.items() for f, v in shares.items()]
+    fig = px.bar(pd.DataFrame(rows), x="field", y="share", color=bucket_name, barmode="group")
+    fig.update_yaxes(tickformat=".0%")
+    fig.update_xaxes(tickangle=-30)
+    return style(fig, title, "", "share of |attribution|", height=440)
+
+
+def words_bar(words: list[tuple[str, float]], title: str) -> go.Figure:
+    frame = pd.DataFrame(words, columns=["word", "attribution"]).iloc[::-1]
+    fig = px.bar(frame, x="attribution", y="word", orientation="h")
+    return style(fig, title, "summed positive attribution", "", height=max(380, 26 * len(frame) + 100))
+
+
+def ablation_bar(drops: dict[str, float], base: float) -> go.Figure:
+    frame = pd.DataFrame({"field": list(drops), "drop": list(drops.values())}).sort_values("drop")
+    fig = px.bar(frame, x="drop", y="field", orientation="h", text_auto=".4f")
+    fig.update_traces(textfont_size=FONT_SIZE)
+    return style(fig, f"NDCG@10 lost without each field (validation NDCG@10 with all: {base:.4f})",
+                 "drop in NDCG@10", "", height=max(320, 34 * len(frame) + 110))
+
+
+def numeric_summary(values: np.ndarray) -> str:
+    return f"{values.mean():+.3f} ± {values.std():.3f}"

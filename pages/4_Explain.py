@@ -1,0 +1,142 @@
+"""Explain: why does the model recommend this item to this user?"""
+import json
+
+import streamlit as st
+
+from dashboard import explain_view as view
+from dashboard import formatting, page, state
+from recsys_core.explain import ExplainConfig, contrast_pair, explain_pair, explanation_html, what_if
+
+page.setup("Explain", "🔍")
+rec = state.model()
+target = state.explain_target()
+
+# -- which pair -----------------------------------------------------------------------------
+with page.user_errors():
+    left, right = st.columns(2)
+    if target is not None and target.user_id is None:
+        left.markdown(f"**New user** from the Recommendations page ({len(target.history)} items, "
+                      f"{len(target.profile)} profile fields).")
+        ctx = rec.new_user_context(list(target.history), target.profile or None)
+        user_id = None
+    else:
+        users = rec.known_users()
+        default = users.index(target.user_id) if target and target.user_id in users else 0
+        user_id = left.selectbox("User", users, index=default, key="explain_user")
+        ctx = rec.context(user_id)
+    top = [r.item_id for r in rec.recommend_for(ctx, 10)]
+    any_item = right.toggle("Any item of the catalogue", key="explain_any_item")
+    choices = rec.catalog.item_ids if any_item else top
+    wanted = target.item_id if target and target.item_id in choices else choices[0]
+    item_id = right.selectbox("Item" if any_item else "One of the user's top-10 recommendations", choices,
+                              index=choices.index(wanted), format_func=lambda i: formatting.item_label(rec, i),
+                              key="explain_item")
+    with st.expander("Method settings"):
+        a, b, c = st.columns(3)
+        steps = a.slider("Integration steps", 4, 100, 20, key="explain_steps",
+                         help="More steps: smaller convergence delta, slower.")
+        baseline = b.selectbox("Baseline", ["pad", "mask", "empty"], key="explain_baseline",
+                               help="pad/mask: every token replaced; empty: field values blanked, field names kept.")
+        merge = c.checkbox("Merge WordPieces into words", True, key="explain_merge")
+    config = ExplainConfig(n_steps=steps, baseline=baseline)
+
+    with st.spinner("Integrated gradients through the encoder, attention, deletion curves…"):
+        exp = explain_pair(rec, user_id, item_id, config, ctx=ctx)
+
+    # -- the answer ---------------------------------------------------------------------------
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric("Score (logit)", f"{exp.score:+.3f}")
+    m2.metric("P(interaction)", f"{formatting.sigmoid(exp.score):.3f}")
+    m3.metric("Rank among unseen items", f"{exp.rank:,}")
+    m4.metric("Blanked-text reference", f"{exp.baseline_score:+.3f}")
+    st.info(exp.reason, icon="💬")
+    gap = abs(exp.score - exp.baseline_score)
+    if exp.delta_ok:
+        st.caption(f"Convergence delta {exp.convergence_delta:+.5f} ({abs(exp.convergence_delta) / max(gap, 1e-9):.1%} "
+                   f"of the score change): the attributions add up to the score.")
+    for warning in exp.warnings:
+        st.warning(warning, icon="⚠️")
+
+    # -- attention next to attributions ---------------------------------------------------------
+    texts = view.texts_of(exp)
+    labels = {a.text_index: a.label for a in exp.attention}
+    heat, attr = st.columns(2, gap="large")
+    with heat:
+        st.subheader("Attention: where the encoder looks")
+        which = st.selectbox("Text", list(labels), format_func=labels.get, key="explain_text")
+        att = exp.attention[which]
+        layer_names = ["rollout"] + [f"layer {i + 1}" for i in range(len(att.layers))]
+        l1, l2 = st.columns(2)
+        layer_name = l1.selectbox("Layer", layer_names, index=len(layer_names) - 1, key="explain_layer")
+        head_names = ["average of heads"] + ([] if att.heads_averaged else [f"head {h + 1}" for h in range(att.layers.shape[1])])
+        head_name = l2.selectbox("Head", head_names, key="explain_head", disabled=layer_name == "rollout",
+                                 help="History texts keep only the head average.")
+        layer = None if layer_name == "rollout" else layer_names.index(layer_name) - 1
+        head = None if head_name == head_names[0] else head_names.index(head_name) - 1
+        page.chart(view.attention_heatmap(att, layer, head))
+    with attr:
+        st.subheader("Integrated gradients: what moved the score")
+        st.html(view.legend_html())
+        scale = max((abs(t.attribution) for t in exp.tokens if not t.special), default=1.0)
+        for index in [0, which] if which != 0 else [0]:
+            st.markdown(f"**{labels.get(index, 'item')}**")
+            st.html(view.token_html(texts[index], scale, merge))
+        page.chart(view.top_tokens_bar(exp, merge=merge))
+
+    # -- roll-ups -------------------------------------------------------------------------------
+    f_col, h_col = st.columns(2, gap="large")
+    f_col.plotly_chart(view.field_bar(exp.fields), width="stretch", theme="streamlit")
+    if exp.history_items:
+        h_col.plotly_chart(view.history_bar(exp.history_items), width="stretch", theme="streamlit")
+    else:
+        h_col.info("This user has no history: the score rests on the profile and the item.")
+
+    # -- can it be trusted? ------------------------------------------------------------------------
+    st.subheader("Faithfulness: does removing the top tokens lower the score?")
+    d_col, t_col = st.columns([3, 2], gap="large")
+    d_col.plotly_chart(view.deletion_figure(exp.faithfulness), width="stretch", theme="streamlit")
+    with t_col:
+        st.dataframe(view.faithfulness_table(exp.faithfulness), hide_index=True,
+                     column_config={c: st.column_config.NumberColumn(format="%.3f")
+                                    for c in ("deletion area ↑", "comprehensiveness ↑", "sufficiency ↓")})
+        st.markdown("**Attention–IG agreement** (Spearman over tokens)")
+        st.dataframe({k.replace("_", " "): round(v, 3) for k, v in exp.agreement.items()})
+        st.caption("Attention shows where the encoder looks; integrated gradients show what moved the score. "
+                   "Low agreement is common — which is why both are shown.")
+
+    # -- why A above B -------------------------------------------------------------------------
+    st.subheader("Why this item above another?")
+    others = [i for i in top if i != item_id] or [i for i in rec.catalog.item_ids if i != item_id]
+    other = st.selectbox("Compare with", others, format_func=lambda i: formatting.item_label(rec, i), key="explain_b")
+    if st.button("Compare", key="explain_compare"):
+        with st.spinner("Attributing the score difference…"):
+            c = contrast_pair(rec, user_id, item_id, other, ExplainConfig(n_steps=steps, baseline=baseline), ctx=ctx)
+        st.markdown(f"Score {c.score_a:+.3f} vs {c.score_b:+.3f}: a difference of **{c.score_a - c.score_b:+.3f}**, "
+                    f"of which the texts explain {c.score_a - c.score_b - c.baseline_difference:+.3f}.")
+        page.chart(view.field_bar(c.fields, "What favours A (positive) or B (negative)"))
+
+    # -- what if -----------------------------------------------------------------------------
+    st.subheader("What if…")
+    history_ids = [rec.catalog.item_ids[i] for i in ctx.history[-20:][::-1]]
+    w1, w2 = st.columns(2)
+    drop_items = w1.multiselect("Remove history items", history_ids, format_func=lambda i: formatting.item_label(rec, i),
+                                key="whatif_items")
+    drop_fields = w2.multiselect("Remove item fields", rec.catalog.item_fields, key="whatif_fields")
+    original = rec.catalog.item_texts[rec.item_position(item_id)].text
+    edited = st.text_area("…or edit the item text", original, key=f"whatif_text_{item_id}")
+    if st.button("Re-score", key="whatif_run"):
+        with st.spinner("Re-scoring…"):
+            w = what_if(rec, user_id, item_id, remove_history=drop_items, remove_fields=drop_fields,
+                        item_text=edited if edited != original else None, ctx=ctx)
+        st.markdown(f"**{w.change}**")
+        s1, s2 = st.columns(2)
+        s1.metric("Score", f"{w.score_after:+.3f}", f"{w.score_after - w.score_before:+.3f}")
+        s2.metric("Rank", f"{w.rank_after:,}", f"{w.rank_before - w.rank_after:+,} places", delta_color="normal")
+
+    # -- export ---------------------------------------------------------------------------------
+    e1, e2 = st.columns(2)
+    title = formatting.item_label(rec, item_id)
+    e1.download_button("⬇️ Explanation as HTML", explanation_html(exp, title), f"explanation-{item_id}.html",
+                       "text/html", key="explain_html")
+    e2.download_button("⬇️ Explanation as JSON", json.dumps(exp.to_dict()), f"explanation-{item_id}.json",
+                       "application/json", key="explain_json")
