@@ -60,11 +60,15 @@ def integrated_gradients(
     inputs = pair.input_ids.unsqueeze(0)
     base = pair.baseline_ids(baseline).unsqueeze(0)
     lig = LayerIntegratedGradients(forward, layer)
-    # Bound memory: each internal batch holds (steps in batch) × N texts.
-    steps_per_batch = max(1, internal_batch_texts // pair.n_texts)
+    # Captum counts the layer's rows (N texts) as its examples, so its internal batch size is in
+    # texts: each internal batch runs internal_batch_texts // N steps, bounding memory.
     with torch.enable_grad():
         attributions = lig.attribute(
-            inputs, baselines=base, n_steps=n_steps, method=method, internal_batch_size=steps_per_batch
+            inputs,
+            baselines=base,
+            n_steps=n_steps,
+            method=method,
+            internal_batch_size=max(internal_batch_texts, pair.n_texts),
         )
     with torch.inference_mode():
         both = forward(torch.cat([inputs, base]))
