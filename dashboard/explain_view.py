@@ -72,9 +72,13 @@ def top_tokens_bar(exp: Explanation, n: int = 15, merge: bool = True) -> go.Figu
     return style(fig, "Top tokens by integrated gradients", "attribution (score units)", "", height=max(380, 28 * len(frame) + 100))
 
 
-def attention_heatmap(att: TextAttention, layer: int | None, head: int | None) -> go.Figure:
-    """Query × key attention of one text: a layer's head (or head average), or the rollout (layer=None)."""
-    labels = [f"{i}:{t}" for i, t in enumerate(att.tokens)]  # positions keep repeated tokens apart
+def attention_heatmap(att: TextAttention, layer: int | None, head: int | None, hide_special: bool = False) -> go.Figure:
+    """Query × key attention of one text: a layer's head (or head average), or the rollout (layer=None).
+
+    ``hide_special`` drops the [CLS]/[SEP] rows and columns (weights are shown as computed, not renormalised).
+    """
+    keep = [i for i, t in enumerate(att.tokens) if not (hide_special and t in SPECIAL)]
+    labels = [f"{i}:{att.tokens[i]}" for i in keep]  # positions keep repeated tokens apart
     if layer is None:
         matrix, what = att.rollout, "attention rollout (all layers)"
     else:
@@ -83,6 +87,7 @@ def attention_heatmap(att: TextAttention, layer: int | None, head: int | None) -
             matrix, what = per_head.mean(axis=0), f"layer {layer + 1}, heads averaged"
         else:
             matrix, what = per_head[head], f"layer {layer + 1}, head {head + 1}"
+    matrix = matrix[np.ix_(keep, keep)]
     fig = go.Figure(
         go.Heatmap(
             z=matrix, x=labels, y=labels, colorscale="Viridis", colorbar=dict(title="weight"),
@@ -169,6 +174,3 @@ def ablation_bar(drops: dict[str, float], base: float) -> go.Figure:
     return style(fig, f"NDCG@10 lost without each field (validation NDCG@10 with all: {base:.4f})",
                  "drop in NDCG@10", "", height=max(320, 34 * len(frame) + 110))
 
-
-def numeric_summary(values: np.ndarray) -> str:
-    return f"{values.mean():+.3f} ± {values.std():.3f}"

@@ -73,7 +73,9 @@ with page.user_errors():
                                  help="History texts keep only the head average.")
         layer = None if layer_name == "rollout" else layer_names.index(layer_name) - 1
         head = None if head_name == head_names[0] else head_names.index(head_name) - 1
-        page.chart(view.attention_heatmap(att, layer, head))
+        hide = st.checkbox("Hide [CLS] and [SEP]", key="explain_hide_special",
+                           help="They soak up much of the attention; hiding them makes the rest readable.")
+        page.chart(view.attention_heatmap(att, layer, head, hide))
     with attr:
         st.subheader("Integrated gradients: what moved the score")
         st.html(view.legend_html())

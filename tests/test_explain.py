@@ -174,3 +174,25 @@ def test_ig_deletion_beats_random_on_the_demo_model(demo_model):
         for curve in exp.faithfulness:
             areas[curve.method].append(curve.area)
     assert np.mean(areas["integrated gradients"]) > np.mean(areas["random"])
+
+
+# ---------------------------------------------------------------------------- beyond one pair
+def test_global_importance_shares_sum_to_one(tiny_model):
+    from recsys_core.explain import global_importance
+
+    g = global_importance(tiny_model, n_users=3, k=2, config=ExplainConfig(n_steps=8, faithfulness=False))
+    assert g.n_pairs == 6
+    assert sum(g.field_share.values()) == pytest.approx(1.0)
+    assert set(g.field_share) >= {"item: title", "item: genres"}
+    for shares in list(g.by_user_activity.values()) + list(g.by_item_popularity.values()):
+        assert sum(shares.values()) == pytest.approx(1.0)
+    json.dumps(g.to_dict())
+
+
+def test_field_ablation_reports_every_field(tiny_model):
+    from recsys_core.explain import field_ablation
+
+    a = field_ablation(tiny_model, max_users=30)
+    assert set(a.ablated_ndcg10) == {"item: title", "item: genres", "profile: about"}
+    assert 0 <= a.base_ndcg10 <= 1 and all(0 <= v <= 1 for v in a.ablated_ndcg10.values())
+    assert set(a.drop) == set(a.ablated_ndcg10)

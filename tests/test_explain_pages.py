@@ -1,0 +1,50 @@
+"""The Explain and Feature importance pages on the demo model (Streamlit AppTest)."""
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_explain_page_shows_heatmap_attributions_and_reason():
+    at = AppTest.from_file(str(ROOT / "pages" / "4_Explain.py"), default_timeout=600)
+    at.session_state["explain_steps"] = 8  # fewer steps keep the test fast; the page default is 20
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    subheaders = [s.value for s in at.subheader]
+    assert "Attention: where the encoder looks" in subheaders
+    assert "Integrated gradients: what moved the score" in subheaders
+    assert len(at.get("plotly_chart")) >= 5  # heatmap, top tokens, fields, history, deletion
+    assert at.info, "the plain-language reason is missing"
+    reason = at.info[0].value
+    assert "Recommended" in reason or "texts did not raise" in reason
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Rank among unseen items"] == "1"
+
+
+def test_explain_page_what_if_and_contrast():
+    at = AppTest.from_file(str(ROOT / "pages" / "4_Explain.py"), default_timeout=600)
+    at.session_state["explain_steps"] = 8
+    at.run()
+    at.multiselect(key="whatif_fields").set_value(["description"])
+    at.button(key="whatif_run").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(m.label == "Rank" for m in at.metric)
+    at.button(key="explain_compare").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("a difference of" in m.value for m in at.markdown)
+
+
+def test_feature_importance_page_computes_shares():
+    at = AppTest.from_file(str(ROOT / "pages" / "6_Feature_importance.py"), default_timeout=600)
+    at.run()
+    assert not at.exception
+    at.slider(key="fi_users").set_value(3)
+    at.slider(key="fi_k").set_value(1)
+    at.button(key="fi_run").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.get("plotly_chart")) >= 3
