@@ -129,14 +129,13 @@ class Recommender:
         return out
 
     def history_attention(self, ctx: UserContext, item: int) -> np.ndarray:
-        """The model's attention weight on each history item (oldest first) for one candidate."""
+        """The model's attention weight on each of the latest history items, newest first, for one candidate."""
         vectors = torch.from_numpy(self.catalog.item_vectors)
         idx = torch.tensor([item])
         with torch.inference_mode():
             _, weights = self.model.score(self.user_input(ctx), vectors[idx], idx, return_attention=True)
         h = min(len(ctx.history), self.model.config.max_history)
-        newest_first = weights[0, 0, :h].numpy()
-        return newest_first[::-1].copy()  # align with ctx.history[-h:]
+        return weights[0, 0, :h].numpy().copy()
 
     # -- recommending ------------------------------------------------------------
     def recommend(

@@ -75,8 +75,8 @@ class HistoryAttentionExplainer(Explainer):
     produces = np.ndarray
 
     def explain(self, target: PairTarget, config: ExplainConfig) -> np.ndarray:
-        weights = target.recommender.history_attention(target.ctx, target.item)  # oldest first
-        return weights[::-1].copy()  # newest first, like the pair's history texts
+        """(H,) weights, newest first like the pair's history texts."""
+        return target.recommender.history_attention(target.ctx, target.item)
 
 
 EXPLAINERS: dict[str, Explainer] = {

@@ -45,21 +45,42 @@ def integrated_gradients(
     n_steps: int = 20,
     method: str = "gausslegendre",
     internal_batch_texts: int = 256,
-    target_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> TokenScores:
-    """Attribute ``target_fn(ids)`` (default: the pair's score) to the pair's tokens.
+    """Attribute the pair's score to its tokens (see ``attribute_tokens``)."""
+    return attribute_tokens(
+        pair.recommender.encoder.model.get_input_embeddings(),
+        pair.score_from_ids,
+        pair.input_ids,
+        pair.baseline_ids(baseline),
+        pair.attention_mask,
+        n_steps,
+        method,
+        internal_batch_texts,
+    )
 
-    ``target_fn`` maps ids (B, N, L) to (B,) scalars; the contrastive mode
-    passes ``score(u, A) - score(u, B)`` here.
+
+def attribute_tokens(
+    embedding_layer: torch.nn.Module,
+    forward: Callable[[torch.Tensor], torch.Tensor],
+    input_ids: torch.Tensor,
+    baseline_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    n_steps: int = 20,
+    method: str = "gausslegendre",
+    internal_batch_texts: int = 256,
+) -> TokenScores:
+    """Integrated gradients of ``forward`` w.r.t. ``embedding_layer``'s output, summed per token.
+
+    input_ids, baseline_ids, attention_mask: (N, L) — N texts of one example.
+    forward: ids (B, N, L) → (B,) scalars (the score, or a score difference).
+    Returns attributions (N, L) in the units of ``forward``, zero on padding.
     """
     from captum.attr import LayerIntegratedGradients
 
-    forward = target_fn or pair.score_from_ids
-    encoder_model = pair.recommender.encoder.model
-    layer = encoder_model.get_input_embeddings()
-    inputs = pair.input_ids.unsqueeze(0)
-    base = pair.baseline_ids(baseline).unsqueeze(0)
-    lig = LayerIntegratedGradients(forward, layer)
+    inputs = input_ids.unsqueeze(0)
+    base = baseline_ids.unsqueeze(0)
+    n_texts = int(input_ids.shape[0])
+    lig = LayerIntegratedGradients(forward, embedding_layer)
     # Captum counts the layer's rows (N texts) as its examples, so its internal batch size is in
     # texts: each internal batch runs internal_batch_texts // N steps, bounding memory.
     with torch.enable_grad():
@@ -68,14 +89,14 @@ def integrated_gradients(
             baselines=base,
             n_steps=n_steps,
             method=method,
-            internal_batch_size=max(internal_batch_texts, pair.n_texts),
+            internal_batch_size=max(internal_batch_texts, n_texts),
         )
     with torch.inference_mode():
         both = forward(torch.cat([inputs, base]))
-    values = attributions.sum(-1).reshape(pair.input_ids.shape).detach().numpy().astype(np.float64)
-    values = values * pair.attention_mask.numpy()
+    values = attributions.sum(-1).reshape(input_ids.shape).detach().numpy().astype(np.float64)
+    values = values * attention_mask.numpy()
     score, baseline_score = float(both[0]), float(both[1])
     # Captum's own delta check assumes the layer's batch equals the input's (here it is N texts),
-    # so the completeness gap is computed directly: sum of attributions vs. the score change.
+    # so the completeness gap is computed directly: sum of attributions vs. the change of forward.
     delta = float(values.sum()) - (score - baseline_score)
     return TokenScores(values, score, baseline_score, delta)

@@ -11,11 +11,12 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from ..encoder import pool
 from ..errors import RecsysError
 from ..recommender import Recommender, UserContext
 from ..text import build_field_text
 from .core import resolve_context
-from .integrated_gradients import integrated_gradients
+from .integrated_gradients import attribute_tokens
 from .pair import build_pair, full_rank, item_title
 from .rollup import field_totals, history_contributions, token_attributions
 from .types import ExplainConfig, HistoryContribution, TokenAttribution, jsonable
@@ -79,16 +80,14 @@ def contrast_pair(
         flat_mask = mask.unsqueeze(0).expand(bsz, -1, -1).reshape(-1, length)
         encoder = recommender.encoder
         hidden = encoder.model(input_ids=batch_ids.reshape(-1, length), attention_mask=flat_mask).last_hidden_state
-        from ..encoder import pool
-
         pooled = pool(hidden, flat_mask, encoder.config.pooling).reshape(bsz, n + 1, -1)
         score_a = pa.score_from_vectors(pooled[:, :n])
         pooled_b = torch.cat([pooled[:, n : n + 1], pooled[:, 1:n]], dim=1)  # B's item text + shared user texts
         score_b = pb.score_from_vectors(pooled_b)
         return score_a - score_b
 
-    joint = _JointPair(pa, ids, mask, baseline)
-    result = integrated_gradients(joint, config.baseline, config.n_steps, config.ig_method, config.internal_batch_texts, target_fn=difference)
+    layer = recommender.encoder.model.get_input_embeddings()
+    result = attribute_tokens(layer, difference, ids, baseline, mask, config.n_steps, config.ig_method, config.internal_batch_texts)
     values = result.values
     with torch.inference_mode():
         sa = float(pa.score_from_ids(pa.input_ids.unsqueeze(0))[0])
@@ -104,7 +103,7 @@ def contrast_pair(
             fields["B " + key] = value
         elif key == "(separators)":
             fields[key] = fields.get(key, 0.0) + value
-    weights = np.zeros(len(pa.history_items))
+    weights = pa.recommender.history_attention(ctx, a)  # A's attention, for reference next to the attributions
     return Contrast(
         user_id=ctx.user_id or "(new user)",
         item_a=item_a,
@@ -118,26 +117,6 @@ def contrast_pair(
         fields=dict(sorted(fields.items(), key=lambda kv: -abs(kv[1]))),
         history_items=history_contributions(pa, va, weights),
     )
-
-
-class _JointPair:
-    """Just enough of PairInputs for ``integrated_gradients`` on the contrastive input."""
-
-    def __init__(self, pair, ids, mask, baseline):
-        self.recommender = pair.recommender
-        self.input_ids = ids
-        self.attention_mask = mask
-        self._baseline = baseline
-
-    @property
-    def n_texts(self) -> int:
-        return int(self.input_ids.shape[0])
-
-    def baseline_ids(self, _kind: str) -> torch.Tensor:
-        return self._baseline
-
-    def score_from_ids(self, ids):  # pragma: no cover - contrast always passes target_fn
-        raise RecsysError("contrastive input needs a target function")
 
 
 @dataclass
@@ -196,11 +175,8 @@ def what_if(
     if text is not None:
         vector = recommender.encoder.encode([text])
         with torch.inference_mode():
-            from ..batching import make_user_input
-
-            user = make_user_input([new_ctx.history], [new_ctx.profile_vector], torch.from_numpy(recommender.catalog.item_vectors), recommender.model.config.max_history)
             idx = torch.tensor([item])
-            new_scores[item] = float(recommender.model.score(user, torch.from_numpy(vector), idx)[0, 0])
+            new_scores[item] = float(recommender.model.score(recommender.user_input(new_ctx), torch.from_numpy(vector), idx)[0, 0])
     return WhatIf(
         item_id=item_id,
         change="; ".join(changes),
