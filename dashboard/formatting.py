@@ -27,9 +27,7 @@ BEST_STYLE = "background-color: rgba(255, 75, 75, 0.22); font-weight: 700"
 # -- items and users ---------------------------------------------------------------
 def field_values(text: FieldText | None) -> dict[str, str]:
     """``{"title": "Heat", ...}`` from a text built as ``title: Heat | genres: …``."""
-    if text is None:
-        return {}
-    return {s.field: text.text[s.start + len(s.field) + 2 : s.end] for s in text.spans}
+    return {} if text is None else text.values()
 
 
 def item_values(rec: Recommender, index: int) -> dict[str, str]:

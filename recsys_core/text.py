@@ -14,13 +14,21 @@ import pandas as pd
 SEPARATOR = " | "
 
 
+NAME_SUFFIX = ": "
+
+
 @dataclass(frozen=True)
 class Span:
-    """Characters ``[start, end)`` of a text that belong to one field."""
+    """Characters ``[start, end)`` of a text that belong to one field (``name: value``)."""
 
     field: str
     start: int
     end: int
+
+    @property
+    def value_start(self) -> int:
+        """First character of the value, past ``name: ``."""
+        return self.start + len(self.field) + len(NAME_SUFFIX)
 
 
 @dataclass(frozen=True)
@@ -29,6 +37,15 @@ class FieldText:
 
     text: str
     spans: tuple[Span, ...]
+
+    def values(self) -> dict[str, str]:
+        """``{"title": "Heat (1995)", ...}``: the value of every field present."""
+        return {s.field: self.text[s.value_start : s.end] for s in self.spans}
+
+    def without(self, fields) -> "FieldText":
+        """The same record rebuilt without the given fields."""
+        values = self.values()
+        return build_field_text(values, [f for f in values if f not in set(fields)])
 
     def field_at(self, char_start: int, char_end: int) -> str | None:
         """Name of the field a character range falls in (None for separators)."""
@@ -60,7 +77,7 @@ def build_field_text(values: dict[str, object], fields: list[str]) -> FieldText:
             continue
         if parts:
             cursor += len(SEPARATOR)
-        segment = f"{name}: {value}"
+        segment = f"{name}{NAME_SUFFIX}{value}"
         spans.append(Span(name, cursor, cursor + len(segment)))
         parts.append(segment)
         cursor += len(segment)

@@ -26,3 +26,10 @@ def test_build_texts_keys_by_id():
     table = pd.DataFrame({"item_id": ["a", "b"], "title": ["One", "Two"]})
     texts = build_texts(table, "item_id", ["title"])
     assert texts["b"].text == "title: Two"
+
+
+def test_values_and_without_round_trip():
+    ft = build_field_text({"title": "Heat", "genres": "Crime", "year": 1995}, ["title", "genres", "year"])
+    assert ft.values() == {"title": "Heat", "genres": "Crime", "year": "1995"}
+    assert ft.without(["genres"]).text == "title: Heat | year: 1995"
+    assert ft.without([]).text == ft.text

@@ -19,7 +19,6 @@ from ..catalog import Catalog
 from ..evaluation import evaluate_scorer, model_scorer
 from ..recommender import Recommender
 from ..splits import EvalCase
-from ..text import build_field_text
 from .core import explain_pair
 from .rollup import SEPARATORS, merge_words
 from .types import ExplainConfig, jsonable
@@ -144,14 +143,6 @@ def validation_cases(recommender: Recommender, max_users: int = 500, seed: int =
     return [EvalCase(u, recommender.catalog.histories[u][:-2], recommender.catalog.histories[u][-2:-1]) for u in users]
 
 
-def _without_field(texts, name: str):
-    out = []
-    for t in texts:
-        values = {s.field: t.text[s.start + len(s.field) + 2 : s.end] for s in t.spans}
-        out.append(build_field_text(values, [f for f in values if f != name]))
-    return out
-
-
 def field_ablation(
     recommender: Recommender,
     fields: list[str] | None = None,
@@ -167,11 +158,11 @@ def field_ablation(
     for n, key in enumerate(todo):
         side, name = key.split(": ", 1)
         if side == "item":
-            texts = _without_field(catalog.item_texts, name)
+            texts = [t.without([name]) for t in catalog.item_texts]
             vectors = recommender.encoder.encode([t.text for t in texts])
             changed = replace_catalog(catalog, item_vectors=vectors)
         else:
-            texts = _without_field(catalog.profile_texts, name)
+            texts = [t.without([name]) for t in catalog.profile_texts]
             vectors = recommender.encoder.encode([t.text for t in texts]) if texts else catalog.profile_vectors
             changed = replace_catalog(catalog, profile_vectors=vectors)
         ablated[key] = evaluate_scorer(model_scorer(recommender.model, changed), cases, catalog.n_items, ks=(10,))["NDCG@10"]

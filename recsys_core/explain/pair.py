@@ -135,7 +135,7 @@ def build_pair(recommender: Recommender, ctx: UserContext, item: int, max_histor
             row_fields.append(name)
             if name is not None:
                 span = next(s for s in text.spans if s.field == name)
-                value_token[n, t] = a >= span.start + len(name) + 2  # past "name: "
+                value_token[n, t] = a >= span.value_start
         n_real = int(mask[n].sum())
         tokens.append(row_tokens[:n_real])
         fields.append(row_fields[:n_real])
@@ -145,10 +145,8 @@ def build_pair(recommender: Recommender, ctx: UserContext, item: int, max_histor
 
 
 def _short_title(text: FieldText, fallback: str) -> str:
-    for span in text.spans:
-        if span.field in ("title", "name"):
-            return text.text[span.start + len(span.field) + 2 : span.end]
-    return fallback
+    values = text.values()
+    return values.get("title") or values.get("name") or fallback
 
 
 def item_title(recommender: Recommender, item: int) -> str:

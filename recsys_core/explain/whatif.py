@@ -14,7 +14,6 @@ import torch
 from ..encoder import pool
 from ..errors import RecsysError
 from ..recommender import Recommender, UserContext
-from ..text import build_field_text
 from .core import resolve_context
 from .integrated_gradients import attribute_tokens
 from .pair import build_pair, full_rank, item_title
@@ -164,10 +163,7 @@ def what_if(
         text = item_text
         changes.append("with the edited item text")
     elif remove_fields:
-        original = recommender.catalog.item_texts[item]
-        values = {s.field: original.text[s.start + len(s.field) + 2 : s.end] for s in original.spans}
-        keep = [f for f in values if f not in set(remove_fields)]
-        text = build_field_text(values, keep).text
+        text = recommender.catalog.item_texts[item].without(remove_fields).text
         changes.append("without the item's " + ", ".join(remove_fields))
     if not changes:
         raise RecsysError("Nothing to change: remove a history item or a field, or edit the item text.")
