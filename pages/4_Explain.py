@@ -73,7 +73,7 @@ with page.user_errors():
                                  help="History texts keep only the head average.")
         layer = None if layer_name == "rollout" else layer_names.index(layer_name) - 1
         head = None if head_name == head_names[0] else head_names.index(head_name) - 1
-        hide = st.checkbox("Hide [CLS] and [SEP]", key="explain_hide_special",
+        hide = st.checkbox("Hide [CLS] and [SEP]", True, key="explain_hide_special",
                            help="They soak up much of the attention; hiding them makes the rest readable.")
         page.chart(view.attention_heatmap(att, layer, head, hide))
     with attr:

@@ -8,5 +8,6 @@ if [ "${1:-}" = "requirements-dev.txt" ] && ! command -v chromium >/dev/null; th
   # playwright drives the system chromium; never `playwright install` (it downloads its own browser).
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+  # fonts-noto-color-emoji: page icons render in screenshots instead of empty boxes
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null
 fi

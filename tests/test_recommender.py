@@ -85,3 +85,18 @@ def test_unknown_format_version_and_missing_files_are_refused(tiny_model, tmp_pa
         artifacts.load(path)
     with pytest.raises(ArtifactError, match="No model directory"):
         artifacts.load(tmp_path / "nothing")
+
+
+def test_two_stage_scoring_on_large_catalogues_matches_full_scores(tiny_model, monkeypatch):
+    from recsys_core import recommender as module
+
+    user = tiny_model.known_users()[0]
+    monkeypatch.setattr(module, "RERANK_ABOVE", 10)  # pretend 40 items is a huge catalogue
+    monkeypatch.setattr(module, "RETRIEVE", 15)
+    recs = tiny_model.recommend(user, 5)
+    full = tiny_model.score_items(tiny_model.context(user))
+    assert len(recs) == 5
+    for r in recs:  # re-ranked by the full model: the same scores as scoring everything
+        assert r.score == pytest.approx(float(full[tiny_model.item_position(r.item_id)]), abs=1e-5)
+    seen = set(tiny_model.catalog.histories[user].tolist())
+    assert not seen & {tiny_model.item_position(r.item_id) for r in recs}
