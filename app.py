@@ -1,56 +1,74 @@
-"""Home: what the tool does, what this session has loaded, and what to do next."""
+"""The app: navigation over pages/ (in file-name order) and the Home page.
+
+Run with ``streamlit run app.py``.  Every ``pages/N_Name.py`` file is a page titled "Name",
+reachable at ``/Name``; ``st.switch_page("pages/N_Name.py")`` works as usual.
+"""
+from pathlib import Path
+
 import streamlit as st
 
 from dashboard import formatting, page, state
 from dashboard.resources import registry
 from recsys_core.pipeline import data_fingerprint
 
-page.setup("Home", "🏠", heading="🎯 RecSys Studio")
-st.markdown(
-    "Train a recommender that reads item descriptions and user profiles with a BERT encoder, "
-    "and compare it with classic baselines on the same held-out data.  \n"
-    "Then look at what it recommends to any user, old or new, and why."
-)
+PAGES_DIR = Path(__file__).resolve().parent / "pages"
 
-data, rec = state.dataset(), state.model()
-left, right = st.columns(2, gap="large")
-with left:
-    st.subheader("Dataset")
-    st.markdown(f"**{state.dataset_label()}**")
-    summary = data.summary()
-    a, b, c = st.columns(3)
-    a.metric("Interactions", f"{summary['interactions']:,}")
-    b.metric("Users", f"{summary['users']:,}")
-    c.metric("Items", f"{summary['items']:,}")
-    st.caption(f"Item text fields: {', '.join(data.item_fields) or 'none'} · "
-               f"user fields: {', '.join(data.user_fields) or 'none'}")
 
-with right:
-    st.subheader("Model")
-    st.markdown(f"**{state.model_label()}** — {formatting.model_line(rec)}")
-    if rec.report is None:
-        st.info("This model was saved without an evaluation report.")
-    else:
-        st.dataframe(formatting.highlight_best(formatting.headline(rec.report)), width="stretch")
-        st.caption(f"Test slice, next to the best baseline. Protocol: {rec.report.protocol}")
-
-st.subheader("Next step")
-if rec.fingerprint and rec.fingerprint != data_fingerprint(data):
-    st.info("The current model was trained on other data than the current dataset: "
-            "train one on this dataset to compare them fairly.", icon="ℹ️")
-    st.page_link("pages/2_Train.py", label="Train a model on this dataset", icon="🏋️")
-else:
-    st.page_link("pages/3_Recommendations.py", label="See what the model recommends", icon="🎬")
-    st.page_link("pages/5_Evaluation.py", label="Compare it with the baselines", icon="📊")
-    st.page_link("pages/1_Data.py", label="Or load your own data", icon="📂")
-
-with st.expander("Where things are kept", icon="❓"):
+def home() -> None:
+    page.setup("Home", heading=f":material/target: {page.APP_NAME}")
     st.markdown(
-        f"- Your uploads and the models you train live in **this browser session** only: other analysts "
-        f"using the dashboard at the same time never see them.\n"
-        f"- Models you **save** on the Train page go to the shared models directory "
-        f"`{registry().root.resolve()}` (set `RECSYS_MODELS_DIR` to change it); everyone using this "
-        f"server can list, load and delete them, and the CLI reads them too "
-        f"(`python -m recsys_core recommend --model {registry().root}/NAME …`).\n"
-        f"- The demo data and demo model come from `sample_data/` and are loaded once per server."
+        "Train a recommender that reads item descriptions and user profiles with a BERT encoder, "
+        "and compare it with classic baselines on the same held-out data.  \n"
+        "Then look at what it recommends to any user, old or new, and why."
     )
+    data, rec = state.dataset(), state.model()
+    left, right = st.columns(2, gap="large")
+    with left:
+        st.subheader("Dataset")
+        st.markdown(f"**{state.dataset_label()}**")
+        summary = data.summary()
+        a, b, c = st.columns(3)
+        a.metric("Interactions", f"{summary['interactions']:,}")
+        b.metric("Users", f"{summary['users']:,}")
+        c.metric("Items", f"{summary['items']:,}")
+        st.caption(f"Item text fields: {', '.join(data.item_fields) or 'none'} · "
+                   f"user fields: {', '.join(data.user_fields) or 'none'}")
+    with right:
+        st.subheader("Model")
+        st.markdown(f"**{state.model_label()}** — {formatting.model_line(rec)}")
+        if rec.report is None:
+            st.info("This model was saved without an evaluation report.")
+        else:
+            st.dataframe(formatting.highlight_best(formatting.headline(rec.report)), width="stretch")
+            st.caption(f"Test slice, next to the best baseline. Protocol: {rec.report.protocol}")
+
+    st.subheader("Next step")
+    if rec.fingerprint and rec.fingerprint != data_fingerprint(data):
+        st.info("The current model was trained on other data than the current dataset: "
+                "train one on this dataset to compare them fairly.", icon=":material/info:")
+        st.page_link("pages/2_Train.py", label="Train a model on this dataset", icon=page.ICONS["Train"])
+    else:
+        st.page_link("pages/3_Recommendations.py", label="See what the model recommends",
+                     icon=page.ICONS["Recommendations"])
+        st.page_link("pages/5_Evaluation.py", label="Compare it with the baselines", icon=page.ICONS["Evaluation"])
+        st.page_link("pages/1_Data.py", label="Or load your own data", icon=page.ICONS["Data"])
+
+    with st.expander("Where things are kept", icon=":material/help:"):
+        st.markdown(
+            f"- Your uploads and the models you train live in **this browser session** only: other analysts "
+            f"using the dashboard at the same time never see them.\n"
+            f"- Models you **save** on the Train page go to the shared models directory "
+            f"`{registry().root.resolve()}` (set `RECSYS_MODELS_DIR` to change it); everyone using this "
+            f"server can list, load and delete them, and the CLI reads them too "
+            f"(`python -m recsys_core recommend --model {registry().root}/NAME …`).\n"
+            f"- The demo data and demo model come from `sample_data/` and are loaded once per server."
+        )
+
+
+def file_page(path: Path) -> st.Page:
+    title = path.stem.split("_", 1)[1].replace("_", " ")
+    return st.Page(path, title=title, icon=page.ICONS.get(title), url_path=title.replace(" ", "_"))
+
+
+st.navigation([st.Page(home, title="Home", icon=page.ICONS["Home"], default=True)]
+              + [file_page(p) for p in sorted(PAGES_DIR.glob("[0-9]*_*.py"))]).run()

@@ -120,8 +120,12 @@ def slice_table(s: SliceResult, ks: Sequence[int], families: Sequence[str] = MET
 
 
 def highlight_best(table: pd.DataFrame):
-    """A Styler with the best (highest) value of each column highlighted, 4 decimals."""
-    return table.style.highlight_max(axis=0, props=BEST_STYLE).format("{:.4f}", na_rep="–")
+    """A Styler with the best (highest) value of each ranking-metric column highlighted, 4 decimals.
+
+    Coverage and diversity are not highlighted: a random list maximises both.
+    """
+    ranking = [c for c in table.columns if c not in EXTRA_METRICS]
+    return table.style.highlight_max(axis=0, subset=ranking, props=BEST_STYLE).format("{:.4f}", na_rep="–")
 
 
 def best_baseline(report: EvaluationReport, slice_name: str = "test", metric: str = "NDCG@10") -> str | None:

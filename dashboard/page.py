@@ -12,12 +12,27 @@ from recsys_core.schema import Notice
 from . import formatting, plots, state
 
 
-def setup(title: str, icon: str, heading: str | None = None) -> None:
+APP_NAME = "RecSys Studio"
+# Material icons ship with Streamlit's font, so they render in every browser (emoji need an emoji font).
+ICONS = {
+    "Home": ":material/home:",
+    "Data": ":material/database:",
+    "Train": ":material/model_training:",
+    "Recommendations": ":material/recommend:",
+    "Explain": ":material/psychology_alt:",
+    "Evaluation": ":material/analytics:",
+    "Feature importance": ":material/bar_chart:",
+}
+
+
+def setup(title: str, icon: str | None = None, heading: str | None = None) -> None:
     """Page config and title, the session's dataset and model (demo on first open), status in the sidebar.
 
-    Messages left by ``done`` before a rerun are shown under the title.
+    ``icon`` defaults to the page's entry in ``ICONS``.  Messages left by ``done`` before a rerun are
+    shown under the title.
     """
-    st.set_page_config(page_title=f"{title} · RecSys Studio", page_icon=icon, layout="wide")
+    icon = icon or ICONS.get(title, ":material/article:")
+    st.set_page_config(page_title=f"{title} · {APP_NAME}", page_icon=icon, layout="wide")
     state.ensure_defaults()
     with st.sidebar:
         st.caption(f"**Dataset:** {state.dataset_label()}  \n{formatting.dataset_line(state.dataset())}")
@@ -27,7 +42,7 @@ def setup(title: str, icon: str, heading: str | None = None) -> None:
         st.success(text, icon=mark)
 
 
-def done(text: str, icon: str = "✅") -> None:
+def done(text: str, icon: str = ":material/check_circle:") -> None:
     """Rerun the page so that it shows the new state, with ``text`` as a success message under the title."""
     st.session_state.setdefault("_done_messages", []).append((text, icon))
     st.rerun()
@@ -39,15 +54,15 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except RecsysError as exc:
-        st.error(str(exc), icon="🚫")
+        st.error(str(exc), icon=":material/error:")
 
 
 def show_notices(notices: list[Notice]) -> None:
     for n in notices:
         if n.code in formatting.WARNING_NOTICES:
-            st.warning(n.message, icon="⚠️")
+            st.warning(n.message, icon=":material/warning:")
         else:
-            st.info(n.message, icon="ℹ️")
+            st.info(n.message, icon=":material/info:")
 
 
 def chart(fig) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
@@ -40,10 +41,16 @@ def long_tail(entity_ids: pd.Series, what: str) -> go.Figure:
     """Interactions per user or item, most active first, on a log scale."""
     counts = entity_ids.value_counts().to_numpy()
     frame = pd.DataFrame({"rank": range(1, len(counts) + 1), "interactions": counts})
-    fig = px.area(frame, x="rank", y="interactions", log_y=True)
-    median = int(pd.Series(counts).median()) if len(counts) else 0
-    fig.add_hline(y=max(median, 1), line_dash="dot", annotation_text=f"median {median}", annotation_font_size=FONT_SIZE)
-    return style(fig, f"Interactions per {what} (long tail)", f"{what}s, most active first", "interactions (log scale)")
+    fig = px.line(frame, x="rank", y="interactions", log_y=True)  # no fill: filling to 0 breaks a log axis
+    fig.update_traces(line_width=3, name=f"{what}s", showlegend=True)
+    median = float(np.median(counts)) if len(counts) else 0.0
+    # A trace, not add_hline: shapes and annotations on a log axis take log10 positions.
+    fig.add_trace(go.Scatter(x=[1, max(len(counts), 1)], y=[max(median, 1)] * 2, mode="lines",
+                             line=dict(dash="dot", width=2), name=f"median {median:g}"))
+    fig.update_layout(legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"))
+    style(fig, f"Interactions per {what} (long tail)", f"{what}s, most active first", "interactions (log scale)")
+    fig.update_yaxes(dtick=1)  # label only 1, 10, 100, …
+    return fig
 
 
 def rating_distribution(ratings: pd.Series) -> go.Figure:
@@ -85,7 +92,7 @@ def training_curve(log: Sequence[EpochLog], best_epoch: int | None = None) -> go
                       annotation_font_size=FONT_SIZE)
     style(fig, "Training curve", "epoch", "")
     fig.update_yaxes(title_text="loss", secondary_y=False)
-    fig.update_yaxes(title_text="validation NDCG@10", secondary_y=True, showgrid=False)
+    fig.update_yaxes(title_text="validation NDCG@10", secondary_y=True, showgrid=False, tickformat=".4f")
     fig.update_xaxes(dtick=1 if len(epochs) <= 20 else None)
     fig.update_layout(legend=dict(orientation="h", y=-0.2))
     return fig

@@ -15,9 +15,9 @@ def read(upload):
     return None if upload is None else read_upload(upload.name, upload.getvalue())
 
 
-page.setup("Data", "📂")
+page.setup("Data")
 
-with st.expander("Load your own data", icon="⬆️", expanded=True):
+with st.expander("Load your own data", icon=":material/upload_file:", expanded=True):
     st.caption("CSV, TSV or Parquet. Interactions and items are required; user profiles are optional.")
     c1, c2, c3 = st.columns(3)
     inter_file = c1.file_uploader("Interactions", type=FILE_TYPES, key="upload_interactions")
@@ -58,7 +58,8 @@ with st.expander("Load your own data", icon="⬆️", expanded=True):
         min_rating = st.number_input("Keep only interactions rated at least (optional)", value=None, step=0.5,
                                      help="Turns explicit ratings into implicit feedback; leave empty to keep all.")
 
-    if st.button("Load dataset", type="primary", key="load_dataset", disabled=inter_file is None or items_file is None):
+    if st.button("Load dataset", type="primary", key="load_dataset", icon=":material/input:",
+                 disabled=inter_file is None or items_file is None):
         with page.user_errors(), st.spinner("Validating and loading…"):
             loaded = load_dataset(
                 (inter_file.name, inter_file.getvalue()),

@@ -23,23 +23,22 @@ def live_progress(job: TrainingJob) -> None:
     st.progress(job.fraction, text=job.label)
     if job.epochs:
         page.chart(plots.training_curve(job.epochs))
-    st.button("⏹ Stop", key="stop_training", on_click=job.stop, disabled=job.stop_requested,
-              help="Stops after the current batch; the best epoch so far is kept and evaluated.")
+    st.button("Stop", icon=":material/stop_circle:", key="stop_training", on_click=job.stop,
+              disabled=job.stop_requested, help="Stops after the current batch; the best epoch so far is kept "
+              "and evaluated.")
 
 
-page.setup("Train", "🏋️")
+page.setup("Train")
 data = state.dataset()
 st.caption(f"Training data: **{state.dataset_label()}** — {formatting.dataset_line(data)}")
 job = state.training_job()
-
-if job is not None and job.running:
-    live_progress(job)
-    st.stop()
+running = job is not None and job.running
 
 with st.form("train_options"):
     a, b = st.columns(2)
     encoder = a.text_input("Encoder", DEFAULT_ENCODER, help="A Hugging Face BERT-family model id already on this "
                            "machine, or a local model directory. The default ships with the tool.")
+    pooling = a.selectbox("Pooling", POOLINGS, help="How token vectors become one vector per text.")
     item_fields = b.multiselect("Item text fields", [c for c in data.items.columns if c != ITEM],
                                 default=data.item_fields)
     user_fields = []
@@ -57,16 +56,16 @@ with st.form("train_options"):
     seed = e.number_input("Seed", 0, 2**31 - 1, 0)
     with st.expander("Advanced options"):
         a, b, c, d = st.columns(4)
+        patience = d.number_input("Early-stopping patience (epochs)", 1, 1000, TrainConfig().patience)
         dim = a.number_input("Model dimension", 8, 1024, DEFAULT.dim, step=8)
         hidden = b.number_input("Hidden size", 8, 4096, DEFAULT.hidden, step=8)
-        loss = c.selectbox("Loss", LOSSES, help="softmax: sampled softmax over in-batch and random negatives; "
-                           "bpr: pairwise with one negative per positive.")
-        pooling = d.selectbox("Pooling", POOLINGS)
+        loss = c.selectbox("Loss", LOSSES, help="softmax: each target against sampled negatives shared by the batch; "
+                           "bpr: pairwise, one negative per positive.")
         batch_size = a.number_input("Batch size", 8, 8192, TrainConfig().batch_size, step=32)
         lr = b.number_input("Learning rate", 1e-5, 1.0, TrainConfig().lr, format="%.4f", step=1e-4)
         negatives = c.number_input("Sampled negatives", 1, 100_000, TrainConfig().negatives)
-        patience = d.number_input("Early-stopping patience (epochs)", 1, 100, TrainConfig().patience)
-    submitted = st.form_submit_button("🏋️ Train", type="primary", key="train")
+    submitted = st.form_submit_button("Train", type="primary", key="train", icon=":material/play_arrow:",
+                                      disabled=running)
 
 if submitted:
     with page.user_errors():
@@ -81,14 +80,19 @@ if submitted:
         state.start_training(TrainingJob(training_data, options))
         st.rerun()
 
+if running:
+    st.header("Training")
+    live_progress(job)
+    st.stop()
 if job is not None:
     st.header("Last training")
     if job.error:
-        st.error(job.error, icon="🚫")
+        st.error(job.error, icon=":material/error:")
     elif job.succeeded:
         rec = job.result
         st.success(f"Training finished ({rec.settings['stopped']}, best epoch {rec.settings['best_epoch']}, "
-                   f"{rec.settings['train_seconds']} s). The other pages now use this model.", icon="✅")
+                   f"{rec.settings['train_seconds']} s). The other pages now use this model.",
+                   icon=":material/check_circle:")
         test = next(s for s in rec.report.slices if s.name == "test")
         st.dataframe(formatting.highlight_best(formatting.slice_table(test, rec.report.ks, ("NDCG", "Recall",
                      "HitRate"))), width="stretch")
@@ -100,11 +104,11 @@ if job is not None:
                                 help="Letters, digits, - and _ only. Saved models are shared with everyone "
                                      "using this server.")
             overwrite = b.checkbox("Replace if it exists")
-            if st.form_submit_button("💾 Save", key="save"):
+            if st.form_submit_button("Save", key="save", icon=":material/save:"):
                 with page.user_errors():
                     info = resources.registry().save(rec, name.strip(), overwrite=overwrite)
                     state.use_model(rec, info.name)
-                    page.done(f"Saved as **{info.name}** in `{info.path}`.", icon="💾")
+                    page.done(f"Saved as **{info.name}** in `{info.path}`.", icon=":material/save:")
 
 st.header("Saved models")
 registry = resources.registry()
@@ -119,12 +123,12 @@ else:
     a, b, c, d = st.columns([2, 1, 1, 1], vertical_alignment="bottom")
     chosen = a.selectbox("Saved model", [i.name for i in infos], key="saved_model_choice")
     info = next(i for i in infos if i.name == chosen)
-    if b.button("Load", key="load_saved"):
+    if b.button("Load", key="load_saved", icon=":material/input:"):
         with page.user_errors():
             state.use_model(resources.saved_model(str(info.path), info.saved_at), info.name)
             page.done(f"Loaded **{info.name}**: the other pages now use it.")
     confirm = d.checkbox("Confirm delete", key="confirm_delete")
-    if c.button("Delete", key="delete_saved", disabled=not confirm):
+    if c.button("Delete", key="delete_saved", disabled=not confirm, icon=":material/delete:"):
         with page.user_errors():
             registry.delete(info.name)
-            page.done(f"Deleted **{info.name}**.", icon="🗑️")
+            page.done(f"Deleted **{info.name}**.", icon=":material/delete:")

@@ -3,34 +3,36 @@ import streamlit as st
 
 from dashboard import formatting, page, state
 
-page.setup("Recommendations", "🎬")
+page.setup("Recommendations")
 rec = state.model()
 fields = rec.catalog.item_fields
 
 mode = st.segmented_control("Who", ["Known user", "New user"], default="Known user", required=True, key="rec_mode")
-a, b, c, d = st.columns([2, 1, 1, 1], vertical_alignment="bottom")
-k = b.slider("How many (K)", 1, 50, 10, key="rec_k")
-diversity = c.slider("Diversity (MMR λ)", 0.0, 1.0, 0.0, 0.05, key="rec_diversity",
+a, b, c, d = st.columns([1, 1, 1, 2], vertical_alignment="bottom", gap="medium")
+k = a.slider("How many (K)", 1, 50, 10, key="rec_k")
+diversity = b.slider("Diversity (MMR λ)", 0.0, 1.0, 0.0, 0.05, key="rec_diversity",
                      help="0 ranks by score only; higher values trade score for items unlike those already listed.")
-exclude_seen = d.checkbox("Hide items already seen", True, key="rec_exclude_seen")
-shown = st.multiselect("Item fields in the tables", fields, default=formatting.default_display_fields(fields),
-                       key="rec_fields")
+exclude_seen = c.checkbox("Hide items already seen", True, key="rec_exclude_seen")
+shown = d.multiselect("Item fields in the tables", fields, default=formatting.default_display_fields(fields),
+                      key="rec_fields")
 
 left, right = st.columns([2, 3], gap="large")
 recs, target = [], None
 with left, page.user_errors():
     if mode == "Known user":
-        query = a.text_input("Search users", placeholder="user id or words from a profile", key="rec_query")
+        s1, s2 = st.columns(2)
+        query = s1.text_input("Search users", placeholder="id or words from a profile", key="rec_query")
         matches = formatting.user_search(rec, query)
         if not matches:
             st.warning(f"No known user matches {query!r}.")
             st.stop()
-        user_id = st.selectbox(f"User ({len(matches):,} shown)", matches, key="rec_user")
+        user_id = s2.selectbox("User", matches, key="rec_user", help="Users matching the search (first 1,000).")
         ctx = rec.context(user_id)
         st.subheader("Profile")
         profile = formatting.field_values(ctx.profile_text)
         st.markdown("\n".join(f"- **{f}:** {v}" for f, v in profile.items()) if profile else "_No profile._")
-        st.subheader(f"History ({len(ctx.history)} items, most recent first)")
+        st.subheader("History")
+        st.caption(f"{len(ctx.history):,} items, most recent first.")
         st.dataframe(formatting.history_table(rec, ctx.history, shown), hide_index=True, height=300)
         recs = rec.recommend(user_id, k, exclude_seen=exclude_seen, diversity=diversity)
         target = state.ExplainTarget(item_id="", user_id=user_id)
@@ -52,18 +54,18 @@ with right:
     st.subheader("Recommended")
     if recs:
         table = formatting.recommendations_table(rec, recs, shown)
-        st.dataframe(table, hide_index=True, height=min(38 + 35 * len(table), 600), column_config={
+        st.dataframe(table, hide_index=True, height="content", column_config={
             "score": st.column_config.NumberColumn(help="The model's score (logit).", format="%.3f"),
-            "probability": st.column_config.ProgressColumn(help="sigmoid(score): estimated P(interaction).",
-                                                           min_value=0.0, max_value=1.0, format="%.3f"),
+            "probability": st.column_config.NumberColumn(help="sigmoid(score): estimated P(interaction).",
+                                                         format="%.3f"),
         })
-        st.download_button("⬇️ Download as CSV", table.to_csv(index=False).encode(), "recommendations.csv",
-                           "text/csv", key="rec_download")
+        st.download_button("Download as CSV", table.to_csv(index=False).encode(), "recommendations.csv",
+                           "text/csv", key="rec_download", icon=":material/download:")
         if state.explain_page_available():
             e1, e2 = st.columns([3, 1], vertical_alignment="bottom")
             item = e1.selectbox("Explain a recommendation", [r.item_id for r in recs], key="rec_explain_item",
                                 format_func=lambda i: formatting.item_label(rec, i))
-            if e2.button("🔍 Explain", key="rec_explain"):
+            if e2.button("Explain", key="rec_explain", icon=":material/psychology_alt:"):
                 state.request_explanation(state.ExplainTarget(item, target.user_id, target.history, target.profile))
     elif target is not None:
         st.info("No items left to recommend with these settings.")

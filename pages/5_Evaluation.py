@@ -4,14 +4,14 @@ import streamlit as st
 from dashboard import formatting, page, plots, state
 from recsys_core.metrics import METRIC_NAMES
 
-page.setup("Evaluation", "📊")
+page.setup("Evaluation")
 rec = state.model()
 report = rec.report
 if report is None:
     st.info("This model was saved without an evaluation report: train one on the Train page to see metrics.")
     st.stop()
 
-st.info(f"**Protocol.** {report.protocol}", icon="📏")
+st.info(f"**Protocol.** {report.protocol}", icon=":material/rule:")
 a, b = st.columns([3, 1])
 families = a.multiselect("Metrics", METRIC_NAMES, default=["NDCG", "Recall", "HitRate"], key="eval_metrics")
 curve_family = b.selectbox("Metric over K", METRIC_NAMES, index=METRIC_NAMES.index("NDCG"), key="eval_curve")
@@ -19,9 +19,14 @@ curve_family = b.selectbox("Metric over K", METRIC_NAMES, index=METRIC_NAMES.ind
 for tab, s in zip(st.tabs([formatting.SLICE_TITLES.get(s.name, s.name) for s in report.slices]), report.slices):
     with tab:
         title = formatting.SLICE_TITLES.get(s.name, s.name)
-        st.caption(f"{s.n_cases:,} users{' — ' + s.note if s.note else ''}. Best value of each column highlighted.")
+        note = f" — {s.note}" if s.note else ""
+        st.caption(f"{s.n_cases:,} users{note}. Best value of each ranking metric highlighted.")
         st.dataframe(formatting.highlight_best(formatting.slice_table(s, report.ks, families)), width="stretch")
         page.chart(plots.metric_over_k(formatting.metric_over_k(s, curve_family, report.ks), curve_family, title))
+
+if len(report.slices) == 1:
+    st.caption("Cold-item and new-user slices appear here for models trained with a cold-item or held-out-user "
+               "fraction (Train page).")
 
 st.header("Training")
 if rec.train_log:
