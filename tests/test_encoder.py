@@ -42,5 +42,11 @@ def test_similar_texts_are_closer():
 
 def test_missing_encoder_path_is_a_clear_error(tmp_path):
     enc = TextEncoder(EncoderConfig(name=str(tmp_path / "no-such-model")))
+    with pytest.raises(RecsysError, match="No encoder directory at"):
+        enc.encode(["x"])
+
+
+def test_unknown_model_id_is_a_clear_error():
+    enc = TextEncoder(EncoderConfig(name="nobody/no-such-bert"))
     with pytest.raises(RecsysError, match="Could not load"):
         enc.encode(["x"])
