@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import replace
 
 from recsys_core.commands import print_report
 from recsys_core.demo import load_demo_dataset

@@ -6,16 +6,13 @@ session uses is kept in ``st.session_state`` (see ``dashboard.state``).
 """
 from __future__ import annotations
 
-import os
 
 import pandas as pd
 import streamlit as st
 
 from recsys_core import Dataset, Recommender, artifacts, demo, read_table
-from recsys_core.commands import default_cache_dir
 from recsys_core.registry import ModelRegistry
 
-CACHE_DIR_ENV = "RECSYS_CACHE_DIR"
 
 
 @st.cache_resource(show_spinner="Loading the demo data…")
@@ -43,8 +40,3 @@ def saved_model(path: str, saved_at: str) -> Recommender:
 def read_upload(name: str, data: bytes) -> pd.DataFrame:
     """An uploaded table, parsed once per distinct content."""
     return read_table((name, data))
-
-
-def embedding_cache_dir() -> str:
-    """Where encoded texts are cached between trainings: $RECSYS_CACHE_DIR or the CLI's cache."""
-    return os.environ.get(CACHE_DIR_ENV) or str(default_cache_dir())

@@ -74,7 +74,7 @@ if submitted:
             split=SplitConfig(kind=split, cold_items=cold_items, holdout_users=holdout_users, seed=int(seed)),
             train=TrainConfig(epochs=int(epochs), batch_size=int(batch_size), lr=float(lr), loss=loss,
                               negatives=int(negatives), patience=int(patience), seed=int(seed)),
-            dim=int(dim), hidden=int(hidden), cache_dir=resources.embedding_cache_dir(),
+            dim=int(dim), hidden=int(hidden),  # texts are cached in recsys_core's default embedding cache
         )
         training_data = replace(data, item_fields=item_fields, user_fields=user_fields)
         state.start_training(TrainingJob(training_data, options))

@@ -7,11 +7,10 @@ import sys
 from argparse import Namespace
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from . import artifacts
-from .encoder import EncoderConfig, default_cache_dir  # noqa: F401  (re-exported for callers)
+from .encoder import EncoderConfig
 from .errors import RecsysError
 from .evaluation import KS, MODEL_NAME, EvaluationReport, evaluate_all, fit_baselines, baseline_scorer, model_scorer
 from .loading import load_dataset, load_interactions
@@ -102,7 +101,7 @@ def train(args: Namespace) -> int:
     return 0
 
 
-def _histories_from_file(args: Namespace, recommender) -> dict[str, list[str]]:
+def _histories_from_file(args: Namespace) -> dict[str, list[str]]:
     frame = load_interactions(args.interactions, columns=_columns(args))
     frame = frame.sort_values([USER, TIMESTAMP], kind="stable")
     return {str(u): g[ITEM].astype(str).tolist() for u, g in frame.groupby(USER, sort=True)}
@@ -110,7 +109,7 @@ def _histories_from_file(args: Namespace, recommender) -> dict[str, list[str]]:
 
 def recommend(args: Namespace) -> int:
     recommender = artifacts.load(args.model)
-    given = _histories_from_file(args, recommender) if args.interactions else {}
+    given = _histories_from_file(args) if args.interactions else {}
     users = args.users or (sorted(given) if given else recommender.known_users())
     rows = []
     for user in users:
@@ -135,7 +134,7 @@ def evaluate(args: Namespace) -> int:
     """Leave-last-out on the given file: the model and baselines (fitted on the model's own data)."""
     recommender = artifacts.load(args.model)
     catalog = recommender.catalog
-    histories = _histories_from_file(args, recommender)
+    histories = _histories_from_file(args)
     cases = []
     for user, items in histories.items():
         idx = catalog.indices(items)

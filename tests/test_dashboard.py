@@ -5,7 +5,6 @@ import numpy as np
 from dashboard import formatting, plots
 from dashboard.training import TrainingJob
 from recsys_core import EncoderConfig, FitOptions, TrainConfig
-from recsys_core.training import EpochLog
 from recsys_core.text import build_field_text
 
 

@@ -8,7 +8,6 @@ from torch import nn
 
 from recsys_core.explain import ExplainConfig, contrast_pair, explain_pair, explanation_html, what_if
 from recsys_core.explain.attention import rollout
-from recsys_core.explain.pair import build_pair
 
 FAST = ExplainConfig(n_steps=24)
 

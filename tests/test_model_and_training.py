@@ -1,5 +1,4 @@
 """The hybrid model's contracts: shapes, cold items, reproducible training, early stopping."""
-import numpy as np
 import torch
 
 from recsys_core.model import HybridRecommender, ModelConfig, UserInput
