@@ -44,7 +44,7 @@ def integrated_gradients(
     baseline: str = "pad",
     n_steps: int = 20,
     method: str = "gausslegendre",
-    internal_batch_texts: int = 256,
+    internal_batch_texts: int = 32,
 ) -> TokenScores:
     """Attribute the pair's score to its tokens (see ``attribute_tokens``)."""
     return attribute_tokens(
@@ -67,7 +67,7 @@ def attribute_tokens(
     attention_mask: torch.Tensor,
     n_steps: int = 20,
     method: str = "gausslegendre",
-    internal_batch_texts: int = 256,
+    internal_batch_texts: int = 32,
 ) -> TokenScores:
     """Integrated gradients of ``forward`` w.r.t. ``embedding_layer``'s output, summed per token.
 
