@@ -65,8 +65,13 @@ class EvaluationReport:
         )
 
 
-def model_scorer(model: HybridRecommender, catalog: Catalog, users_per_batch: int = 32) -> ScoreFn:
+PAIRS_PER_BATCH = 500_000  # (user, item) pairs scored at once: bounds the (B, C, 3D) activations to ~0.4 GB
+
+
+def model_scorer(model: HybridRecommender, catalog: Catalog, users_per_batch: int | None = None) -> ScoreFn:
     """Scores of every catalogue item for each case's history and profile, batched over users."""
+    if users_per_batch is None:
+        users_per_batch = max(1, min(256, PAIRS_PER_BATCH // max(catalog.n_items, 1)))
     item_vectors = torch.from_numpy(catalog.item_vectors)
     all_idx = torch.arange(catalog.n_items)
 
