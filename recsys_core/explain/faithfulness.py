@@ -43,7 +43,7 @@ def _variants(pair: PairInputs, order: np.ndarray, fractions, keep_only_top: boo
     return torch.stack(out)
 
 
-def _score_variants(pair: PairInputs, variants: torch.Tensor, batch_texts: int = 256) -> np.ndarray:
+def _score_variants(pair: PairInputs, variants: torch.Tensor, batch_texts: int = 66) -> np.ndarray:
     per_batch = max(1, batch_texts // pair.n_texts)
     scores = []
     with torch.inference_mode():
