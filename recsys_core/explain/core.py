@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,14 +41,15 @@ class PairTarget:
     pair: PairInputs
 
 
-class Explainer:
+class Explainer(ABC):
     """Interface every explainer implements: ``explain(target, config)`` → its result type."""
 
     name: str = ""
     produces: type = object
 
-    def explain(self, target: PairTarget, config: ExplainConfig):  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def explain(self, target: PairTarget, config: ExplainConfig):
+        """The explainer's result for one pair (of type ``produces``)."""
 
 
 class IntegratedGradientsExplainer(Explainer):
