@@ -100,7 +100,11 @@ class Recommender:
                 f"None of the {len(history)} history items is in the catalogue (e.g. {unknown[0]!r}): "
                 "use item ids from the items file."
             )
-        text = build_field_text(profile or {}, list(profile or {})) if profile else None
+        # Same field order as the training profiles, so the same person gets the same text.
+        order = [f for f in self.catalog.user_fields if f in (profile or {})] + [
+            f for f in (profile or {}) if f not in self.catalog.user_fields
+        ]
+        text = build_field_text(profile, order) if profile else None
         vector = self.encoder.encode([text.text])[0] if text and text.text else None
         return UserContext(None, self.catalog.indices(history), vector, text if vector is not None else None)
 
