@@ -12,10 +12,11 @@ import pandas as pd
 from . import artifacts
 from .encoder import EncoderConfig
 from .errors import RecsysError
-from .evaluation import KS, MODEL_NAME, EvaluationReport, evaluate_all, fit_baselines, baseline_scorer, model_scorer
+from .evaluation import EvaluationReport
 from .loading import load_dataset, load_interactions
 from .metrics import metric_table
-from .pipeline import FitOptions, Progress, fit, random_scorer
+from .pipeline import FitOptions, Progress, fit
+from .pipeline import evaluate as evaluate_model
 from .schema import ColumnMap, ITEM, TIMESTAMP, USER
 from .splits import EvalCase, Split, SplitConfig
 from .training import TrainConfig
@@ -146,11 +147,7 @@ def evaluate(args: Namespace) -> int:
             "evaluation needs a history and a held-out last item per user."
         )
     split = Split(SplitConfig(), dict(catalog.histories), [], cases)
-    scorers = {MODEL_NAME: model_scorer(recommender.model, catalog)}
-    for b in fit_baselines(split, catalog):
-        scorers[b.name] = baseline_scorer(b, catalog.n_items)
-    scorers["Random"] = random_scorer(catalog.n_items)
-    report = evaluate_all(scorers, split, catalog, KS)
+    report = evaluate_model(recommender.model, catalog, split)
     report.protocol = (
         f"leave-last-out on {args.interactions}: each user's last interaction is ranked against the full catalogue "
         f"given the earlier ones (masked); baselines fitted on the model's training data; {len(cases)} users."
