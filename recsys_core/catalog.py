@@ -59,12 +59,19 @@ class Catalog:
         return np.array([self.item_index[i] for i in item_ids if i in self.item_index], dtype=np.int64)
 
 
-def user_histories(interactions: pd.DataFrame, item_index: dict[str, int]) -> dict[str, np.ndarray]:
-    """Item indices of each user, oldest first (interactions must be sorted by user, time)."""
+def timed_histories(interactions: pd.DataFrame, item_index: dict[str, int]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(item indices, timestamps) of each user, oldest first; items missing from ``item_index`` are skipped."""
     frame = interactions[[USER, ITEM, TIMESTAMP]].copy()
     frame["_idx"] = frame[ITEM].map(item_index)
     frame = frame.dropna(subset=["_idx"]).sort_values([USER, TIMESTAMP], kind="stable")
-    return {str(u): g["_idx"].to_numpy(dtype=np.int64) for u, g in frame.groupby(USER, sort=False)}
+    return {
+        str(u): (g["_idx"].to_numpy(np.int64), g[TIMESTAMP].to_numpy(np.int64)) for u, g in frame.groupby(USER, sort=False)
+    }
+
+
+def user_histories(interactions: pd.DataFrame, item_index: dict[str, int]) -> dict[str, np.ndarray]:
+    """Item indices of each user, oldest first."""
+    return {user: items for user, (items, _) in timed_histories(interactions, item_index).items()}
 
 
 def build_catalog(dataset: Dataset, encoder: TextEncoder, progress: ProgressFn | None = None) -> Catalog:

@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .catalog import Catalog
+from .catalog import Catalog, timed_histories
 from .errors import RecsysError
-from .schema import ITEM, TIMESTAMP, USER
 
 SPLITS = ("leave-last-out", "temporal", "random")
 
@@ -58,19 +57,10 @@ class Split:
         return mask
 
 
-def _timed_histories(interactions: pd.DataFrame, item_index: dict[str, int]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    frame = interactions[[USER, ITEM, TIMESTAMP]].copy()
-    frame["_idx"] = frame[ITEM].map(item_index)
-    frame = frame.dropna(subset=["_idx"]).sort_values([USER, TIMESTAMP], kind="stable")
-    return {
-        str(u): (g["_idx"].to_numpy(np.int64), g[TIMESTAMP].to_numpy(np.int64)) for u, g in frame.groupby(USER, sort=False)
-    }
-
-
 def make_split(interactions: pd.DataFrame, catalog: Catalog, config: SplitConfig = SplitConfig()) -> Split:
     """Split interactions per ``config`` (deterministic for a given seed)."""
     rng = np.random.default_rng(config.seed)
-    seqs = _timed_histories(interactions, catalog.item_index)
+    seqs = timed_histories(interactions, catalog.item_index)
     n_items = catalog.n_items
     cold = np.sort(rng.choice(n_items, size=int(round(config.cold_items * n_items)), replace=False))
     is_cold = np.zeros(n_items, dtype=bool)
