@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import heavy_imports
 from .errors import RecsysError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a model hub at run time
@@ -73,7 +74,7 @@ def pool(hidden, attention_mask, pooling: str):
 
     Differentiable: explanations run integrated gradients through it.
     """
-    import torch
+    torch = heavy_imports.module("torch")
 
     if pooling == "cls":
         return hidden[:, 0]
@@ -101,8 +102,8 @@ class TextEncoder:
 
     # -- loading -------------------------------------------------------------
     def _load(self, attn_implementation: str | None = None):
-        import torch  # imported here to keep `import recsys_core` light
-        from transformers import AutoModel
+        torch = heavy_imports.module("torch")  # imported here to keep `import recsys_core` light
+        AutoModel = heavy_imports.attribute("transformers", "AutoModel")
 
         path = resolve_encoder_path(self.config.name)
         kwargs = {"attn_implementation": attn_implementation} if attn_implementation else {}
@@ -125,8 +126,7 @@ class TextEncoder:
     @property
     def tokenizer(self):
         if self._tokenizer is None:
-            from transformers import AutoTokenizer
-
+            AutoTokenizer = heavy_imports.attribute("transformers", "AutoTokenizer")
             with self._lock:
                 if self._tokenizer is None:
                     try:
@@ -190,7 +190,7 @@ class TextEncoder:
         return out
 
     def _encode_uncached(self, texts: list[str], progress: ProgressFn | None, already: int, total: int) -> np.ndarray:
-        import torch
+        torch = heavy_imports.module("torch")
 
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .. import heavy_imports
 from .pair import PairInputs
 
 
@@ -75,8 +76,7 @@ def attribute_tokens(
     forward: ids (B, N, L) → (B,) scalars (the score, or a score difference).
     Returns attributions (N, L) in the units of ``forward``, zero on padding.
     """
-    from captum.attr import LayerIntegratedGradients
-
+    LayerIntegratedGradients = heavy_imports.attribute("captum.attr", "LayerIntegratedGradients")
     inputs = input_ids.unsqueeze(0)
     base = baseline_ids.unsqueeze(0)
     n_texts = int(input_ids.shape[0])
