@@ -1,34 +1,52 @@
 """Saving and loading a trained model as a directory — never pickle.
 
 Layout (FORMAT_VERSION 1):
-    config.json        format version, encoder, fields, model and training settings, data fingerprint
+    config.json        format marker and version, encoder, fields, model and training settings, data fingerprint
     weights.safetensors  the model's parameters and buffers
     vectors.safetensors  item text vectors, profile vectors, user histories (flattened + offsets)
     catalog.json       item ids, user ids, item and profile texts with their field spans
     metrics.json       the evaluation report (model and baselines, every slice)
     train_log.json     loss and validation NDCG@10 per epoch
 
-Writes go to a temporary sibling directory that replaces the target only when
-complete, so an interrupted save never destroys the previous model.
+Crash safety (``kill -9`` at any instant leaves the old or the new model
+loadable under its name):
+
+1. every file is written into a temporary sibling ``.NAME.saving-PID-NS``,
+   fsynced, and the directory itself fsynced;
+2. the finished directory takes the place of ``NAME`` by an atomic exchange
+   (Linux ``renameat2(RENAME_EXCHANGE)``), so ``NAME`` is never missing; the
+   old model, now under the temporary name, is then removed;
+3. where the exchange is unsupported the old model is first renamed to
+   ``.NAME.old-PID-NS`` and the new one renamed into place; if a kill lands
+   between those two renames, :func:`load` reads the ``.old`` copy (and puts it
+   back once its writer is gone).
+
+Temporaries of dead writers (only names of the two patterns above, for this
+NAME) are removed by the next save.  Replacing is allowed only for an empty
+folder or a folder that holds nothing but a model of this format, so a wrong
+``--out`` can never delete an analyst's files.
 """
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import re
 import shutil
-import tempfile
+import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from safetensors.numpy import load_file as load_numpy
+from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file as save_numpy
-from safetensors.torch import load_file as load_torch
 from safetensors.torch import save_file as save_torch
 
 from .catalog import Catalog
 from .encoder import EncoderConfig
-from .errors import ArtifactError
+from .errors import ArtifactError, OutputPathError
 from .evaluation import EvaluationReport
 from .model import HybridRecommender, ModelConfig
 from .recommender import Recommender
@@ -36,7 +54,18 @@ from .text import FieldText, Span
 from .training import EpochLog
 
 FORMAT_VERSION = 1
+FORMAT_MARKER = "recsys_core.model"  # config.json "format": tells our model folders from anyone else's
 FILES = ("config.json", "weights.safetensors", "vectors.safetensors", "catalog.json", "metrics.json", "train_log.json")
+_TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<kind>saving|old)-(?P<pid>\d+)-(?P<ns>\d+)$")
+
+# Test hook: called with a step name ("written", "old moved aside", "swapped") so a crash test can
+# pause a saving child process exactly between two steps before killing it.
+_pause: Callable[[str], None] | None = None
+
+
+def _step(name: str) -> None:
+    if _pause is not None:
+        _pause(name)
 
 
 def _texts_to_json(texts: list[FieldText]) -> list[dict]:
@@ -47,30 +76,198 @@ def _texts_from_json(data: list[dict]) -> list[FieldText]:
     return [FieldText(d["text"], tuple(Span(f, a, b) for f, a, b in d["spans"])) for d in data]
 
 
-def save(recommender: Recommender, directory: str | Path) -> Path:
-    """Write the model directory atomically; returns its path."""
-    target = Path(directory).resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.saving-", dir=target.parent))
+# -- where a model may be written ---------------------------------------------------
+
+
+def is_model_dir(path: str | Path) -> bool:
+    """True when ``path`` is a folder holding only files of a model of this format (safe to replace)."""
+    path = Path(path)
+    if path.is_symlink() or not path.is_dir():
+        return False
     try:
-        tmp.chmod(0o755)  # mkdtemp makes it private; a saved model is meant to be shared like any directory
-        _write(recommender, tmp)
-        if target.exists():
-            old = target.parent / f".{target.name}.old-{os.getpid()}-{int(time.time())}"
-            os.replace(target, old)
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        names = {p.name for p in path.iterdir()}
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    ours = isinstance(config, dict) and (
+        config.get("format") == FORMAT_MARKER or ("format_version" in config and "model" in config)
+    )
+    return ours and names <= set(FILES) and "weights.safetensors" in names
+
+
+def check_output_dir(directory: str | Path) -> Path:
+    """Refuse a model destination whose replacement would delete something this code did not write.
+
+    Allowed: a path that does not exist yet, an empty folder, or a folder that
+    holds a model of this format (it is replaced atomically).  Returns the
+    absolute path; raises :class:`OutputPathError` otherwise.
+    """
+    target = Path(directory).expanduser().absolute()
+    fix = "give --out a new folder name (it is created), or an existing model folder to replace"
+    if target.is_symlink():
+        raise OutputPathError(f"{directory} is a symbolic link; {fix}. Nothing was changed.")
+    if not target.exists():
+        return target
+    if not target.is_dir():
+        raise OutputPathError(f"{directory} is a file, not a model folder; {fix}. Nothing was changed.")
+    try:
+        entries = sorted(p.name for p in target.iterdir())
+    except OSError as exc:
+        raise OutputPathError(f"{directory} cannot be read ({exc.strerror}); {fix}.") from None
+    if entries and not is_model_dir(target):
+        shown = ", ".join(entries[:3]) + (f" and {len(entries) - 3} more" if len(entries) > 3 else "")
+        raise OutputPathError(
+            f"{directory} already holds files that are not a recsys_core model; {fix}. Nothing was changed.",
+            f"Found: {shown}.",
+        )
     return target
+
+
+# -- durable writes -------------------------------------------------------------------
+
+
+def _umask() -> int:
+    """The process umask, read without changing it (os.umask would race with other threads)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        _fsync_path(path)
+    except OSError:  # some file systems (and Windows) cannot fsync a directory; the data files were synced
+        pass
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths (Linux renameat2); False when this system cannot."""
+    if not sys.platform.startswith("linux") or os.environ.get("RECSYS_NO_RENAME_EXCHANGE"):
+        return False
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (22, 38, 95):  # EINVAL / ENOSYS / EOPNOTSUPP: file system or kernel without exchange
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def _temporaries(target: Path) -> Iterator[tuple[Path, str, int]]:
+    """(path, "saving"|"old", writer pid) of this model's temporaries, by our naming pattern only."""
+    try:
+        siblings = list(target.parent.iterdir())
+    except OSError:
+        return
+    for path in siblings:
+        match = _TEMP.match(path.name)
+        if match and match["name"] == target.name and path.is_dir() and not path.is_symlink():
+            yield path, match["kind"], int(match["pid"])
+
+
+def _recover(target: Path) -> None:
+    """Put back a model whose writer died between the two renames; remove other dead writers' leftovers."""
+    for path, kind, pid in sorted(_temporaries(target), key=lambda t: t[0].name, reverse=True):
+        if _pid_alive(pid):
+            continue
+        if kind == "old" and not target.exists() and is_model_dir(path):
+            try:
+                os.replace(path, target)
+                _fsync_dir(target.parent)
+                continue
+            except OSError:
+                pass  # another process restored it first
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def save(recommender: Recommender, directory: str | Path) -> Path:
+    """Write the model directory so that a crash at any instant leaves the old or the new one; returns its path.
+
+    Raises :class:`OutputPathError` when ``directory`` holds anything but a
+    model of this format (see :func:`check_output_dir`).
+    """
+    target = check_output_dir(directory)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _recover(target)
+    tmp = target.parent / f".{target.name}.saving-{os.getpid()}-{time.time_ns()}"
+    umask = _umask()
+    tmp.mkdir()
+    try:
+        tmp.chmod(0o777 & ~umask)  # a saved model is shared like any folder the user creates
+        _write(recommender, tmp)
+        for name in FILES:  # safetensors writes 0600: give every file the same, ordinary mode
+            (tmp / name).chmod(0o666 & ~umask)
+            _fsync_path(tmp / name)
+        _fsync_dir(tmp)
+        _step("written")
+        check_output_dir(directory)  # still safe to replace after the (possibly long) write?
+        if target.is_dir() and any(target.iterdir()):
+            if _exchange(tmp, target):
+                _fsync_dir(target.parent)
+                _step("swapped")
+            else:
+                old = target.parent / f".{target.name}.old-{os.getpid()}-{time.time_ns()}"
+                os.replace(target, old)
+                _step("old moved aside")
+                try:
+                    os.replace(tmp, target)
+                except BaseException:
+                    os.replace(old, target)  # put the previous model back before giving up
+                    raise
+                _fsync_dir(target.parent)
+                _step("swapped")
+                tmp = old
+        else:
+            os.replace(tmp, target)  # rename(2) may replace an empty folder
+            _fsync_dir(target.parent)
+            _step("swapped")
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _write_json(path: Path, value) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(value, f, indent=2)
 
 
 def _write(rec: Recommender, out: Path) -> None:
     cat = rec.catalog
     config = {
+        "format": FORMAT_MARKER,
         "format_version": FORMAT_VERSION,
         "encoder": {
             "name": rec.encoder_config.name,
@@ -85,7 +282,7 @@ def _write(rec: Recommender, out: Path) -> None:
         "data_fingerprint": rec.fingerprint,
         "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    (out / "config.json").write_text(json.dumps(config, indent=2))
+    _write_json(out / "config.json", config)
     state = {k: v.detach().contiguous() for k, v in rec.model.state_dict().items()}
     save_torch(state, str(out / "weights.safetensors"))
     users = sorted(cat.histories)
@@ -107,64 +304,184 @@ def _write(rec: Recommender, out: Path) -> None:
         "profile_texts": _texts_to_json(cat.profile_texts),
         "history_users": users,
     }
-    (out / "catalog.json").write_text(json.dumps(catalog))
-    (out / "metrics.json").write_text(json.dumps(rec.report.to_dict() if rec.report else None, indent=2))
-    (out / "train_log.json").write_text(json.dumps([e.__dict__ for e in rec.train_log], indent=2))
+    with open(out / "catalog.json", "w", encoding="utf-8") as f:
+        json.dump(catalog, f)
+    _write_json(out / "metrics.json", rec.report.to_dict() if rec.report else None)
+    _write_json(out / "train_log.json", [e.__dict__ for e in rec.train_log])
 
 
-def _read_json(path: Path):
+# -- loading ---------------------------------------------------------------------------
+
+_RETRAIN = "re-train the model (or restore the folder from a backup)"
+
+
+def _damaged(path: Path, what: str, details: str | None = None) -> ArtifactError:
+    return ArtifactError(f"The model in {path} is damaged: {what}; {_RETRAIN}.", details)
+
+
+def _read_json(base: str, name: str, shown: Path):
     try:
-        return json.loads(path.read_text())
+        with open(os.path.join(base, name), encoding="utf-8") as f:
+            return json.load(f)
+    except UnicodeDecodeError:
+        raise _damaged(shown, f"{name} is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
-        raise ArtifactError(f"{path} is damaged (not valid JSON: {exc.msg}); re-train or restore the model.") from None
+        raise _damaged(shown, f"{name} is not valid JSON ({exc.msg}, line {exc.lineno})") from None
+
+
+def _read_tensors(base: str, name: str, shown: Path, framework: str) -> dict:
+    try:
+        with safe_open(os.path.join(base, name), framework=framework) as f:
+            return {key: f.get_tensor(key) for key in f.keys()}
+    except (SafetensorError, ValueError, OSError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        size = os.path.getsize(os.path.join(base, name))
+        what = "is empty" if size == 0 else "is truncated or not a safetensors file"
+        raise _damaged(shown, f"{name} {what} ({size} bytes)", str(exc).splitlines()[0][:300]) from None
+
+
+@contextmanager
+def _pinned(path: Path) -> Iterator[str]:
+    """A base path that keeps naming the same folder even if a save swaps ``path`` meanwhile (Linux /proc)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        yield str(path)
+        return
+    try:
+        base = f"/proc/self/fd/{fd}"
+        yield base if os.path.isdir(base) else str(path)
+    finally:
+        os.close(fd)
+
+
+def _find(path: Path) -> Path | None:
+    """``path`` itself, or the previous model kept aside by a save that was interrupted between renames."""
+    if path.is_dir():
+        return path
+    _recover(path)  # its writer is dead: put the old model back under its name
+    if path.is_dir():
+        return path
+    olds = [p for p, kind, _ in _temporaries(path) if kind == "old" and is_model_dir(p)]
+    return sorted(olds, key=lambda p: p.name)[-1] if olds else None
 
 
 def load(directory: str | Path) -> Recommender:
     """Read a model directory written by ``save``; clear errors for anything missing or unknown."""
     path = Path(directory)
-    if not path.is_dir():
-        raise ArtifactError(f"No model directory at {path}: train one with `python -m recsys_core train … --out {path}`.")
-    missing = [f for f in FILES if not (path / f).is_file()]
+    if path.exists() and not path.is_dir():
+        raise ArtifactError(f"{path} is a file, not a model folder: give the folder that `train --out` wrote.")
+    for attempt in range(3):
+        found = _find(path.absolute())
+        if found is None:
+            raise ArtifactError(
+                f"No model directory at {path}: train one with `python -m recsys_core train … --out {path}`."
+            )
+        try:
+            with _pinned(found) as base:
+                return _load_from(base, path)
+        except FileNotFoundError:
+            if attempt == 2:  # a save swapped the folder while we read it: read the new one
+                raise
+            time.sleep(0.05)
+    raise AssertionError("unreachable")
+
+
+def _load_from(base: str, path: Path) -> Recommender:
+    missing = [f for f in FILES if not os.path.isfile(os.path.join(base, f))]
     if missing:
-        raise ArtifactError(f"The model directory {path} is incomplete: missing {', '.join(missing)}.")
-    config = _read_json(path / "config.json")
+        raise ArtifactError(
+            f"The model directory {path} is incomplete: missing {', '.join(missing)}; {_RETRAIN}."
+        )
+    config = _read_json(base, "config.json", path)
+    if not isinstance(config, dict):
+        raise _damaged(path, f"config.json holds a JSON {type(config).__name__}, not an object")
     version = config.get("format_version")
+    if isinstance(version, str) and version.strip() == str(FORMAT_VERSION):
+        raise _damaged(path, f'config.json has "format_version": "{version}" (text); it must be the number {FORMAT_VERSION}')
     if version != FORMAT_VERSION:
         raise ArtifactError(
-            f"{path} has model format version {version!r}; this version of recsys_core reads version "
-            f"{FORMAT_VERSION}. Re-train the model with this version."
+            f"{path} has model format version {version!r}; this recsys_core reads version {FORMAT_VERSION}. "
+            "Re-train the model with this version."
         )
     try:
         model_config = ModelConfig(**config["model"])
-        model = HybridRecommender(model_config)
-        model.load_state_dict(load_torch(str(path / "weights.safetensors")))
-        vectors = load_numpy(str(path / "vectors.safetensors"))
-    except (KeyError, TypeError, RuntimeError, OSError) as exc:
-        raise ArtifactError(f"The model in {path} could not be read: {exc}") from None
+        encoder_config = EncoderConfig(**config["encoder"])
+        item_fields, user_fields = list(config["item_fields"]), list(config["user_fields"])
+    except KeyError as exc:
+        raise _damaged(path, f"config.json has no {exc.args[0]!r} entry") from None
+    except (TypeError, ValueError) as exc:
+        raise _damaged(path, "config.json has unexpected model or encoder settings", str(exc)) from None
+    weights = _read_tensors(base, "weights.safetensors", path, "pt")
+    model = HybridRecommender(model_config)
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as exc:
+        mismatched = [
+            f"{k}: saved {tuple(v.shape)}, config {tuple(model.state_dict()[k].shape)}"
+            for k, v in weights.items()
+            if k in model.state_dict() and tuple(v.shape) != tuple(model.state_dict()[k].shape)
+        ]
+        what = "weights.safetensors does not match the sizes in config.json"
+        if mismatched:
+            what += f" (e.g. {mismatched[0]})"
+        raise _damaged(path, what[:150], str(exc)) from None
     model.eval()
-    catalog_data = _read_json(path / "catalog.json")
-    users = catalog_data["history_users"]
-    offsets = np.concatenate([[0], np.cumsum(vectors["history_lengths"])])
-    histories = {u: vectors["history_items"][offsets[i] : offsets[i + 1]] for i, u in enumerate(users)}
-    catalog = Catalog(
-        item_ids=catalog_data["item_ids"],
-        item_texts=_texts_from_json(catalog_data["item_texts"]),
-        item_vectors=vectors["item_vectors"],
-        item_fields=config["item_fields"],
-        user_fields=config["user_fields"],
-        profile_ids=catalog_data["profile_ids"],
-        profile_texts=_texts_from_json(catalog_data["profile_texts"]),
-        profile_vectors=vectors["profile_vectors"],
-        histories=histories,
-    )
-    metrics = _read_json(path / "metrics.json")
-    log = [EpochLog(**e) for e in _read_json(path / "train_log.json")]
+    vectors = _read_tensors(base, "vectors.safetensors", path, "numpy")
+    catalog_data = _read_json(base, "catalog.json", path)
+    try:
+        catalog = _catalog_from(config, catalog_data, vectors, model_config, item_fields, user_fields, path)
+    except KeyError as exc:
+        raise _damaged(path, f"catalog.json or vectors.safetensors has no {exc.args[0]!r} entry") from None
+    except (TypeError, ValueError, IndexError) as exc:
+        raise _damaged(path, "catalog.json has an unexpected layout", str(exc)) from None
+    metrics = _read_json(base, "metrics.json", path)
+    try:
+        log = [EpochLog(**e) for e in _read_json(base, "train_log.json", path)]
+        report = EvaluationReport.from_dict(metrics) if metrics else None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise _damaged(path, "metrics.json or train_log.json has an unexpected layout", str(exc)) from None
     return Recommender(
         model=model,
         catalog=catalog,
-        encoder_config=EncoderConfig(**config["encoder"]),
+        encoder_config=encoder_config,
         settings=config.get("settings", {}),
-        report=EvaluationReport.from_dict(metrics) if metrics else None,
+        report=report,
         train_log=log,
         fingerprint=config.get("data_fingerprint", ""),
+    )
+
+
+def _catalog_from(config, data, vectors, model_config, item_fields, user_fields, path: Path) -> Catalog:
+    if not isinstance(data, dict):
+        raise _damaged(path, f"catalog.json holds a JSON {type(data).__name__}, not an object")
+    item_ids = [str(i) for i in data["item_ids"]]
+    users = [str(u) for u in data["history_users"]]
+    lengths = np.asarray(vectors["history_lengths"], dtype=np.int64)
+    flat = np.asarray(vectors["history_items"], dtype=np.int64)
+    item_vectors = vectors["item_vectors"]
+    n_items = len(item_ids)
+    if n_items != model_config.n_items or len(item_vectors) != n_items or len(data["item_texts"]) != n_items:
+        raise _damaged(
+            path,
+            f"catalog.json lists {n_items} items, the model {model_config.n_items}, the vectors {len(item_vectors)}",
+        )
+    if len(lengths) != len(users) or (lengths < 0).any() or int(lengths.sum()) != len(flat):
+        raise _damaged(path, "the user histories in vectors.safetensors do not match catalog.json")
+    if len(flat) and (flat.min() < 0 or flat.max() >= n_items):
+        bad = int(flat[(flat < 0) | (flat >= n_items)][0])
+        raise _damaged(path, f"a user history refers to item position {bad}, outside the {n_items} items")
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    histories = {u: flat[offsets[i] : offsets[i + 1]] for i, u in enumerate(users)}
+    return Catalog(
+        item_ids=item_ids,
+        item_texts=_texts_from_json(data["item_texts"]),
+        item_vectors=item_vectors,
+        item_fields=item_fields,
+        user_fields=user_fields,
+        profile_ids=[str(u) for u in data["profile_ids"]],
+        profile_texts=_texts_from_json(data["profile_texts"]),
+        profile_vectors=vectors["profile_vectors"],
+        histories=histories,
     )
