@@ -60,6 +60,7 @@ def _add_data_args(p: argparse.ArgumentParser, items_required: bool) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m recsys_core", description="BERT-feature recommender: train, recommend, evaluate, explain.")
+    parser.add_argument("--verbose", action="store_true", help="after an error's one-line message, print its details")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     t = sub.add_parser("train", help="train, evaluate against baselines, save", description="Encode texts, train the hybrid model, evaluate it next to the baselines on the same split and save it.")
@@ -81,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--model", required=True, help="model directory")
     r.add_argument("--k", type=_k, default=10, help="list length, or 'all' for the full catalogue")
     r.add_argument("--users", type=_csv_list, help="comma-separated user ids (default: every known user, or every user of --interactions)")
+    r.add_argument("--user", action="append", default=[], metavar="ID", help="one user id, taken as is (commas allowed); repeat for more")
+    r.add_argument("--users-file", help="text file with one user id per line (UTF-8; blank lines ignored)")
     r.add_argument("--interactions", help="histories for users the model has not seen (recommended without retraining)")
     r.add_argument("--user-col", default="user_id")
     r.add_argument("--item-col", default="item_id")
@@ -119,7 +122,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return getattr(commands, args.command)(args)
     except RecsysError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc.summary}", file=sys.stderr)
+        if args.verbose and exc.details:
+            print(exc.details, file=sys.stderr)
         return EXIT_ERROR
     except FileNotFoundError as exc:
         print(f"error: file not found: {exc.filename or exc}", file=sys.stderr)
@@ -127,6 +132,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PermissionError as exc:
         print(f"error: permission denied: {exc.filename or exc}", file=sys.stderr)
         return EXIT_ERROR
+    except IsADirectoryError as exc:
+        print(f"error: {exc.filename or exc} is a folder; give a file name", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as exc:  # disk full, read-only file system, ...: the system's words are the clearest
+        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print("error: interrupted; nothing was overwritten", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug, not the user's fault: still no traceback unless asked for
+        if args.verbose:
+            raise
+        first = (str(exc).splitlines() or [""])[0][:150]
+        print(f"error: unexpected {type(exc).__name__}: {first} (a bug: rerun with --verbose and report it)", file=sys.stderr)
+        return EXIT_ERROR

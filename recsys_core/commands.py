@@ -1,7 +1,6 @@
 """The work behind each CLI command (argument parsing lives in ``cli``)."""
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from argparse import Namespace
@@ -13,6 +12,7 @@ from . import artifacts
 from .encoder import EncoderConfig
 from .errors import RecsysError
 from .evaluation import EvaluationReport
+from .exports import write_csv
 from .loading import load_dataset, load_interactions
 from .metrics import metric_table
 from .pipeline import FitOptions, Progress, fit
@@ -67,6 +67,7 @@ def print_report(report: EvaluationReport, out=sys.stdout) -> None:
 
 
 def train(args: Namespace) -> int:
+    artifacts.check_output_dir(args.out)  # refuse a wrong --out before minutes of training, not after
     dataset = load_dataset(
         args.interactions,
         args.items,
@@ -77,7 +78,7 @@ def train(args: Namespace) -> int:
         min_rating=args.min_rating,
     )
     for notice in dataset.notices:
-        print(f"note: {notice.message}", file=sys.stderr)
+        print(f"{'WARNING' if notice.severity == 'warning' else 'note'}: {notice.message}", file=sys.stderr)
     bar = _Bar()
     progress = Progress(
         stage=bar.stage,
@@ -108,25 +109,49 @@ def _histories_from_file(args: Namespace) -> dict[str, list[str]]:
     return {str(u): g[ITEM].astype(str).tolist() for u, g in frame.groupby(USER, sort=True)}
 
 
+def read_id_file(path: str | Path) -> list[str]:
+    """Ids from a text file, one per line (surrounding spaces and blank lines ignored)."""
+    path = Path(path)
+    if not path.is_file():
+        raise RecsysError(f"The users file {path} {'is a folder' if path.is_dir() else 'does not exist'}: give a text file with one user id per line.")
+    data = path.read_bytes()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data:
+        raise RecsysError(f"The users file {path} is not UTF-8 text (UTF-16 or binary): save it as UTF-8, one user id per line.")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise RecsysError(f"The users file {path} is not UTF-8 text (byte {exc.start}): save it as UTF-8, one user id per line.") from None
+    ids = list(dict.fromkeys(line.strip() for line in text.splitlines() if line.strip()))
+    if not ids:
+        raise RecsysError(f"The users file {path} holds no user ids: write one id per line.")
+    return ids
+
+
+def _requested_users(args: Namespace) -> list[str]:
+    """--users (comma-separated), every --user, then --users-file, in that order, without repeats."""
+    ids = list(args.users or []) + [u.strip() for u in args.user if u.strip()]
+    if args.users_file:
+        ids += read_id_file(args.users_file)
+    return list(dict.fromkeys(ids))
+
+
 def recommend(args: Namespace) -> int:
+    if Path(args.out).is_dir():
+        raise RecsysError(f"--out {args.out} is a folder: give a CSV file name, e.g. {Path(args.out) / 'recommendations.csv'}.")
+    requested = _requested_users(args)
     recommender = artifacts.load(args.model)
     given = _histories_from_file(args) if args.interactions else {}
-    users = args.users or (sorted(given) if given else recommender.known_users())
+    users = requested or (sorted(given) if given else recommender.known_users())
     rows = []
     for user in users:
         if user in given and user not in recommender.catalog.histories:
             recs = recommender.recommend_from_history(given[user], args.k, exclude_seen=not args.include_seen)
         else:
             recs = recommender.recommend(user, args.k, exclude_seen=not args.include_seen)
-        rows.extend((user, r.item_id, r.rank, f"{r.score:.6f}") for r in recs)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    with tmp.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["user_id", "item_id", "rank", "score"])
-        writer.writerows(rows)
-    tmp.replace(out)
+        rows.extend((user, r.item_id, r.rank, float(f"{r.score:.6f}")) for r in recs)
+    table = pd.DataFrame(rows, columns=["user_id", "item_id", "rank", "score"])
+    table = table.astype({"user_id": object, "item_id": object})
+    out = write_csv(table, args.out)  # ids from uploads may start with '=': neutralised (recsys_core.exports)
     print(f"Wrote {len(rows)} recommendations for {len(users)} users to {out}", file=sys.stderr)
     return 0
 
@@ -159,6 +184,9 @@ def evaluate(args: Namespace) -> int:
 
 
 def explain(args: Namespace) -> int:
+    for option, value in (("--out", args.out), ("--html", args.html)):
+        if value and Path(value).is_dir():  # before minutes of attribution, and before any file is written
+            raise RecsysError(f"{option} {value} is a folder: give a file name, e.g. {Path(value) / 'explanation'}.")
     from .explain.cli import run_explain
 
     return run_explain(args)

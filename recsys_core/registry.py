@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import artifacts
-from .errors import RecsysError, UnknownEntityError
+from .errors import ArtifactError, RecsysError, UnknownEntityError
 from .evaluation import MODEL_NAME
 from .recommender import Recommender
 
 MODELS_DIR_ENV = "RECSYS_MODELS_DIR"
-_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # ASCII only: no look-alike or control characters
 
 
 def default_root() -> Path:
@@ -61,10 +61,12 @@ class ModelRegistry:
     @staticmethod
     def check_name(name: str) -> str:
         """Return ``name`` if it can name a model directory, else raise a RecsysError saying why."""
-        if not isinstance(name, str) or not _NAME.match(name):
+        # fullmatch, not match: "$" also matches before a trailing newline, which let 'ok\n' through.
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            shown = repr(name)[:80]
             raise RecsysError(
-                f"{name!r} cannot be used as a model name: use 1 to 64 letters, digits, '-' or '_' "
-                "(no spaces, dots or slashes), e.g. 'movies-bpr_v2'."
+                f"{shown} cannot be used as a model name: use 1 to 64 letters, digits, '-' or '_' "
+                "(no spaces, dots, slashes or control characters), e.g. 'movies-bpr_v2'."
             )
         return name
 
@@ -82,7 +84,7 @@ class ModelRegistry:
         infos = [
             self._info(path)
             for path in self.root.iterdir()
-            if path.is_dir() and _NAME.match(path.name) and (path / "config.json").is_file()
+            if path.is_dir() and _NAME.fullmatch(path.name) and (path / "config.json").is_file()
         ]
         return sorted(infos, key=lambda i: (i.saved_at, i.name), reverse=True)
 
@@ -99,9 +101,12 @@ class ModelRegistry:
 
     def load(self, name: str) -> Recommender:
         path = self.path_of(name)
-        if not path.is_dir():
-            raise UnknownEntityError(self._unknown(name))
-        return artifacts.load(path)
+        try:
+            return artifacts.load(path)  # also finds a model left aside by a save killed mid-swap
+        except ArtifactError:
+            if not path.exists() and not self.exists(name):
+                raise UnknownEntityError(self._unknown(name)) from None
+            raise
 
     def delete(self, name: str) -> None:
         path = self.path_of(name)

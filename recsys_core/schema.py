@@ -37,6 +37,7 @@ class Notice:
     code: str  # stable machine-readable key, e.g. "duplicate_interactions"
     message: str  # one sentence for the analyst
     count: int = 0
+    severity: str = "info"  # "warning": results may be poor or misleading; show it prominently
 
 
 @dataclass

@@ -123,3 +123,83 @@ def test_help_for_every_command():
     for command in ("train", "recommend", "evaluate", "explain"):
         result = run(command, "--help")
         assert result.returncode == 0 and "usage" in result.stdout
+
+
+# -- in-process checks (no new interpreter): main(argv) with captured stderr -------------------
+
+
+def main_run(capsys, *argv):
+    from recsys_core.cli import main
+
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize("kind", ["folder with a file", "file", "folder with a subfolder"])
+def test_train_out_never_deletes_what_it_did_not_create(files, tmp_path, capsys, kind):
+    out = tmp_path / "d"
+    if kind == "file":
+        out.write_text("thesis")
+    else:
+        out.mkdir()
+        (out / ("thesis.txt" if kind == "folder with a file" else "sub")).mkdir() if "sub" in kind else (out / "thesis.txt").write_text("x")
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    code, _, err = main_run(
+        capsys, "train", "--interactions", str(files / "interactions.csv"), "--items", str(files / "items.tsv"), "--out", str(out)
+    )
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "Nothing was changed" in err, err
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before
+
+
+def test_train_out_dot_is_refused(files, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(files)
+    code, _, err = main_run(capsys, "train", "--interactions", "interactions.csv", "--items", "items.tsv", "--out", ".")
+    assert code == 1 and "not a recsys_core model" in err
+    assert (files / "interactions.csv").exists()
+
+
+def test_train_may_replace_a_model_or_fill_an_empty_folder(trained, files, tmp_path):
+    from recsys_core import artifacts
+
+    out, _ = trained
+    assert artifacts.check_output_dir(out) == out  # an existing model folder may be replaced
+    (tmp_path / "empty").mkdir()
+    assert artifacts.check_output_dir(tmp_path / "empty") == tmp_path / "empty"
+
+
+def test_recommend_takes_ids_with_commas_from_user_and_users_file(trained, tmp_path, capsys):
+    out, _ = trained
+    ids = tmp_path / "ids.txt"
+    ids.write_text("u01\n\n  u02  \nu01\n")
+    csv = tmp_path / "r.csv"
+    code, _, err = main_run(capsys, "recommend", "--model", str(out), "--k", "2", "--user", "u00", "--users-file", str(ids), "--out", str(csv))
+    assert code == 0, err
+    assert pd.read_csv(csv, dtype=str).user_id.unique().tolist() == ["u00", "u01", "u02"]
+    code, _, err = main_run(capsys, "recommend", "--model", str(out), "--user", "u,comma", "--out", str(csv))
+    assert code == 1 and "'u,comma'" in err  # one id, not 'u' and 'comma'
+
+
+def test_recommend_csv_neutralises_formula_ids(trained, tmp_path, capsys):
+    from recsys_core.exports import read_csv
+
+    out, _ = trained
+    new = tmp_path / "new.csv"
+    pd.DataFrame({"user_id": ["=1+1", "=1+1"], "item_id": ["i00", "i04"], "timestamp": [1, 2]}).to_csv(new, index=False)
+    csv = tmp_path / "r.csv"
+    code, _, err = main_run(capsys, "recommend", "--model", str(out), "--k", "2", "--interactions", str(new), "--out", str(csv))
+    assert code == 0, err
+    assert all(line.startswith("'=1+1,") for line in csv.read_text().splitlines()[1:])
+    assert read_csv(csv).user_id.unique().tolist() == ["=1+1"]
+
+
+def test_explain_html_pointing_at_a_folder_is_a_message_and_leaves_no_temporary(trained, tmp_path, capsys):
+    out, _ = trained
+    folder = tmp_path / "page"
+    folder.mkdir()
+    code, _, err = main_run(
+        capsys, "explain", "--model", str(out), "--user", "u00", "--item", "i04", "--method", "attention",
+        "--out", str(tmp_path / "e.json"), "--html", str(folder),
+    )
+    assert code == 1 and "is a folder" in err.strip().splitlines()[-1] and "Traceback" not in err
+    assert not list(tmp_path.rglob("*.tmp"))

@@ -38,7 +38,9 @@ def test_a_loaded_model_recommends_like_the_saved_one(registry, tiny_model):
     np.testing.assert_allclose([r.score for r in after], [r.score for r in before], rtol=1e-5)
 
 
-@pytest.mark.parametrize("bad", ["", "my model", "../escape", "a/b", ".hidden", "naïve", "x" * 65, "v1.2"])
+@pytest.mark.parametrize(
+    "bad", ["", "my model", "../escape", "a/b", ".hidden", "naïve", "x" * 65, "v1.2", "ok\n", "ok\r", "a\tb", "ok\x00", "\u0661"]
+)
 def test_bad_names_are_refused_with_a_message_that_says_what_is_allowed(registry, tiny_model, bad):
     with pytest.raises(RecsysError, match="letters, digits, '-' or '_'"):
         registry.save(tiny_model, bad)
@@ -87,3 +89,17 @@ def test_default_root_comes_from_the_environment(monkeypatch, tmp_path):
     assert ModelRegistry().root == tmp_path / "shared"
     monkeypatch.delenv(MODELS_DIR_ENV)
     assert default_root().name == "models"
+
+
+def test_a_name_with_a_newline_is_refused_by_the_registry_itself(registry):
+    for bad in ("ok\n", "ok\r\n", "o\x1bk"):
+        with pytest.raises(RecsysError, match="control characters"):
+            registry.check_name(bad)
+
+
+def test_overwrite_refuses_a_folder_that_is_not_a_model(registry, tiny_model):
+    (registry.root / "notes").mkdir(parents=True)
+    (registry.root / "notes" / "thesis.txt").write_text("years of work")
+    with pytest.raises(RecsysError, match="not a recsys_core model"):
+        registry.save(tiny_model, "notes", overwrite=True)
+    assert (registry.root / "notes" / "thesis.txt").read_text() == "years of work"

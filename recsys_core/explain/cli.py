@@ -17,10 +17,15 @@ from .types import ExplainConfig
 
 
 def _write(path: Path, text: str) -> None:
+    if path.is_dir():  # checked first so that no temporary file is left next to it
+        raise RecsysError(f"{path} is a folder: give a file name, e.g. {path / 'explanation.html'}.")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def run_explain(args: Namespace) -> int:
