@@ -17,12 +17,15 @@ import torch
 from .baselines import Baseline, default_baselines
 from .batching import make_user_input
 from .catalog import Catalog
-from .metrics import catalogue_coverage, intra_list_diversity, ranking_metrics
+from .metrics import catalogue_coverage, ci95_half_width, intra_list_diversity, per_user_metrics
 from .model import HybridRecommender
 from .splits import EvalCase, Split
 
 KS = (5, 10, 20)
 MODEL_NAME = "HybridBERT"
+# Users × rankable items one scorer ranks per slice before the slice is evaluated on a seeded user
+# sample instead (e.g. 1,000 users of a 100k-item catalogue); below it, every user is evaluated.
+MAX_RANKED_PAIRS = 100_000_000
 # (cases, n_items) → scores (len(cases), n_items); higher is better.
 ScoreFn = Callable[[Sequence[EvalCase]], np.ndarray]
 
@@ -30,9 +33,13 @@ ScoreFn = Callable[[Sequence[EvalCase]], np.ndarray]
 @dataclass
 class SliceResult:
     name: str
-    n_cases: int
+    n_cases: int  # users evaluated
     metrics: dict[str, dict[str, float]]  # model name → metric name → value
     note: str = ""
+    # model name → metric name → half-width of the 95% interval over users (normal approximation)
+    ci95: dict[str, dict[str, float]] = field(default_factory=dict)
+    n_total: int | None = None  # users in the slice when n_cases is a seeded sample of them; None = all
+    sample_seed: int | None = None
 
 
 @dataclass
@@ -52,7 +59,16 @@ class EvaluationReport:
             "protocol": self.protocol,
             "ks": list(self.ks),
             "slices": [
-                {"name": s.name, "n_cases": s.n_cases, "note": s.note, "metrics": s.metrics} for s in self.slices
+                {
+                    "name": s.name,
+                    "n_cases": s.n_cases,
+                    "note": s.note,
+                    "metrics": s.metrics,
+                    "ci95": s.ci95,
+                    "n_total": s.n_total,
+                    "sample_seed": s.sample_seed,
+                }
+                for s in self.slices
             ],
         }
 
@@ -61,7 +77,18 @@ class EvaluationReport:
         return cls(
             protocol=data["protocol"],
             ks=tuple(data["ks"]),
-            slices=[SliceResult(s["name"], s["n_cases"], s["metrics"], s.get("note", "")) for s in data["slices"]],
+            slices=[
+                SliceResult(
+                    s["name"],
+                    s["n_cases"],
+                    s["metrics"],
+                    s.get("note", ""),
+                    s.get("ci95", {}),  # reports written before intervals existed have none
+                    s.get("n_total"),
+                    s.get("sample_seed"),
+                )
+                for s in data["slices"]
+            ],
         )
 
 
@@ -140,6 +167,19 @@ def evaluate_scorer(
     chunk: int = 512,
 ) -> dict[str, float]:
     """Metrics of one scorer over ``cases``; ``candidates`` restricts ranking to those items."""
+    return scorer_metrics(score_fn, cases, n_items, ks, candidates, item_vectors, chunk)[0]
+
+
+def scorer_metrics(
+    score_fn: ScoreFn,
+    cases: Sequence[EvalCase],
+    n_items: int,
+    ks: Sequence[int] = KS,
+    candidates: np.ndarray | None = None,
+    item_vectors: np.ndarray | None = None,
+    chunk: int = 512,
+) -> tuple[dict[str, float], dict[str, float]]:
+    """(metrics, 95% interval half-widths of the ranking metrics) of one scorer over ``cases``."""
     cases = [c for c in cases if len(np.setdiff1d(c.targets, c.history))]  # a re-consumed item cannot be found
     kmax = max(*ks, 10)  # coverage and diversity are always read at 10
     allowed = None
@@ -157,22 +197,50 @@ def evaluate_scorer(
         tops.append(top_k(scores, kmax))
         relevant.extend(np.setdiff1d(c.targets, c.history) for c in part)
     if not relevant:
-        return {}
+        return {}, {}
     topk = np.concatenate(tops)
-    result = ranking_metrics(topk, relevant, ks)
+    per_user = per_user_metrics(topk, relevant, ks)
+    result = {name: float(np.mean(values)) for name, values in per_user.items()}
+    intervals = {name: ci95_half_width(values) for name, values in per_user.items()}
     pool = n_items if candidates is None else len(candidates)
     k_list = min(10, topk.shape[1], pool)
     # Share of the rankable items (the catalogue, or the candidates) that appear in some list.
     result["Coverage@10"] = catalogue_coverage(topk, n_items, k_list) * n_items / pool
     if item_vectors is not None and k_list >= 2:
         result["Diversity@10"] = intra_list_diversity(topk, item_vectors, k_list)
-    return result
+    return result, intervals
+
+
+def sample_cases(
+    cases: Sequence[EvalCase], n_rankable: int, max_pairs: int = MAX_RANKED_PAIRS, seed: int = 0
+) -> list[EvalCase]:
+    """All cases when ranking them is affordable, else a seeded sample of ``max_pairs // n_rankable`` users.
+
+    The sample keeps the cases' order; the same seed picks the same users for
+    every scorer, so the model and the baselines are compared on one sample.
+    """
+    n = max(1, max_pairs // max(n_rankable, 1))
+    if len(cases) <= n:
+        return list(cases)
+    chosen = np.sort(np.random.default_rng(seed).choice(len(cases), size=n, replace=False))
+    return [cases[i] for i in chosen]
 
 
 def evaluate_all(
-    scorers: dict[str, ScoreFn], split: Split, catalog: Catalog, ks: Sequence[int] = KS, which: str = "test"
+    scorers: dict[str, ScoreFn],
+    split: Split,
+    catalog: Catalog,
+    ks: Sequence[int] = KS,
+    which: str = "test",
+    max_pairs: int = MAX_RANKED_PAIRS,
+    seed: int = 0,
 ) -> EvaluationReport:
-    """Every scorer on the test slice, the cold-item slice and the inductive-user slice."""
+    """Every scorer on the test slice, the cold-item slice and the inductive-user slice.
+
+    A slice whose users × rankable items exceed ``max_pairs`` is evaluated on a
+    seeded user sample (stated in the slice and the protocol); every metric
+    carries the 95% interval over the evaluated users either way.
+    """
     report = EvaluationReport(protocol=describe_protocol(split), ks=tuple(ks))
     slices = [(which, getattr(split, which), None, "")]
     if which == "test" and split.cold_test:
@@ -181,12 +249,28 @@ def evaluate_all(
         )
     if which == "test" and split.inductive_test:
         slices.append(("inductive users", split.inductive_test, None, "users never seen in training"))
+    sampled = []
     for name, cases, candidates, note in slices:
-        metrics = {
-            model: evaluate_scorer(fn, cases, catalog.n_items, ks, candidates, catalog.item_vectors)
-            for model, fn in scorers.items()
-        }
-        report.slices.append(SliceResult(name, len(cases), metrics, note))
+        n_rankable = catalog.n_items if candidates is None else len(candidates)
+        evaluated = sample_cases(cases, n_rankable, max_pairs, seed)
+        metrics, intervals = {}, {}
+        for model, fn in scorers.items():
+            metrics[model], intervals[model] = scorer_metrics(
+                fn, evaluated, catalog.n_items, ks, candidates, catalog.item_vectors
+            )
+        result = SliceResult(name, len(evaluated), metrics, note, intervals)
+        if len(evaluated) < len(cases):
+            result.n_total, result.sample_seed = len(cases), seed
+            sample_note = f"a seeded sample of {len(evaluated):,} of {len(cases):,} users (seed {seed})"
+            result.note = f"{note}; {sample_note}" if note else sample_note
+            sampled.append(f"{name}: {sample_note}")
+        report.slices.append(result)
+    if sampled:
+        report.protocol = report.protocol.rstrip(".") + (
+            f"; users × items above {max_pairs:,} ranked pairs are evaluated on a sample ("
+            + "; ".join(sampled)
+            + "), with 95% intervals."
+        )
     return report
 
 

@@ -134,6 +134,19 @@ def ranking_metrics(
     "MAP@K"}`` for every K, each a float mean over users.  Raises ValueError
     if a user has no relevant items or ``topk`` is too short.
     """
+    return {name: float(np.mean(values)) for name, values in per_user_metrics(topk, relevant, ks).items()}
+
+
+def per_user_metrics(
+    topk: np.ndarray,
+    relevant: Sequence[np.ndarray],
+    ks: Sequence[int] = (5, 10, 20),
+) -> dict[str, np.ndarray]:
+    """The metrics of :func:`ranking_metrics` for every user, each (n_users,) float64.
+
+    Their means are the reported metrics; their spread gives the confidence
+    interval of a metric measured on a sample of users.
+    """
     ks = _check_ks(ks)
     k_max = max(ks)
     hits, n_rel = _hit_matrix(topk, relevant, k_max)
@@ -149,18 +162,29 @@ def ranking_metrics(
     # Rank of the first hit (1-based); k_max + 1 marks "no hit within k_max".
     first_hit = np.where(any_hit, hits.argmax(axis=1) + 1, k_max + 1)
 
-    out: dict[str, float] = {}
+    out: dict[str, np.ndarray] = {}
     for k in ks:
         n_hits = cum_hits[:, k - 1]
         in_k = first_hit <= k
         denom = np.minimum(n_rel, k)
-        out[f"HitRate@{k}"] = float(np.mean(n_hits > 0))
-        out[f"NDCG@{k}"] = float(np.mean(_ndcg_from_hits(hits, n_rel, k)))
-        out[f"Recall@{k}"] = float(np.mean(n_hits / n_rel))
-        out[f"Precision@{k}"] = float(np.mean(n_hits / k))
-        out[f"MRR@{k}"] = float(np.mean(np.where(in_k, 1.0 / first_hit, 0.0)))
-        out[f"MAP@{k}"] = float(np.mean(cum_prec_at_hits[:, k - 1] / denom))
+        out[f"HitRate@{k}"] = (n_hits > 0).astype(np.float64)
+        out[f"NDCG@{k}"] = _ndcg_from_hits(hits, n_rel, k)
+        out[f"Recall@{k}"] = n_hits / n_rel
+        out[f"Precision@{k}"] = n_hits / k
+        out[f"MRR@{k}"] = np.where(in_k, 1.0 / first_hit, 0.0)
+        out[f"MAP@{k}"] = cum_prec_at_hits[:, k - 1] / denom
     return out
+
+
+def ci95_half_width(values: np.ndarray) -> float:
+    """Half-width of the normal-approximation 95% interval of the mean of per-user values.
+
+    Users are the sampling unit; with fewer than two users there is no spread to measure (NaN).
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.size < 2:
+        return float("nan")
+    return float(1.96 * values.std(ddof=1) / np.sqrt(values.size))
 
 
 def per_user_ndcg(topk: np.ndarray, relevant: Sequence[np.ndarray], k: int) -> np.ndarray:

@@ -7,6 +7,7 @@ import scipy.sparse as sp
 
 from recsys_core.baselines import (
     EASE,
+    NeighbourhoodEASE,
     Baseline,
     ItemKNN,
     MostPopular,
@@ -152,4 +153,34 @@ def test_default_baselines():
     names = [m.name for m in default_baselines(n_items=100)]
     assert names == ["MostPopular", "ItemKNN", "EASE", "TextKNN"]
     names = [m.name for m in default_baselines(n_items=30000)]
-    assert names == ["MostPopular", "ItemKNN", "TextKNN"]
+    assert names == ["MostPopular", "ItemKNN", "NeighbourhoodEASE", "TextKNN"]
+
+
+def _dense_random_train(seed: int = 0, users: int = 60, items: int = 12) -> sp.csr_matrix:
+    rng = np.random.default_rng(seed)
+    return sp.csr_matrix((rng.random((users, items)) < 0.5).astype(np.float32))
+
+
+def test_neighbourhood_ease_with_every_item_as_neighbour_is_ease():
+    train = _dense_random_train()
+    assert ((train.T @ train).toarray() > 0).all()  # every pair co-occurs: N(j) = all other items
+    full = EASE(l2=5.0).fit(train)
+    local = NeighbourhoodEASE(l2=5.0, neighbours=train.shape[1]).fit(train)
+    np.testing.assert_allclose(local.weights.toarray(), full.weights, atol=1e-5)
+    history = train[:7]
+    np.testing.assert_allclose(local.score(history), full.score(history), atol=1e-4)
+
+
+def test_neighbourhood_ease_keeps_at_most_k_weights_per_item():
+    train = _dense_random_train(seed=1, items=30)
+    model = NeighbourhoodEASE(l2=5.0, neighbours=4).fit(train)
+    per_column = np.diff(model.weights.tocsc().indptr)
+    assert per_column.max() <= 4 and per_column.min() >= 1
+    assert model.weights.diagonal().sum() == 0  # an item never predicts itself
+
+
+def test_neighbourhood_ease_item_never_co_consumed_scores_zero():
+    train = sp.csr_matrix(np.array([[1, 1, 0], [1, 1, 0], [0, 0, 1]], dtype=np.float32))
+    model = NeighbourhoodEASE(l2=1.0).fit(train)
+    scores = model.score(sp.csr_matrix(np.array([[1, 0, 0]], dtype=np.float32)))
+    assert scores[0, 2] == 0 and scores[0, 1] > 0

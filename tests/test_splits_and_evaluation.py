@@ -92,3 +92,53 @@ def test_candidate_restriction_ranks_only_candidates():
 
 def test_top_k_orders_best_first():
     assert top_k(np.array([[0.1, 0.9, 0.5, 0.7]]), 3).tolist() == [[1, 3, 2]]
+
+
+def _many_users_split(n_users: int = 200, n_items: int = 20):
+    rng = np.random.default_rng(3)
+    seqs = {f"u{u:03d}": rng.choice(n_items, size=6, replace=False).tolist() for u in range(n_users)}
+    return make_split(_interactions(seqs), _catalog(n_items)), _catalog(n_items)
+
+
+def test_large_slices_are_evaluated_on_a_stated_seeded_sample_with_intervals():
+    from recsys_core.evaluation import evaluate_all
+
+    split, catalog = _many_users_split()
+    popular = lambda cases: np.tile(np.arange(catalog.n_items, 0, -1, dtype=np.float32), (len(cases), 1))
+    seen = []
+    recorder = lambda cases: seen.append([c.user_id for c in cases]) or popular(cases)
+    report = evaluate_all({"pop": popular, "recorder": recorder}, split, catalog, max_pairs=50 * catalog.n_items, seed=7)
+    (test,) = report.slices
+    assert (test.n_cases, test.n_total, test.sample_seed) == (50, len(split.test), 7)
+    assert "sample of 50 of 200 users (seed 7)" in test.note and "sample" in report.protocol
+    assert test.metrics["pop"] == test.metrics["recorder"]  # every scorer ranks the same users
+    again = evaluate_all({"recorder": recorder}, split, catalog, max_pairs=50 * catalog.n_items, seed=7)
+    assert seen[0] == seen[-1]  # the same seed picks the same users
+    half = test.ci95["pop"]["NDCG@10"]
+    assert 0 < half < 1 and again.slices[0].ci95["recorder"]["NDCG@10"] == pytest.approx(half)
+
+
+def test_small_slices_are_evaluated_exactly():
+    from recsys_core.evaluation import evaluate_all
+
+    split, catalog = _many_users_split(n_users=40)
+    popular = lambda cases: np.tile(np.arange(catalog.n_items, 0, -1, dtype=np.float32), (len(cases), 1))
+    (test,) = evaluate_all({"pop": popular}, split, catalog).slices
+    assert test.n_cases == len(split.test) and test.n_total is None and "sample" not in test.note
+
+
+def test_interval_is_the_normal_approximation_over_users():
+    from recsys_core.metrics import ci95_half_width
+
+    values = np.array([0.0, 1.0, 0.0, 1.0])
+    assert ci95_half_width(values) == pytest.approx(1.96 * values.std(ddof=1) / 2)
+    assert np.isnan(ci95_half_width(np.array([0.5])))
+
+
+def test_reports_without_intervals_still_load():
+    from recsys_core.evaluation import EvaluationReport
+
+    old = {"protocol": "p", "ks": [10], "slices": [{"name": "test", "n_cases": 3, "metrics": {"m": {"NDCG@10": 0.1}}}]}
+    report = EvaluationReport.from_dict(old)
+    assert report.slices[0].ci95 == {} and report.slices[0].n_total is None
+    assert EvaluationReport.from_dict(report.to_dict()).to_dict() == report.to_dict()
