@@ -1,9 +1,10 @@
-"""Turning histories and profiles into the model's tensors."""
+"""Turning histories and profiles into the model's tensors and the baselines' sparse rows."""
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
 from .model import UserInput
@@ -35,3 +36,21 @@ def make_user_input(
             prof[row] = vec
             has[row] = 1.0
     return UserInput(hist_vecs, idx, torch.from_numpy(prof), torch.from_numpy(has))
+
+
+def history_matrix(histories: Sequence[np.ndarray], n_items: int, recency_decay: float = 0.9) -> sp.csr_matrix:
+    """Users × items matrix of histories; values weight recent items higher (newest = 1)."""
+    rows, cols, vals = [], [], []
+    for r, items in enumerate(histories):
+        n = len(items)
+        weights = recency_decay ** np.arange(n - 1, -1, -1, dtype=np.float32)
+        rows.append(np.full(n, r))
+        cols.append(np.asarray(items))
+        vals.append(weights)
+    if not rows:
+        return sp.csr_matrix((0, n_items), dtype=np.float32)
+    m = sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(len(histories), n_items)
+    )
+    m.sum_duplicates()
+    return m.astype(np.float32)

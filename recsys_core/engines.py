@@ -114,10 +114,9 @@ def _worker_count(ray, engine: Engine, n_batches: int) -> int:
 # -- recommendation for many users ----------------------------------------------------
 def recommendation_rows(recommender, users: Sequence[str], k: int | None, exclude_seen: bool) -> pd.DataFrame:
     """``user_id, item_id, rank, score`` for each user, in the given order (the per-batch work of both engines)."""
-    rows = []
-    for user in users:
-        for r in recommender.recommend(str(user), k, exclude_seen=exclude_seen):
-            rows.append((str(user), r.item_id, r.rank, r.score))
+    users = [str(u) for u in users]
+    lists = recommender.recommend_many(users, k, exclude_seen=exclude_seen)  # scored in user batches
+    rows = [(u, r.item_id, r.rank, r.score) for u in users for r in lists[u]]
     return pd.DataFrame(rows, columns=RECOMMENDATION_COLUMNS)
 
 

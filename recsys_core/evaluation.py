@@ -11,14 +11,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
-import torch
 
 from .baselines import Baseline, default_baselines
-from .batching import make_user_input
+from .batching import history_matrix
 from .catalog import Catalog
 from .metrics import catalogue_coverage, ci95_half_width, intra_list_diversity, per_user_metrics
 from .model import HybridRecommender
+from .scoring import DEFAULT_BUDGET, BaselineScorer, ModelScorer, Users
 from .splits import EvalCase, Split
 
 KS = (5, 10, 20)
@@ -92,53 +91,21 @@ class EvaluationReport:
         )
 
 
-PAIRS_PER_BATCH = 500_000  # (user, item) pairs scored at once: bounds the (B, C, 3D) activations to ~0.4 GB
+def case_users(cases: Sequence[EvalCase], catalog: Catalog) -> Users:
+    """The user side of evaluation cases: each case's history and its user's profile vector."""
+    return Users([c.history for c in cases], [catalog.profile_vector(c.user_id) for c in cases])
 
 
-def model_scorer(model: HybridRecommender, catalog: Catalog, users_per_batch: int | None = None) -> ScoreFn:
-    """Scores of every catalogue item for each case's history and profile, batched over users."""
-    if users_per_batch is None:
-        users_per_batch = max(1, min(256, PAIRS_PER_BATCH // max(catalog.n_items, 1)))
-    item_vectors = torch.from_numpy(catalog.item_vectors)
-    all_idx = torch.arange(catalog.n_items)
-
-    def score(cases: Sequence[EvalCase]) -> np.ndarray:
-        out = np.empty((len(cases), catalog.n_items), dtype=np.float32)
-        with torch.inference_mode():
-            for start in range(0, len(cases), users_per_batch):
-                chunk = cases[start : start + users_per_batch]
-                user = make_user_input(
-                    [c.history for c in chunk],
-                    [catalog.profile_vector(c.user_id) for c in chunk],
-                    item_vectors,
-                    model.config.max_history,
-                )
-                out[start : start + len(chunk)] = model.score(user, item_vectors, all_idx).numpy()
-        return out
-
-    return score
+def model_scorer(model: HybridRecommender, catalog: Catalog, budget: int = DEFAULT_BUDGET) -> ScoreFn:
+    """Scores of every catalogue item for each case's history and profile (through ``ModelScorer``)."""
+    scorer = ModelScorer(model, catalog.item_vectors, budget)
+    return lambda cases: scorer.score(case_users(cases, catalog))
 
 
-def history_matrix(histories: Sequence[np.ndarray], n_items: int, recency_decay: float = 0.9) -> sp.csr_matrix:
-    """Users × items matrix of histories; values weight recent items higher (newest = 1)."""
-    rows, cols, vals = [], [], []
-    for r, items in enumerate(histories):
-        n = len(items)
-        weights = recency_decay ** np.arange(n - 1, -1, -1, dtype=np.float32)
-        rows.append(np.full(n, r))
-        cols.append(np.asarray(items))
-        vals.append(weights)
-    if not rows:
-        return sp.csr_matrix((0, n_items), dtype=np.float32)
-    m = sp.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(len(histories), n_items)
-    )
-    m.sum_duplicates()
-    return m.astype(np.float32)
-
-
-def baseline_scorer(baseline: Baseline, n_items: int) -> ScoreFn:
-    return lambda cases: baseline.score(history_matrix([c.history for c in cases], n_items))
+def baseline_scorer(baseline: Baseline, catalog: Catalog, budget: int = DEFAULT_BUDGET) -> ScoreFn:
+    """Scores of every catalogue item for each case's history (through ``BaselineScorer``)."""
+    scorer = BaselineScorer(baseline, catalog.n_items, budget)
+    return lambda cases: scorer.score(case_users(cases, catalog))
 
 
 def fit_baselines(split: Split, catalog: Catalog) -> list[Baseline]:

@@ -147,14 +147,18 @@ class HybridRecommender(nn.Module):
         return self.user_norm(u), weights
 
     # -- scoring ---------------------------------------------------------------
-    def score(
-        self, user: UserInput, cand_vecs: torch.Tensor, cand_idx: torch.Tensor, return_attention: bool = False
-    ):
+    def score(self, user: UserInput, cand_vecs: torch.Tensor, cand_idx: torch.Tensor) -> torch.Tensor:
         """Scores (B, C) of candidates for each user.
 
         cand_vecs: (B, C, T) or (C, T) shared by all users; cand_idx: (B, C) or (C,).
         The score is a logit: ``sigmoid(score)`` is the interaction probability.
         """
+        return self.score_and_attention(user, cand_vecs, cand_idx)[0]
+
+    def score_and_attention(
+        self, user: UserInput, cand_vecs: torch.Tensor, cand_idx: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scores (B, C) as ``score``, and the history attention weights (B, C, H) behind them."""
         b = user.hist_idx.shape[0]
         if cand_vecs.dim() == 2:
             cand_vecs = cand_vecs.unsqueeze(0)
@@ -164,4 +168,4 @@ class HybridRecommender(nn.Module):
         item = item.expand(b, -1, -1)
         inter = u * item
         logits = self.mlp(torch.cat([u, item, inter], dim=-1)).squeeze(-1) + inter @ self.theta + bias
-        return (logits, weights) if return_attention else logits
+        return logits, weights

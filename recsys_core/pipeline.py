@@ -143,6 +143,6 @@ def evaluate(model, catalog: Catalog, split: Split, baselines: bool = True) -> E
     scorers = {MODEL_NAME: model_scorer(model, catalog)}
     if baselines:
         for b in fit_baselines(split, catalog):
-            scorers[b.name] = baseline_scorer(b, catalog.n_items)
+            scorers[b.name] = baseline_scorer(b, catalog)
         scorers["Random"] = random_scorer(catalog.n_items)
     return evaluate_all(scorers, split, catalog)

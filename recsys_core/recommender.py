@@ -18,6 +18,7 @@ from .encoder import EncoderConfig, TextEncoder
 from .errors import UnknownEntityError
 from .evaluation import EvaluationReport, top_k
 from .model import HybridRecommender, UserInput
+from .scoring import ModelScorer, Users
 from .text import FieldText, build_field_text
 from .training import EpochLog
 
@@ -53,6 +54,7 @@ class Recommender:
     fingerprint: str = ""
     _encoder: TextEncoder | None = field(default=None, repr=False)
     _model_fingerprint: str = field(default="", repr=False)
+    _scorer: ModelScorer | None = field(default=None, repr=False)
 
     # -- who and what ------------------------------------------------------------
     @property
@@ -120,24 +122,27 @@ class Recommender:
             [ctx.history], [ctx.profile_vector], torch.from_numpy(self.catalog.item_vectors), self.model.config.max_history
         )
 
+    @property
+    def scorer(self) -> ModelScorer:
+        """The model as a ``Scorer`` over this catalogue (the one scoring path of serving)."""
+        if self._scorer is None:
+            self._scorer = ModelScorer(self.model, self.catalog.item_vectors)
+        return self._scorer
+
     def score_items(self, ctx: UserContext, items: np.ndarray | None = None) -> np.ndarray:
         """Scores (logits) of the given item indices (default: the whole catalogue) for one user."""
-        vectors = torch.from_numpy(self.catalog.item_vectors)
-        idx = torch.arange(self.catalog.n_items) if items is None else torch.as_tensor(items, dtype=torch.long)
-        out = np.empty(len(idx), dtype=np.float32)
-        user = self.user_input(ctx)
-        with torch.inference_mode():
-            for start in range(0, len(idx), 20_000):  # bounded memory on huge catalogues
-                part = idx[start : start + 20_000]
-                out[start : start + len(part)] = self.model.score(user, vectors[part], part)[0].numpy()
-        return out
+        return self.score_many([ctx], items)[0]
+
+    def score_many(self, contexts: Sequence[UserContext], items: np.ndarray | None = None) -> np.ndarray:
+        """Scores (len(contexts), len(items)) for many users at once, in blocks within the scorer's budget."""
+        return self.scorer.score(Users([c.history for c in contexts], [c.profile_vector for c in contexts]), items)
 
     def history_attention(self, ctx: UserContext, item: int) -> np.ndarray:
         """The model's attention weight on each of the latest history items, newest first, for one candidate."""
         vectors = torch.from_numpy(self.catalog.item_vectors)
         idx = torch.tensor([item])
         with torch.inference_mode():
-            _, weights = self.model.score(self.user_input(ctx), vectors[idx], idx, return_attention=True)
+            _, weights = self.model.score_and_attention(self.user_input(ctx), vectors[idx], idx)
         h = min(len(ctx.history), self.model.config.max_history)
         return weights[0, 0, :h].numpy().copy()
 
@@ -153,6 +158,39 @@ class Recommender:
     ) -> list[Recommendation]:
         """Top-k for a user the model knows. ``k=None`` ranks every eligible item."""
         return self.recommend_for(self.context(user_id), k, exclude_seen=exclude_seen, candidates=candidates, diversity=diversity)
+
+    def recommend_many(
+        self, user_ids: Sequence[str], k: int | None = 10, *, exclude_seen: bool = True
+    ) -> dict[str, list[Recommendation]]:
+        """Top-k for many known users, scored together in batches: same lists as ``recommend`` per user.
+
+        Catalogues served in two stages (above ``RERANK_ABOVE`` items) keep the
+        per-user path, whose first stage differs per user.
+        """
+        contexts = [self.context(u) for u in user_ids]
+        if self.catalog.n_items > RERANK_ABOVE:
+            return {u: self.recommend_for(c, k, exclude_seen=exclude_seen) for u, c in zip(user_ids, contexts)}
+        out: dict[str, list[Recommendation]] = {}
+        everything = np.arange(self.catalog.n_items)
+        step = max(1, self.scorer.budget // max(self.catalog.n_items, 1))
+        for start in range(0, len(contexts), step):
+            block = contexts[start : start + step]
+            scores = self.score_many(block)
+            for row, ctx in enumerate(block):
+                pool = self._eligible(everything, ctx, exclude_seen)
+                out[ctx.user_id] = self._ranked(pool, scores[row][pool], k)
+        return out
+
+    @staticmethod
+    def _eligible(pool: np.ndarray, ctx: UserContext, exclude_seen: bool) -> np.ndarray:
+        return pool[~np.isin(pool, ctx.history)] if exclude_seen and len(ctx.history) else pool
+
+    def _ranked(self, pool: np.ndarray, scores: np.ndarray, k: int | None) -> list[Recommendation]:
+        """The best ``k`` of ``pool`` (all if None) by ``scores``, aligned with ``pool``."""
+        if len(pool) == 0:
+            return []
+        order = top_k(scores[None, :], len(pool) if k is None else min(k, len(pool)))[0]
+        return [Recommendation(self.catalog.item_ids[pool[j]], float(scores[j]), r + 1) for r, j in enumerate(order)]
 
     def recommend_from_history(
         self,
@@ -180,18 +218,16 @@ class Recommender:
         if not 0.0 <= diversity <= 1.0:
             raise ValueError(f"diversity must be between 0 and 1, got {diversity}.")
         pool = np.arange(self.catalog.n_items) if candidates is None else self.catalog.indices(candidates)
-        if exclude_seen and len(ctx.history):
-            pool = pool[~np.isin(pool, ctx.history)]
+        pool = self._eligible(pool, ctx, exclude_seen)
         if len(pool) == 0:
             return []
         k = len(pool) if k is None else min(k, len(pool))
         if len(pool) > RERANK_ABOVE and k <= RETRIEVE:
             pool = self._retrieve(ctx, pool, RETRIEVE)
         scores = self.score_items(ctx, pool)
-        if diversity > 0:
-            order = self._mmr(pool, scores, k, diversity)
-        else:
-            order = top_k(scores[None, :], k)[0]
+        if diversity == 0:
+            return self._ranked(pool, scores, k)
+        order = self._mmr(pool, scores, k, diversity)
         return [Recommendation(self.catalog.item_ids[pool[j]], float(scores[j]), r + 1) for r, j in enumerate(order)]
 
     def _retrieve(self, ctx: UserContext, pool: np.ndarray, n: int) -> np.ndarray:

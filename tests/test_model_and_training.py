@@ -14,7 +14,7 @@ def _user(b=2, h=3, t=8, n_items=10):
 
 def test_scores_and_attention_shapes():
     model = HybridRecommender(ModelConfig(n_items=10, text_dim=8, dim=16, hidden=8, max_history=3)).eval()
-    scores, weights = model.score(_user(), torch.randn(5, 8), torch.arange(5), return_attention=True)
+    scores, weights = model.score_and_attention(_user(), torch.randn(5, 8), torch.arange(5))
     assert scores.shape == (2, 5) and weights.shape == (2, 5, 3)
     assert torch.allclose(weights.sum(-1), torch.ones(2, 5))
     assert torch.all(weights[1, :, 2] == 0)  # padding gets no attention
