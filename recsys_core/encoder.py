@@ -170,7 +170,12 @@ class TextEncoder:
         )
 
     def encode(self, texts: Sequence[str], progress: ProgressFn | None = None) -> np.ndarray:
-        """Pooled vectors ``(len(texts), dim)`` float32, reading and filling the cache."""
+        """Pooled vectors ``(len(texts), dim)`` float32, reading and filling the cache.
+
+        New vectors reach the cache while encoding goes on (every
+        ``EmbeddingCache.FLUSH_TEXTS`` texts or ``FLUSH_SECONDS``), so an
+        interrupted encoding keeps most of its work.
+        """
         texts = list(texts)
         out = np.zeros((len(texts), 0), dtype=np.float32)
         cached = self.cache.get_many(texts) if self.cache else {}
@@ -179,8 +184,6 @@ class TextEncoder:
             fresh = np.zeros((0, 0), dtype=np.float32)
         else:
             fresh = self._encode_uncached(todo, progress, already=len(texts) - len(todo), total=len(texts))
-        if self.cache and todo:
-            self.cache.put_many(todo, fresh)
         lookup = dict(cached)
         lookup.update(zip(todo, fresh))
         if texts:
@@ -196,60 +199,176 @@ class TextEncoder:
             return np.zeros((0, self.dim), dtype=np.float32)
         chunks = []
         size = self.config.batch_size
-        with torch.inference_mode():
-            for start in range(0, len(texts), size):
-                batch = self.tokenize(texts[start : start + size])
-                hidden = self.model(**batch).last_hidden_state
-                chunks.append(pool(hidden, batch["attention_mask"], self.config.pooling).float().numpy())
-                if progress:
-                    progress(already + min(start + size, len(texts)), total)
+        writer = self.cache.writer() if self.cache else None
+        try:
+            with torch.inference_mode():
+                for start in range(0, len(texts), size):
+                    batch_texts = texts[start : start + size]
+                    batch = self.tokenize(batch_texts)
+                    hidden = self.model(**batch).last_hidden_state
+                    vectors = pool(hidden, batch["attention_mask"], self.config.pooling).float().numpy()
+                    chunks.append(vectors)
+                    if writer:
+                        writer.add(batch_texts, vectors)
+                    if progress:
+                        progress(already + min(start + size, len(texts)), total)
+        finally:
+            if writer:  # also on an exception: what was encoded is kept
+                writer.flush()
         return np.concatenate(chunks)
+
+
+# The cache's own imports sit here, apart from the module's import block (owned by the encoder code above).
+import logging  # noqa: E402
+import re  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+
+logger = logging.getLogger(__name__)
 
 
 class EmbeddingCache:
     """Pooled vectors on disk, keyed by (encoder, pooling, max length, text hash).
 
-    Stored as append-only ``.npz`` shards so that a crash mid-write never
-    corrupts what was cached before.
+    Each write is a new ``shard-PID-NS.npz`` file: written under a temporary
+    name the reader never matches (``.partial-PID-NS``), fsynced, then renamed,
+    so a reader only ever sees complete shards.  A shard that cannot be read
+    anyway (disk damage, a file truncated by another tool) counts as missing:
+    its texts are encoded again and a warning is issued once per shard.  One
+    instance may be shared by threads (dashboard sessions): the in-memory
+    index is guarded by a lock, and shards written by other processes are
+    picked up when a lookup misses.
     """
+
+    FLUSH_TEXTS = 1024  # write a shard at least this often while encoding ...
+    FLUSH_SECONDS = 15.0  # ... or after this long, so a kill loses little work
+    _SHARD = re.compile(r"^shard-.*\.npz$")
+    _PARTIAL = re.compile(r"^\.partial-(?P<pid>\d+)-\d+$")
+    _OLD_TEMP = re.compile(r"^shard-\d+-(?P<pid>\d+)\.tmp\.npz$")  # what earlier versions left behind
+    _warned: set[str] = set()
+    _warned_lock = threading.Lock()
 
     def __init__(self, root: str | Path, key: str):
         self.dir = Path(root) / key
-        self._index: dict[str, np.ndarray] | None = None
+        self._index: dict[str, np.ndarray] = {}
+        self._seen: set[str] = set()  # shard file names already read (or found unreadable)
+        self._lock = threading.Lock()
 
     @staticmethod
     def text_hash(text: str) -> str:
-        return hashlib.sha1(text.encode("utf-8")).hexdigest()
+        return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
 
-    def _load(self) -> dict[str, np.ndarray]:
-        if self._index is None:
-            self._index = {}
-            for shard in sorted(self.dir.glob("shard-*.npz")):
-                try:
-                    with np.load(shard) as data:
-                        for h, v in zip(data["hashes"], data["vectors"]):
-                            self._index[str(h)] = v
-                except (OSError, ValueError, KeyError):
-                    continue  # a damaged shard only costs re-encoding
-        return self._index
+    # -- reading -------------------------------------------------------------------
+    def _refresh(self) -> None:
+        """Read shards not read yet (caller holds the lock)."""
+        try:
+            names = sorted(p.name for p in self.dir.iterdir())
+        except OSError:
+            return
+        for name in names:
+            if name in self._seen:
+                continue
+            if self._OLD_TEMP.match(name):
+                self._remove_if_dead(name, self._OLD_TEMP)
+                continue
+            if self._PARTIAL.match(name):
+                self._remove_if_dead(name, self._PARTIAL)
+                continue
+            if not self._SHARD.match(name):
+                continue
+            self._seen.add(name)
+            try:
+                # Our own file handle: np.load leaks its handle when the archive is damaged.
+                with open(self.dir / name, "rb") as f, np.load(f, allow_pickle=False) as data:
+                    hashes, vectors = data["hashes"], data["vectors"]
+                    if vectors.ndim != 2 or len(hashes) != len(vectors):
+                        raise ValueError(f"shapes {hashes.shape} and {vectors.shape} do not match")
+                    for h, v in zip(hashes.tolist(), vectors):
+                        self._index[str(h)] = v
+            except Exception as exc:  # noqa: BLE001 - zipfile, zlib, numpy and OS errors alike: a cache miss
+                self._warn_once(name, exc)
+
+    def _remove_if_dead(self, name: str, pattern: re.Pattern) -> None:
+        """Delete a temporary this class wrote whose writer process is gone (never anything else)."""
+        pid = int(pattern.match(name)["pid"])
+        if pid == os.getpid():
+            return
+        try:
+            os.kill(pid, 0)
+            return  # still writing
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            return
+        try:
+            (self.dir / name).unlink()
+        except OSError:
+            pass
+
+    def _warn_once(self, name: str, exc: Exception) -> None:
+        key = str(self.dir / name)
+        with self._warned_lock:
+            if key in self._warned:
+                return
+            self._warned.add(key)
+        message = (
+            f"Embedding cache file {key} is unreadable ({type(exc).__name__}); its texts are encoded again. "
+            "Delete the file to silence this warning."
+        )
+        logger.warning(message)
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
 
     def get_many(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
-        index = self._load()
-        found = {}
-        for text in texts:
-            vec = index.get(self.text_hash(text))
-            if vec is not None:
-                found[text] = vec
-        return found
+        with self._lock:
+            hashes = [self.text_hash(t) for t in texts]
+            if any(h not in self._index for h in hashes):
+                self._refresh()  # another process may have written what we lack
+            return {t: self._index[h] for t, h in zip(texts, hashes) if h in self._index}
 
+    # -- writing -------------------------------------------------------------------
     def put_many(self, texts: Sequence[str], vectors: np.ndarray) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
+        """Store one shard; it becomes visible to readers only once complete."""
+        if len(texts) == 0:
+            return
         hashes = np.array([self.text_hash(t) for t in texts])
-        n = len(list(self.dir.glob("shard-*.npz")))
-        final = self.dir / f"shard-{n:05d}-{os.getpid()}.npz"
-        tmp = final.with_suffix(".tmp.npz")
-        np.savez(tmp, hashes=hashes, vectors=vectors.astype(np.float32))
-        os.replace(tmp, final)
-        index = self._load()
-        for h, v in zip(hashes, vectors):
-            index[str(h)] = v
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        stamp = f"{os.getpid()}-{time.time_ns()}-{threading.get_ident() % 10_000}"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        final = self.dir / f"shard-{stamp}.npz"
+        tmp = self.dir / f".partial-{stamp}"
+        try:
+            with open(tmp, "wb") as f:  # a file object: np.savez would append ".npz" to a name
+                np.savez(f, hashes=hashes, vectors=vectors)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, final)
+        except OSError as exc:  # a full or read-only disk costs speed, not the encoding
+            tmp.unlink(missing_ok=True)
+            self._warn_once(final.name, exc)
+        with self._lock:
+            self._seen.add(final.name)
+            for h, v in zip(hashes.tolist(), vectors):
+                self._index[str(h)] = v
+
+    def writer(self) -> "_CacheWriter":
+        """Collects vectors during one encoding and writes them in shards as it goes."""
+        return _CacheWriter(self)
+
+
+class _CacheWriter:
+    def __init__(self, cache: EmbeddingCache):
+        self.cache = cache
+        self.texts: list[str] = []
+        self.vectors: list[np.ndarray] = []
+        self.last = time.monotonic()
+
+    def add(self, texts: Sequence[str], vectors: np.ndarray) -> None:
+        self.texts.extend(texts)
+        self.vectors.append(vectors)
+        if len(self.texts) >= self.cache.FLUSH_TEXTS or time.monotonic() - self.last >= self.cache.FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.texts:
+            self.cache.put_many(self.texts, np.concatenate(self.vectors))
+        self.texts, self.vectors, self.last = [], [], time.monotonic()

@@ -50,3 +50,137 @@ def test_unknown_model_id_is_a_clear_error():
     enc = TextEncoder(EncoderConfig(name="nobody/no-such-bert"))
     with pytest.raises(RecsysError, match="Could not load"):
         enc.encode(["x"])
+
+
+# -- the on-disk embedding cache: damaged files are misses, never fatal -----------------------
+
+import os  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from recsys_core.encoder import EmbeddingCache  # noqa: E402
+
+DEAD_PID = 2**22 + 4321  # above the default pid_max: no such process
+
+
+def _fill(cache: EmbeddingCache, n: int = 50, dim: int = 8, seed: int = 0) -> tuple[list[str], np.ndarray]:
+    texts = [f"text number {i}" for i in range(n)]
+    vectors = np.random.default_rng(seed).standard_normal((n, dim)).astype(np.float32)
+    cache.put_many(texts, vectors)
+    return texts, vectors
+
+
+def test_cache_round_trips_and_writes_only_complete_shards(tmp_path):
+    cache = EmbeddingCache(tmp_path, "k")
+    texts, vectors = _fill(cache)
+    names = [p.name for p in (tmp_path / "k").iterdir()]
+    assert len(names) == 1 and names[0].startswith("shard-") and names[0].endswith(".npz")
+    again = EmbeddingCache(tmp_path, "k").get_many(texts + ["unknown"])
+    assert list(again) == texts
+    np.testing.assert_array_equal(np.stack([again[t] for t in texts]), vectors)
+
+
+@pytest.mark.parametrize("keep", [0, 1, 10, 22, 30, 100, 0.25, 0.5, 0.75, 0.9, 0.99, -1])
+def test_a_truncated_shard_is_a_cache_miss_with_one_warning(tmp_path, keep):
+    cache = EmbeddingCache(tmp_path, "k")
+    texts, _ = _fill(cache)
+    good_texts, _ = _fill(cache, n=3, seed=1)
+    good_texts = [f"text number {i}" for i in range(3)]
+    shard = sorted((tmp_path / "k").glob("shard-*.npz"))[0]
+    data = shard.read_bytes()
+    cut = int(len(data) * keep) if isinstance(keep, float) else (len(data) + keep if keep < 0 else keep)
+    shard.write_bytes(data[:cut])
+    reader = EmbeddingCache(tmp_path, "k")
+    with pytest.warns(RuntimeWarning, match="unreadable"):
+        found = reader.get_many(texts)
+    assert set(found) <= set(texts)  # whatever survives is served; nothing raises
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once per shard, not on every lookup
+        reader.get_many(texts)
+        EmbeddingCache(tmp_path, "k").get_many(texts)
+
+
+def test_stale_temporaries_are_never_read_and_dead_writers_files_are_removed(tmp_path):
+    folder = tmp_path / "k"
+    cache = EmbeddingCache(tmp_path, "k")
+    texts, vectors = _fill(cache)
+    (folder / f"shard-00003-{DEAD_PID}.tmp.npz").write_bytes(b"PK\x03\x04 truncated")  # left by the old code
+    (folder / f".partial-{DEAD_PID}-1").write_bytes(b"PK\x03\x04 half")
+    (folder / f".partial-{os.getpid()}-2").write_bytes(b"PK")  # a live writer's: left alone
+    (folder / "notes.txt").write_text("not ours")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        found = EmbeddingCache(tmp_path, "k").get_many(texts)
+    assert len(found) == len(texts)
+    left = sorted(p.name for p in folder.iterdir())
+    assert f"shard-00003-{DEAD_PID}.tmp.npz" not in left and f".partial-{DEAD_PID}-1" not in left
+    assert f".partial-{os.getpid()}-2" in left and "notes.txt" in left
+
+
+def test_encode_with_a_damaged_shard_re_encodes_instead_of_failing(tmp_path):
+    enc = TextEncoder(EncoderConfig(), cache_dir=tmp_path)
+    texts = ["a quiet film about the sea", "a loud film about cars"]
+    first = enc.encode(texts)
+    for shard in tmp_path.rglob("shard-*.npz"):
+        shard.write_bytes(shard.read_bytes()[:40])
+    with pytest.warns(RuntimeWarning, match="unreadable"):
+        again = TextEncoder(EncoderConfig(), cache_dir=tmp_path).encode(texts)
+    np.testing.assert_allclose(again, first, atol=1e-5)
+
+
+def test_one_cache_shared_by_threads(tmp_path):
+    cache = EmbeddingCache(tmp_path, "k")
+    errors = []
+
+    def work(worker: int) -> None:
+        try:
+            for round_ in range(20):
+                texts = [f"w{worker} r{round_} t{i}" for i in range(5)]
+                cache.put_many(texts, np.full((5, 4), worker, dtype=np.float32))
+                got = cache.get_many(texts)
+                assert len(got) == 5 and all((v == worker).all() for v in got.values())
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(EmbeddingCache(tmp_path, "k").get_many([f"w{w} r{r} t{i}" for w in range(8) for r in range(20) for i in range(5)])) == 800
+
+
+CHILD = """
+import sys, time
+from recsys_core.encoder import EmbeddingCache, EncoderConfig, TextEncoder
+EmbeddingCache.FLUSH_TEXTS = 16
+enc = TextEncoder(EncoderConfig(batch_size=8), cache_dir=sys.argv[1])
+texts = [f"film number {i} about the sea and the stars" for i in range(4000)]
+enc.encode(texts, progress=lambda done, total: time.sleep(0.01))
+"""
+
+
+def test_a_kill_during_encoding_keeps_the_shards_already_written(tmp_path):
+    root = Path(__file__).resolve().parent.parent
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path)], env={**os.environ, "PYTHONPATH": str(root)})
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(list(tmp_path.rglob("shard-*.npz"))) < 3:
+            time.sleep(0.05)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    texts = [f"film number {i} about the sea and the stars" for i in range(4000)]
+    [key] = [p.name for p in tmp_path.iterdir()]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no damaged shard: temporaries are never read
+        kept = EmbeddingCache(tmp_path, key).get_many(texts)
+    assert 48 <= len(kept) < len(texts)
+    sample = list(kept)[:3]
+    np.testing.assert_allclose(np.stack([kept[t] for t in sample]), TextEncoder(EncoderConfig()).encode(sample), atol=1e-4)
