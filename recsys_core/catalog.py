@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .encoder import ProgressFn, TextEncoder
+from .errors import DataValidationError
 from .schema import ITEM, TIMESTAMP, USER, Dataset
 from .text import FieldText, build_field_text, build_texts
 
@@ -80,6 +81,11 @@ def build_catalog(dataset: Dataset, encoder: TextEncoder, progress: ProgressFn |
     item_ids = items[ITEM].astype(str).tolist()
     texts = build_texts(items, ITEM, dataset.item_fields)
     item_texts = [texts.get(i) or build_field_text({}, []) for i in item_ids]
+    if item_ids and not any(t.text for t in item_texts):  # load_dataset says so first; this guards other callers
+        raise DataValidationError(
+            f"No item has any text in the fields {', '.join(dataset.item_fields) or '(none)'}: "
+            "the model learns from item text. Choose fields that hold text for the items."
+        )
     profile_ids: list[str] = []
     profile_texts: list[FieldText] = []
     if dataset.users is not None and dataset.user_fields:

@@ -20,6 +20,7 @@ import codecs
 import difflib
 import io
 import os
+import time
 from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, Union
@@ -121,8 +122,20 @@ def read_table(
         text = _decode_utf8(data, where)
         frame = _parse_delimited(text, extension, where)
         frame = _numbers_from_text(frame, keep_as_text)
+    header = frame.attrs.pop("raw_header", None) or list(frame.columns)
     frame.columns = [str(column).strip() for column in frame.columns]
+    _reject_duplicate_columns([str(column).strip() for column in header], where)
     return frame
+
+
+def _reject_duplicate_columns(names: list[str], where: str) -> None:
+    seen: dict[str, int] = {}
+    for position, name in enumerate(names, start=1):
+        if name in seen:
+            raise DataValidationError(
+                f"{_cap(where)} has two columns named '{name}' (columns {seen[name]} and {position}): rename or remove one.",
+            )
+        seen[name] = position
 
 
 def _read_bytes(source: TableSource, name: str | None, max_bytes: int) -> tuple[str | None, bytes]:
@@ -204,11 +217,27 @@ def _reject_binary_formats(data: bytes, extension: str, where: str) -> None:
         raise DataValidationError(
             f"{_cap(where)} is compressed (gzip). Decompress it first and use the CSV/TSV inside."
         )
-    if data.startswith(codecs.BOM_UTF16_LE) or data.startswith(codecs.BOM_UTF16_BE):
+    if data.startswith(codecs.BOM_UTF16_LE) or data.startswith(codecs.BOM_UTF16_BE) or _looks_like_utf16(data):
         raise DataValidationError(
-            f"{_cap(where)} is saved as UTF-16 ('Unicode Text' in Excel), not UTF-8. Re-save it as "
-            "UTF-8 (in Excel: Save As → 'CSV UTF-8 (Comma delimited)') and upload it again."
+            f"{_cap(where)} is saved as UTF-16 ('Unicode Text' in Excel), not UTF-8: re-save it as UTF-8 and upload it again.",
+            "In Excel: Save As → 'CSV UTF-8 (Comma delimited)'; in LibreOffice choose character set 'Unicode (UTF-8)'.",
         )
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        raise DataValidationError(
+            f"{_cap(where)} contains a NUL byte (line {line}), so it is binary or damaged, not CSV text: export it again.",
+            f"First NUL byte at byte {nul}. CSV/TSV files are plain UTF-8 text; Parquet files start with 'PAR1'.",
+        )
+
+
+def _looks_like_utf16(data: bytes) -> bool:
+    """UTF-16 without a byte-order mark: ASCII text with a NUL byte next to almost every character."""
+    sample = data[:4096]
+    if len(sample) < 4:
+        return False
+    even, odd = sample[0::2], sample[1::2]
+    return max(even.count(0) / len(even), odd.count(0) / len(odd)) > 0.4
 
 
 def _decode_utf8(data: bytes, where: str) -> str:
@@ -247,13 +276,16 @@ def _guess_delimiter(text: str, extension: str) -> str:
 def _parse_delimited(text: str, extension: str, where: str) -> pd.DataFrame:
     delimiter = _guess_delimiter(text, extension)
     try:
-        return pd.read_csv(
+        frame = pd.read_csv(
             io.StringIO(text),
             sep=delimiter,
             dtype=str,
             keep_default_na=False,  # "NA"/"None" can be real ids or titles; only blanks are missing
             na_values=[""],
         )
+        # pandas renames a repeated column 'x' to 'x.1'; keep the names as written to report repeats.
+        frame.attrs["raw_header"] = pd.read_csv(io.StringIO(text), sep=delimiter, header=None, nrows=1, dtype=str).iloc[0].tolist()
+        return frame
     except pd.errors.EmptyDataError:
         raise DataValidationError(
             f"{_cap(where)} has no header row and no data. Check that you picked the right file."
@@ -269,12 +301,23 @@ def _parse_delimited(text: str, extension: str, where: str) -> pd.DataFrame:
 
 def _parse_parquet(data: bytes, where: str) -> pd.DataFrame:
     try:
-        return pd.read_parquet(io.BytesIO(data))
+        frame = pd.read_parquet(io.BytesIO(data))
     except Exception as error:  # pyarrow raises many unrelated types for corrupt files
         raise DataValidationError(
-            f"{_cap(where)} starts like a Parquet file but could not be read ({error}). "
-            "It may be truncated or corrupt: export it again."
+            f"{_cap(where)} starts like a Parquet file but could not be read; it may be truncated or corrupt: export it again.",
+            str(error)[:500],
         ) from None
+    for column in frame.columns:
+        if frame[column].dtype == object:
+            frame[column] = frame[column].map(_join_list)
+    return frame
+
+
+def _join_list(value: Any) -> Any:
+    """A Parquet list cell (genres = ['Drama', 'Crime']) as the text "Drama, Crime"; other values unchanged."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return ", ".join(str(v) for v in value if v is not None and not (isinstance(v, float) and np.isnan(v)))
+    return value
 
 
 def _numbers_from_text(frame: pd.DataFrame, keep_as_text: Collection[str]) -> pd.DataFrame:
@@ -391,6 +434,7 @@ def load_dataset(
         )
     chosen_item_fields = _resolve_item_fields(item_table, item_fields, items_label)
     item_table = _add_items_without_metadata(item_table, inter, items_label, notices)
+    _check_item_text(item_table[item_table[ITEM].isin(inter[ITEM])], chosen_item_fields, items_label, notices)
     _note_items_without_interactions(item_table, inter, notices)
 
     user_table = None
@@ -549,6 +593,18 @@ def _parse_timestamps(values: pd.Series, column: str, label: str, notices: list[
             "dates such as 2024-03-31 or 2024-03-31 14:05:00. Fix or delete those rows, or choose "
             "no timestamp column."
         )
+    future = seconds > time.time() + 366 * 86400
+    if future.any():
+        latest = pd.Timestamp(int(seconds.max()), unit="s").strftime("%Y-%m-%d")
+        notices.append(
+            Notice(
+                "timestamps_in_future",
+                f"{_count(future.sum(), 'timestamp')} in '{column}' {_agree(future.sum(), 'lies', 'lie')} more than a year in the future "
+                f"(latest {latest}); a temporal split puts them last. Check the dates if that is a typo.",
+                int(future.sum()),
+                severity="warning",
+            )
+        )
     return seconds.astype("int64")
 
 
@@ -573,8 +629,10 @@ def _unix_numbers_to_seconds(numbers: pd.Series, notices: list[Notice]) -> pd.Se
 
 
 def _datetimes_to_seconds(dates: pd.Series) -> pd.Series:
-    # Subtracting the epoch works whatever resolution (s/ms/us/ns) pandas chose.
-    return (dates - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
+    # The epoch in the column's own resolution: a nanosecond epoch would overflow for dates after 2262.
+    unit = getattr(dates.dt, "unit", "ns")
+    epoch = pd.Timestamp(0, tz="UTC").as_unit(unit)
+    return (dates - epoch) // pd.Timedelta(seconds=1).as_unit(unit)
 
 
 def _drop_duplicate_interactions(
@@ -753,6 +811,39 @@ def _add_items_without_metadata(
     return pd.concat([items, added], ignore_index=True)
 
 
+MOSTLY_EMPTY_TEXT = 0.5  # above this share of items without text, results rest mostly on ids: warn
+
+
+def _check_item_text(items: pd.DataFrame, fields: list[str], label: str, notices: list[Notice]) -> None:
+    """Text features are the point of the model: no text at all is an error, mostly none a warning.
+
+    ``items`` are the items the interactions use (the training set), so a catalogue full of
+    described items that nobody interacted with does not hide interactions with text-less ids.
+    """
+    empty = pd.Series(True, index=items.index)
+    for field in fields:
+        values = items[field]
+        empty &= values.isna() | (values.astype(str).str.strip() == "")
+    n_empty, n = int(empty.sum()), len(items)
+    fields_text = _column_list(fields)
+    if n_empty == n:
+        raise DataValidationError(
+            f"No interacted item has any text in {fields_text}: the model learns from item text. Check that {label} matches the interactions.",
+            "Items that appear in the interactions but have no row in the items file get no text; "
+            "a different id column or id format (e.g. '7' vs 'i7') is the usual cause.",
+        )
+    if n_empty / n > MOSTLY_EMPTY_TEXT:
+        notices.append(
+            Notice(
+                "items_mostly_without_text",
+                f"{n_empty / n:.0%} of the interacted items ({n_empty:,} of {n:,}) have no text in {fields_text}: "
+                "recommendations will rest mostly on ids. Check that the items file matches the interactions.",
+                n_empty,
+                severity="warning",
+            )
+        )
+
+
 def _note_items_without_interactions(items: pd.DataFrame, inter: pd.DataFrame, notices: list[Notice]) -> None:
     n_cold = int((~items[ITEM].isin(inter[ITEM])).sum())
     if n_cold:
@@ -799,6 +890,12 @@ def _note_profile_coverage(
 
 def _required_ids(values: pd.Series, column: str, label: str, what: str) -> pd.Series:
     ids = _ids_as_text(values)
+    nul = ids.str.contains("\x00", regex=False).fillna(False).astype(bool)
+    if nul.any():  # invisible on screen, cut off by C libraries, so two ids could look the same
+        raise DataValidationError(
+            f"{_cap(label)}: {_count(nul.sum(), what)} in column '{column}' {_agree(nul.sum(), 'contains', 'contain')} a NUL character: remove it from those ids.",
+            f"{_cap(_row_list(nul))}.",
+        )
     missing = ids.isna()
     if missing.any():
         n = int(missing.sum())

@@ -480,3 +480,64 @@ def test_load_interactions_alone(tmp_path):
     frame = load_interactions(path, columns=ColumnMap(user="uid", item="iid"))
     assert frame[["user_id", "item_id"]].values.tolist() == [["a", "i1"], ["b", "i2"]]
     assert frame["timestamp"].dtype == "int64"
+
+
+# -- issue 8: broken and unlucky files get messages, not tracebacks or silent garbage ------------
+
+
+def test_utf16_without_a_byte_order_mark_is_named_and_the_message_has_no_nul():
+    for encoding in ("utf-16-le", "utf-16-be"):
+        with pytest.raises(DataValidationError, match="UTF-16") as info:
+            read_table(("i.csv", INTERACTIONS.encode(encoding)))
+        assert "\x00" not in str(info.value) and len(info.value.summary) < 200
+
+
+def test_a_nul_byte_in_a_csv_is_reported_with_its_line():
+    with pytest.raises(DataValidationError, match=r"NUL byte \(line 3\)"):
+        read_table(("i.csv", INTERACTIONS.replace("u1,i2", "u1\x00,i2").encode()))
+
+
+def test_nul_characters_in_ids_are_refused():
+    frame = pd.read_csv(io.StringIO(INTERACTIONS))
+    frame.loc[1, "user_id"] = "u1\x00"
+    with pytest.raises(DataValidationError, match="NUL character"):
+        load_dataset(frame, ITEMS.encode())
+
+
+def test_parquet_list_cells_become_comma_separated_text():
+    items = pd.DataFrame({"item_id": ["i1", "i2", "i3"], "genres": [["Drama", "Crime"], ["Comedy"], []]})
+    buffer = io.BytesIO()
+    items.to_parquet(buffer)
+    table = read_table(("items.parquet", buffer.getvalue()))
+    assert table["genres"].tolist() == ["Drama, Crime", "Comedy", ""]
+
+
+def test_duplicate_column_names_are_reported():
+    with pytest.raises(DataValidationError, match=r"two columns named 'item_id' \(columns 2 and 3\)"):
+        read_table(("i.csv", b"user_id,item_id,item_id\nu1,i1,i2\n"))
+    with pytest.raises(DataValidationError, match="two columns named 'title'"):
+        read_table(("i.csv", b"item_id,title, title\ni1,a,b\n"))  # equal once spaces are stripped
+    assert list(read_table(("i.csv", b"item_id,x,x.1\ni1,a,b\n")).columns) == ["item_id", "x", "x.1"]
+
+
+def test_iso_dates_after_2262_are_read_and_flagged():
+    text = INTERACTIONS.replace("1700000300", "3000-01-01").replace("1700000000", "2020-01-01").replace(
+        "1700000100", "2020-01-02").replace("1700000200", "2020-01-03")
+    dataset = load_dataset(text.encode(), ITEMS.encode())
+    assert dataset.interactions["timestamp"].max() == 32503680000
+    [future] = [n for n in dataset.notices if n.code == "timestamps_in_future"]
+    assert future.severity == "warning" and "3000-01-01" in future.message
+
+
+def test_interactions_whose_items_have_no_text_are_an_error():
+    other_items = ITEMS.replace("i1,", "x1,").replace("i2,", "x2,").replace("i3,", "x3,")
+    with pytest.raises(DataValidationError, match="No interacted item has any text") as info:
+        load_dataset(INTERACTIONS.encode(), other_items.encode())
+    assert len(info.value.summary) < 200
+
+
+def test_mostly_text_less_items_are_a_warning_with_the_share():
+    items = ITEMS.replace("i2,", "x2,").replace("i3,", "x3,")  # only i1 of i1..i3 keeps its text
+    dataset = load_dataset(INTERACTIONS.encode(), items.encode(), item_fields=["title"])
+    [warning] = [n for n in dataset.notices if n.code == "items_mostly_without_text"]
+    assert warning.severity == "warning" and "67%" in warning.message and warning.count == 2
