@@ -112,11 +112,11 @@ class TextEncoder:
             # torch.inference_mode), or integrated gradients could not backpropagate through them.
             with torch.inference_mode(False):
                 model = AutoModel.from_pretrained(path, **kwargs)
-        except (OSError, ValueError) as exc:
+        except Exception as exc:  # noqa: BLE001 - transformers and safetensors raise many types for damaged weights
             raise RecsysError(
-                f"Could not load the encoder {self.config.name!r}: {str(exc).splitlines()[0]} "
-                "Give a local model directory or a model id that is already in the Hugging Face cache "
-                "(this machine has no access to a model hub)."
+                f"Could not load the encoder {self.config.name[:80]!r}: give a working local model directory or a cached model id.",
+                f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:300]} "
+                "(this machine has no access to a model hub, so the model must be on disk).",
             ) from exc
         model.eval()
         for param in model.parameters():

@@ -184,3 +184,16 @@ def test_a_kill_during_encoding_keeps_the_shards_already_written(tmp_path):
     assert 48 <= len(kept) < len(texts)
     sample = list(kept)[:3]
     np.testing.assert_allclose(np.stack([kept[t] for t in sample]), TextEncoder(EncoderConfig()).encode(sample), atol=1e-4)
+
+
+def test_an_encoder_folder_with_damaged_weights_is_a_short_clear_error(tmp_path):
+    import shutil
+
+    from recsys_core.encoder import resolve_encoder_path
+
+    folder = tmp_path / "enc"
+    shutil.copytree(resolve_encoder_path("default"), folder)
+    (folder / "model.safetensors").write_bytes(b"garbage" * 10)
+    with pytest.raises(RecsysError, match="Could not load the encoder") as info:
+        TextEncoder(EncoderConfig(name=str(folder))).encode(["x"])
+    assert len(info.value.summary) < 200 and "SafetensorError" in info.value.details
