@@ -18,6 +18,7 @@ from .encoder import EncoderConfig, TextEncoder
 from .errors import UnknownEntityError
 from .evaluation import EvaluationReport, top_k
 from .model import HybridRecommender, UserInput
+from .retrieval import ExactRetriever, Retriever, make_retriever
 from .scoring import ModelScorer, Users
 from .text import FieldText, build_field_text
 from .training import EpochLog
@@ -55,6 +56,7 @@ class Recommender:
     _encoder: TextEncoder | None = field(default=None, repr=False)
     _model_fingerprint: str = field(default="", repr=False)
     _scorer: ModelScorer | None = field(default=None, repr=False)
+    _retriever: Retriever | None = field(default=None, repr=False)
 
     # -- who and what ------------------------------------------------------------
     @property
@@ -128,6 +130,25 @@ class Recommender:
         if self._scorer is None:
             self._scorer = ModelScorer(self.model, self.catalog.item_vectors)
         return self._scorer
+
+    @property
+    def retriever(self) -> Retriever:
+        """The first stage of two-stage serving (exact unless ``use_retriever`` chose another)."""
+        if self._retriever is None:
+            self._retriever = ExactRetriever(self.catalog.item_vectors, self._item_bias())
+        return self._retriever
+
+    def use_retriever(self, kind: str) -> None:
+        """Serve large catalogues with the "exact" or the approximate "faiss" first stage."""
+        self._retriever = make_retriever(kind, self.catalog.item_vectors, self._item_bias())
+
+    @property
+    def item_units(self) -> np.ndarray:
+        """Unit-length item text vectors, normalised once (held by the retriever)."""
+        return self.retriever.units
+
+    def _item_bias(self) -> np.ndarray:
+        return self.model.item_bias.weight.detach().numpy()[1:, 0]
 
     def score_items(self, ctx: UserContext, items: np.ndarray | None = None) -> np.ndarray:
         """Scores (logits) of the given item indices (default: the whole catalogue) for one user."""
@@ -231,16 +252,14 @@ class Recommender:
         return [Recommendation(self.catalog.item_ids[pool[j]], float(scores[j]), r + 1) for r, j in enumerate(order)]
 
     def _retrieve(self, ctx: UserContext, pool: np.ndarray, n: int) -> np.ndarray:
-        """First stage for big catalogues: cosine of the recent-history mean text vector, plus the item bias."""
-        vecs = self.catalog.item_vectors
-        norm = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
-        recent = ctx.history[-self.model.config.max_history :]
-        query = norm[recent].mean(0) if len(recent) else np.zeros(vecs.shape[1], np.float32)
-        if ctx.profile_vector is not None:
-            query = query + ctx.profile_vector / max(np.linalg.norm(ctx.profile_vector), 1e-9)
-        bias = self.model.item_bias.weight.detach().numpy()[1:, 0]
-        cheap = norm[pool] @ query + bias[pool]
-        return pool[top_k(cheap[None, :], n)[0]]
+        """First stage for big catalogues: the ``n`` best items of ``pool`` by the retriever's cheap score."""
+        query = self.retriever.query(ctx.history[-self.model.config.max_history :], ctx.profile_vector)
+        excluded = np.setdiff1d(np.arange(self.catalog.n_items), pool, assume_unique=True)
+        if len(excluded) > n:
+            # An explicit candidate list: scoring it exactly is cheaper than searching around the exclusions.
+            cheap = self.item_units[pool] @ query + self.retriever.bias[pool]
+            return pool[top_k(cheap[None, :], n)[0]]
+        return self.retriever.candidates(query, n, exclude=excluded)
 
     def _mmr(self, pool: np.ndarray, scores: np.ndarray, k: int, diversity: float) -> np.ndarray:
         """Maximal marginal relevance: trade relevance for dissimilarity to items already picked.
@@ -250,8 +269,7 @@ class Recommender:
         shortlist = top_k(scores[None, :], min(len(pool), max(10 * k, 200)))[0]
         rel = scores[shortlist]
         rel = (rel - rel.min()) / max(rel.max() - rel.min(), 1e-9)
-        vecs = self.catalog.item_vectors[pool[shortlist]]
-        vecs = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
+        vecs = self.item_units[pool[shortlist]]
         chosen: list[int] = []
         max_sim = np.full(len(shortlist), -1.0, dtype=np.float32)
         available = np.ones(len(shortlist), dtype=bool)
@@ -268,9 +286,7 @@ class Recommender:
     def similar_items(self, item_id: str, k: int = 10) -> list[Recommendation]:
         """Items whose text vectors are closest (cosine) to the given item's."""
         i = self.item_position(item_id)
-        vecs = self.catalog.item_vectors
-        norm = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
-        sims = norm @ norm[i]
+        sims = self.item_units @ self.item_units[i]
         sims[i] = -np.inf
         order = top_k(sims[None, :], k)[0]
         return [Recommendation(self.catalog.item_ids[j], float(sims[j]), r + 1) for r, j in enumerate(order)]
