@@ -46,7 +46,7 @@ from safetensors.torch import save_file as save_torch
 
 from .catalog import Catalog
 from .encoder import EncoderConfig
-from .errors import ArtifactError, OutputPathError
+from .errors import ArtifactError, OutputPathError, shown_path
 from .evaluation import EvaluationReport
 from .model import HybridRecommender, ModelConfig
 from .recommender import Recommender
@@ -103,22 +103,23 @@ def check_output_dir(directory: str | Path) -> Path:
     absolute path; raises :class:`OutputPathError` otherwise.
     """
     target = Path(directory).expanduser().absolute()
-    fix = "give --out a new folder name (it is created), or an existing model folder to replace"
+    shown = shown_path(directory)
+    fix = "give a new folder name, or a model folder to replace"
     if target.is_symlink():
-        raise OutputPathError(f"{directory} is a symbolic link; {fix}. Nothing was changed.")
+        raise OutputPathError(f"{shown} is a symbolic link: {fix}. Nothing was changed.")
     if not target.exists():
         return target
     if not target.is_dir():
-        raise OutputPathError(f"{directory} is a file, not a model folder; {fix}. Nothing was changed.")
+        raise OutputPathError(f"{shown} is a file, not a model folder: {fix}. Nothing was changed.")
     try:
         entries = sorted(p.name for p in target.iterdir())
     except OSError as exc:
-        raise OutputPathError(f"{directory} cannot be read ({exc.strerror}); {fix}.") from None
+        raise OutputPathError(f"{shown} cannot be read ({exc.strerror}): {fix}.") from None
     if entries and not is_model_dir(target):
-        shown = ", ".join(entries[:3]) + (f" and {len(entries) - 3} more" if len(entries) > 3 else "")
+        found = ", ".join(entries[:3]) + (f" and {len(entries) - 3} more" if len(entries) > 3 else "")
         raise OutputPathError(
-            f"{directory} already holds files that are not a recsys_core model; {fix}. Nothing was changed.",
-            f"Found: {shown}.",
+            f"{shown} holds files that are not a recsys_core model: {fix}. Nothing was changed.",
+            f"Found: {found}. Only an empty folder or one holding just a saved model is ever replaced.",
         )
     return target
 
@@ -312,11 +313,11 @@ def _write(rec: Recommender, out: Path) -> None:
 
 # -- loading ---------------------------------------------------------------------------
 
-_RETRAIN = "re-train the model (or restore the folder from a backup)"
+_RETRAIN = "re-train it or restore a backup"
 
 
 def _damaged(path: Path, what: str, details: str | None = None) -> ArtifactError:
-    return ArtifactError(f"The model in {path} is damaged: {what}; {_RETRAIN}.", details)
+    return ArtifactError(f"The model in {shown_path(path)} is damaged: {what}; {_RETRAIN}.", details)
 
 
 def _read_json(base: str, name: str, shown: Path):
@@ -371,12 +372,12 @@ def load(directory: str | Path) -> Recommender:
     """Read a model directory written by ``save``; clear errors for anything missing or unknown."""
     path = Path(directory)
     if path.exists() and not path.is_dir():
-        raise ArtifactError(f"{path} is a file, not a model folder: give the folder that `train --out` wrote.")
+        raise ArtifactError(f"{shown_path(path)} is a file, not a model folder: give the folder that `train --out` wrote.")
     for attempt in range(3):
         found = _find(path.absolute())
         if found is None:
             raise ArtifactError(
-                f"No model directory at {path}: train one with `python -m recsys_core train … --out {path}`."
+                f"No model directory at {shown_path(path)}: train one with `python -m recsys_core train … --out DIR`."
             )
         try:
             with _pinned(found) as base:
@@ -392,7 +393,7 @@ def _load_from(base: str, path: Path) -> Recommender:
     missing = [f for f in FILES if not os.path.isfile(os.path.join(base, f))]
     if missing:
         raise ArtifactError(
-            f"The model directory {path} is incomplete: missing {', '.join(missing)}; {_RETRAIN}."
+            f"The model directory {shown_path(path)} is incomplete: missing {', '.join(missing)}; {_RETRAIN}."
         )
     config = _read_json(base, "config.json", path)
     if not isinstance(config, dict):
@@ -402,8 +403,8 @@ def _load_from(base: str, path: Path) -> Recommender:
         raise _damaged(path, f'config.json has "format_version": "{version}" (text); it must be the number {FORMAT_VERSION}')
     if version != FORMAT_VERSION:
         raise ArtifactError(
-            f"{path} has model format version {version!r}; this recsys_core reads version {FORMAT_VERSION}. "
-            "Re-train the model with this version."
+            f"{shown_path(path)} has model format version {repr(version)[:30]}; this recsys_core reads version "
+            f"{FORMAT_VERSION}: re-train the model with this version."
         )
     try:
         model_config = ModelConfig(**config["model"])
@@ -423,10 +424,10 @@ def _load_from(base: str, path: Path) -> Recommender:
             for k, v in weights.items()
             if k in model.state_dict() and tuple(v.shape) != tuple(model.state_dict()[k].shape)
         ]
-        what = "weights.safetensors does not match the sizes in config.json"
+        what = "weights.safetensors does not match config.json"
         if mismatched:
-            what += f" (e.g. {mismatched[0]})"
-        raise _damaged(path, what[:150], str(exc)) from None
+            what += f" ({mismatched[0][:70]})"
+        raise _damaged(path, what, str(exc)) from None
     model.eval()
     vectors = _read_tensors(base, "vectors.safetensors", path, "numpy")
     catalog_data = _read_json(base, "catalog.json", path)

@@ -47,3 +47,12 @@ class UnknownEntityError(RecsysError):
 
 class OutputPathError(RecsysError):
     """A place to write to that would destroy something we did not create (a file, a foreign folder)."""
+
+
+def shown_path(path: object, limit: int = 60) -> str:
+    """A path short enough for a message's first line: long ones keep only their last two parts."""
+    text = str(path)
+    if len(text) <= limit:
+        return text
+    parts = text.replace("\\", "/").rstrip("/").split("/")
+    return "…/" + "/".join(parts[-2:])[-limit:]

@@ -28,7 +28,7 @@ from typing import Any, Protocol, Union
 import numpy as np
 import pandas as pd
 
-from recsys_core.errors import DataValidationError
+from recsys_core.errors import DataValidationError, shown_path
 from recsys_core.schema import ITEM, RATING, TIMESTAMP, USER, ColumnMap, Dataset, Notice
 
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024  # same order as Streamlit's default upload limit
@@ -194,10 +194,10 @@ def _read_file_object(source: Any, max_bytes: int) -> bytes:
 def _check_size(size: int, max_bytes: int, name: str | None) -> None:
     if size > max_bytes:
         raise DataValidationError(
-            f"{_cap(_file_phrase(name))} is {_format_size(size)}, which is over the "
-            f"{_format_size(max_bytes)} limit. Remove rows or columns you do not need, save it "
-            "as Parquet (usually several times smaller), or raise the limit (the max_bytes "
-            "setting) if this computer has enough memory."
+            f"{_cap(_file_phrase(name))} is {_format_size(size)}, over the {_format_size(max_bytes)} limit: "
+            "remove rows or columns you do not need, or save it as Parquet.",
+            "Parquet is usually several times smaller. Or raise the limit (the max_bytes setting) if this "
+            "computer has enough memory.",
         )
 
 
@@ -248,11 +248,11 @@ def _decode_utf8(data: bytes, where: str) -> str:
         position = bom + error.start
         line = data.count(b"\n", 0, position) + 1
         raise DataValidationError(
-            f"{_cap(where)} is not UTF-8 text: byte 0x{data[position]:02X} on line {line} "
-            f"(byte {position}) is not valid UTF-8. The file was probably saved in another "
-            "encoding such as Windows-1252/Latin-1. Re-save it as UTF-8 (in Excel: Save As → "
-            "'CSV UTF-8 (Comma delimited)'; in LibreOffice choose character set 'Unicode (UTF-8)') "
-            "and upload it again."
+            f"{_cap(where)} is not UTF-8 text (byte 0x{data[position]:02X} on line {line}): "
+            "re-save it as UTF-8 and upload it again.",
+            f"Byte {position} is not valid UTF-8; the file was probably saved as Windows-1252/Latin-1. "
+            "In Excel: Save As → 'CSV UTF-8 (Comma delimited)'; in LibreOffice choose character set "
+            "'Unicode (UTF-8)'.",
         ) from None
 
 
@@ -283,6 +283,15 @@ def _parse_delimited(text: str, extension: str, where: str) -> pd.DataFrame:
             keep_default_na=False,  # "NA"/"None" can be real ids or titles; only blanks are missing
             na_values=[""],
         )
+        if not isinstance(frame.index, pd.RangeIndex):
+            # pandas silently turns the surplus leading values of over-long rows into an index.
+            kind = _DELIMITER_NAMES[delimiter]
+            longer = np.flatnonzero(frame.iloc[:, -1].notna().to_numpy()) if frame.shape[1] else []
+            line = f" (e.g. line {int(longer[0]) + 2})" if len(longer) else ""
+            raise DataValidationError(
+                f"{_cap(where)} has rows with more values than the header has columns{line}: quote values "
+                f"that contain a {kind}, or fix those lines."
+            )
         # pandas renames a repeated column 'x' to 'x.1'; keep the names as written to report repeats.
         frame.attrs["raw_header"] = pd.read_csv(io.StringIO(text), sep=delimiter, header=None, nrows=1, dtype=str).iloc[0].tolist()
         return frame
@@ -292,10 +301,11 @@ def _parse_delimited(text: str, extension: str, where: str) -> pd.DataFrame:
         ) from None
     except pd.errors.ParserError as error:
         kind = _DELIMITER_NAMES[delimiter]
+        detail = str(error).strip().splitlines()[-1] if str(error).strip() else ""
         raise DataValidationError(
-            f"{_cap(where)} could not be read as {kind}-separated text: {error}. Usually a value "
-            f"contains a {kind} or a stray quote; wrap such values in double quotes (Excel and "
-            "most tools do this when saving as CSV) or fix that line."
+            f"{_cap(where)} could not be read as {kind}-separated text: quote values that contain a "
+            f"{kind} or a quote, or fix the line.",
+            f"{detail}. Excel and most tools add the double quotes when saving as CSV.",
         ) from None
 
 
@@ -471,7 +481,7 @@ def _load_table(
     name = _source_name(source)
     keep = {column for column in id_columns if column}
     frame = read_table(source, max_bytes=max_bytes, keep_as_text=keep)
-    return frame, f"the {role} file '{name}'" if name else f"the uploaded {role} file"
+    return frame, f"the {role} file '{shown_path(name)}'" if name else f"the uploaded {role} file"
 
 
 def _source_name(source: Any) -> str | None:
@@ -538,9 +548,9 @@ def _require_column(frame: pd.DataFrame, wanted: str, label: str, holds: str, se
     if wanted in frame.columns:
         return wanted
     raise DataValidationError(
-        f"{_cap(label)} has no column '{wanted}' for the {holds}. Columns found: "
-        f"{_column_list(frame.columns)}.{_did_you_mean(wanted, frame.columns)} Choose the right "
-        f"{setting} in the column settings, or rename that column in the file to '{wanted}'."
+        f"{_cap(label)} has no column '{wanted}' for the {holds}:{_did_you_mean(wanted, frame.columns, 40)} "
+        f"choose the {setting} (--{'user' if 'user' in setting else 'item'}-col) or rename that column.",
+        f"Columns found: {_column_list(frame.columns)}.",
     )
 
 
@@ -553,9 +563,9 @@ def _optional_column(
     if mapped in frame.columns:
         return mapped
     raise DataValidationError(
-        f"{_cap(label)} has no column '{mapped}' for the {holds}. Columns found: "
-        f"{_column_list(frame.columns)}.{_did_you_mean(mapped, frame.columns)} Choose the right "
-        f"column for the {holds} in the column settings, or choose none if the file has no {holds}."
+        f"{_cap(label)} has no column '{mapped}' for the {holds}:{_did_you_mean(mapped, frame.columns, 40)} "
+        f"choose another column, or none if the file has no {holds}.",
+        f"Columns found: {_column_list(frame.columns)}.",
     )
 
 
@@ -565,9 +575,8 @@ def _parse_ratings(values: pd.Series, column: str, label: str) -> pd.Series:
     if bad.any():
         raise DataValidationError(
             f"{_cap(label)}: {_count(bad.sum(), 'value')} in the rating column '{column}' "
-            f"{_agree(bad.sum(), 'is', 'are')} not a number, e.g. {_examples(values, bad)}. "
-            "Ratings must be numbers such as 4 or 4.5: fix or delete those rows, or choose no "
-            "rating column if the file has no ratings."
+            f"{_agree(bad.sum(), 'is', 'are')} not a number ({_first_example(values, bad)}): fix those rows or choose no rating column.",
+            f"Examples: {_examples(values, bad)}. Ratings must be numbers such as 4 or 4.5.",
         )
     return numbers.astype("float64")
 
@@ -588,10 +597,11 @@ def _parse_timestamps(values: pd.Series, column: str, label: str, notices: list[
     if bad.any():
         raise DataValidationError(
             f"{_cap(label)}: {_count(bad.sum(), 'value')} in the timestamp column '{column}' "
-            f"could not be read as a date or time, e.g. {_examples(values, bad)}. Use one format "
-            "for the whole column: unix time in seconds or milliseconds (e.g. 1700000000) or ISO "
-            "dates such as 2024-03-31 or 2024-03-31 14:05:00. Fix or delete those rows, or choose "
-            "no timestamp column."
+            f"{_agree(bad.sum(), 'is', 'are')} not a date or time ({_first_example(values, bad)}): "
+            "use unix seconds or ISO dates like 2024-03-31.",
+            f"Examples: {_examples(values, bad)}. Use one format for the whole column: unix time in seconds or "
+            "milliseconds (e.g. 1700000000) or ISO dates such as 2024-03-31 14:05:00. Fix or delete those rows, "
+            "or choose no timestamp column.",
         )
     future = seconds > time.time() + 366 * 86400
     if future.any():
@@ -664,9 +674,9 @@ def _apply_min_rating(
 ) -> pd.DataFrame:
     if not has_ratings:
         raise DataValidationError(
-            f"A minimum rating of {min_rating:g} was set, but {label} has no rating column "
-            f"(columns found: {_column_list(source_columns)}). Choose the column that holds the "
-            "ratings in the column settings, or clear the minimum rating."
+            f"A minimum rating of {min_rating:g} was set, but {label} has no rating column: "
+            "choose the ratings column or clear the minimum rating.",
+            f"Columns found: {_column_list(source_columns)}.",
         )
     keep = inter[RATING] >= min_rating
     if not keep.any():
@@ -741,9 +751,9 @@ def _resolve_item_fields(items: pd.DataFrame, requested: Sequence[str] | None, l
         fields = describe_fields(items, ITEM)
         if not fields:
             raise DataValidationError(
-                f"No text fields selected: {label} has no text columns to describe the items "
-                f"(columns found: {_column_list(available)}). Add a column such as title, "
-                "description or genres, or select the fields to use explicitly."
+                f"No text fields selected: {label} has no text columns to describe the items; add one "
+                "such as title or genres.",
+                f"Columns found: {_column_list(available)}.",
             )
         return fields
     fields = list(dict.fromkeys(requested))  # drop repeats, keep order
@@ -779,10 +789,9 @@ def _reject_unknown_fields(fields: list[str], available: list[str], label: str, 
     if unknown:
         hint = "".join(_did_you_mean(field, available) for field in unknown[:3])
         raise DataValidationError(
-            f"The selected {role} text field(s) {_column_list(unknown)} "
-            f"{_agree(len(unknown), 'does', 'do')} not exist in {label}. "
-            f"Available fields: {_column_list(available) or '(none)'}.{hint} Select fields from "
-            "that list."
+            f"The selected {role} text field(s) {_column_list(unknown, 3)} "
+            f"{_agree(len(unknown), 'does', 'do')} not exist in {label}:{hint[:60]} select fields it has.",
+            f"Available fields: {_column_list(available) or '(none)'}.",
         )
 
 
@@ -828,7 +837,7 @@ def _check_item_text(items: pd.DataFrame, fields: list[str], label: str, notices
     fields_text = _column_list(fields)
     if n_empty == n:
         raise DataValidationError(
-            f"No interacted item has any text in {fields_text}: the model learns from item text. Check that {label} matches the interactions.",
+            f"No interacted item has text in {_column_list(fields, 3)}: check that {label} uses the interactions' item ids.",
             "Items that appear in the interactions but have no row in the items file get no text; "
             "a different id column or id format (e.g. '7' vs 'i7') is the usual cause.",
         )
@@ -960,11 +969,19 @@ def _column_list(columns: Iterable[Any], limit: int = 20) -> str:
     return ", ".join(names)
 
 
-def _did_you_mean(wanted: str, columns: Iterable[Any]) -> str:
+def _did_you_mean(wanted: str, columns: Iterable[Any], limit: int = 200) -> str:
     names = [str(column) for column in columns]
     same_but_case = [name for name in names if name.lower() == wanted.lower()]
     close = same_but_case or difflib.get_close_matches(wanted, names, n=1, cutoff=0.6)
-    return f" Did you mean '{close[0]}'?" if close else ""
+    return f" Did you mean '{close[0][:limit]}'?" if close else ""
+
+
+def _first_example(values: pd.Series, mask: pd.Series) -> str:
+    """The first offending value and its row, kept short for a message's first line."""
+    row = _row_numbers(mask)[0]
+    value = values.to_numpy()[np.flatnonzero(mask.to_numpy())[0]]
+    shown = "(empty)" if pd.isna(value) or str(value).strip() == "" else repr(str(value)[:30])
+    return f"e.g. {shown} on row {row}"
 
 
 def _count(n: int, noun: str) -> str:
@@ -988,7 +1005,7 @@ def _format_size(n_bytes: int) -> str:
 
 
 def _file_phrase(name: str | None) -> str:
-    return f"the file '{name}'" if name else "the uploaded file"
+    return f"the file '{shown_path(name)}'" if name else "the uploaded file"
 
 
 def _cap(text: str) -> str:
