@@ -148,3 +148,50 @@ def test_a_model_left_aside_between_renames_is_loaded_and_put_back(tiny_model, t
     os.replace(root / "m", root / f".m.old-{2**22 + 7}-5")  # what a kill between the renames leaves
     assert artifacts.load(root / "m").fingerprint == "old"
     assert (root / "m").is_dir() and [p.name for p in root.iterdir()] == ["m"]
+
+
+@pytest.mark.parametrize("no_exchange", [False, True], ids=["rename-exchange", "two-renames"])
+def test_loading_while_another_session_saves_always_gives_a_whole_model(tiny_model, tmp_path, monkeypatch, no_exchange):
+    import threading
+
+    if no_exchange:
+        monkeypatch.setenv("RECSYS_NO_RENAME_EXCHANGE", "1")
+    import copy
+
+    import torch
+
+    changed = copy.deepcopy(tiny_model.model)
+    with torch.no_grad():
+        for param in changed.parameters():
+            param.add_(1.0)
+    versions = [dataclasses.replace(tiny_model, fingerprint="v0"), dataclasses.replace(tiny_model, fingerprint="v1", model=changed)]
+    with torch.no_grad():
+        marker = {v.fingerprint: float(sum(p.sum() for p in v.model.parameters())) for v in versions}
+    path = artifacts.save(versions[0], tmp_path / "m")
+    stop = threading.Event()
+    errors, seen = [], set()
+
+    def saver():
+        i = 0
+        while not stop.is_set():
+            i += 1
+            artifacts.save(versions[i % 2], path)
+
+    thread = threading.Thread(target=saver)
+    thread.start()
+    try:
+        for _ in range(40):
+            try:
+                loaded = artifacts.load(path)
+                seen.add(loaded.fingerprint)
+                # config.json and weights.safetensors of one load come from the same save
+                with torch.no_grad():
+                    weights = float(sum(p.sum() for p in loaded.model.parameters()))
+                assert weights == pytest.approx(marker[loaded.fingerprint], rel=1e-5), loaded.fingerprint
+            except Exception as exc:  # noqa: BLE001
+                errors.append(repr(exc))
+    finally:
+        stop.set()
+        thread.join()
+    assert not errors, errors[:3]
+    assert seen <= {"v0", "v1"}
