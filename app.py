@@ -8,6 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard import formatting, page, state
+from dashboard.safe_text import plain
 from dashboard.resources import registry
 from recsys_core.pipeline import data_fingerprint
 
@@ -25,22 +26,22 @@ def home() -> None:
     left, right = st.columns(2, gap="large")
     with left:
         st.subheader("Dataset")
-        st.markdown(f"**{state.dataset_label()}**")
+        st.markdown(f"**{plain(state.dataset_label())}**")
         summary = data.summary()
         a, b, c = st.columns(3)
         a.metric("Interactions", f"{summary['interactions']:,}")
         b.metric("Users", f"{summary['users']:,}")
         c.metric("Items", f"{summary['items']:,}")
-        st.caption(f"Item text fields: {', '.join(data.item_fields) or 'none'} · "
-                   f"user fields: {', '.join(data.user_fields) or 'none'}")
+        st.caption(f"Item text fields: {plain(', '.join(data.item_fields)) or 'none'} · "
+                   f"user fields: {plain(', '.join(data.user_fields)) or 'none'}")
     with right:
         st.subheader("Model")
-        st.markdown(f"**{state.model_label()}** — {formatting.model_line(rec)}")
+        st.markdown(f"**{plain(state.model_label())}** — {plain(formatting.model_line(rec))}")
         if rec.report is None:
             st.info("This model was saved without an evaluation report.")
         else:
             st.dataframe(formatting.highlight_best(formatting.headline(rec.report)), width="stretch")
-            st.caption(f"Test slice, next to the best baseline. Protocol: {rec.report.protocol}")
+            st.caption(f"Test slice, next to the best baseline. Protocol: {plain(rec.report.protocol)}")
 
     st.subheader("Next step")
     if rec.fingerprint and rec.fingerprint != data_fingerprint(data):
@@ -58,9 +59,9 @@ def home() -> None:
             f"- Your uploads and the models you train live in **this browser session** only: other analysts "
             f"using the dashboard at the same time never see them.\n"
             f"- Models you **save** on the Train page go to the shared models directory "
-            f"`{registry().root.resolve()}` (set `RECSYS_MODELS_DIR` to change it); everyone using this "
+            f"{plain(registry().root.resolve())} (set `RECSYS_MODELS_DIR` to change it); everyone using this "
             f"server can list, load and delete them, and the CLI reads them too "
-            f"(`python -m recsys_core recommend --model {registry().root}/NAME …`).\n"
+            f"(python -m recsys_core recommend --model {plain(registry().root)}/NAME …).\n"
             f"- The demo data and demo model come from `sample_data/` and are loaded once per server."
         )
 
@@ -70,5 +71,6 @@ def file_page(path: Path) -> st.Page:
     return st.Page(path, title=title, icon=page.ICONS.get(title), url_path=title.replace(" ", "_"))
 
 
+page.before_navigation()  # the favicon, before the navigation icons could become one (see the function)
 st.navigation([st.Page(home, title="Home", icon=page.ICONS["Home"], default=True)]
               + [file_page(p) for p in sorted(PAGES_DIR.glob("[0-9]*_*.py"))]).run()

@@ -1,19 +1,26 @@
 """What every page does first (config, demo defaults, sidebar status) and how errors are shown."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 
 import streamlit as st
+from PIL import Image, ImageDraw
 
 from recsys_core import RecsysError
 from recsys_core.schema import Notice
 
 from . import formatting, plots, state
+from .safe_text import plain
 
+log = logging.getLogger(__name__)
 
 APP_NAME = "RecSys Studio"
-# Material icons ship with Streamlit's font, so they render in every browser (emoji need an emoji font).
+# Material icons in navigation, titles, buttons and alerts are drawn with the Material Symbols font that
+# Streamlit bundles (served by our own server), so they render offline.  They must never be a *page icon*:
+# Streamlit turns a ":material/…:" page icon into a favicon URL on fonts.gstatic.com (see ``favicon``).
 ICONS = {
     "Home": ":material/home:",
     "Data": ":material/database:",
@@ -25,44 +32,86 @@ ICONS = {
 }
 
 
+@lru_cache(maxsize=1)
+def favicon() -> Image.Image:
+    """The browser-tab icon, drawn here: a target in the theme's orange.
+
+    Streamlit serves an image page icon from its own media endpoint (loopback).  A ":material/…:" page
+    icon would make every browser fetch an SVG from fonts.gstatic.com, which breaks "nothing leaves the
+    machine"; an emoji needs an emoji font, which analysts' machines may lack.
+    """
+    size = 64
+    image = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    for radius, colour in ((31, "#D9480F"), (22, "#FFFFFF"), (13, "#D9480F"), (5, "#FFFFFF")):
+        draw.ellipse((32 - radius, 32 - radius, 32 + radius, 32 + radius), fill=colour)
+    return image
+
+
+def before_navigation() -> None:
+    """Page config that must reach the browser before ``st.navigation`` does (call it first in app.py).
+
+    Until a page icon is set, the browser uses the current page's navigation icon as the favicon, and a
+    ":material/…:" icon becomes a request to fonts.gstatic.com.  Setting ``favicon()`` first prevents it.
+    """
+    st.set_page_config(page_title=APP_NAME, page_icon=favicon(), layout="wide")
+
+
 def setup(title: str, icon: str | None = None, heading: str | None = None) -> None:
     """Page config and title, the session's dataset and model (demo on first open), status in the sidebar.
 
-    ``icon`` defaults to the page's entry in ``ICONS``.  Messages left by ``done`` before a rerun are
-    shown under the title.
+    ``icon`` (shown before the title) defaults to the page's entry in ``ICONS``; the tab icon is always
+    ``favicon()``.  Messages left by ``done`` before a rerun are shown under the title.
     """
     icon = icon or ICONS.get(title, ":material/article:")
-    st.set_page_config(page_title=f"{title} · {APP_NAME}", page_icon=icon, layout="wide")
+    st.set_page_config(page_title=f"{title} · {APP_NAME}", page_icon=favicon(), layout="wide")
     state.ensure_defaults()
-    with st.sidebar:
-        st.caption(f"**Dataset:** {state.dataset_label()}  \n{formatting.dataset_line(state.dataset())}")
-        st.caption(f"**Model:** {state.model_label()}  \n{formatting.model_line(state.model())}")
+    with st.sidebar:  # labels are file and model names, the encoder an id typed on the Train page
+        st.caption(f"**Dataset:** {plain(state.dataset_label())}  \n{formatting.dataset_line(state.dataset())}")
+        st.caption(f"**Model:** {plain(state.model_label())}  \n{plain(formatting.model_line(state.model()))}")
     st.title(heading or f"{icon} {title}")
     for text, mark in st.session_state.pop("_done_messages", []):
         st.success(text, icon=mark)
 
 
 def done(text: str, icon: str = ":material/check_circle:") -> None:
-    """Rerun the page so that it shows the new state, with ``text`` as a success message under the title."""
+    """Rerun the page so that it shows the new state, with ``text`` as a success message under the title.
+
+    ``text`` is Markdown: pass user-supplied parts (names, paths) through ``plain``.
+    """
     st.session_state.setdefault("_done_messages", []).append((text, icon))
     st.rerun()
 
 
+def error(message: str) -> None:
+    """An error message as text: messages quote file names, column names and ids from uploads."""
+    st.error(plain(message), icon=":material/error:")
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Show a RecsysError as its message (never a traceback); the page goes on below it."""
+    """Show a RecsysError as its message (never a traceback); the page goes on below it.
+
+    Anything else that escapes recsys_core is a bug, but the analyst still gets one readable line and keeps
+    the session's state (nothing was assigned before the exception); the traceback goes to the server log.
+    Streamlit's rerun/stop signals are BaseExceptions and pass through untouched.
+    """
     try:
         yield
     except RecsysError as exc:
-        st.error(str(exc), icon=":material/error:")
+        error(str(exc))
+    except Exception as exc:
+        log.exception("unexpected error on a dashboard page")
+        error(f"Something went wrong that the dashboard did not expect ({type(exc).__name__}: {exc}). "
+              "Your data and model are unchanged; the details are in the server log.")
 
 
 def show_notices(notices: list[Notice]) -> None:
-    for n in notices:
+    for n in notices:  # messages quote values from the uploaded files
         if n.code in formatting.WARNING_NOTICES:
-            st.warning(n.message, icon=":material/warning:")
+            st.warning(plain(n.message), icon=":material/warning:")
         else:
-            st.info(n.message, icon=":material/info:")
+            st.info(plain(n.message), icon=":material/info:")
 
 
 def chart(fig) -> None:
@@ -70,4 +119,4 @@ def chart(fig) -> None:
     st.plotly_chart(fig, width="stretch", theme="streamlit", config={"displaylogo": False})
 
 
-__all__ = ["chart", "plots", "setup", "show_notices", "user_errors"]
+__all__ = ["before_navigation", "chart", "error", "favicon", "plain", "plots", "setup", "show_notices", "user_errors"]

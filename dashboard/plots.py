@@ -17,6 +17,8 @@ from plotly.subplots import make_subplots
 from recsys_core.evaluation import MODEL_NAME
 from recsys_core.training import EpochLog
 
+from .safe_text import plotly_text
+
 FONT_SIZE = 15
 TITLE_SIZE = 19
 HEIGHT = 380
@@ -72,6 +74,8 @@ def activity_over_time(timestamps: pd.Series, freq: str = "W") -> go.Figure:
 
 def text_lengths(lengths: pd.DataFrame) -> go.Figure:
     """Box plot of characters per value, one box per text field (input: field, characters)."""
+    # Field names are uploaded column names, and plotly reads <a href>, <b>… in tick labels as markup.
+    lengths = lengths.assign(field=lengths["field"].map(plotly_text))
     fig = px.box(lengths, x="characters", y="field", orientation="h", points=False)
     height = max(HEIGHT, 90 + 60 * lengths["field"].nunique())
     return style(fig, "Text length per item field", "characters", "", height=height)
@@ -100,8 +104,10 @@ def training_curve(log: Sequence[EpochLog], best_epoch: int | None = None) -> go
 
 def metric_over_k(frame: pd.DataFrame, family: str, slice_title: str) -> go.Figure:
     """One line per model (input: model, K, value); the trained model drawn thicker."""
+    # Model and slice names are read from a saved model's metrics.json: plotly would render markup in them.
+    frame = frame.assign(model=frame["model"].map(plotly_text))
     fig = px.line(frame, x="K", y="value", color="model", markers=True)
     for trace in fig.data:
         trace.line.width = 4 if trace.name == MODEL_NAME else 2
     fig.update_xaxes(tickvals=sorted(frame["K"].unique()))
-    return style(fig, f"{family}@K — {slice_title}", "K (length of the list)", family)
+    return style(fig, f"{family}@K — {plotly_text(slice_title)}", "K (length of the list)", family)

@@ -27,6 +27,8 @@ _AFTER_COLON_OR_AT = re.compile(r"(\\[:@])")
 _WWW_DOT = re.compile(r"(?i)(www)(\\\.)")
 _ARROW_START = re.compile(r"(\\[-<>~])(?=\\[-<>=])")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_LEADING_BLANKS = re.compile(r"^[ \t]+", re.M)
+NO_BREAK_SPACE = "\u00a0"
 
 
 def _control_picture(match: re.Match[str]) -> str:
@@ -38,12 +40,14 @@ def _control_picture(match: re.Match[str]) -> str:
 def plain(s: object) -> str:
     """``s`` as Markdown source that Streamlit displays literally (no links, images, HTML, math or icons).
 
-    Line breaks are kept as line breaks; control characters are shown as their Unicode pictures.
+    Line breaks are kept as line breaks, indentation as no-break spaces (Markdown would drop it or start
+    a code block); control characters other than tab are shown as their Unicode pictures.
     Use it for user-supplied values inside ``st.markdown``-like elements and widget labels; never use
     the result as a widget option value (pass ``format_func=plain`` instead where options render Markdown).
     """
     text = str(s).replace("\r\n", "\n").replace("\r", "\n")
     text = _CONTROL.sub(_control_picture, text)
+    text = _LEADING_BLANKS.sub(lambda m: NO_BREAK_SPACE * len(m.group().expandtabs(4)), text)
     text = _PUNCTUATION.sub(r"\\\1", text)
     text = _AFTER_COLON_OR_AT.sub(r"\1" + WORD_JOINER, text)
     text = _WWW_DOT.sub(r"\1" + WORD_JOINER + r"\2", text)

@@ -18,16 +18,24 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_port(preferred: range = range(0)) -> int:
+    """A loopback port nobody listens on: the first free one of ``preferred``, else one the OS picks."""
+    for port in [*preferred, 0]:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise OSError("no free loopback port")
 
 
 @contextmanager
-def dashboard_server(log_path: Path, env: dict[str, str] | None = None, timeout: float = 180) -> Iterator[tuple[str, int]]:
-    """``streamlit run app.py`` on a free loopback port; yields (url, pid) once healthy, stops it afterwards."""
-    port = free_port()
+def dashboard_server(log_path: Path, env: dict[str, str] | None = None, timeout: float = 180,
+                     ports: range = range(0)) -> Iterator[tuple[str, int]]:
+    """``streamlit run app.py`` on a free loopback port (from ``ports`` if one is free); yields (url, pid)
+    once healthy, stops it afterwards."""
+    port = free_port(ports)
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",

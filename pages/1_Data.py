@@ -3,6 +3,7 @@ import streamlit as st
 
 from dashboard import formatting, page, plots, state
 from dashboard.resources import read_upload
+from dashboard.safe_text import plain
 from recsys_core import ColumnMap, load_dataset
 from recsys_core.loading import describe_fields
 from recsys_core.schema import ITEM, USER
@@ -72,7 +73,7 @@ with st.expander("Load your own data", icon=":material/upload_file:", expanded=T
             page.done("Dataset loaded: the Train page now uses it. Train a model on it to compare.")
 
 data = state.dataset()
-st.header(state.dataset_label())
+st.header(plain(state.dataset_label()))  # the uploaded files' names
 summary = data.summary()
 cols = st.columns(4)
 for col, (name, value) in zip(cols, summary.items()):

@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import formatting, page, plots, resources, state
+from dashboard.safe_text import plain
 from dashboard.training import TrainingJob
 from recsys_core import DEFAULT_ENCODER, EncoderConfig, FitOptions, SplitConfig, TrainConfig
 from recsys_core.encoder import POOLINGS
@@ -30,7 +31,7 @@ def live_progress(job: TrainingJob) -> None:
 
 page.setup("Train")
 data = state.dataset()
-st.caption(f"Training data: **{state.dataset_label()}** — {formatting.dataset_line(data)}")
+st.caption(f"Training data: **{plain(state.dataset_label())}** — {formatting.dataset_line(data)}")
 job = state.training_job()
 running = job is not None and job.running
 
@@ -87,16 +88,16 @@ if running:
 if job is not None:
     st.header("Last training")
     if job.error:
-        st.error(job.error, icon=":material/error:")
+        page.error(job.error)
     elif job.succeeded:
         rec = job.result
-        st.success(f"Training finished ({rec.settings['stopped']}, best epoch {rec.settings['best_epoch']}, "
+        st.success(f"Training finished ({plain(rec.settings['stopped'])}, best epoch {rec.settings['best_epoch']}, "
                    f"{rec.settings['train_seconds']} s). The other pages now use this model.",
                    icon=":material/check_circle:")
         test = next(s for s in rec.report.slices if s.name == "test")
         st.dataframe(formatting.highlight_best(formatting.slice_table(test, rec.report.ks, ("NDCG", "Recall",
                      "HitRate"))), width="stretch")
-        st.caption(f"Test slice, {test.n_cases:,} users. Protocol: {rec.report.protocol}")
+        st.caption(f"Test slice, {test.n_cases:,} users. Protocol: {plain(rec.report.protocol)}")
         page.chart(plots.training_curve(rec.train_log, rec.settings.get("best_epoch")))
         with st.form("save_model"):
             a, b = st.columns([3, 1])
@@ -106,29 +107,31 @@ if job is not None:
             overwrite = b.checkbox("Replace if it exists")
             if st.form_submit_button("Save", key="save", icon=":material/save:"):
                 with page.user_errors():
-                    info = resources.registry().save(rec, name.strip(), overwrite=overwrite)
+                    # Only spaces are trimmed: a control character must reach the registry, which refuses it.
+                    info = resources.registry().save(rec, name.strip(" "), overwrite=overwrite)
                     state.use_model(rec, info.name)
-                    page.done(f"Saved as **{info.name}** in `{info.path}`.", icon=":material/save:")
+                    page.done(f"Saved as **{plain(info.name)}** in {plain(info.path)}.", icon=":material/save:")
 
 st.header("Saved models")
-registry = resources.registry()
-infos = registry.list()
-if not infos:
-    st.caption(f"No saved models yet in `{registry.root.resolve()}`.")
-else:
-    st.dataframe(pd.DataFrame([{"name": i.name, "saved (UTC)": i.saved_at, "items": i.n_items, "users": i.n_users,
-                                "test NDCG@10": i.ndcg10, "encoder": i.encoder} for i in infos]),
-                 hide_index=True, width="stretch", column_config={"test NDCG@10": st.column_config.NumberColumn(
-                     format="%.4f")})
-    a, b, c, d = st.columns([2, 1, 1, 1], vertical_alignment="bottom")
-    chosen = a.selectbox("Saved model", [i.name for i in infos], key="saved_model_choice")
-    info = next(i for i in infos if i.name == chosen)
-    if b.button("Load", key="load_saved", icon=":material/input:"):
-        with page.user_errors():
-            state.use_model(resources.saved_model(str(info.path), info.saved_at), info.name)
-            page.done(f"Loaded **{info.name}**: the other pages now use it.")
-    confirm = d.checkbox("Confirm delete", key="confirm_delete")
-    if c.button("Delete", key="delete_saved", disabled=not confirm, icon=":material/delete:"):
-        with page.user_errors():
-            registry.delete(info.name)
-            page.done(f"Deleted **{info.name}**.", icon=":material/delete:")
+with page.user_errors():  # a damaged models directory is a message, not a traceback
+    registry = resources.registry()
+    infos = registry.list()
+    if not infos:
+        st.caption(f"No saved models yet in {plain(registry.root.resolve())}.")
+    else:
+        st.dataframe(pd.DataFrame([{"name": i.name, "saved (UTC)": i.saved_at, "items": i.n_items, "users": i.n_users,
+                                    "test NDCG@10": i.ndcg10, "encoder": i.encoder} for i in infos]),
+                     hide_index=True, width="stretch", column_config={"test NDCG@10": st.column_config.NumberColumn(
+                         format="%.4f")})
+        a, b, c, d = st.columns([2, 1, 1, 1], vertical_alignment="bottom")
+        chosen = a.selectbox("Saved model", [i.name for i in infos], key="saved_model_choice")
+        info = next(i for i in infos if i.name == chosen)
+        if b.button("Load", key="load_saved", icon=":material/input:"):
+            with page.user_errors():
+                state.use_model(resources.saved_model(str(info.path), info.saved_at), info.name)
+                page.done(f"Loaded **{plain(info.name)}**: the other pages now use it.")
+        confirm = d.checkbox("Confirm delete", key="confirm_delete")
+        if c.button("Delete", key="delete_saved", disabled=not confirm, icon=":material/delete:"):
+            with page.user_errors():
+                registry.delete(info.name)
+                page.done(f"Deleted **{plain(info.name)}**.", icon=":material/delete:")

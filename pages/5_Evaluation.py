@@ -2,6 +2,7 @@
 import streamlit as st
 
 from dashboard import formatting, page, plots, state
+from dashboard.safe_text import plain
 from recsys_core.metrics import METRIC_NAMES
 
 page.setup("Evaluation")
@@ -11,15 +12,17 @@ if report is None:
     st.info("This model was saved without an evaluation report: train one on the Train page to see metrics.")
     st.stop()
 
-st.info(f"**Protocol.** {report.protocol}", icon=":material/rule:")
+# The report is read from a saved model's metrics.json, so its strings are shown as text.
+st.info(f"**Protocol.** {plain(report.protocol)}", icon=":material/rule:")
 a, b = st.columns([3, 1])
 families = a.multiselect("Metrics", METRIC_NAMES, default=["NDCG", "Recall", "HitRate"], key="eval_metrics")
 curve_family = b.selectbox("Metric over K", METRIC_NAMES, index=METRIC_NAMES.index("NDCG"), key="eval_curve")
 
-for tab, s in zip(st.tabs([formatting.SLICE_TITLES.get(s.name, s.name) for s in report.slices]), report.slices):
+for tab, s in zip(st.tabs([plain(formatting.SLICE_TITLES.get(s.name, s.name)) for s in report.slices]),
+                  report.slices):
     with tab:
         title = formatting.SLICE_TITLES.get(s.name, s.name)
-        note = f" — {s.note}" if s.note else ""
+        note = f" — {plain(s.note)}" if s.note else ""
         st.caption(f"{s.n_cases:,} users{note}. Best value of each ranking metric highlighted.")
         st.dataframe(formatting.highlight_best(formatting.slice_table(s, report.ks, families)), width="stretch")
         page.chart(plots.metric_over_k(formatting.metric_over_k(s, curve_family, report.ks), curve_family, title))
@@ -31,8 +34,8 @@ if len(report.slices) == 1:
 st.header("Training")
 if rec.train_log:
     settings = rec.settings
-    st.caption(f"Best epoch {settings.get('best_epoch', '?')} of {len(rec.train_log)} "
-               f"({settings.get('stopped', 'completed')}); {settings.get('train_seconds', '?')} s in total.")
+    st.caption(plain(f"Best epoch {settings.get('best_epoch', '?')} of {len(rec.train_log)} "
+                     f"({settings.get('stopped', 'completed')}); {settings.get('train_seconds', '?')} s in total."))
     page.chart(plots.training_curve(rec.train_log, settings.get("best_epoch")))
 else:
     st.caption("No training log was saved with this model.")

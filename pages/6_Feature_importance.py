@@ -3,9 +3,17 @@ import streamlit as st
 
 from dashboard import explain_view as view
 from dashboard import page, state
+from dashboard.safe_text import plotly_text
 from recsys_core.explain import ExplainConfig, field_ablation, global_importance
 
-page.setup("Feature importance", "📊")
+
+
+def labelled(values: dict) -> dict:
+    """Field names (uploaded column names) as plotly labels: plotly reads <a href>, <b>… in them as markup."""
+    return {plotly_text(name): value for name, value in values.items()}
+
+
+page.setup("Feature importance")
 rec = state.model()
 results = st.session_state.setdefault("importance", {})  # model fingerprint → computed results
 key = rec.model_fingerprint
@@ -31,14 +39,17 @@ with page.user_errors():
     else:
         st.caption(f"{ig.n_pairs} pairs; mean convergence delta {ig.mean_delta_share:.1%} of the score change.")
         left, right = st.columns(2, gap="large")
-        left.plotly_chart(view.share_bar(ig.field_share, "Share of |attribution| per field"), width="stretch",
-                          theme="streamlit")
-        right.plotly_chart(view.words_bar(ig.top_words[:20], "Words of recommended items that raised scores most"),
+        left.plotly_chart(view.share_bar(labelled(ig.field_share), "Share of |attribution| per field"),
+                          width="stretch", theme="streamlit")
+        words = list(labelled(dict(ig.top_words[:20])).items())
+        right.plotly_chart(view.words_bar(words, "Words of recommended items that raised scores most"),
                            width="stretch", theme="streamlit")
         left, right = st.columns(2, gap="large")
-        left.plotly_chart(view.bucket_bars(ig.by_user_activity, "By user activity (history length terciles)", "users"),
+        by_activity = {bucket: labelled(shares) for bucket, shares in ig.by_user_activity.items()}
+        left.plotly_chart(view.bucket_bars(by_activity, "By user activity (history length terciles)", "users"),
                           width="stretch", theme="streamlit")
-        right.plotly_chart(view.bucket_bars(ig.by_item_popularity, "By item popularity (interaction terciles)", "items"),
+        by_popularity = {bucket: labelled(shares) for bucket, shares in ig.by_item_popularity.items()}
+        right.plotly_chart(view.bucket_bars(by_popularity, "By item popularity (interaction terciles)", "items"),
                            width="stretch", theme="streamlit")
         if ig.agreement:
             st.markdown("**Attention–IG agreement across the sample** (mean Spearman): " + ", ".join(
@@ -57,4 +68,4 @@ with page.user_errors():
         bar.empty()
     ablation = results.get((key, "ablation"))
     if ablation is not None:
-        page.chart(view.ablation_bar(ablation.drop, ablation.base_ndcg10))
+        page.chart(view.ablation_bar(labelled(ablation.drop), ablation.base_ndcg10))
