@@ -2,6 +2,8 @@
 import streamlit as st
 
 from dashboard import formatting, page, state
+from dashboard.safe_text import plain
+from recsys_core.exports import to_csv_bytes
 
 page.setup("Recommendations")
 rec = state.model()
@@ -24,13 +26,15 @@ with left, page.user_errors():
         query = s1.text_input("Search users", placeholder="id or words from a profile", key="rec_query")
         matches = formatting.user_search(rec, query)
         if not matches:
-            st.warning(f"No known user matches {query!r}.")
+            st.warning(f"No known user matches {plain(repr(query))}.")
             st.stop()
         user_id = s2.selectbox("User", matches, key="rec_user", help="Users matching the search (first 1,000).")
         ctx = rec.context(user_id)
         st.subheader("Profile")
         profile = formatting.field_values(ctx.profile_text)
-        st.markdown("\n".join(f"- **{f}:** {v}" for f, v in profile.items()) if profile else "_No profile._")
+        # Field names and values come from the uploaded users file: shown as text, never as Markdown.
+        st.markdown("\n".join(f"- **{plain(f)}:** {plain(v)}" for f, v in profile.items()) if profile
+                    else "_No profile._")
         st.subheader("History")
         st.caption(f"{len(ctx.history):,} items, most recent first.")
         st.dataframe(formatting.history_table(rec, ctx.history, shown), hide_index=True, height=300)
@@ -38,7 +42,7 @@ with left, page.user_errors():
         target = state.ExplainTarget(item_id="", user_id=user_id)
     else:
         st.subheader("Describe a new user")
-        profile = {f: st.text_input(f, key=f"new_user_{f}") for f in rec.catalog.user_fields}
+        profile = {f: st.text_input(plain(f), key=f"new_user_{f}") for f in rec.catalog.user_fields}
         profile = {f: v for f, v in profile.items() if v.strip()}
         history = st.multiselect("Items they liked (oldest first)", rec.catalog.item_ids, key="new_user_items",
                                  format_func=lambda i: formatting.item_label(rec, i), max_selections=50)
@@ -59,7 +63,8 @@ with right:
             "probability": st.column_config.NumberColumn(help="sigmoid(score): estimated P(interaction).",
                                                          format="%.3f"),
         })
-        st.download_button("Download as CSV", table.to_csv(index=False).encode(), "recommendations.csv",
+        # Titles and ids are uploaded text: cells that a spreadsheet would run as formulas are neutralised.
+        st.download_button("Download as CSV", to_csv_bytes(table), "recommendations.csv",
                            "text/csv", key="rec_download", icon=":material/download:")
         if state.explain_page_available():
             e1, e2 = st.columns([3, 1], vertical_alignment="bottom")
