@@ -57,6 +57,10 @@ class EpochLog:
     seconds: float
 
 
+class TrainingStopped(RecsysError):
+    """Training was stopped before any epoch was complete and validated: there is no model to keep."""
+
+
 @dataclass
 class TrainResult:
     model: HybridRecommender
@@ -90,6 +94,9 @@ def train_model(
 
     ``on_step(done, total)`` reports batches of the current epoch; ``should_stop``
     is polled between batches so a dashboard's stop button takes effect at once.
+    An epoch cut short by a stop is neither validated nor logged (its weights
+    are a partial pass); the best complete epoch is kept, and a stop before
+    the first complete epoch raises ``TrainingStopped``.
     """
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
@@ -132,6 +139,8 @@ def train_model(
             if on_step:
                 on_step(b + 1, n_batches)
         model.eval()
+        if result.stopped == "stopped by user":
+            break  # a partial epoch: not validated, not logged
         score = validate(model) if validate else float("nan")
         entry = EpochLog(epoch, float(np.mean(losses)) if losses else float("nan"), score, time.perf_counter() - started)
         result.log.append(entry)
@@ -142,11 +151,14 @@ def train_model(
             best_state = copy.deepcopy(model.state_dict())
         else:
             bad_epochs += 1
-        if result.stopped == "stopped by user":
-            break
         if bad_epochs >= config.patience:
             result.stopped = "early-stopping"
             break
+    if not result.log:
+        raise TrainingStopped(
+            "Training was stopped during epoch 1, before any epoch was complete: no model was made "
+            "(the previous one is kept). Train again and stop after the first epoch."
+        )
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()

@@ -83,12 +83,12 @@ def test_a_training_job_reports_epochs_and_its_result(tiny_dataset, embedding_ca
     assert job.stage == "done" and job.fraction == 1.0
 
 
-def test_a_stopped_job_ends_before_its_epochs_run_out(tiny_dataset, embedding_cache):
+def test_a_job_stopped_before_its_first_epoch_says_so_and_makes_no_model(tiny_dataset, embedding_cache):
     job = TrainingJob(tiny_dataset, FitOptions(train=TrainConfig(epochs=500, patience=500), cache_dir=embedding_cache))
-    job.stop()  # asked before the first batch: training stops at once, evaluation still runs
+    job.stop()  # asked before the first batch: training stops at once, and nothing half-trained is evaluated
     job.start().wait(120)
-    assert job.result.settings["stopped"] == "stopped by user"
-    assert len(job.result.train_log) == 1
+    assert job.result is None
+    assert job.error.startswith("Training was stopped during epoch 1, before any epoch was complete")
 
 
 def test_a_bad_option_becomes_a_message_not_a_crash(tiny_dataset):

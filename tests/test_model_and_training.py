@@ -1,4 +1,5 @@
 """The hybrid model's contracts: shapes, cold items, reproducible training, early stopping."""
+import pytest
 import torch
 
 from recsys_core.model import HybridRecommender, ModelConfig, UserInput
@@ -48,11 +49,24 @@ def test_training_learns_the_tiny_genre_structure(tiny_model):
     assert report.loc["HybridBERT", "HitRate@10"] > report.loc["Random", "HitRate@10"]
 
 
-def test_stop_callback_stops_after_current_batch(tiny_dataset, embedding_cache):
+def _stop_after(batches: int):
     from recsys_core.pipeline import Progress
 
     calls = []
-    progress = Progress(should_stop=lambda: calls.append(1) or len(calls) > 2)
-    rec = fit(tiny_dataset, FitOptions(train=TrainConfig(epochs=50, batch_size=8), baselines=False, cache_dir=embedding_cache), progress)
+    return Progress(should_stop=lambda: calls.append(1) or len(calls) > batches)
+
+
+def test_a_stop_keeps_the_best_complete_epoch_and_never_validates_a_partial_one(tiny_dataset, embedding_cache):
+    options = FitOptions(train=TrainConfig(epochs=50, batch_size=8, patience=50), baselines=False, cache_dir=embedding_cache)
+    n_batches = -(-len(tiny_dataset.interactions) // 8)  # at least this many batches per epoch
+    rec = fit(tiny_dataset, options, _stop_after(n_batches + 2))  # stop early in epoch 2
     assert rec.settings["stopped"] == "stopped by user"
-    assert len(rec.train_log) == 1
+    assert [e.epoch for e in rec.train_log] == [1] and rec.settings["best_epoch"] == 1
+
+
+def test_a_stop_before_the_first_complete_epoch_makes_no_model(tiny_dataset, embedding_cache):
+    from recsys_core.training import TrainingStopped
+
+    options = FitOptions(train=TrainConfig(epochs=50, batch_size=8), baselines=False, cache_dir=embedding_cache)
+    with pytest.raises(TrainingStopped, match="before any epoch was complete"):
+        fit(tiny_dataset, options, _stop_after(2))
