@@ -56,7 +56,8 @@ from .training import EpochLog
 FORMAT_VERSION = 1
 FORMAT_MARKER = "recsys_core.model"  # config.json "format": tells our model folders from anyone else's
 FILES = ("config.json", "weights.safetensors", "vectors.safetensors", "catalog.json", "metrics.json", "train_log.json")
-_TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<kind>saving|old)-(?P<pid>\d+)-(?P<ns>\d+)$")
+# Temporaries: a save in progress, the previous model set aside, a registry delete in progress.
+_TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<kind>saving|old|deleting)-(?P<pid>\d+)-(?P<ns>\d+)$")
 
 # Test hook: called with a step name ("written", "old moved aside", "swapped") so a crash test can
 # pause a saving child process exactly between two steps before killing it.
@@ -211,6 +212,17 @@ def _recover(target: Path) -> None:
             except OSError:
                 pass  # another process restored it first
         shutil.rmtree(path, ignore_errors=True)
+
+
+def recover_all(parent: str | Path) -> None:
+    """:func:`_recover` every model of a shared folder (the registry calls it when listing)."""
+    parent = Path(parent)
+    try:
+        names = {m["name"] for m in map(_TEMP.match, (p.name for p in parent.iterdir())) if m}
+    except OSError:
+        return
+    for name in names:
+        _recover(parent / name)
 
 
 def save(recommender: Recommender, directory: str | Path) -> Path:

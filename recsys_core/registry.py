@@ -81,6 +81,7 @@ class ModelRegistry:
         """Saved models, newest first.  Unreadable directories are listed with empty fields."""
         if not self.root.is_dir():
             return []
+        artifacts.recover_all(self.root)  # put back models whose save was killed mid-swap; drop dead leftovers
         infos = [
             self._info(path)
             for path in self.root.iterdir()

@@ -103,3 +103,16 @@ def test_overwrite_refuses_a_folder_that_is_not_a_model(registry, tiny_model):
     with pytest.raises(RecsysError, match="not a recsys_core model"):
         registry.save(tiny_model, "notes", overwrite=True)
     assert (registry.root / "notes" / "thesis.txt").read_text() == "years of work"
+
+
+def test_listing_cleans_leftovers_of_killed_saves_and_deletes(registry, tiny_model):
+    import os
+
+    registry.save(tiny_model, "kept")
+    dead = 2**22 + 99  # above the default pid_max: no such process
+    os.replace(registry.root / "kept", registry.root / f".kept.old-{dead}-1")  # killed between the renames
+    (registry.root / f".gone.saving-{dead}-2").mkdir()
+    (registry.root / f".gone.deleting-{dead}-3").mkdir()
+    (registry.root / f".mine.saving-{os.getpid()}-4").mkdir()  # a live save: untouched
+    assert [i.name for i in registry.list()] == ["kept"]
+    assert sorted(p.name for p in registry.root.iterdir()) == [f".mine.saving-{os.getpid()}-4", "kept"]
