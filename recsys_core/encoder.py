@@ -305,16 +305,22 @@ class EmbeddingCache:
         except OSError:
             pass
 
-    def _warn_once(self, name: str, exc: Exception) -> None:
+    def _warn_once(self, name: str, exc: Exception, writing: bool = False) -> None:
         key = str(self.dir / name)
         with self._warned_lock:
             if key in self._warned:
                 return
             self._warned.add(key)
-        message = (
-            f"Embedding cache file {key} is unreadable ({type(exc).__name__}); its texts are encoded again. "
-            "Delete the file to silence this warning."
-        )
+        if writing:
+            message = (
+                f"Embedding cache file {key} could not be written ({exc}); vectors are kept in memory only, "
+                "so they are encoded again next time."
+            )
+        else:
+            message = (
+                f"Embedding cache file {key} is unreadable ({type(exc).__name__}); its texts are encoded again. "
+                "Delete the file to silence this warning."
+            )
         logger.warning(message)
         warnings.warn(message, RuntimeWarning, stacklevel=3)
 
@@ -333,18 +339,21 @@ class EmbeddingCache:
         hashes = np.array([self.text_hash(t) for t in texts])
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         stamp = f"{os.getpid()}-{time.time_ns()}-{threading.get_ident() % 10_000}"
-        self.dir.mkdir(parents=True, exist_ok=True)
         final = self.dir / f"shard-{stamp}.npz"
         tmp = self.dir / f".partial-{stamp}"
         try:
+            self.dir.mkdir(parents=True, exist_ok=True)
             with open(tmp, "wb") as f:  # a file object: np.savez would append ".npz" to a name
                 np.savez(f, hashes=hashes, vectors=vectors)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, final)
-        except OSError as exc:  # a full or read-only disk costs speed, not the encoding
-            tmp.unlink(missing_ok=True)
-            self._warn_once(final.name, exc)
+        except OSError as exc:  # a full or read-only disk, or a file in the way, costs speed, not the encoding
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:
+                pass
+            self._warn_once(final.name, exc, writing=True)
         with self._lock:
             self._seen.add(final.name)
             for h, v in zip(hashes.tolist(), vectors):

@@ -197,3 +197,14 @@ def test_an_encoder_folder_with_damaged_weights_is_a_short_clear_error(tmp_path)
     with pytest.raises(RecsysError, match="Could not load the encoder") as info:
         TextEncoder(EncoderConfig(name=str(folder))).encode(["x"])
     assert len(info.value.summary) < 200 and "SafetensorError" in info.value.details
+
+
+def test_a_cache_that_cannot_be_written_only_warns(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    cache = EmbeddingCache(blocker, "k")
+    assert cache.get_many(["a"]) == {}
+    with pytest.warns(RuntimeWarning, match="could not be written"):
+        cache.put_many(["a"], np.ones((1, 4), dtype=np.float32))
+    assert set(cache.get_many(["a"])) == {"a"}  # still served from memory for this process
+    assert blocker.read_text().startswith("a file")
