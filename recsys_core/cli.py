@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--item-col", default="item_id")
     r.add_argument("--time-col")
     r.add_argument("--include-seen", action="store_true", help="do not remove items the user already interacted with")
+    r.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="where known users are scored: this process, or Ray workers that each load --model (needs the scale extra)")
+    r.add_argument("--ray-address", help="Ray cluster address (default: $RAY_ADDRESS, else a local Ray runtime for this run)")
     r.add_argument("--out", required=True, help="CSV file to write")
 
     e = sub.add_parser("evaluate", help="metrics of a saved model on other data", description="Leave-last-out evaluation of a saved model and the baselines on the given interactions.")

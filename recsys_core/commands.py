@@ -10,6 +10,7 @@ import pandas as pd
 
 from . import artifacts
 from .encoder import EncoderConfig
+from .engines import RECOMMENDATION_COLUMNS, Engine, recommend_all, recommendation_rows
 from .errors import RecsysError
 from .evaluation import EvaluationReport
 from .exports import write_csv
@@ -142,14 +143,23 @@ def recommend(args: Namespace) -> int:
     recommender = artifacts.load(args.model)
     given = _histories_from_file(args) if args.interactions else {}
     users = requested or (sorted(given) if given else recommender.known_users())
-    rows = []
-    for user in users:
-        if user in given and user not in recommender.catalog.histories:
-            recs = recommender.recommend_from_history(given[user], args.k, exclude_seen=not args.include_seen)
-        else:
-            recs = recommender.recommend(user, args.k, exclude_seen=not args.include_seen)
-        rows.extend((user, r.item_id, r.rank, float(f"{r.score:.6f}")) for r in recs)
-    table = pd.DataFrame(rows, columns=["user_id", "item_id", "rank", "score"])
+    exclude_seen = not args.include_seen
+    new = [u for u in users if u in given and u not in recommender.catalog.histories]
+    known = [u for u in dict.fromkeys(users) if u not in set(new)]
+    for user in known:
+        recommender.context(user)  # an unknown id is one clear error before any batch work starts
+    # Known users are scored in batches (on Ray workers with --engine ray); new users from their given history.
+    if args.engine == "ray":
+        known_rows = recommend_all(args.model, known, args.k, exclude_seen=exclude_seen,
+                                   engine=Engine("ray", address=args.ray_address))
+    else:
+        known_rows = recommendation_rows(recommender, known, args.k, exclude_seen)
+    by_user = {u: list(g.itertuples(index=False, name=None)) for u, g in known_rows.groupby("user_id", sort=False)}
+    for user in new:
+        recs = recommender.recommend_from_history(given[user], args.k, exclude_seen=exclude_seen)
+        by_user[user] = [(user, r.item_id, r.rank, r.score) for r in recs]
+    rows = [(u, i, rank, float(f"{score:.6f}")) for user in users for u, i, rank, score in by_user.get(user, [])]
+    table = pd.DataFrame(rows, columns=RECOMMENDATION_COLUMNS)
     table = table.astype({"user_id": object, "item_id": object})
     out = write_csv(table, args.out)  # ids from uploads may start with '=': neutralised (recsys_core.exports)
     print(f"Wrote {len(rows)} recommendations for {len(users)} users to {out}", file=sys.stderr)

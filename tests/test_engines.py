@@ -78,3 +78,15 @@ def test_batch_explanations_on_ray_equal_local(ray_runtime, saved_tiny_model):
 def test_unknown_engine_is_a_clear_error():
     with pytest.raises(RecsysError, match="Unknown engine 'spark'"):
         Engine("spark")
+
+
+def test_cli_recommend_with_the_ray_engine_writes_the_local_engines_csv(ray_runtime, saved_tiny_model, tmp_path):
+    from recsys_core.cli import main
+    from recsys_core.exports import read_csv
+
+    base = ["recommend", "--model", str(saved_tiny_model), "--k", "4"]
+    assert main([*base, "--out", str(tmp_path / "local.csv")]) == 0
+    assert main([*base, "--engine", "ray", "--out", str(tmp_path / "ray.csv")]) == 0
+    local, distributed = read_csv(tmp_path / "local.csv"), read_csv(tmp_path / "ray.csv")
+    assert len(local) == 4 * len(artifacts.load(saved_tiny_model).known_users())
+    pd.testing.assert_frame_equal(local, distributed)
