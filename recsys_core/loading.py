@@ -210,8 +210,9 @@ def _reject_binary_formats(data: bytes, extension: str, where: str) -> None:
         )
     if data.startswith(_ZIP_MAGIC) or data.startswith(_OLE_MAGIC):
         raise DataValidationError(
-            f"{_cap(where)} looks like an Excel workbook or a ZIP archive, not a CSV/TSV/Parquet "
-            "table. In Excel use Save As → 'CSV UTF-8 (Comma delimited)'; unzip archives first."
+            f"{_cap(where)} looks like an Excel workbook or a ZIP archive, not a CSV/TSV/Parquet table: "
+            "save it as CSV UTF-8, or unzip it first.",
+            "In Excel use Save As → 'CSV UTF-8 (Comma delimited)'.",
         )
     if data.startswith(_GZIP_MAGIC):
         raise DataValidationError(
@@ -520,9 +521,9 @@ def _canonical_interactions(
     """Pick, rename and type the interaction columns; returns (frame, has_ratings, has_timestamps)."""
     if raw.empty:
         raise DataValidationError(
-            f"{_cap(label)} has no rows of interactions (found only the column names "
-            f"{_column_list(raw.columns)}). Check that you picked the right file and that it "
-            "was exported completely."
+            f"{_cap(label)} has no rows of interactions, only column names: check that you picked the right "
+            "file and that it was exported completely.",
+            f"Columns found: {_column_list(raw.columns)}.",
         )
     user_col = _require_column(raw, columns.user, label, "user ids", "user id column")
     item_col = _require_column(raw, columns.item, label, "item ids", "item id column")
@@ -721,9 +722,8 @@ def _canonical_entities(
     _require_column(raw, id_col, label, f"{role} ids", f"{role} id column")
     if id_col != canonical and canonical in raw.columns:
         raise DataValidationError(
-            f"{_cap(label)} has both '{id_col}' (chosen as the {role} id column) and a column "
-            f"named '{canonical}'. Rename or remove the '{canonical}' column, or choose it as "
-            f"the {role} id column."
+            f"{_cap(label)} has both '{id_col}' (the chosen {role} id column) and '{canonical}': "
+            f"rename or remove '{canonical}', or choose it as the {role} id column."
         )
     ids = _required_ids(raw[id_col], id_col, label, f"{role} id")
     _reject_duplicate_ids(ids, id_col, label, role)
@@ -738,10 +738,12 @@ def _reject_duplicate_ids(ids: pd.Series, column: str, label: str, role: str) ->
     if repeated.empty:
         return
     examples = ", ".join(f"'{value}' ({n} rows)" for value, n in repeated.head(_MAX_EXAMPLES).items())
+    first, n_first = next(iter(repeated.items()))
     raise DataValidationError(
         f"{_cap(label)}: {_count(len(repeated), f'{role} id')} in column '{column}' "
-        f"{_agree(len(repeated), 'appears', 'appear')} on more than one row, e.g. {examples}. "
-        f"Each {role} needs exactly one row: remove or merge the duplicate rows."
+        f"{_agree(len(repeated), 'appears', 'appear')} on more than one row (e.g. {str(first)[:30]!r}, {n_first} rows): "
+        "remove or merge the duplicates.",
+        f"Examples: {examples}. Each {role} needs exactly one row.",
     )
 
 
@@ -910,8 +912,7 @@ def _required_ids(values: pd.Series, column: str, label: str, what: str) -> pd.S
         n = int(missing.sum())
         raise DataValidationError(
             f"{_cap(label)}: {_count(n, 'row')} {_agree(n, 'has', 'have')} no {what} in column "
-            f"'{column}' ({_row_list(missing)}). Every row needs a {what}: fill "
-            f"{_agree(n, 'it', 'them')} in or delete {_agree(n, 'that row', 'those rows')}."
+            f"'{column}' ({_row_list(missing)}): fill {_agree(n, 'it', 'them')} in or delete {_agree(n, 'that row', 'those rows')}.",
         )
     return ids
 
