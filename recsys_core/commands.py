@@ -24,16 +24,26 @@ from .training import TrainConfig
 
 
 class _Bar:
-    """A tqdm bar on stderr that survives being re-targeted at each stage."""
+    """Progress on stderr: a tqdm bar on a terminal; in a log (not a terminal), only whole lines.
 
-    def __init__(self) -> None:
+    A log gets one line per stage and per epoch (printed by the callers) and one
+    line when a counted step such as encoding finishes, never the thousands of
+    carriage-return updates a bar writes.
+    """
+
+    def __init__(self, interactive: bool | None = None) -> None:
         self.bar = None
+        self.interactive = sys.stderr.isatty() if interactive is None else interactive
 
     def stage(self, name: str) -> None:
         self.close()
         print(f"· {name}", file=sys.stderr)
 
     def update(self, done: int, total: int, desc: str) -> None:
+        if not self.interactive:
+            if done >= total and desc != "epoch":  # epochs get their own line with loss and NDCG
+                print(f"  {desc}: {done:,} / {total:,} done", file=sys.stderr)
+            return
         from tqdm import tqdm
 
         if self.bar is None or self.bar.total != total or self.bar.desc != desc:

@@ -41,6 +41,15 @@ def trained(files):
     return out, result
 
 
+def test_train_logs_whole_lines_when_stderr_is_not_a_terminal(trained):
+    _, result = trained  # run with stderr piped, as in CI logs and batch jobs
+    assert "\r" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert sum(line.startswith("  epoch ") for line in lines) == 2
+    assert any(line.startswith("  encoding:") and "done" in line for line in lines)
+    assert len(lines) < 30
+
+
 def test_train_prints_the_model_next_to_the_baselines(trained):
     out, result = trained
     for name in ("HybridBERT", "MostPopular", "ItemKNN", "EASE", "TextKNN", "NDCG@10"):
