@@ -106,9 +106,14 @@ def user_errors() -> Iterator[None]:
               "Your data and model are unchanged; the details are in the server log.")
 
 
+def is_warning(notice: Notice) -> bool:
+    """Findings that mean results may be poor or misleading (shown as warnings, and again on the Train page)."""
+    return notice.severity == "warning" or notice.code in formatting.WARNING_NOTICES
+
+
 def show_notices(notices: list[Notice]) -> None:
     for n in notices:  # messages quote values from the uploaded files
-        if n.code in formatting.WARNING_NOTICES:
+        if is_warning(n):
             st.warning(plain(n.message), icon=":material/warning:")
         else:
             st.info(plain(n.message), icon=":material/info:")

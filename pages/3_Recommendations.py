@@ -54,7 +54,7 @@ with left, page.user_errors():
                                                   diversity=diversity)
             target = state.ExplainTarget(item_id="", history=tuple(history), profile=profile)
 
-with right:
+with right, page.user_errors():
     st.subheader("Recommended")
     if recs:
         table = formatting.recommendations_table(rec, recs, shown)

@@ -316,3 +316,13 @@ def test_the_recommendations_csv_neutralises_formula_cells_and_reads_back(tiny_m
     back = read_csv(served[-1])
     assert list(back["item"]) == list(shown["item"]) and list(back["title"]) == list(shown["title"])
     assert back["score"].astype(float).round(6).tolist() == shown["score"].round(6).tolist()
+
+
+def test_mostly_textless_items_are_a_warning_on_the_data_and_train_pages():
+    at = open_page("pages/1_Data.py")
+    few_items = b"item_id,title,genres\ni0,Film 0,Drama\ni1,Film 1,Drama\n"  # 2 of the 6 interacted items
+    upload(at, GOOD_INTERACTIONS, few_items)
+    assert not at.exception and not at.error, texts(at.error)
+    assert plain("67% of the interacted items") in texts(at.warning)
+    at.switch_page("pages/2_Train.py").run()
+    assert plain("67% of the interacted items") in texts(at.warning)
