@@ -77,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--holdout-users", type=_fraction, default=0.0, help="fraction of users never trained on (inductive slice)")
     t.add_argument("--loss", choices=("softmax", "bpr"), default="softmax")
     t.add_argument("--cache-dir", default=None, help="embedding cache directory (default: ~/.cache/recsys_core)")
+    t.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="where texts missing from the cache are encoded: this process, or Ray workers (needs the scale extra)")
+    t.add_argument("--ray-address", help="Ray cluster address (default: $RAY_ADDRESS, else a local Ray runtime for this run)")
 
     r = sub.add_parser("recommend", help="top-K per user as CSV", description="Write user_id,item_id,rank,score for every requested user.")
     r.add_argument("--model", required=True, help="model directory")

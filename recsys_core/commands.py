@@ -105,6 +105,7 @@ def train(args: Namespace) -> int:
         split=SplitConfig(kind=args.split, cold_items=args.cold_items, holdout_users=args.holdout_users, seed=args.seed),
         train=TrainConfig(epochs=args.epochs, seed=args.seed, loss=args.loss),
         cache_dir=args.cache_dir,
+        engine=Engine(args.engine, address=args.ray_address),
     )
     recommender = fit(dataset, options, progress)
     bar.close()

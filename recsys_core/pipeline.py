@@ -14,6 +14,7 @@ import numpy as np
 
 from .catalog import Catalog, build_catalog
 from .encoder import EncoderConfig, TextEncoder, default_cache_dir
+from .engines import Engine
 from .evaluation import (
     MODEL_NAME,
     EvaluationReport,
@@ -41,6 +42,7 @@ class FitOptions:
     ablate: tuple[str, ...] = ()  # ModelConfig switches to turn off, e.g. ("use_item_ids",)
     baselines: bool = True
     cache_dir: str | None = None  # None: default_cache_dir(); the cache never changes results
+    engine: Engine = field(default_factory=Engine)  # where texts missing from the cache are encoded
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -91,7 +93,7 @@ def fit(dataset: Dataset, options: FitOptions = FitOptions(), progress: Progress
     started = time.perf_counter()
     progress.say("encoding texts")
     encoder = TextEncoder(options.encoder, cache_dir=options.cache_dir or default_cache_dir())
-    catalog = build_catalog(dataset, encoder, progress=progress.encode)
+    catalog = build_catalog(dataset, encoder, progress=progress.encode, engine=options.engine)
     progress.say("splitting")
     split = make_split(dataset.interactions, catalog, options.split)
     model_config = model_config_for(catalog, options)

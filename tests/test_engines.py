@@ -90,3 +90,14 @@ def test_cli_recommend_with_the_ray_engine_writes_the_local_engines_csv(ray_runt
     local, distributed = read_csv(tmp_path / "local.csv"), read_csv(tmp_path / "ray.csv")
     assert len(local) == 4 * len(artifacts.load(saved_tiny_model).known_users())
     pd.testing.assert_frame_equal(local, distributed)
+
+
+def test_training_with_the_ray_engine_encodes_the_same_catalogue(ray_runtime, tiny_dataset, tiny_model, tmp_path):
+    from recsys_core.catalog import build_catalog
+    from recsys_core.encoder import TextEncoder
+
+    encoder = TextEncoder(EncoderConfig(), cache_dir=tmp_path / "empty-cache")
+    catalog = build_catalog(tiny_dataset, encoder, engine=RAY)
+    np.testing.assert_allclose(catalog.item_vectors, tiny_model.catalog.item_vectors, atol=1e-5)
+    np.testing.assert_allclose(catalog.profile_vectors, tiny_model.catalog.profile_vectors, atol=1e-5)
+    assert catalog.item_ids == tiny_model.catalog.item_ids
