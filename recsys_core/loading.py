@@ -550,7 +550,7 @@ def _require_column(frame: pd.DataFrame, wanted: str, label: str, holds: str, se
         return wanted
     raise DataValidationError(
         f"{_cap(label)} has no column '{wanted}' for the {holds}:{_did_you_mean(wanted, frame.columns, 40)} "
-        f"choose the {setting} (--{'user' if 'user' in setting else 'item'}-col) or rename that column.",
+        f"choose the {setting} (CLI: --{'user' if 'user' in setting else 'item'}-col) or rename that column.",
         f"Columns found: {_column_list(frame.columns)}.",
     )
 

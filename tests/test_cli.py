@@ -212,3 +212,13 @@ def test_explain_html_pointing_at_a_folder_is_a_message_and_leaves_no_temporary(
     )
     assert code == 1 and "is a folder" in err.strip().splitlines()[-1] and "Traceback" not in err
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_verbose_adds_the_details_after_the_one_line_message(files, tmp_path, capsys):
+    bad = tmp_path / "i.csv"
+    bad.write_text("who,item_id\na,i00\n")
+    args = ["train", "--interactions", str(bad), "--items", str(files / "items.tsv"), "--out", str(tmp_path / "m")]
+    code, _, err = main_run(capsys, *args)
+    assert code == 1 and len(err.strip().splitlines()) == 1 and len(err.strip()) < 220
+    code, _, err = main_run(capsys, "--verbose", *args)
+    assert code == 1 and err.strip().splitlines()[1] == "Columns found: 'who', 'item_id'."
