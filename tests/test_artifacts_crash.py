@@ -195,3 +195,14 @@ def test_loading_while_another_session_saves_always_gives_a_whole_model(tiny_mod
         thread.join()
     assert not errors, errors[:3]
     assert seen <= {"v0", "v1"}
+
+
+@pytest.mark.parametrize("no_exchange", [False, True], ids=["rename-exchange", "two-renames"])
+def test_an_empty_folder_is_filled_and_a_model_folder_replaced(tiny_model, tmp_path, monkeypatch, no_exchange):
+    if no_exchange:
+        monkeypatch.setenv("RECSYS_NO_RENAME_EXCHANGE", "1")
+    (tmp_path / "m").mkdir()
+    artifacts.save(dataclasses.replace(tiny_model, fingerprint="first"), tmp_path / "m")
+    artifacts.save(dataclasses.replace(tiny_model, fingerprint="second"), tmp_path / "m")
+    assert artifacts.load(tmp_path / "m").fingerprint == "second"
+    assert [p.name for p in tmp_path.iterdir()] == ["m"]
