@@ -1,7 +1,9 @@
 """``python -m recsys_core``: train, recommend, evaluate and explain from the shell.
 
 Every failure the user can fix ends with exit code 1 (2 for bad arguments)
-and one readable line on stderr — never a traceback.
+and one readable line on stderr — the first line of the RecsysError; ``--verbose``
+adds its details.  Anything unexpected is still one line (naming the exception
+type), never a traceback unless ``--verbose`` asks for it.
 """
 from __future__ import annotations
 
