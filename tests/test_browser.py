@@ -1,7 +1,8 @@
 """The dashboard in a real browser: `streamlit run app.py` driven by Debian's chromium via playwright.
 
 Screenshots of every page go to test-output/screenshots/ (light theme, plus the
-Evaluation page in dark theme) so that a person can look at what analysts see.
+Evaluation page in dark theme) so that a person can look at what analysts see.  Every test also
+fails if the browser asked any host but loopback for anything (tests/browser_support.py).
 """
 from __future__ import annotations
 
@@ -9,67 +10,27 @@ from pathlib import Path
 
 import pytest
 
+from browser_support import (  # noqa: F401  (browser and no_request_leaves_loopback are pytest fixtures)
+    browser, go, needs_chromium, no_request_leaves_loopback, shoot, wait_idle,
+)
 from conftest import tiny_tables
-from dashboard.serve import CHROMIUM, CHROMIUM_ARGS, dashboard_server
+from dashboard.serve import dashboard_server
 
 ROOT = Path(__file__).resolve().parents[1]
-SHOTS = ROOT / "test-output" / "screenshots"
 START_TIMEOUT = 180  # the first start may train the demo model
 RUN_TIMEOUT_MS = 300_000  # the Explain page computes integrated gradients on first load
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
-]
-playwright_api = pytest.importorskip("playwright.sync_api")
+pytestmark = [pytest.mark.browser, needs_chromium]
+pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """A dashboard server on a free loopback port with its own models directory, stopped at the end."""
     env = {"RECSYS_MODELS_DIR": str(tmp_path_factory.mktemp("models"))}
-    with dashboard_server(tmp_path_factory.mktemp("server") / "streamlit.log", env, START_TIMEOUT) as (url, _pid):
+    log = tmp_path_factory.mktemp("server") / "streamlit.log"
+    with dashboard_server(log, env, START_TIMEOUT, ports=range(8620, 8625)) as (url, _pid):
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def screenshot_dir():
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    return SHOTS
-
-
-def wait_idle(page) -> None:
-    """Wait until the script run has finished and charts have drawn."""
-    page.wait_for_timeout(500)  # let a rerun that was just triggered begin
-    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=RUN_TIMEOUT_MS)
-    page.wait_for_timeout(1500)  # plotly and the data grid draw after the run ends
-
-
-def shoot(page, name: str) -> Path:
-    """A screenshot of the whole page: the viewport is grown to the main area's full height first."""
-    height = page.evaluate(
-        "() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
-        " return Math.max(m ? m.scrollHeight : 0, document.body.scrollHeight); }"
-    )
-    page.set_viewport_size({"width": 1440, "height": min(max(int(height), 900), 8000)})
-    page.wait_for_timeout(800)
-    path = SHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    page.set_viewport_size({"width": 1440, "height": 900})
-    return path
-
-
-def go(page, label: str) -> None:
-    page.get_by_test_id("stSidebarNav").get_by_text(label, exact=True).click()
-    wait_idle(page)
 
 
 def test_an_analyst_walks_from_home_to_recommendations(server, browser):
