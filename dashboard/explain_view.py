@@ -13,10 +13,18 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from recsys_core.explain import DeletionCurve, Explanation, HistoryContribution, TextAttention, TokenAttribution
+from recsys_core.explain import (
+    DeletionCurve,
+    Explanation,
+    HistoryContribution,
+    TextAttention,
+    TextContribution,
+    TokenAttribution,
+)
 from recsys_core.explain.rollup import merge_words
 
 from .plots import FONT_SIZE, style
+from .safe_text import plotly_text
 
 POSITIVE, NEGATIVE = "214, 39, 40", "31, 119, 180"
 SPECIAL = {"[CLS]", "[SEP]", "[PAD]"}
@@ -39,6 +47,16 @@ def token_html(tokens: list[TokenAttribution], scale: float, merge: bool = True,
         for w, v in zip(texts, values)
     ]
     return f'<div style="font-size:17px">{" ".join(spans)}</div>'
+
+
+def text_share_bar(texts: list[TextContribution], n: int = 12) -> go.Figure:
+    """Each text's exact share of the score (text-level IG), largest |share| first; split texts marked."""
+    top = sorted(texts, key=lambda t: -abs(t.attribution))[:n][::-1]
+    labels = [plotly_text(("✓ " if t.split else "") + t.label) for t in top]
+    colours = [f"rgb({POSITIVE})" if t.attribution >= 0 else f"rgb({NEGATIVE})" for t in top]
+    fig = go.Figure(go.Bar(x=[t.attribution for t in top], y=labels, orientation="h", marker_color=colours))
+    return style(fig, "Each text's share of the score (✓ = split into tokens)", "attribution (score units)", "",
+                 height=max(320, 30 * len(top) + 110))
 
 
 def legend_html() -> str:
@@ -64,7 +82,7 @@ def top_tokens_bar(exp: Explanation, n: int = 15, merge: bool = True) -> go.Figu
         if merge:
             words, values = merge_words(words, values)
         where = "item" if index == 0 else ("profile" if keep and keep[0].history_item_id is None else "history")
-        rows += [{"word": f"{w} ({where})", "attribution": v} for w, v in zip(words, values)]
+        rows += [{"word": plotly_text(f"{w} ({where})"), "attribution": v} for w, v in zip(words, values)]
     frame = pd.DataFrame(rows, columns=["word", "attribution"])
     frame = frame.reindex(frame["attribution"].abs().sort_values(ascending=False).index).head(n).iloc[::-1]
     colours = [f"rgb({POSITIVE})" if v >= 0 else f"rgb({NEGATIVE})" for v in frame["attribution"]]
@@ -78,7 +96,7 @@ def attention_heatmap(att: TextAttention, layer: int | None, head: int | None, h
     ``hide_special`` drops the [CLS]/[SEP] rows and columns (weights are shown as computed, not renormalised).
     """
     keep = [i for i, t in enumerate(att.tokens) if not (hide_special and t in SPECIAL)]
-    labels = [f"{i}:{att.tokens[i]}" for i in keep]  # positions keep repeated tokens apart
+    labels = [plotly_text(f"{i}:{att.tokens[i]}") for i in keep]  # positions keep repeated tokens apart
     if layer is None:
         matrix, what = att.rollout, "attention rollout (all layers)"
     else:
@@ -94,14 +112,14 @@ def attention_heatmap(att: TextAttention, layer: int | None, head: int | None, h
             hovertemplate="%{y} → %{x}<br>%{z:.3f}<extra></extra>",
         )
     )
-    style(fig, f"Where the encoder looks — {what}", "attended token (key)", "token (query)", height=620)
+    style(fig, f"Where the encoder looks ({plotly_text(att.label)}) — {what}", "attended token (key)", "token (query)", height=620)
     fig.update_yaxes(autorange="reversed", tickfont_size=12)
     fig.update_xaxes(tickfont_size=12, tickangle=-60)
     return fig
 
 
 def field_bar(fields: dict[str, float], title: str = "Attribution per field") -> go.Figure:
-    frame = pd.DataFrame({"field": list(fields), "attribution": list(fields.values())})
+    frame = pd.DataFrame({"field": [plotly_text(f) for f in fields], "attribution": list(fields.values())})
     frame = frame.reindex(frame["attribution"].abs().sort_values().index)
     colours = [f"rgb({POSITIVE})" if v >= 0 else f"rgb({NEGATIVE})" for v in frame["attribution"]]
     fig = go.Figure(go.Bar(x=frame["attribution"], y=frame["field"], orientation="h", marker_color=colours))
@@ -111,7 +129,7 @@ def field_bar(fields: dict[str, float], title: str = "Attribution per field") ->
 def history_bar(items: list[HistoryContribution], n: int = 12) -> go.Figure:
     """Each history item's IG attribution next to the model's attention on it."""
     top = items[:n][::-1]
-    labels = [f"{h.title} (#{h.position + 1})" for h in top]
+    labels = [plotly_text(f"{h.title} (#{h.position + 1})") for h in top]
     fig = go.Figure()
     fig.add_trace(go.Bar(x=[h.attribution for h in top], y=labels, orientation="h", name="IG attribution",
                          marker_color=[f"rgb({POSITIVE})" if h.attribution >= 0 else f"rgb({NEGATIVE})" for h in top]))
@@ -146,7 +164,7 @@ def faithfulness_table(curves: list[DeletionCurve]) -> pd.DataFrame:
 
 
 def share_bar(shares: dict[str, float], title: str) -> go.Figure:
-    frame = pd.DataFrame({"field": list(shares), "share": list(shares.values())}).sort_values("share")
+    frame = pd.DataFrame({"field": [plotly_text(f) for f in shares], "share": list(shares.values())}).sort_values("share")
     fig = px.bar(frame, x="share", y="field", orientation="h", text_auto=".0%")
     fig.update_xaxes(tickformat=".0%")
     fig.update_traces(textfont_size=FONT_SIZE)
@@ -154,7 +172,7 @@ def share_bar(shares: dict[str, float], title: str) -> go.Figure:
 
 
 def bucket_bars(by_bucket: dict[str, dict[str, float]], title: str, bucket_name: str) -> go.Figure:
-    rows = [{bucket_name: b, "field": f, "share": v} for b, shares in by_bucket.items() for f, v in shares.items()]
+    rows = [{bucket_name: b, "field": plotly_text(f), "share": v} for b, shares in by_bucket.items() for f, v in shares.items()]
     fig = px.bar(pd.DataFrame(rows), x="field", y="share", color=bucket_name, barmode="group")
     fig.update_yaxes(tickformat=".0%")
     fig.update_xaxes(tickangle=-30)
@@ -162,13 +180,13 @@ def bucket_bars(by_bucket: dict[str, dict[str, float]], title: str, bucket_name:
 
 
 def words_bar(words: list[tuple[str, float]], title: str) -> go.Figure:
-    frame = pd.DataFrame(words, columns=["word", "attribution"]).iloc[::-1]
+    frame = pd.DataFrame([(plotly_text(w), v) for w, v in words], columns=["word", "attribution"]).iloc[::-1]
     fig = px.bar(frame, x="attribution", y="word", orientation="h")
     return style(fig, title, "summed positive attribution", "", height=max(380, 26 * len(frame) + 100))
 
 
 def ablation_bar(drops: dict[str, float], base: float) -> go.Figure:
-    frame = pd.DataFrame({"field": list(drops), "drop": list(drops.values())}).sort_values("drop")
+    frame = pd.DataFrame({"field": [plotly_text(f) for f in drops], "drop": list(drops.values())}).sort_values("drop")
     fig = px.bar(frame, x="drop", y="field", orientation="h", text_auto=".4f")
     fig.update_traces(textfont_size=FONT_SIZE)
     return style(fig, f"NDCG@10 lost without each field (validation NDCG@10 with all: {base:.4f})",

@@ -1,15 +1,35 @@
-"""Explain: why does the model recommend this item to this user?"""
+"""Explain: why does the model recommend this item to this user?
+
+Rendered in stages so something useful is on screen within about a second: each text's exact
+share of the score and the attention maps first, then the token split of the texts that carry
+the score; the other history texts and the faithfulness panel on request.
+"""
 import json
 
 import streamlit as st
 
+from dashboard import explain_jobs as jobs
 from dashboard import explain_view as view
 from dashboard import formatting, page, state
-from recsys_core.explain import ExplainConfig, contrast_pair, explain_pair, explanation_html, what_if
+from dashboard.safe_text import plain
+from recsys_core.explain import ExplainConfig, TOKEN_METHODS, compose, contrast_pair, explanation_html, what_if
+from recsys_core.explain.core import carrying_texts
+from recsys_core.explain.executor import ON_REQUEST
 
 page.setup("Explain", "🔍")
 rec = state.model()
 target = state.explain_target()
+
+
+def show_tokens(exp, texts, index, scale, merge):
+    """One text's tokens coloured by attribution, or a note that it is not split yet."""
+    info = exp.texts[index]
+    st.markdown(f"**{plain(info.label)}** — share {info.attribution:+.3f}")
+    if index in texts:
+        st.html(view.token_html(texts[index], scale, merge))
+    else:
+        st.caption("Not split into tokens yet.")
+
 
 # -- which pair -----------------------------------------------------------------------------
 with page.user_errors():
@@ -33,38 +53,44 @@ with page.user_errors():
                               key="explain_item")
     with st.expander("Method settings"):
         a, b, c = st.columns(3)
-        steps = a.slider("Integration steps", 4, 100, 20, key="explain_steps",
-                         help="More steps: smaller convergence delta, slower.")
+        steps = a.slider("Most integration steps per text", 4, 128, 64, key="explain_steps",
+                         help="Each text uses 8, 16, 32… steps until its convergence delta is within the flag.")
         baseline = b.selectbox("Baseline", ["pad", "mask", "empty"], key="explain_baseline",
                                help="pad/mask: every token replaced; empty: field values blanked, field names kept.")
         merge = c.checkbox("Merge WordPieces into words", True, key="explain_merge")
-    config = ExplainConfig(n_steps=steps, baseline=baseline)
+    config = jobs.page_config(steps, baseline)
 
-    with st.spinner("Integrated gradients through the encoder, attention, deletion curves…"):
-        exp = explain_pair(rec, user_id, item_id, config, ctx=ctx)
+    status = st.empty()
+    pair_state = jobs.first_view(rec, user_id, item_id, config, ctx,
+                                 progress=lambda f, m: status.caption(f"Explaining: {m}…"))
+    status.empty()
+    exp = compose(pair_state, config=config)
 
-    # -- the answer ---------------------------------------------------------------------------
-    m1, m2, m3, m4 = st.columns(4)
+    # -- first view: the score, each text's share, attention -----------------------------------
+    m1, m2, m3, m4, m5 = st.columns(5)
     m1.metric("Score (logit)", f"{exp.score:+.3f}")
     m2.metric("P(interaction)", f"{formatting.sigmoid(exp.score):.3f}")
     m3.metric("Rank among unseen items", f"{exp.rank:,}")
     m4.metric("Blanked-text reference", f"{exp.baseline_score:+.3f}")
-    st.info(exp.reason, icon="💬")
-    gap = abs(exp.score - exp.baseline_score)
-    if exp.delta_ok:
-        st.caption(f"Convergence delta {exp.convergence_delta:+.5f} ({abs(exp.convergence_delta) / max(gap, 1e-9):.1%} "
-                   f"of the score change): the attributions add up to the score.")
-    for warning in exp.warnings:
-        st.warning(warning, icon="⚠️")
+    m5.metric("Item text's share", f"{exp.texts[0].attribution:+.4f}")
+    reason_box = st.empty()
+    reason_box.info(plain(exp.reason), icon="💬")
+    delta_box = st.empty()
 
-    # -- attention next to attributions ---------------------------------------------------------
-    texts = view.texts_of(exp)
-    labels = {a.text_index: a.label for a in exp.attention}
+    s_col, h_col = st.columns(2, gap="large")
+    share_box = s_col.empty()
+    share_box.plotly_chart(view.text_share_bar(exp.texts), width="stretch", theme="streamlit")
+    if exp.history_items:
+        h_col.plotly_chart(view.history_bar(exp.history_items), width="stretch", theme="streamlit")
+    else:
+        h_col.info("This user has no history: the score rests on the profile and the item.")
+
     heat, attr = st.columns(2, gap="large")
     with heat:
         st.subheader("Attention: where the encoder looks")
+        labels = {a.text_index: a.label for a in exp.attention}
         which = st.selectbox("Text", list(labels), format_func=labels.get, key="explain_text")
-        att = exp.attention[which]
+        att = next(a for a in exp.attention if a.text_index == which)
         layer_names = ["rollout"] + [f"layer {i + 1}" for i in range(len(att.layers))]
         l1, l2 = st.columns(2)
         layer_name = l1.selectbox("Layer", layer_names, index=len(layer_names) - 1, key="explain_layer")
@@ -76,35 +102,69 @@ with page.user_errors():
         hide = st.checkbox("Hide [CLS] and [SEP]", True, key="explain_hide_special",
                            help="They soak up much of the attention; hiding them makes the rest readable.")
         page.chart(view.attention_heatmap(att, layer, head, hide))
+
+    # -- token level of the texts that carry the score -------------------------------------------
     with attr:
         st.subheader("Integrated gradients: what moved the score")
         st.html(view.legend_html())
+        token_status = st.empty()
+        carrying = carrying_texts(pair_state)
+        flagged = jobs.split(pair_state, carrying, progress=lambda f, m: token_status.progress(f, text=f"Splitting {m}…"))
+        token_status.empty()
+        exp = compose(pair_state, flagged, config)
+        texts = view.texts_of(exp)
         scale = max((abs(t.attribution) for t in exp.tokens if not t.special), default=1.0)
-        for index in [0, which] if which != 0 else [0]:
-            st.markdown(f"**{labels.get(index, 'item')}**")
-            st.html(view.token_html(texts[index], scale, merge))
+        for index in carrying:
+            show_tokens(exp, texts, index, scale, merge)
         page.chart(view.top_tokens_bar(exp, merge=merge))
+    reason_box.info(plain(exp.reason), icon="💬")
+    gap = abs(exp.score - exp.baseline_score)
+    if exp.delta_ok:
+        delta_box.caption(f"Convergence delta {exp.convergence_delta:+.5f} ({abs(exp.convergence_delta) / max(gap, 1e-9):.1%} "
+                          "of the score change): texts add up to the score, and each split text's tokens to its share.")
+    for warning in exp.warnings:
+        st.warning(warning, icon="⚠️")
+    share_box.plotly_chart(view.text_share_bar(exp.texts), width="stretch", theme="streamlit")
+    page.chart(view.field_bar(exp.fields))
 
-    # -- roll-ups -------------------------------------------------------------------------------
-    f_col, h_col = st.columns(2, gap="large")
-    f_col.plotly_chart(view.field_bar(exp.fields), width="stretch", theme="streamlit")
-    if exp.history_items:
-        h_col.plotly_chart(view.history_bar(exp.history_items), width="stretch", theme="streamlit")
-    else:
-        h_col.info("This user has no history: the score rests on the profile and the item.")
+    # -- the other history texts, on request ----------------------------------------------------
+    remaining = [t.text_index for t in exp.texts if not t.split]
+    if remaining:
+        st.subheader("The other history texts")
+        st.caption(f"{len(remaining)} history texts carry little of the score (their shares are in the chart above).")
+        if st.button(f"Split the other {len(remaining)} texts into tokens", key="explain_split_rest"):
+            st.session_state["explain_split_rest_for"] = (user_id, item_id)
+        if st.session_state.get("explain_split_rest_for") == (user_id, item_id):
+            bar = st.progress(0.0, text="Splitting history texts…")
+            for i, n in enumerate(remaining):
+                more = jobs.split(pair_state, [n], ON_REQUEST)
+                flagged.update(more)
+                bar.progress((i + 1) / len(remaining), text=f"Split {i + 1} of {len(remaining)} texts")
+                exp = compose(pair_state, flagged, config)
+                show_tokens(exp, view.texts_of(exp), n, scale, merge)
+            bar.empty()
 
-    # -- can it be trusted? ------------------------------------------------------------------------
+    # -- can it be trusted? (on request: costs seconds) -------------------------------------------
     st.subheader("Faithfulness: does removing the top tokens lower the score?")
-    d_col, t_col = st.columns([3, 2], gap="large")
-    d_col.plotly_chart(view.deletion_figure(exp.faithfulness), width="stretch", theme="streamlit")
-    with t_col:
-        st.dataframe(view.faithfulness_table(exp.faithfulness), hide_index=True,
-                     column_config={c: st.column_config.NumberColumn(format="%.3f")
-                                    for c in ("deletion area ↑", "comprehensiveness ↑", "sufficiency ↓")})
-        st.markdown("**Attention–IG agreement** (Spearman over tokens)")
-        st.dataframe({k.replace("_", " "): round(v, 3) for k, v in exp.agreement.items()})
-        st.caption("Attention shows where the encoder looks; integrated gradients show what moved the score. "
-                   "Low agreement is common — which is why both are shown.")
+    methods = ", ".join(TOKEN_METHODS)
+    if not pair_state.curves:
+        st.caption(f"Compares {methods}, encoder attention, rollout and random on deletion curves.")
+        if st.button("Compute deletion curves", key="explain_faithfulness"):
+            bar = st.progress(0.0, text="Deletion curves…")
+            jobs.faithfulness(pair_state, progress=lambda f, m: bar.progress(f, text=f"{m}…"))
+            bar.empty()
+    if pair_state.curves:
+        exp = compose(pair_state, flagged, config)
+        d_col, t_col = st.columns([3, 2], gap="large")
+        d_col.plotly_chart(view.deletion_figure(exp.faithfulness), width="stretch", theme="streamlit")
+        with t_col:
+            st.dataframe(view.faithfulness_table(exp.faithfulness), hide_index=True,
+                         column_config={c: st.column_config.NumberColumn(format="%.3f")
+                                        for c in ("deletion area ↑", "comprehensiveness ↑", "sufficiency ↓")})
+            st.markdown("**Attention–IG agreement** (Spearman over tokens)")
+            st.dataframe({k.replace("_", " "): round(v, 3) for k, v in exp.agreement.items()})
+            for method in TOKEN_METHODS.values():
+                st.caption(f"**{method.name}**: {method.description}")
 
     # -- why A above B -------------------------------------------------------------------------
     st.subheader("Why this item above another?")
@@ -112,7 +172,7 @@ with page.user_errors():
     other = st.selectbox("Compare with", others, format_func=lambda i: formatting.item_label(rec, i), key="explain_b")
     if st.button("Compare", key="explain_compare"):
         with st.spinner("Attributing the score difference…"):
-            c = contrast_pair(rec, user_id, item_id, other, ExplainConfig(n_steps=steps, baseline=baseline), ctx=ctx)
+            c = contrast_pair(rec, user_id, item_id, other, ExplainConfig(n_steps=min(steps, 20), baseline=baseline), ctx=ctx)
         st.markdown(f"Score {c.score_a:+.3f} vs {c.score_b:+.3f}: a difference of **{c.score_a - c.score_b:+.3f}**, "
                     f"of which the texts explain {c.score_a - c.score_b - c.baseline_difference:+.3f}.")
         page.chart(view.field_bar(c.fields, "What favours A (positive) or B (negative)"))
@@ -130,7 +190,7 @@ with page.user_errors():
         with st.spinner("Re-scoring…"):
             w = what_if(rec, user_id, item_id, remove_history=drop_items, remove_fields=drop_fields,
                         item_text=edited if edited != original else None, ctx=ctx)
-        st.markdown(f"**{w.change}**")
+        st.markdown(f"**{plain(w.change)}**")
         s1, s2 = st.columns(2)
         s1.metric("Score", f"{w.score_after:+.3f}", f"{w.score_after - w.score_before:+.3f}")
         s2.metric("Rank", f"{w.rank_after:,}", f"{w.rank_before - w.rank_after:+,} places", delta_color="normal")

@@ -8,19 +8,28 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_explain_page_shows_heatmap_attributions_and_reason():
     at = AppTest.from_file(str(ROOT / "pages" / "4_Explain.py"), default_timeout=600)
-    at.session_state["explain_steps"] = 8  # fewer steps keep the test fast; the page default is 20
+    at.session_state["explain_steps"] = 8  # fewer steps keep the test fast; the page default is 64
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
     subheaders = [s.value for s in at.subheader]
     assert "Attention: where the encoder looks" in subheaders
     assert "Integrated gradients: what moved the score" in subheaders
-    assert len(at.get("plotly_chart")) >= 5  # heatmap, top tokens, fields, history, deletion
+    assert len(at.get("plotly_chart")) >= 5  # text shares, history, heatmap, top tokens, fields
     assert at.info, "the plain-language reason is missing"
     reason = at.info[0].value
     assert "Recommended" in reason or "texts did not raise" in reason
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Rank among unseen items"] == "1"
+    # deletion curves only on request
+    assert "Faithfulness: does removing the top tokens lower the score?" in subheaders
+    charts = len(at.get("plotly_chart"))
+    at.button(key="explain_faithfulness").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.get("plotly_chart")) == charts + 1
+    methods = set(at.dataframe[0].value["method"])
+    assert {"integrated gradients", "GradientSHAP", "field ablation", "random"} <= methods
 
 
 def test_explain_page_what_if_and_contrast():

@@ -6,7 +6,8 @@
 
 See ``types`` for the result schema and ``docs/explanations.md`` for the methods.
 """
-from .core import EXPLAINERS, Explainer, explain_pair
+from .core import PairState, add_faithfulness, clear_cache, compose, explain_pair, pair_state, split_texts
+from .methods import TOKEN_METHODS, Progress, TokenMethod
 from .global_importance import GlobalImportance, field_ablation, global_importance
 from .html import explanation_html
 from .types import (
@@ -15,17 +16,26 @@ from .types import (
     Explanation,
     HistoryContribution,
     TextAttention,
+    TextContribution,
     TokenAttribution,
 )
 from .whatif import Contrast, WhatIf, contrast_pair, what_if
 
 __all__ = [
-    "EXPLAINERS",
+    "TOKEN_METHODS",
     "Contrast",
     "DeletionCurve",
     "ExplainConfig",
-    "Explainer",
     "Explanation",
+    "PairState",
+    "Progress",
+    "TextContribution",
+    "TokenMethod",
+    "add_faithfulness",
+    "clear_cache",
+    "compose",
+    "pair_state",
+    "split_texts",
     "GlobalImportance",
     "HistoryContribution",
     "TextAttention",

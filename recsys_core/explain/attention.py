@@ -29,23 +29,31 @@ def rollout(layers: np.ndarray) -> np.ndarray:
     return result
 
 
-def text_attentions(pair: PairInputs, full_heads_for: tuple[int, ...] | None = None) -> list[TextAttention]:
-    """Attention maps of every text of the pair (one batched eager forward).
+def text_attentions(
+    pair: PairInputs, texts: list[int] | None = None, full_heads_for: tuple[int, ...] | None = None
+) -> list[TextAttention]:
+    """Attention maps of the given texts of the pair (default: all), in one batched eager forward.
 
     Full (layers × heads) maps are kept for the texts in ``full_heads_for``
     (default: the candidate item and the profile); other texts keep the
     head average per layer, which keeps the JSON of a 20-item history small.
+    The batch is padded only to the longest of the requested texts.
     """
     if full_heads_for is None:
         full_heads_for = (0, 1) if pair.has_profile else (0,)
+    texts = list(range(pair.n_texts)) if texts is None else list(texts)
+    if not texts:
+        return []
     model = pair.recommender.encoder.eager_model
+    width = int(pair.attention_mask[texts].sum(1).max())
     with torch.inference_mode():
-        out = model(input_ids=pair.input_ids, attention_mask=pair.attention_mask, output_attentions=True)
-    stacked = torch.stack(out.attentions, dim=1).float().numpy()  # (N, layers, heads, L, L)
+        out = model(input_ids=pair.input_ids[texts, :width], attention_mask=pair.attention_mask[texts, :width],
+                    output_attentions=True)
+    stacked = torch.stack(out.attentions, dim=1).float().numpy()  # (len(texts), layers, heads, width, width)
     result = []
-    for n in range(pair.n_texts):
+    for row, n in enumerate(texts):
         k = int(pair.attention_mask[n].sum())
-        maps = stacked[n, :, :, :k, :k]
+        maps = stacked[row, :, :, :k, :k]
         averaged = maps.mean(axis=1)  # (layers, k, k)
         roll = rollout(averaged)
         full = n in full_heads_for

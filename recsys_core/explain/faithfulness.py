@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .levels import encode_rows, real_vectors
 from .pair import PairInputs
 from .types import DeletionCurve
 
@@ -43,19 +44,38 @@ def _variants(pair: PairInputs, order: np.ndarray, fractions, keep_only_top: boo
     return torch.stack(out)
 
 
-def _score_variants(pair: PairInputs, variants: torch.Tensor, batch_texts: int = 66) -> np.ndarray:
-    per_batch = max(1, batch_texts // pair.n_texts)
-    scores = []
+def score_variants(pair: PairInputs, variants: torch.Tensor, real: torch.Tensor) -> np.ndarray:
+    """Scores (V,) of token-id variants (V, N, L) of the pair.
+
+    Only the texts a variant changed go through the encoder (each distinct
+    changed text once, unpadded); unchanged texts keep their served vectors.
+    Most low-fraction variants touch a few texts, so this runs a fraction of
+    the V × N texts a full re-encoding would.
+    """
+    changed = (variants != pair.input_ids.unsqueeze(0)).any(-1)  # (V, N)
+    where = changed.nonzero().tolist()
+    rows = [variants[v, n, : int(pair.attention_mask[n].sum())] for v, n in where]
+    pooled = real.unsqueeze(0).repeat(len(variants), 1, 1)
+    if rows:
+        vectors = encode_rows(pair, rows)
+        for (v, n), vec in zip(where, vectors):
+            pooled[v, n] = vec
     with torch.inference_mode():
-        for start in range(0, len(variants), per_batch):
-            scores.append(pair.score_from_ids(variants[start : start + per_batch]))
-    return torch.cat(scores).numpy()
+        return pair.score_from_vectors(pooled).numpy()
 
 
 def deletion_curves(
-    pair: PairInputs, rankings: dict[str, np.ndarray], fractions=(0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0), seed: int = 0
+    pair: PairInputs,
+    rankings: dict[str, np.ndarray],
+    fractions=(0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0),
+    seed: int = 0,
+    real: torch.Tensor | None = None,
 ) -> list[DeletionCurve]:
-    """One curve per method in ``rankings`` (name → (N, L) token scores) plus a random ranking."""
+    """One curve per method in ``rankings`` (name → (N, L) token scores) plus a random ranking.
+
+    ``real``: the pair's served text vectors (N, T) (``levels.real_vectors``), the untouched texts' vectors.
+    """
+    real = real_vectors(pair) if real is None else real
     rng = np.random.default_rng(seed)
     rankings = dict(rankings)
     rankings["random"] = rng.random(pair.input_ids.shape)
@@ -65,7 +85,7 @@ def deletion_curves(
     # Every variant of every method in as few encoder passes as the memory bound allows.
     batches = [_variants(pair, orders[name], fractions) for name in names]
     batches += [_variants(pair, orders[name], [TOP_SHARE], keep_only_top=True) for name in names]
-    scores = _score_variants(pair, torch.cat(batches))
+    scores = score_variants(pair, torch.cat(batches), real)
     k = len(fractions)
     full = float(scores[0])  # fraction 0 of the first method: the untouched pair
     curves = []

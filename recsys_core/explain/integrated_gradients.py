@@ -1,17 +1,12 @@
-"""Integrated gradients of the recommendation score w.r.t. the encoder's word embeddings.
+"""Joint integrated gradients: every text of a pair interpolated at once, w.r.t. word embeddings.
 
-Captum's ``LayerIntegratedGradients`` on ``embeddings.word_embeddings``
-interpolates, for every text of the pair at once (candidate item, profile,
-every history item), between the baseline tokens' embeddings and the real
-ones, and integrates the gradient of the *score of (u, i)* — not of a proxy.
-The result per token is summed over the embedding dimension; by completeness
-all token attributions add up to ``score - baseline_score`` (minus the
-convergence delta, which is reported).
-
-Captum sees the pair as one example of shape (1, N, L); the forward reshapes
-to (steps·N, L) for the encoder.  Captum expands the layer output along its
-first dimension step-major, which matches that reshape (the completeness
-test in tests/test_explain.py would catch a mismatch).
+This is the reference the two-level attribution (``levels``) is compared with,
+and what contrastive explanations use.  It computes the texts' word embeddings
+itself and feeds them to the encoder as ``inputs_embeds``: no hook is attached
+to the encoder every session shares, so concurrent calls cannot see each
+other's tensors (the earlier Captum ``LayerIntegratedGradients`` hooks did).
+Numerically it is the same quantity Captum's layer IG on
+``embeddings.word_embeddings`` computes (``bench/explain.py`` checks it).
 """
 from __future__ import annotations
 
@@ -21,8 +16,69 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .. import heavy_imports
-from .pair import PairInputs
+from ..encoder import pool
+
+RULES = ("gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle")
+STEP_BATCH_TOKENS = 2048  # (steps × texts × tokens) per encoder pass: bounds activation memory
+
+
+def integration_rule(method: str, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Nodes α in [0, 1] and weights summing to 1 for ∫₀¹ with ``n`` evaluations."""
+    if method == "gausslegendre":
+        nodes, weights = np.polynomial.legendre.leggauss(n)
+        return torch.tensor((nodes + 1) / 2, dtype=torch.float32), torch.tensor(weights / 2, dtype=torch.float32)
+    if method == "riemann_trapezoid":
+        nodes = np.linspace(0, 1, n)
+        weights = np.full(n, 1.0 / max(n - 1, 1))
+        weights[[0, -1]] /= 2
+        return torch.tensor(nodes, dtype=torch.float32), torch.tensor(weights, dtype=torch.float32)
+    offsets = {"riemann_left": 0.0, "riemann_right": 1.0, "riemann_middle": 0.5}
+    if method not in offsets:
+        raise ValueError(f"Unknown integration rule {method!r}: choose one of {', '.join(RULES)}.")
+    nodes = (np.arange(n) + offsets[method]) / n
+    return torch.tensor(nodes, dtype=torch.float32), torch.full((n,), 1.0 / n)
+
+
+def embed(encoder, ids: torch.Tensor) -> torch.Tensor:
+    """Word embeddings of ``ids`` as a new tensor the caller owns (the shared layer is only read)."""
+    weight = encoder.model.get_input_embeddings().weight
+    with torch.no_grad():
+        return torch.nn.functional.embedding(ids, weight).detach().clone()
+
+
+def path_gradients(
+    encoder,
+    x: torch.Tensor,
+    b: torch.Tensor,
+    mask: torch.Tensor,
+    readout: Callable[[torch.Tensor], torch.Tensor],
+    steps: int,
+    method: str = "gausslegendre",
+    cancel: Callable[[], None] | None = None,
+) -> torch.Tensor:
+    """IG (K, L) of ``readout(pooled (S, K, T)) → (S,)`` over K texts' embeddings, baseline b → input x (K, L, d).
+
+    Summed over the embedding dimension; zero where ``mask`` (K, L) is 0.
+    ``cancel`` is called between encoder passes (it may raise to stop early).
+    """
+    alphas, weights = integration_rule(method, steps)
+    k, length, _ = x.shape
+    per_pass = max(1, STEP_BATCH_TOKENS // max(1, k * length))
+    total = torch.zeros_like(x)
+    diff = x - b
+    for start in range(0, steps, per_pass):
+        if cancel is not None:
+            cancel()
+        a = alphas[start : start + per_pass]
+        s = len(a)
+        with torch.enable_grad():
+            path = (b.unsqueeze(0) + a.view(-1, 1, 1, 1) * diff.unsqueeze(0)).requires_grad_(True)  # (S, K, L, d)
+            flat_mask = mask.unsqueeze(0).expand(s, -1, -1).reshape(s * k, length)
+            hidden = encoder.model(inputs_embeds=path.reshape(s * k, length, -1), attention_mask=flat_mask).last_hidden_state
+            pooled = pool(hidden, flat_mask, encoder.config.pooling).reshape(s, k, -1)
+            (grads,) = torch.autograd.grad(readout(pooled).sum(), path)
+        total += (grads * weights[start : start + per_pass].view(-1, 1, 1, 1)).sum(0)
+    return (total * diff).sum(-1) * mask
 
 
 @dataclass
@@ -40,63 +96,26 @@ class TokenScores:
         return abs(self.convergence_delta) / gap if gap > 1e-9 else 0.0
 
 
-def integrated_gradients(
-    pair: PairInputs,
-    baseline: str = "pad",
-    n_steps: int = 20,
-    method: str = "gausslegendre",
-    internal_batch_texts: int = 32,
-) -> TokenScores:
-    """Attribute the pair's score to its tokens (see ``attribute_tokens``)."""
-    return attribute_tokens(
-        pair.recommender.encoder.model.get_input_embeddings(),
-        pair.score_from_ids,
-        pair.input_ids,
-        pair.baseline_ids(baseline),
-        pair.attention_mask,
-        n_steps,
-        method,
-        internal_batch_texts,
-    )
-
-
-def attribute_tokens(
-    embedding_layer: torch.nn.Module,
-    forward: Callable[[torch.Tensor], torch.Tensor],
+def joint_integrated_gradients(
+    encoder,
     input_ids: torch.Tensor,
     baseline_ids: torch.Tensor,
     attention_mask: torch.Tensor,
+    score_from_pooled: Callable[[torch.Tensor], torch.Tensor],
     n_steps: int = 20,
     method: str = "gausslegendre",
-    internal_batch_texts: int = 32,
 ) -> TokenScores:
-    """Integrated gradients of ``forward`` w.r.t. ``embedding_layer``'s output, summed per token.
+    """IG of ``score_from_pooled`` ((B, N, T) → (B,)) over all N texts' word embeddings at once.
 
-    input_ids, baseline_ids, attention_mask: (N, L) — N texts of one example.
-    forward: ids (B, N, L) → (B,) scalars (the score, or a score difference).
-    Returns attributions (N, L) in the units of ``forward``, zero on padding.
+    input_ids, baseline_ids, attention_mask: (N, L).  Returns (N, L) attributions.
     """
-    LayerIntegratedGradients = heavy_imports.attribute("captum.attr", "LayerIntegratedGradients")
-    inputs = input_ids.unsqueeze(0)
-    base = baseline_ids.unsqueeze(0)
-    n_texts = int(input_ids.shape[0])
-    lig = LayerIntegratedGradients(forward, embedding_layer)
-    # Captum counts the layer's rows (N texts) as its examples, so its internal batch size is in
-    # texts: each internal batch runs internal_batch_texts // N steps, bounding memory.
-    with torch.enable_grad():
-        attributions = lig.attribute(
-            inputs,
-            baselines=base,
-            n_steps=n_steps,
-            method=method,
-            internal_batch_size=max(internal_batch_texts, n_texts),
-        )
+    x, b = embed(encoder, input_ids), embed(encoder, baseline_ids)
+    values = path_gradients(encoder, x, b, attention_mask, score_from_pooled, n_steps, method)
+    values = values.detach().double().numpy()
     with torch.inference_mode():
-        both = forward(torch.cat([inputs, base]))
-    values = attributions.sum(-1).reshape(input_ids.shape).detach().numpy().astype(np.float64)
-    values = values * attention_mask.numpy()
-    score, baseline_score = float(both[0]), float(both[1])
-    # Captum's own delta check assumes the layer's batch equals the input's (here it is N texts),
-    # so the completeness gap is computed directly: sum of attributions vs. the change of forward.
-    delta = float(values.sum()) - (score - baseline_score)
-    return TokenScores(values, score, baseline_score, delta)
+        both = torch.stack([x, b])  # (2, N, L, d)
+        flat_mask = attention_mask.repeat(2, 1)
+        hidden = encoder.model(inputs_embeds=both.reshape(-1, *x.shape[1:]), attention_mask=flat_mask).last_hidden_state
+        ends = score_from_pooled(pool(hidden, flat_mask, encoder.config.pooling).reshape(2, x.shape[0], -1))
+    score, baseline_score = float(ends[0]), float(ends[1])
+    return TokenScores(values, score, baseline_score, float(values.sum()) - (score - baseline_score))

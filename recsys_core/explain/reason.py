@@ -9,6 +9,10 @@ def _quote(titles: list[str]) -> str:
     return titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + " and " + titles[-1]
 
 
+def _name(field: str) -> str:
+    return "text" if field == "(whole text)" else field
+
+
 def build_reason(
     item_title: str,
     history: list[HistoryContribution],
@@ -34,14 +38,14 @@ def build_reason(
     if item_fields:
         top = max(item_fields.values())
         names = [f for f, v in sorted(item_fields.items(), key=lambda kv: -kv[1]) if v >= 0.1 * top][:2]
-        clause = f"the item's {' and '.join(names)}"
+        clause = f"the item's {' and '.join(_name(n) for n in names)}"
         if words:
             clause += " (words " + ", ".join(f"‘{w}’" for w, _ in words[:3]) + ")"
         parts.append(clause + " drove the score")
     if profile_fields:
         top = max(profile_fields.values())
         names = [f for f, v in sorted(profile_fields.items(), key=lambda kv: -kv[1]) if v >= 0.1 * top][:2]
-        parts.append(f"the profile's {' and '.join(names)} added to it")
+        parts.append(f"the profile's {' and '.join(_name(n) for n in names)} added to it")
     if not parts:
         return (
             f"The texts did not raise the score of “{item_title}” above the blanked-text reference "

@@ -13,13 +13,14 @@ from .pair import PairInputs, item_title
 from .types import HistoryContribution, TokenAttribution
 
 SEPARATORS = "(separators)"
+WHOLE_TEXT = "(whole text)"  # field bucket of a text not split into tokens yet: its exact text-level share
 
 
-def token_attributions(pair: PairInputs, values: np.ndarray) -> list[TokenAttribution]:
-    """One record per real token of every text (special tokens included, flagged)."""
+def token_attributions(pair: PairInputs, values: np.ndarray, texts: list[int] | None = None) -> list[TokenAttribution]:
+    """One record per real token of the given texts (default all; special tokens included, flagged)."""
     catalog = pair.recommender.catalog
     out = []
-    for n in range(pair.n_texts):
+    for n in range(pair.n_texts) if texts is None else texts:
         slot = pair.history_slot(n)
         hist_id = catalog.item_ids[pair.history_items[slot]] if slot is not None else None
         for t, token in enumerate(pair.tokens[n]):
@@ -49,19 +50,29 @@ def field_key(pair: PairInputs, n: int, field: str | None) -> str:
     return f"history: {field}"
 
 
-def field_totals(pair: PairInputs, values: np.ndarray) -> dict[str, float]:
+def field_totals(pair: PairInputs, values: np.ndarray, unsplit: dict[int, float] | None = None) -> dict[str, float]:
+    """Summed attribution per field bucket; a text in ``unsplit`` (text index → its share) adds its
+    whole share to "<side>: (whole text)" instead of its tokens."""
     totals: dict[str, float] = defaultdict(float)
+    unsplit = unsplit or {}
     for n in range(pair.n_texts):
+        if n in unsplit:
+            totals[field_key(pair, n, WHOLE_TEXT)] += unsplit[n]
+            continue
         for t in range(len(pair.tokens[n])):
             totals[field_key(pair, n, pair.fields[n][t])] += float(values[n, t])
     return dict(sorted(totals.items(), key=lambda kv: -abs(kv[1])))
 
 
-def history_contributions(pair: PairInputs, values: np.ndarray, attention: np.ndarray) -> list[HistoryContribution]:
+def history_contributions(
+    pair: PairInputs, values: np.ndarray, attention: np.ndarray, unsplit: dict[int, float] | None = None
+) -> list[HistoryContribution]:
     """Per history item: its text's summed attribution and the model's attention on it, most important first.
 
-    ``attention`` is the model's weight per history slot (newest first).
+    ``attention`` is the model's weight per history slot (newest first); a text in
+    ``unsplit`` (text index → share) counts with its text-level share.
     """
+    unsplit = unsplit or {}
     catalog = pair.recommender.catalog
     first = 1 + int(pair.has_profile)
     out = []
@@ -70,7 +81,7 @@ def history_contributions(pair: PairInputs, values: np.ndarray, attention: np.nd
             HistoryContribution(
                 item_id=catalog.item_ids[item],
                 title=item_title(pair.recommender, item),
-                attribution=float(values[first + slot].sum()),
+                attribution=unsplit.get(first + slot, float(values[first + slot].sum())),
                 attention_weight=float(attention[slot]) if slot < len(attention) else 0.0,
                 position=slot,
             )

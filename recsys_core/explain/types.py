@@ -30,16 +30,19 @@ def jsonable(value):
     return value
 
 
+TOKEN_LEVELS = ("none", "carrying", "all")
+
+
 @dataclass(frozen=True)
 class ExplainConfig:
     method: str = "all"  # "ig" | "attention" | "all"
-    n_steps: int = 20
-    ig_method: str = "gausslegendre"  # Captum's integration rule; "riemann_trapezoid" also works
+    n_steps: int = 64  # most integration steps per text; fewer are used when the delta is already within the flag
+    ig_method: str = "gausslegendre"  # integration rule: "gausslegendre" or riemann_{trapezoid,left,right,middle}
     baseline: str = "pad"  # "pad" | "mask" | "empty" (field values blanked, field names kept)
     max_history: int = 20  # history items attributed (the model never looks further back)
-    internal_batch_texts: int = 32  # texts per encoder pass inside IG: one step of a 22-text pair at a time (~0.9 GB process peak; 256 peaked at 4.5 GB)
+    token_level: str = "all"  # texts split into tokens: "none", "carrying" (item, profile, history items carrying the score) or "all"
     delta_tolerance: float = 0.05  # flag |delta| above this share of |score - baseline score|
-    faithfulness: bool = True
+    faithfulness: bool = True  # deletion curves (costly: the dashboard asks for them on request)
     deletion_fractions: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
     attention_layers: str = "full"  # "full": layers × heads for item/profile texts; history texts head-averaged
 
@@ -69,6 +72,22 @@ class HistoryContribution:
 
 
 @dataclass(frozen=True)
+class TextContribution:
+    """One text's share of the score (text-level IG over the pooled text vectors; see levels.py).
+
+    Every text's ``attribution`` is exact; its tokens (when ``split``) sum to
+    ``attribution + token_delta``.
+    """
+
+    text_index: int
+    label: str  # "item", "profile", "history: <title>"
+    attribution: float  # score units, signed
+    split: bool  # token-level attributions computed for this text
+    token_delta: float  # sum of its token attributions − attribution (0 when not split)
+    steps: int  # integration steps its token split used (0 when not split)
+
+
+@dataclass(frozen=True)
 class TextAttention:
     """Self-attention of the encoder over one text.
 
@@ -94,7 +113,7 @@ class TextAttention:
 
 @dataclass(frozen=True)
 class DeletionCurve:
-    method: str  # "integrated gradients" | "attention" | "rollout" | "random"
+    method: str  # a token-ranking method's name ("integrated gradients", "attention", "random", ...)
     fractions: list[float]  # share of removable tokens replaced by [PAD]
     scores: list[float]  # model score after the removal
     area: float  # mean score drop over the fractions (higher = the ranking found what matters)
@@ -120,6 +139,8 @@ class Explanation:
     agreement: dict[str, float]  # Spearman of IG vs attention / rollout over tokens
     reason: str
     rank: int | None  # rank of the item in the user's full list (seen items excluded)
+    texts: list[TextContribution] = field(default_factory=list)  # every text's exact share, item first
+    text_delta: float = 0.0  # sum of text shares − (score − baseline_score)
     config: ExplainConfig = field(default_factory=ExplainConfig)
     seconds: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)

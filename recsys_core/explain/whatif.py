@@ -11,11 +11,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from ..encoder import pool
 from ..errors import RecsysError
 from ..recommender import Recommender, UserContext
 from .core import resolve_context
-from .integrated_gradients import attribute_tokens
+from .integrated_gradients import joint_integrated_gradients
 from .pair import build_pair, full_rank, item_title
 from .rollup import field_totals, history_contributions, token_attributions
 from .types import ExplainConfig, HistoryContribution, TokenAttribution, jsonable
@@ -74,19 +73,15 @@ def contrast_pair(
     base_b = widen(pb.baseline_ids(config.baseline)[:1], pad_id)
     baseline = torch.cat([base_a, base_b])
 
-    def difference(batch_ids: torch.Tensor) -> torch.Tensor:
-        bsz = batch_ids.shape[0]
-        flat_mask = mask.unsqueeze(0).expand(bsz, -1, -1).reshape(-1, length)
-        encoder = recommender.encoder
-        hidden = encoder.model(input_ids=batch_ids.reshape(-1, length), attention_mask=flat_mask).last_hidden_state
-        pooled = pool(hidden, flat_mask, encoder.config.pooling).reshape(bsz, n + 1, -1)
+    def difference(pooled: torch.Tensor) -> torch.Tensor:
         score_a = pa.score_from_vectors(pooled[:, :n])
         pooled_b = torch.cat([pooled[:, n : n + 1], pooled[:, 1:n]], dim=1)  # B's item text + shared user texts
         score_b = pb.score_from_vectors(pooled_b)
         return score_a - score_b
 
-    layer = recommender.encoder.model.get_input_embeddings()
-    result = attribute_tokens(layer, difference, ids, baseline, mask, config.n_steps, config.ig_method, config.internal_batch_texts)
+    result = joint_integrated_gradients(
+        recommender.encoder, ids, baseline, mask, difference, min(config.n_steps, 20), config.ig_method
+    )
     values = result.values
     with torch.inference_mode():
         sa = float(pa.score_from_ids(pa.input_ids.unsqueeze(0))[0])

@@ -1,0 +1,93 @@
+"""Streamlit side of the explanation executor: what a page asks for, at which urgency, and prefetch.
+
+Every heavy explanation step of every session goes through the one
+``recsys_core.explain.executor`` of the process (one worker thread), so
+three analysts opening Explain at once queue instead of thrashing two cores,
+and the Recommendations page can prefetch its top items at the lowest
+priority.  Results also land in the explanation cache, so a rerun that
+abandons a wait loses nothing.
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import streamlit as st
+
+from recsys_core import Recommender
+from recsys_core.explain import ExplainConfig, PairState, add_faithfulness, compose, pair_state, split_texts
+from recsys_core.explain.core import carrying_texts, state_key
+from recsys_core.explain.executor import INTERACTIVE, ON_REQUEST, PREFETCH, Job, executor
+from recsys_core.explain.levels import TextTokens
+from recsys_core.recommender import UserContext
+
+PREFETCH_TOP = 3  # items of a shown list explained ahead of time
+Progress = Callable[[float, str], None]
+
+
+def session_id() -> str:
+    if "_explain_session" not in st.session_state:
+        st.session_state["_explain_session"] = uuid.uuid4().hex
+    return st.session_state["_explain_session"]
+
+
+def _wait(job: Job, progress: Progress | None):
+    """Block this script run until the job is done, reporting its progress (0.1 s polls)."""
+    while not job.done:
+        if progress is not None:
+            progress(job.fraction, job.message)
+        try:
+            return job.wait(0.1)
+        except TimeoutError:
+            continue
+    return job.wait()
+
+
+def first_view(rec: Recommender, user_id: str | None, item_id: str, config: ExplainConfig, ctx: UserContext,
+               progress: Progress | None = None) -> PairState:
+    key = ("state", state_key(rec, ctx, item_id, config))
+    job = executor().submit(lambda j: pair_state(rec, user_id, item_id, config, ctx, j.progress), INTERACTIVE, key, session_id())
+    return _wait(job, progress)
+
+
+def split(state: PairState, texts: list[int], priority: int = INTERACTIVE,
+          progress: Progress | None = None) -> dict[int, TextTokens]:
+    """Token IG of ``texts`` (only those not split yet); flagged splits are returned, not cached."""
+    key = ("split", state_key(state.recommender, state.ctx, state.item_id, state.config), tuple(texts))
+    job = executor().submit(lambda j: split_texts(state, texts, j.progress, j.checkpoint), priority, key, session_id())
+    return _wait(job, progress)
+
+
+def faithfulness(state: PairState, progress: Progress | None = None) -> None:
+    key = ("faithfulness", state_key(state.recommender, state.ctx, state.item_id, state.config))
+    job = executor().submit(lambda j: add_faithfulness(state, j.progress), ON_REQUEST, key, session_id())
+    _wait(job, progress)
+
+
+def prefetch(rec: Recommender, user_id: str | None, item_ids: list[str], ctx: UserContext,
+             config: ExplainConfig | None = None) -> list[Job]:
+    """Explain the first ``PREFETCH_TOP`` items in the background (first view + carrying tokens).
+
+    The session's earlier prefetches that have not finished are cancelled: the analyst moved on.
+    """
+    config = config or page_config()
+    pool = executor()
+    pool.cancel_owner(session_id(), PREFETCH)
+    jobs = []
+    for item_id in item_ids[:PREFETCH_TOP]:
+        def run(job: Job, item_id=item_id) -> None:
+            state = pair_state(rec, user_id, item_id, config, ctx)
+            job.checkpoint()
+            split_texts(state, carrying_texts(state), job.progress, job.checkpoint)
+
+        key = ("prefetch", state_key(rec, ctx, item_id, config))
+        jobs.append(pool.submit(run, PREFETCH, key, session_id()))
+    return jobs
+
+
+def page_config(max_steps: int = 64, baseline: str = "pad") -> ExplainConfig:
+    """The settings the Explain page explains with (prefetch must use the same to be a cache hit)."""
+    return ExplainConfig(method="all", n_steps=max_steps, baseline=baseline, token_level="carrying", faithfulness=False)
+
+
+__all__ = ["ON_REQUEST", "compose", "faithfulness", "first_view", "page_config", "prefetch", "split"]

@@ -1,0 +1,209 @@
+"""One explanation worker per process: a priority queue in front of a single thread.
+
+Why one thread: an explanation is CPU-bound torch work that already uses both
+cores; two sessions computing at once only thrash them and double the peak
+memory (three sessions at once once reached 1.6 GB).  Queued work is done one
+job at a time, most urgent first:
+
+    INTERACTIVE  what an analyst is looking at (first view, its token split)
+    ON_REQUEST   what an analyst asked for below the fold (remaining texts, faithfulness)
+    PREFETCH     the top recommendations of a list on screen, before anyone asks
+
+Jobs with the same ``key`` are merged (the second caller gets the first job,
+raised to the more urgent priority), prefetch jobs are dropped when the queue
+is full, and queued jobs can be cancelled (a running one stops at its next
+``checkpoint``).  A long job's ``checkpoint`` also runs any more urgent job
+that arrived meanwhile before going on, so a prefetch never makes an analyst
+wait for more than one text's worth of work.  Results land in the explanation cache as well, so a job
+whose waiter went away (a rerun, a closed tab) is not wasted.
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+INTERACTIVE, ON_REQUEST, PREFETCH = 0, 1, 2
+MAX_QUEUED = 32  # beyond this, prefetch jobs are refused (the queue bounds memory and latency)
+
+
+class Cancelled(Exception):
+    """Raised inside a job whose cancel() was called."""
+
+
+@dataclass(eq=False)
+class Job:
+    """A unit of explanation work; ``fn(job)`` may call ``job.progress`` and ``job.checkpoint``."""
+
+    fn: Callable[[Job], Any]
+    priority: int
+    key: tuple | None = None
+    owner: str | None = None  # who asked (a session id), for cancelling a session's prefetches
+    fraction: float = 0.0
+    message: str = "queued"
+    result: Any = None
+    error: BaseException | None = None
+    cancelled: bool = False
+    started_at: float | None = None
+    finished_at: float | None = None
+    _done: threading.Event = field(default_factory=threading.Event, repr=False)
+    _executor: ExplanationExecutor | None = field(default=None, repr=False)
+
+    def progress(self, fraction: float, message: str) -> None:
+        """The package-wide progress signature: (fraction done, what is running)."""
+        self.fraction, self.message = fraction, message
+        self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """Stop here if cancelled; first run any more urgent job that is waiting."""
+        if self.cancelled:
+            raise Cancelled()
+        if self._executor is not None:
+            self._executor.run_more_urgent(self.priority)
+        if self.cancelled:
+            raise Cancelled()
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def wait(self, timeout: float | None = None) -> Any:
+        """The job's result (re-raising its error); ``TimeoutError`` if not done in time."""
+        if not self._done.wait(timeout):
+            raise TimeoutError("explanation job still running")
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+class ExplanationExecutor:
+    def __init__(self, max_queued: int = MAX_QUEUED):
+        self.max_queued = max_queued
+        self._heap: list[tuple[int, int, Job]] = []
+        self._by_key: dict[tuple, Job] = {}
+        self._order = itertools.count()
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._running: list[Job] = []  # innermost last (a checkpoint may run an urgent job inside another)
+        self.completed = 0
+
+    def submit(self, fn: Callable[[Job], Any], priority: int = INTERACTIVE, key: tuple | None = None, owner: str | None = None) -> Job:
+        with self._cond:
+            existing = self._by_key.get(key) if key is not None else None
+            if existing is not None and not existing.done and not existing.cancelled:
+                if priority < existing.priority and existing not in self._running:
+                    existing.priority = priority
+                    heapq.heappush(self._heap, (priority, next(self._order), existing))  # the stale entry is skipped
+                return existing
+            job = Job(fn, priority, key, owner, _executor=self)
+            if priority >= PREFETCH and len(self._heap) >= self.max_queued:
+                job.cancelled = True
+                job.message = "dropped: queue full"
+                job._done.set()
+                return job
+            if key is not None:
+                self._by_key[key] = job
+            heapq.heappush(self._heap, (priority, next(self._order), job))
+            self._ensure_worker()
+            self._cond.notify()
+            return job
+
+    def cancel_owner(self, owner: str, priority: int = PREFETCH) -> int:
+        """Cancel the jobs of ``owner`` at ``priority`` or lower urgency (e.g. a session's prefetches)."""
+        n = 0
+        with self._cond:
+            for _, _, job in self._heap:
+                if job.owner == owner and job.priority >= priority and not job.cancelled:
+                    job.cancel()
+                    n += 1
+            for job in self._running:
+                if job.owner == owner and job.priority >= priority and not job.cancelled:
+                    job.cancel()
+                    n += 1
+        return n
+
+    def queued(self) -> int:
+        with self._cond:
+            return sum(1 for _, _, j in self._heap if not j.cancelled)
+
+    def _ensure_worker(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._work, name="explanation-worker", daemon=True)
+            self._thread.start()
+
+    def _pop(self, more_urgent_than: int | None) -> Job | None:
+        """The most urgent live job (only one more urgent than the given priority, if given), or None."""
+        while self._heap:
+            priority, _, job = self._heap[0]
+            if more_urgent_than is not None and priority >= more_urgent_than:
+                return None
+            heapq.heappop(self._heap)
+            if job.done or job in self._running or priority != job.priority:
+                continue  # finished, or a stale entry of a re-prioritised job
+            if job.cancelled:
+                self._finish(job)
+                continue
+            return job
+        return None
+
+    def _finish(self, job: Job) -> None:
+        job.finished_at = time.time()
+        if job.key is not None and self._by_key.get(job.key) is job:
+            del self._by_key[job.key]
+        job._done.set()
+
+    def _execute(self, job: Job) -> None:
+        with self._cond:
+            self._running.append(job)
+        job.started_at = time.time()
+        try:
+            job.result = job.fn(job)
+            job.fraction, job.message = 1.0, "done"
+        except Cancelled as exc:
+            job.error, job.message = exc, "cancelled"
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiter
+            job.error = exc
+        with self._cond:
+            self._running.remove(job)
+            self.completed += 1
+            self._finish(job)
+
+    def run_more_urgent(self, priority: int) -> None:
+        """Run, in the calling worker thread, every queued job more urgent than ``priority``."""
+        if threading.current_thread() is not self._thread:
+            return
+        while True:
+            with self._cond:
+                job = self._pop(priority)
+            if job is None:
+                return
+            self._execute(job)
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                job = self._pop(None)
+                while job is None:
+                    self._cond.wait()
+                    job = self._pop(None)
+            self._execute(job)
+
+
+_executor: ExplanationExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def executor() -> ExplanationExecutor:
+    """The process's explanation executor (created on first use)."""
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ExplanationExecutor()
+        return _executor

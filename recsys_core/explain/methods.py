@@ -1,0 +1,128 @@
+"""Token-ranking methods compared on the faithfulness panel: one class each, in one registry.
+
+Every method answers the same question — how much did each token of the pair
+move the score? — as an (N, L) grid in score units (signed; zero on padding),
+so the deletion curves, the dashboard and the JSON treat them alike.  Adding
+a method is one subclass of ``TokenMethod`` and one entry in ``TOKEN_METHODS``.
+
+Each method works text by text on the two-level decomposition of
+``levels`` where it can (the score's share of text n is the linear read-out
+``w_n · g(e_n)`` of that text's vector), so a method costs a pass per text,
+not a pass through all texts per sample.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from .. import heavy_imports
+from ..encoder import pool
+from .integrated_gradients import embed
+from .rollup import field_key
+
+if TYPE_CHECKING:
+    from .core import PairTarget
+
+# One progress signature for every long explanation step: (fraction done in [0, 1], what is running).
+Progress = Callable[[float, str], None]
+
+
+class TokenMethod(ABC):
+    """A way of scoring every token of a pair (see the module docstring)."""
+
+    name: str = ""
+    description: str = ""
+    deterministic: bool = True
+
+    @abstractmethod
+    def token_scores(self, target: PairTarget) -> np.ndarray:
+        """(N, L) signed token scores in score units (larger = pushed the item up more)."""
+
+
+class TwoLevelIntegratedGradients(TokenMethod):
+    name = "integrated gradients"
+    description = "Integrated gradients, texts then tokens (adds up exactly to score − blanked-text score)."
+
+    def token_scores(self, target: PairTarget) -> np.ndarray:
+        from .core import split_texts, token_grid
+
+        state = target.state
+        flagged = split_texts(state, list(range(target.pair.n_texts)))
+        return token_grid(state, flagged)
+
+
+class GradientShapPerText(TokenMethod):
+    """Captum's GradientSHAP of each text's share ``w_n · g(e_n)``: gradients at random points between
+    random baselines ([PAD] and [MASK] texts, plus small noise) and the input."""
+
+    name = "GradientSHAP"
+    description = "Captum GradientSHAP per text (random baselines [PAD]/[MASK], 16 samples; stochastic)."
+    deterministic = False
+    samples = 16
+
+    def token_scores(self, target: PairTarget) -> np.ndarray:
+        GradientShap = heavy_imports.attribute("captum.attr", "GradientShap")
+        pair, level = target.pair, target.state.level
+        encoder = pair.recommender.encoder
+        grid = np.zeros(tuple(pair.input_ids.shape))
+        pad, mask_ids = pair.baseline_ids("pad"), pair.baseline_ids("mask")
+        for n in range(pair.n_texts):
+            length = int(pair.attention_mask[n].sum())
+            w = level.weights[n]
+            x = embed(encoder, pair.input_ids[n, :length].unsqueeze(0))
+            baselines = torch.cat([embed(encoder, pad[n, :length].unsqueeze(0)), embed(encoder, mask_ids[n, :length].unsqueeze(0))])
+
+            def readout(e: torch.Tensor, w=w) -> torch.Tensor:
+                m = torch.ones(e.shape[:2], dtype=torch.long)
+                hidden = encoder.model(inputs_embeds=e, attention_mask=m).last_hidden_state
+                return pool(hidden, m, encoder.config.pooling) @ w
+
+            with torch.enable_grad():
+                values = GradientShap(readout).attribute(x, baselines=baselines, n_samples=self.samples, stdevs=0.01)
+            grid[n, :length] = values.sum(-1)[0].detach().double().numpy()
+        return grid * pair.removable.numpy()
+
+
+class FieldAblation(TokenMethod):
+    """Captum's FeatureAblation over fields: each (text, field) replaced by [PAD] in turn, score drop
+    spread evenly over the field's tokens (a perturbation method: no gradients at all)."""
+
+    name = "field ablation"
+    description = "Captum FeatureAblation: each field of each text replaced by [PAD], the score drop per token."
+
+    def token_scores(self, target: PairTarget) -> np.ndarray:
+        FeatureAblation = heavy_imports.attribute("captum.attr", "FeatureAblation")
+        from .faithfulness import score_variants
+
+        pair = target.pair
+        groups: dict[tuple[int, str], int] = {}
+        feature = torch.zeros(tuple(pair.input_ids.shape), dtype=torch.long)
+        removable = pair.removable
+        for n in range(pair.n_texts):
+            for t, name in enumerate(pair.fields[n]):
+                if removable[n, t]:
+                    feature[n, t] = 1 + groups.setdefault((n, field_key(pair, n, name)), len(groups))
+        pad_id = pair.recommender.encoder.tokenizer.pad_token_id
+        base = torch.where(removable, torch.full_like(pair.input_ids, pad_id), pair.input_ids)
+        real = target.state.level.real
+
+        def forward(ids: torch.Tensor) -> torch.Tensor:
+            return torch.from_numpy(score_variants(pair, ids, real))
+
+        # Feature 0 (special tokens, padding) is never ablated: its baseline equals the input.
+        drops = FeatureAblation(forward).attribute(
+            pair.input_ids.unsqueeze(0), baselines=base.unsqueeze(0), feature_mask=feature.unsqueeze(0),
+            perturbations_per_eval=16,
+        )[0].double().numpy()
+        sizes = np.bincount(feature.reshape(-1).numpy(), minlength=len(groups) + 1)
+        per_token = drops / np.maximum(sizes[feature.numpy()], 1)
+        return per_token * removable.numpy()
+
+
+TOKEN_METHODS: dict[str, TokenMethod] = {
+    m.name: m for m in (TwoLevelIntegratedGradients(), GradientShapPerText(), FieldAblation())
+}
