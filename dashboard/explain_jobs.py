@@ -68,21 +68,37 @@ def prefetch(rec: Recommender, user_id: str | None, item_ids: list[str], ctx: Us
              config: ExplainConfig | None = None) -> list[Job]:
     """Explain the first ``PREFETCH_TOP`` items in the background (first view + carrying tokens).
 
-    The session's earlier prefetches that have not finished are cancelled: the analyst moved on.
+    The session's earlier prefetches for other pairs are cancelled (the analyst moved on); a
+    rerun showing the same list keeps its jobs running.
     """
     config = config or page_config()
     pool = executor()
-    pool.cancel_owner(session_id(), PREFETCH)
+    wanted = {item_id: ("prefetch", state_key(rec, ctx, item_id, config)) for item_id in item_ids[:PREFETCH_TOP]}
+    pool.cancel_owner(session_id(), PREFETCH, keep=set(wanted.values()))
     jobs = []
-    for item_id in item_ids[:PREFETCH_TOP]:
+    for item_id, key in wanted.items():
         def run(job: Job, item_id=item_id) -> None:
             state = pair_state(rec, user_id, item_id, config, ctx)
             job.checkpoint()
             split_texts(state, carrying_texts(state), job.progress, job.checkpoint)
 
-        key = ("prefetch", state_key(rec, ctx, item_id, config))
         jobs.append(pool.submit(run, PREFETCH, key, session_id()))
     return jobs
+
+
+def prefetch_status(jobs: list[Job]) -> None:
+    """A one-line note that refreshes itself until the prefetched explanations are ready."""
+    if not jobs:
+        return
+
+    @st.fragment(run_every=1.0)
+    def note() -> None:
+        ready = sum(1 for j in jobs if j.done and j.error is None)
+        failed = sum(1 for j in jobs if j.done and j.error is not None)
+        text = f"Explanations of the top {len(jobs)}: {ready} of {len(jobs)} ready"
+        st.caption(text + (f" ({failed} not prefetched)" if failed else "") + ("" if ready + failed == len(jobs) else " …"))
+
+    note()
 
 
 def page_config(max_steps: int = 64, baseline: str = "pad") -> ExplainConfig:
@@ -90,4 +106,4 @@ def page_config(max_steps: int = 64, baseline: str = "pad") -> ExplainConfig:
     return ExplainConfig(method="all", n_steps=max_steps, baseline=baseline, token_level="carrying", faithfulness=False)
 
 
-__all__ = ["ON_REQUEST", "compose", "faithfulness", "first_view", "page_config", "prefetch", "split"]
+__all__ = ["ON_REQUEST", "compose", "faithfulness", "first_view", "page_config", "prefetch", "prefetch_status", "split"]

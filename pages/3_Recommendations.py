@@ -1,7 +1,7 @@
 """Recommendations: top-K for a known user or for a new one described on the spot."""
 import streamlit as st
 
-from dashboard import formatting, page, state
+from dashboard import explain_jobs, formatting, page, state
 from dashboard.safe_text import plain
 from recsys_core.exports import to_csv_bytes
 
@@ -19,7 +19,7 @@ shown = d.multiselect("Item fields in the tables", fields, default=formatting.de
                       key="rec_fields")
 
 left, right = st.columns([2, 3], gap="large")
-recs, target = [], None
+recs, target, prefetched = [], None, []
 with left, page.user_errors():
     if mode == "Known user":
         s1, s2 = st.columns(2)
@@ -40,6 +40,7 @@ with left, page.user_errors():
         st.dataframe(formatting.history_table(rec, ctx.history, shown), hide_index=True, height=300)
         recs = rec.recommend(user_id, k, exclude_seen=exclude_seen, diversity=diversity)
         target = state.ExplainTarget(item_id="", user_id=user_id)
+        prefetched = explain_jobs.prefetch(rec, user_id, [r.item_id for r in recs], ctx)  # Explain opens them at once
     else:
         st.subheader("Describe a new user")
         profile = {f: st.text_input(plain(f), key=f"new_user_{f}") for f in rec.catalog.user_fields}
@@ -67,6 +68,7 @@ with right, page.user_errors():
         st.download_button("Download as CSV", to_csv_bytes(table), "recommendations.csv",
                            "text/csv", key="rec_download", icon=":material/download:")
         if state.explain_page_available():
+            explain_jobs.prefetch_status(prefetched)
             e1, e2 = st.columns([3, 1], vertical_alignment="bottom")
             item = e1.selectbox("Explain a recommendation", [r.item_id for r in recs], key="rec_explain_item",
                                 format_func=lambda i: formatting.item_label(rec, i))

@@ -19,6 +19,7 @@ whose waiter went away (a rerun, a closed tab) is not wasted.
 """
 from __future__ import annotations
 
+import atexit
 import heapq
 import itertools
 import threading
@@ -93,6 +94,7 @@ class ExplanationExecutor:
         self._thread: threading.Thread | None = None
         self._running: list[Job] = []  # innermost last (a checkpoint may run an urgent job inside another)
         self.completed = 0
+        self._stopping = False
 
     def submit(self, fn: Callable[[Job], Any], priority: int = INTERACTIVE, key: tuple | None = None, owner: str | None = None) -> Job:
         with self._cond:
@@ -115,16 +117,13 @@ class ExplanationExecutor:
             self._cond.notify()
             return job
 
-    def cancel_owner(self, owner: str, priority: int = PREFETCH) -> int:
-        """Cancel the jobs of ``owner`` at ``priority`` or lower urgency (e.g. a session's prefetches)."""
+    def cancel_owner(self, owner: str, priority: int = PREFETCH, keep: set[tuple] | frozenset = frozenset()) -> int:
+        """Cancel the jobs of ``owner`` at ``priority`` or lower urgency (e.g. a session's prefetches),
+        except those whose key is in ``keep`` (still wanted: no work thrown away)."""
         n = 0
         with self._cond:
-            for _, _, job in self._heap:
-                if job.owner == owner and job.priority >= priority and not job.cancelled:
-                    job.cancel()
-                    n += 1
-            for job in self._running:
-                if job.owner == owner and job.priority >= priority and not job.cancelled:
+            for job in [j for _, _, j in self._heap] + self._running:
+                if job.owner == owner and job.priority >= priority and not job.cancelled and job.key not in keep:
                     job.cancel()
                     n += 1
         return n
@@ -191,9 +190,22 @@ class ExplanationExecutor:
             with self._cond:
                 job = self._pop(None)
                 while job is None:
+                    if self._stopping:
+                        return
                     self._cond.wait()
                     job = self._pop(None)
             self._execute(job)
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Cancel everything and let the worker finish: a torch call still running in a daemon
+        thread when the interpreter exits aborts the process ("terminate called…")."""
+        with self._cond:
+            self._stopping = True
+            for job in [j for _, _, j in self._heap] + self._running:
+                job.cancel()
+            self._cond.notify_all()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
 
 
 _executor: ExplanationExecutor | None = None
@@ -206,4 +218,5 @@ def executor() -> ExplanationExecutor:
     with _executor_lock:
         if _executor is None:
             _executor = ExplanationExecutor()
+            atexit.register(_executor.shutdown)
         return _executor
