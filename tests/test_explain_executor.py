@@ -54,12 +54,14 @@ def test_cancelling_a_sessions_prefetches_keeps_what_is_still_wanted():
 def test_a_running_job_stops_at_its_next_checkpoint_and_urgent_work_runs_inside_it():
     pool = ExplanationExecutor()
     seen = []
-    go_on = threading.Event()
+    go_on, cancel_sent = threading.Event(), threading.Event()
 
     def long_prefetch(job):
         for step in range(100):
             if step == 1:
                 go_on.wait(10)
+            if step == 50:
+                cancel_sent.wait(10)
             job.checkpoint()  # runs urgent jobs that arrived, raises when cancelled
             seen.append(step)
 
@@ -69,6 +71,7 @@ def test_a_running_job_stops_at_its_next_checkpoint_and_urgent_work_runs_inside_
     urgent.wait(10)
     assert "urgent" in seen and seen.index("urgent") < 99  # did not wait for the prefetch to end
     pool.cancel_owner("s")
+    cancel_sent.set()
     with pytest.raises(Cancelled):
         long.wait(10)
     pool.shutdown()
