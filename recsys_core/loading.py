@@ -21,13 +21,14 @@ import difflib
 import io
 import os
 import time
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, Union
 
 import numpy as np
 import pandas as pd
 
+from recsys_core import recbole
 from recsys_core.errors import DataValidationError, shown_path
 from recsys_core.schema import ITEM, RATING, TIMESTAMP, USER, ColumnMap, Dataset, Notice
 
@@ -51,7 +52,7 @@ _ZIP_MAGIC = b"PK\x03\x04"  # .xlsx workbooks are zip archives too
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # legacy .xls workbooks
 _GZIP_MAGIC = b"\x1f\x8b"
 
-_TAB_EXTENSIONS = {".tsv", ".tab"}
+_TAB_EXTENSIONS = {".tsv", ".tab", *recbole.EXTENSIONS}  # RecBole atomic files are TSV
 _COMMA_EXTENSIONS = {".csv"}
 _PARQUET_EXTENSIONS = {".parquet", ".pq"}
 _DELIMITER_NAMES = {",": "comma", "\t": "tab", ";": "semicolon"}
@@ -115,17 +116,43 @@ def read_table(
             "Check that you picked the right file and that it was saved completely."
         )
     extension = Path(name).suffix.lower() if name else ""
-    if data.startswith(_PARQUET_MAGIC):
+    is_parquet = data.startswith(_PARQUET_MAGIC)
+    if is_parquet:
         frame = _parse_parquet(data, where)
     else:
         _reject_binary_formats(data, extension, where)
         text = _decode_utf8(data, where)
         frame = _parse_delimited(text, extension, where)
-        frame = _numbers_from_text(frame, keep_as_text)
     header = frame.attrs.pop("raw_header", None) or list(frame.columns)
-    frame.columns = [str(column).strip() for column in frame.columns]
     _reject_duplicate_columns([str(column).strip() for column in header], where)
+    frame.columns = [str(column).strip() for column in frame.columns]
+    typed = _from_recbole(frame, extension, where)
+    if not is_parquet:
+        frame = _numbers_from_text(frame, {*keep_as_text, *(c.name for c in typed)})
     return frame
+
+
+def _from_recbole(frame: pd.DataFrame, extension: str, where: str) -> tuple[recbole.TypedColumn, ...]:
+    """Read a RecBole atomic file's typed header and cells (see :mod:`recsys_core.recbole`), in place.
+
+    Returns the typed columns (none for an ordinary table); what was done is kept
+    in ``frame.attrs["recbole"]`` so that :func:`load_dataset` can tell the analyst.
+    """
+    typed = recbole.typed_header(list(frame.columns), extension)
+    if not typed:
+        return ()
+    names = recbole.clean_names(frame.columns, typed)
+    seen: dict[str, str] = {}
+    for original, name in zip(frame.columns, names):
+        if name in seen:
+            raise DataValidationError(
+                f"{_cap(where)} has two columns named '{name}' once the RecBole types are removed "
+                f"('{seen[name]}' and '{original}'): rename or remove one."
+            )
+        seen[name] = original
+    frame.columns = names
+    frame.attrs["recbole"] = recbole.convert_cells(frame, typed)
+    return typed
 
 
 def _reject_duplicate_columns(names: list[str], where: str) -> None:
@@ -401,6 +428,7 @@ def load_dataset(
     max_bytes: int = DEFAULT_MAX_BYTES,
     item_id_col: str = ITEM,
     user_id_col: str = USER,
+    rename: Mapping[str, str] | None = None,
 ) -> Dataset:
     """Read, validate and canonicalise the three tables into a :class:`Dataset`.
 
@@ -417,6 +445,18 @@ def load_dataset(
     defaults to every users column except the id.  ``min_rating`` keeps only
     interactions rated at least that value.
 
+    ``rename`` renames metadata columns of the items and users tables,
+    ``{"movie_title": "title"}``: a field's name is part of its text
+    (``title: Heat | genres: …``), so it is what BERT reads.  Every table
+    holding the old name is renamed; ``item_fields``/``user_fields`` may use
+    either name.  An unknown column, an id column, a new name that is empty,
+    contains ``:``/``|`` or is already a column of that table raise
+    :class:`DataValidationError`.
+
+    RecBole atomic files (``.inter``/``.item``/``.user``) are read by
+    :func:`read_table` with their type suffixes removed (see
+    :mod:`recsys_core.recbole`); a notice says so.
+
     Timestamps may be unix seconds (milli/micro/nanoseconds are recognised by
     their size and converted) or ISO dates/datetimes (taken as UTC when no
     zone is given).  Without a timestamp column the row order of the file is
@@ -431,27 +471,39 @@ def load_dataset(
     notices: list[Notice] = []
 
     raw, inter_label = _load_table(interactions, "interactions", max_bytes, (columns.user, columns.item))
+    _note_recbole(raw, inter_label, notices)
     inter, has_ratings, has_timestamps = _canonical_interactions(raw, columns, inter_label, notices)
     inter = _drop_duplicate_interactions(inter, has_timestamps, notices)
     if min_rating is not None:
         inter = _apply_min_rating(inter, min_rating, has_ratings, list(raw.columns), inter_label, notices)
 
     raw_items, items_label = _load_table(items, "items", max_bytes, (item_id_col,))
+    _note_recbole(raw_items, items_label, notices)
     item_table = _canonical_entities(raw_items, item_id_col, ITEM, "item", items_label)
     if item_table.empty:
         raise DataValidationError(
             f"{_cap(items_label)} has column names but no rows. Every item needs a row with its "
             "id and metadata (title, description, ...): check that you picked the right file."
         )
+    user_table, users_label = None, ""
+    if users is not None:
+        raw_users, users_label = _load_table(users, "users", max_bytes, (user_id_col,))
+        _note_recbole(raw_users, users_label, notices)
+        user_table = _canonical_entities(raw_users, user_id_col, USER, "user", users_label)
+    if rename:
+        tables = [(item_table, "items", items_label, item_id_col)]
+        if user_table is not None:
+            tables.append((user_table, "users", users_label, user_id_col))
+        renames = _check_renames(rename, tables)
+        item_table, item_fields = _renamed(item_table, item_fields, renames)
+        if user_table is not None:
+            user_table, user_fields = _renamed(user_table, user_fields, renames)
     chosen_item_fields = _resolve_item_fields(item_table, item_fields, items_label)
     item_table = _add_items_without_metadata(item_table, inter, items_label, notices)
     _check_item_text(item_table[item_table[ITEM].isin(inter[ITEM])], chosen_item_fields, items_label, notices)
     _note_items_without_interactions(item_table, inter, notices)
 
-    user_table = None
-    if users is not None:
-        raw_users, users_label = _load_table(users, "users", max_bytes, (user_id_col,))
-        user_table = _canonical_entities(raw_users, user_id_col, USER, "user", users_label)
+    if user_table is not None:
         _note_profile_coverage(user_table, inter, users_label, notices)
         chosen_user_fields = _resolve_user_fields(user_table, user_fields, users_label)
     else:
@@ -478,7 +530,9 @@ def _load_table(
     if isinstance(source, pd.DataFrame):
         frame = source.copy()  # never modify the caller's frame
         frame.columns = [str(column).strip() for column in frame.columns]
-        return frame, f"the {role} table"
+        label = f"the {role} table"
+        _from_recbole(frame, "", label)  # a RecBole file read with pandas: every name typed
+        return frame, label
     name = _source_name(source)
     keep = {column for column in id_columns if column}
     frame = read_table(source, max_bytes=max_bytes, keep_as_text=keep)
@@ -525,8 +579,8 @@ def _canonical_interactions(
             "file and that it was exported completely.",
             f"Columns found: {_column_list(raw.columns)}.",
         )
-    user_col = _require_column(raw, columns.user, label, "user ids", "user id column")
-    item_col = _require_column(raw, columns.item, label, "item ids", "item id column")
+    user_col = _require_column(raw, columns.user, label, "user ids", "user id column", "--user-col")
+    item_col = _require_column(raw, columns.item, label, "item ids", "item id column", "--item-col")
     rating_col = _optional_column(raw, columns.rating, RATING, label, "ratings")
     time_col = _optional_column(raw, columns.timestamp, TIMESTAMP, label, "timestamps")
 
@@ -545,12 +599,12 @@ def _canonical_interactions(
     return frame, rating_col is not None, time_col is not None
 
 
-def _require_column(frame: pd.DataFrame, wanted: str, label: str, holds: str, setting: str) -> str:
+def _require_column(frame: pd.DataFrame, wanted: str, label: str, holds: str, setting: str, option: str) -> str:
     if wanted in frame.columns:
         return wanted
     raise DataValidationError(
         f"{_cap(label)} has no column '{wanted}' for the {holds}:{_did_you_mean(wanted, frame.columns, 40)} "
-        f"choose the {setting} (CLI: --{'user' if 'user' in setting else 'item'}-col) or rename that column.",
+        f"choose the {setting} (CLI: {option}) or rename that column.",
         f"Columns found: {_column_list(frame.columns)}.",
     )
 
@@ -715,11 +769,95 @@ def _note_single_interaction_users(inter: pd.DataFrame, notices: list[Notice]) -
 # ---- items and users ---------------------------------------------------------
 
 
+def _note_recbole(frame: pd.DataFrame, label: str, notices: list[Notice]) -> None:
+    header = frame.attrs.pop("recbole", None)
+    if header is None:
+        return
+    shown = ", ".join(f"{old} → {new}" for old, new in header.renamed()[:3])
+    more = ", …" if len(header.columns) > 3 else ""
+    lists = (
+        f" {_column_list(header.label_lists)} {_agree(len(header.label_lists), 'holds', 'hold')} label lists, written as "
+        "'Action, Comedy'."
+        if header.label_lists
+        else ""
+    )
+    notices.append(
+        Notice(
+            "recbole_format",
+            f"Read {label} as a RecBole atomic file: type suffixes removed from the column names ({shown}{more}).{lists}",
+            len(header.columns),
+        )
+    )
+
+
+_FORBIDDEN_IN_NAMES = (":", "|")  # the text format is "name: value | name: value"
+
+
+def _check_renames(
+    rename: Mapping[str, str], tables: list[tuple[pd.DataFrame, str, str, str]]
+) -> dict[str, str]:
+    """Validate ``old -> new`` renames of metadata columns against the items/users tables.
+
+    ``tables`` holds (canonical table, role, label naming the file, the id column as the analyst named it).
+    """
+    wanted: dict[str, str] = {}
+    for old, new in rename.items():
+        old, new = str(old).strip(), str(new).strip()
+        if old == new:
+            continue
+        holders = [(table, role, label) for table, role, label, _ in tables if old in table.columns]
+        if old in {id_col for *_, id_col in tables} | {ITEM, USER}:
+            raise DataValidationError(
+                f"Cannot rename '{old[:40]}': it is an id column, not a text field. Ids keep the names item_id and "
+                "user_id; to use another id column choose it (CLI: --items-item-col, --users-user-col)."
+            )
+        if not holders:
+            available = list(dict.fromkeys(c for table, *_ in tables for c in table.columns if c not in (ITEM, USER)))
+            files = " or ".join(role for _, role, _, _ in tables) + " file"
+            raise DataValidationError(
+                f"Cannot rename '{old[:40]}': the {files} has no such column.{_did_you_mean(old, available, 40)} "
+                "Rename one of its metadata columns.",
+                f"Looked in {' and '.join(label for *_, label, _ in tables)}. "
+                f"Columns that can be renamed: {_column_list(available) or '(none)'}.",
+            )
+        bad = [c for c in _FORBIDDEN_IN_NAMES if c in new]
+        if not new or bad or any(ord(c) < 32 for c in new):
+            problem = "is empty" if not new else f"contains '{bad[0]}'" if bad else "contains a control character"
+            raise DataValidationError(
+                f"The new name for '{old[:40]}' {problem}: field names are part of the item text "
+                "('title: Heat | genres: …'), so use words without ':' or '|', e.g. 'title'."
+            )
+        for table, role, label in holders:
+            if new in table.columns:
+                raise DataValidationError(
+                    f"Cannot rename '{old[:40]}' to '{new[:40]}': the {role} file already has a column of that name. "
+                    "Choose another new name.",
+                    f"Columns of {label}: {_column_list(table.columns)}.",
+                )
+        earlier = next((o for o, n in wanted.items() if n == new and any(o in t.columns for t, *_ in holders)), None)
+        if earlier is not None:
+            raise DataValidationError(
+                f"'{earlier[:40]}' and '{old[:40]}' would both be renamed to '{new[:40]}': choose different new names."
+            )
+        wanted[old] = new
+    return wanted
+
+
+def _renamed(
+    table: pd.DataFrame, fields: Sequence[str] | None, renames: dict[str, str]
+) -> tuple[pd.DataFrame, list[str] | None]:
+    """The table with its columns renamed, and the requested fields under their new names."""
+    own = {old: new for old, new in renames.items() if old in table.columns}
+    if fields is not None:
+        fields = [own.get(field, field) for field in fields]
+    return table.rename(columns=own), fields
+
+
 def _canonical_entities(
     raw: pd.DataFrame, id_col: str, canonical: str, role: str, label: str
 ) -> pd.DataFrame:
     """Check the id column of an items/users table and move it, renamed, to the front."""
-    _require_column(raw, id_col, label, f"{role} ids", f"{role} id column")
+    _require_column(raw, id_col, label, f"{role} ids", f"{role} id column", f"--{role}s-{role}-col")
     if id_col != canonical and canonical in raw.columns:
         raise DataValidationError(
             f"{_cap(label)} has both '{id_col}' (the chosen {role} id column) and '{canonical}': "

@@ -541,3 +541,53 @@ def test_mostly_text_less_items_are_a_warning_with_the_share():
     dataset = load_dataset(INTERACTIONS.encode(), items.encode(), item_fields=["title"])
     [warning] = [n for n in dataset.notices if n.code == "items_mostly_without_text"]
     assert warning.severity == "warning" and "67%" in warning.message and warning.count == 2
+
+
+# ---- renaming the fields that become text -------------------------------------------
+
+
+def test_rename_changes_the_field_name_bert_reads(tmp_path):
+    from recsys_core.text import build_texts
+
+    data = load(tmp_path, users=USERS, rename={"title": "name", "occupation": "job"})
+    assert list(data.items.columns) == ["item_id", "name", "genres", "year", "budget"]
+    assert data.item_fields == ["name", "genres", "year"] and data.user_fields == ["age", "job"]
+    assert build_texts(data.items, "item_id", data.item_fields)["i1"].text == "name: Alpha | genres: Drama | year: 1995"
+
+
+def test_selected_fields_may_use_the_old_or_the_new_name(tmp_path):
+    old = load(tmp_path, rename={"title": "name"}, item_fields=["title", "genres"])
+    new = load(tmp_path, rename={"title": "name"}, item_fields=["name", "genres"])
+    assert old.item_fields == new.item_fields == ["name", "genres"]
+
+
+@pytest.mark.parametrize(
+    "rename, expected",
+    [
+        ({"titel": "name"}, "Cannot rename 'titel': the items file has no such column. Did you mean 'title'?"),
+        ({"title": "genres"}, "Cannot rename 'title' to 'genres': the items file already has a column of that name"),
+        ({"title": "item_id"}, "already has a column of that name"),
+        ({"item_id": "id"}, "it is an id column"),
+        ({"title": ""}, "new name for 'title' is empty"),
+        ({"title": "a: b"}, "contains ':'"),
+        ({"title": "a | b"}, "contains '|'"),
+        ({"title": "x", "genres": "x"}, "'title' and 'genres' would both be renamed to 'x'"),
+    ],
+)
+def test_bad_renames_are_clear_errors(tmp_path, rename, expected):
+    with pytest.raises(DataValidationError) as caught:
+        load(tmp_path, rename=rename)
+    assert expected in caught.value.summary
+    assert len(caught.value.summary) < 200
+
+
+def test_rename_of_a_column_missing_everywhere_lists_what_can_be_renamed(tmp_path):
+    with pytest.raises(DataValidationError) as caught:
+        load(tmp_path, users=USERS, rename={"plot": "story"})
+    assert "the items or users file has no such column" in caught.value.summary
+    assert "'occupation'" in caught.value.details and "'title'" in caught.value.details
+
+
+def test_a_chosen_items_id_column_that_is_missing_names_the_items_option(tmp_path):
+    message = error_of(tmp_path, item_id_col="movie_id")
+    assert "no column 'movie_id'" in message and "--items-item-col" in message
