@@ -41,6 +41,57 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _int_in(low: int, high: int):
+    """An argparse type for a whole number in [low, high]."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number from {low} to {high}, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected a whole number from {low} to {high}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _float_in(low: float, high: float):
+    """An argparse type for a number in [low, high] (nan and inf are refused)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number from {low:g} to {high:g}, got {text!r}") from None
+        if not low <= value <= high:  # also false for nan
+            raise argparse.ArgumentTypeError(f"expected a number from {low:g} to {high:g}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _rename(text: str) -> tuple[str, str]:
+    old, sep, new = text.partition("=")
+    if not sep or not old.strip() or not new.strip():
+        raise argparse.ArgumentTypeError(f"expected OLD=NEW, e.g. movie_title=title, got {text!r}")
+    return old.strip(), new.strip()
+
+
+# Model and optimiser settings the Train page offers, with the same ranges. The defaults live in
+# TrainConfig / FitOptions (imported lazily: they pull in torch); the help text repeats them and
+# tests/test_cli.py checks that it still says the truth.
+TRAIN_SETTINGS = {
+    # option: (type, shown default, help)
+    "--batch-size": (_int_in(8, 8192), 256, "training examples per batch, 8-8192"),
+    "--lr": (_float_in(1e-5, 1.0), 2e-3, "AdamW learning rate, 1e-05 to 1"),
+    "--dim": (_int_in(8, 1024), 64, "model dimension (item, user and id embeddings), 8-1024"),
+    "--hidden": (_int_in(8, 4096), 64, "hidden size of the scoring MLP, 8-4096"),
+    "--negatives": (_int_in(1, 100_000), 128, "sampled negatives per batch (softmax loss), 1-100000"),
+    "--patience": (_int_in(1, 1000), 3, "epochs without a better validation NDCG@10 before stopping early, 1-1000"),
+}
+
+
 def _k(text: str) -> int | None:
     return None if text.lower() == "all" else _positive_int(text)
 
@@ -50,14 +101,26 @@ def _csv_list(text: str) -> list[str]:
 
 
 def _add_data_args(p: argparse.ArgumentParser, items_required: bool) -> None:
-    p.add_argument("--interactions", required=True, help="interactions file (CSV, TSV or Parquet)")
-    p.add_argument("--items", required=items_required, help="item metadata file")
-    p.add_argument("--users", help="optional user profile file")
-    p.add_argument("--user-col", default="user_id", help="user id column of the interactions file")
-    p.add_argument("--item-col", default="item_id", help="item id column of the interactions file")
+    p.add_argument("--interactions", required=True, help="interactions file (CSV, TSV, Parquet or RecBole .inter)")
+    p.add_argument("--items", required=items_required, help="item metadata file (CSV, TSV, Parquet or RecBole .item)")
+    p.add_argument("--users", help="optional user profile file (CSV, TSV, Parquet or RecBole .user)")
+    p.add_argument("--user-col", default="user_id", help="user id column of the interactions file (default: user_id)")
+    p.add_argument("--item-col", default="item_id", help="item id column of the interactions file (default: item_id)")
+    p.add_argument("--items-item-col", default="item_id", metavar="COL", help="item id column of the --items file (default: item_id)")
+    p.add_argument("--users-user-col", default="user_id", metavar="COL", help="user id column of the --users file (default: user_id)")
     p.add_argument("--rating-col", help="rating column (default: 'rating' if present)")
     p.add_argument("--time-col", help="timestamp column, unix seconds or ISO dates (default: 'timestamp' if present)")
     p.add_argument("--min-rating", type=float, help="keep only interactions rated at least this (explicit → implicit)")
+    p.add_argument("--rename", type=_rename, action="append", default=[], metavar="OLD=NEW",
+                   help="rename an items/users column; the name is part of the text BERT reads "
+                        "('title: Heat | …'), e.g. movie_title=title; repeat for more")
+
+
+def _add_history_columns(p: argparse.ArgumentParser) -> None:
+    """Columns of an --interactions file given to recommend, evaluate or explain."""
+    p.add_argument("--user-col", default="user_id", help="user id column of --interactions (default: user_id)")
+    p.add_argument("--item-col", default="item_id", help="item id column of --interactions (default: item_id)")
+    p.add_argument("--time-col", help="timestamp column of --interactions (default: 'timestamp' if present, else row order)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,28 +134,31 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--item-fields", type=_csv_list, help="item columns that become text, e.g. title,genres,description (default: every text-like column)")
     t.add_argument("--user-fields", type=_csv_list, help="user profile columns that become text (default: all)")
     t.add_argument("--encoder", default="all-MiniLM-L6-v2", help="Hugging Face BERT-family model id or local path (default: the bundled all-MiniLM-L6-v2)")
-    t.add_argument("--pooling", choices=("mean", "cls", "max"), default="mean")
+    t.add_argument("--pooling", choices=("mean", "cls", "max"), default="mean",
+                   help="how token vectors become one text vector (default: mean)")
     t.add_argument("--epochs", type=_positive_int, default=30, help="maximum epochs (early stopping on validation NDCG@10)")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--split", choices=("leave-last-out", "temporal", "random"), default="leave-last-out")
+    for option, (kind, shown, text) in TRAIN_SETTINGS.items():
+        t.add_argument(option, type=kind, default=None, help=f"{text} (default: {shown:g})")
+    t.add_argument("--seed", type=int, default=0, help="random seed: the same seed and data give the same model (default: 0)")
+    t.add_argument("--split", choices=("leave-last-out", "temporal", "random"), default="leave-last-out",
+                   help="evaluation split: each user's last items, a global time cut, or random per user (default: leave-last-out)")
     t.add_argument("--cold-items", type=_fraction, default=0.0, help="fraction of items held out of training entirely (cold-start slice)")
     t.add_argument("--holdout-users", type=_fraction, default=0.0, help="fraction of users never trained on (inductive slice)")
-    t.add_argument("--loss", choices=("softmax", "bpr"), default="softmax")
+    t.add_argument("--loss", choices=("softmax", "bpr"), default="softmax",
+                   help="sampled softmax over shared negatives, or BPR with one negative per positive (default: softmax)")
     t.add_argument("--cache-dir", default=None, help="embedding cache directory (default: ~/.cache/recsys_core)")
     t.add_argument("--engine", choices=("local", "ray"), default="local",
                    help="where texts missing from the cache are encoded: this process, or Ray workers (needs the scale extra)")
     t.add_argument("--ray-address", help="Ray cluster address (default: $RAY_ADDRESS, else a local Ray runtime for this run)")
 
     r = sub.add_parser("recommend", help="top-K per user as CSV", description="Write user_id,item_id,rank,score for every requested user.")
-    r.add_argument("--model", required=True, help="model directory")
+    r.add_argument("--model", required=True, help="model directory written by train")
     r.add_argument("--k", type=_k, default=10, help="list length, or 'all' for the full catalogue")
     r.add_argument("--users", type=_csv_list, help="comma-separated user ids (default: every known user, or every user of --interactions)")
     r.add_argument("--user", action="append", default=[], metavar="ID", help="one user id, taken as is (commas allowed); repeat for more")
     r.add_argument("--users-file", help="text file with one user id per line (UTF-8; blank lines ignored)")
     r.add_argument("--interactions", help="histories for users the model has not seen (recommended without retraining)")
-    r.add_argument("--user-col", default="user_id")
-    r.add_argument("--item-col", default="item_id")
-    r.add_argument("--time-col")
+    _add_history_columns(r)
     r.add_argument("--include-seen", action="store_true", help="do not remove items the user already interacted with")
     r.add_argument("--engine", choices=("local", "ray"), default="local",
                    help="where known users are scored: this process, or Ray workers that each load --model (needs the scale extra)")
@@ -100,24 +166,22 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", required=True, help="CSV file to write")
 
     e = sub.add_parser("evaluate", help="metrics of a saved model on other data", description="Leave-last-out evaluation of a saved model and the baselines on the given interactions.")
-    e.add_argument("--model", required=True)
-    e.add_argument("--interactions", required=True)
-    e.add_argument("--user-col", default="user_id")
-    e.add_argument("--item-col", default="item_id")
-    e.add_argument("--time-col")
+    e.add_argument("--model", required=True, help="model directory written by train")
+    e.add_argument("--interactions", required=True, help="interactions to evaluate on (each user's last one is held out)")
+    _add_history_columns(e)
     e.add_argument("--out", help="optional JSON file for the metrics")
 
     x = sub.add_parser("explain", help="why was an item recommended to a user", description="Integrated gradients and attention for one (user, item) pair, as JSON (and optionally an HTML card).")
-    x.add_argument("--model", required=True)
-    x.add_argument("--user", required=True)
-    x.add_argument("--item", required=True)
+    x.add_argument("--model", required=True, help="model directory written by train")
+    x.add_argument("--user", required=True, help="user id (known to the model, or present in --interactions)")
+    x.add_argument("--item", required=True, help="item id of the catalogue: why is it scored as it is for this user")
     x.add_argument("--interactions", help="history for a user the model has not seen")
-    x.add_argument("--user-col", default="user_id")
-    x.add_argument("--item-col", default="item_id")
-    x.add_argument("--time-col")
-    x.add_argument("--method", choices=("ig", "attention", "all"), default="all")
+    _add_history_columns(x)
+    x.add_argument("--method", choices=("ig", "attention", "all"), default="all",
+                   help="integrated gradients, attention, or both (default: all)")
     x.add_argument("--steps", type=_positive_int, default=20, help="integration steps (Gauss-Legendre)")
-    x.add_argument("--baseline", choices=("pad", "mask", "empty"), default="pad")
+    x.add_argument("--baseline", choices=("pad", "mask", "empty"), default="pad",
+                   help="what integrated gradients start from: [PAD] tokens, [MASK] tokens or empty fields (default: pad)")
     x.add_argument("--out", required=True, help="JSON file to write")
     x.add_argument("--html", help="also write a self-contained HTML card")
     return parser

@@ -64,6 +64,26 @@ def _columns(args: Namespace) -> ColumnMap:
     )
 
 
+# CLI settings (argparse destinations) that go to TrainConfig and FitOptions when given;
+# left out, the library's defaults apply.
+TRAIN_OPTIONS = ("batch_size", "lr", "negatives", "patience")
+MODEL_OPTIONS = ("dim", "hidden")
+
+
+def _given(args: Namespace, names: tuple[str, ...]) -> dict:
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+
+
+def _renames(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """--rename OLD=NEW pairs as a mapping; naming a column twice is a mistake worth a message."""
+    renames: dict[str, str] = {}
+    for old, new in pairs:
+        if old in renames and renames[old] != new:
+            raise RecsysError(f"--rename gives '{old[:40]}' two new names ('{renames[old][:40]}' and '{new[:40]}'): keep one.")
+        renames[old] = new
+    return renames
+
+
 def print_report(report: EvaluationReport, out=sys.stdout) -> None:
     print(f"Protocol: {report.protocol}", file=out)
     for s in report.slices:
@@ -87,6 +107,9 @@ def train(args: Namespace) -> int:
         item_fields=args.item_fields,
         user_fields=args.user_fields,
         min_rating=args.min_rating,
+        item_id_col=args.items_item_col,
+        user_id_col=args.users_user_col,
+        rename=_renames(args.rename),
     )
     for notice in dataset.notices:
         print(f"{'WARNING' if notice.severity == 'warning' else 'note'}: {notice.message}", file=sys.stderr)
@@ -103,9 +126,10 @@ def train(args: Namespace) -> int:
     options = FitOptions(
         encoder=EncoderConfig(name=args.encoder, pooling=args.pooling),
         split=SplitConfig(kind=args.split, cold_items=args.cold_items, holdout_users=args.holdout_users, seed=args.seed),
-        train=TrainConfig(epochs=args.epochs, seed=args.seed, loss=args.loss),
+        train=TrainConfig(epochs=args.epochs, seed=args.seed, loss=args.loss, **_given(args, TRAIN_OPTIONS)),
         cache_dir=args.cache_dir,
         engine=Engine(args.engine, address=args.ray_address),
+        **_given(args, MODEL_OPTIONS),
     )
     recommender = fit(dataset, options, progress)
     bar.close()

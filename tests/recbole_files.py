@@ -22,6 +22,18 @@ ML_MOVIES = [  # item_id, movie_title (RecBole tokenises titles into token_seq),
     ("10", "Richard III", "1995", "Drama War"),
     ("11", "Seven (Se7en)", "1995", "Crime Thriller"),
     ("12", "Usual Suspects, The", "1995", "Crime Thriller"),
+    ("13", "Mighty Aphrodite", "1995", "Comedy"),
+    ("14", "Postino, Il", "1994", "Drama Romance"),
+    ("15", "Mr. Holland's Opus", "1995", "Drama"),
+    ("16", "French Twist (Gazon maudit)", "1995", "Comedy Romance"),
+    ("17", "From Dusk Till Dawn", "1996", "Action Comedy Crime Horror Thriller"),
+    ("18", "White Balloon, The", "1995", "Drama"),
+    ("19", "Antonia's Line", "1995", "Drama"),
+    ("20", "Angels and Insects", "1995", "Drama Romance"),
+    ("21", "Muppet Treasure Island", "1996", "Action Adventure Comedy Musical Thriller"),
+    ("22", "Braveheart", "1995", "Action Drama War"),
+    ("23", "Taxi Driver", "1976", "Drama Thriller"),
+    ("24", "Rumble in the Bronx", "1995", "Action Adventure Crime"),
 ]
 
 
@@ -32,9 +44,9 @@ def _tsv(header: str, rows) -> bytes:
 ML_INTER = _tsv(
     "user_id:token\titem_id:token\trating:float\ttimestamp:float",
     [
-        (user, str((int(user) * 5 + t) % 12 + 1), str(1 + (int(user) + t) % 5), str(881250949 + 3600 * int(user) + 60 * t))
+        (user, str((int(user) * 4 + t) % 24 + 1), str(1 + (int(user) + t) % 5), str(881250949 + 3600 * int(user) + 60 * t))
         for user, *_ in ML_USERS
-        for t in range(5)
+        for t in range(6)
     ],
 )
 ML_ITEM = _tsv("item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq", ML_MOVIES)

@@ -222,3 +222,117 @@ def test_verbose_adds_the_details_after_the_one_line_message(files, tmp_path, ca
     assert code == 1 and len(err.strip().splitlines()) == 1 and len(err.strip()) < 220
     code, _, err = main_run(capsys, "--verbose", *args)
     assert code == 1 and err.strip().splitlines()[1] == "Columns found: 'who', 'item_id'."
+
+
+# -- options: help text, RecBole files, renames, id columns and training settings --------------
+
+
+def test_every_option_of_every_command_has_help_text():
+    import argparse
+
+    from recsys_core.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    missing = [
+        f"{name} {action.option_strings[-1]}"
+        for name, sub in commands.choices.items()
+        for action in sub._actions
+        if action.option_strings and not (action.help or "").strip()
+    ]
+    assert not missing, missing
+
+
+def test_the_defaults_train_help_states_are_the_library_defaults():
+    from recsys_core.cli import TRAIN_SETTINGS
+    from recsys_core.pipeline import FitOptions
+    from recsys_core.training import TrainConfig
+
+    for option, (_, shown, _) in TRAIN_SETTINGS.items():
+        name = option[2:].replace("-", "_")
+        actual = getattr(TrainConfig(), name) if hasattr(TrainConfig(), name) else getattr(FitOptions(), name)
+        assert shown == actual, option
+
+
+def test_train_passes_ids_renames_and_settings_to_the_library(tmp_path, capsys, monkeypatch):
+    from recbole_files import ML_INTER, ML_ITEM, ML_USER
+    from recsys_core import commands
+
+    (tmp_path / "ml.inter").write_bytes(ML_INTER)
+    # ids under other names in the items and users files: chosen with --items-item-col / --users-user-col
+    (tmp_path / "ml.item").write_bytes(ML_ITEM.replace(b"item_id:token", b"movie_id:token", 1))
+    (tmp_path / "ml.user").write_bytes(ML_USER.replace(b"user_id:token", b"uid:token", 1))
+    seen = {}
+
+    def fake_fit(dataset, options, progress=None):
+        seen.update(dataset=dataset, options=options)
+        raise commands.RecsysError("stopped by the test")
+
+    monkeypatch.setattr(commands, "fit", fake_fit)
+    code, _, err = main_run(
+        capsys, "train", "--interactions", str(tmp_path / "ml.inter"), "--items", str(tmp_path / "ml.item"),
+        "--users", str(tmp_path / "ml.user"), "--items-item-col", "movie_id", "--users-user-col", "uid",
+        "--rename", "movie_title=title", "--rename", "class=genres", "--item-fields", "title,class",
+        "--batch-size", "32", "--lr", "0.01", "--dim", "16", "--hidden", "24", "--negatives", "7", "--patience", "2",
+        "--out", str(tmp_path / "m"),
+    )
+    assert code == 1 and "stopped by the test" in err
+    data, options = seen["dataset"], seen["options"]
+    assert data.item_fields == ["title", "genres"] and "title" in data.items.columns
+    assert data.users.set_index("user_id").loc["6", "zip_code"] == "02138"
+    assert (options.train.batch_size, options.train.lr, options.train.negatives, options.train.patience) == (32, 0.01, 7, 2)
+    assert (options.dim, options.hidden) == (16, 24)
+
+
+def test_train_without_settings_keeps_the_library_defaults(files, tmp_path, capsys, monkeypatch):
+    from recsys_core import commands
+    from recsys_core.pipeline import FitOptions
+    from recsys_core.training import TrainConfig
+
+    seen = {}
+    monkeypatch.setattr(commands, "fit", lambda d, o, p=None: (seen.update(options=o), (_ for _ in ()).throw(commands.RecsysError("stop")))[1])
+    main_run(capsys, "train", "--interactions", str(files / "interactions.csv"), "--items", str(files / "items.tsv"), "--out", str(tmp_path / "m"))
+    options = seen["options"]
+    assert options.train.batch_size == TrainConfig().batch_size and options.train.lr == TrainConfig().lr
+    assert (options.dim, options.hidden) == (FitOptions().dim, FitOptions().hidden)
+
+
+def test_train_on_recbole_files_end_to_end(files, tmp_path, capsys):
+    from recbole_files import ML_INTER, ML_ITEM, ML_USER
+    from recsys_core import artifacts
+
+    for name, data in (("ml.inter", ML_INTER), ("ml.item", ML_ITEM), ("ml.user", ML_USER)):
+        (tmp_path / name).write_bytes(data)
+    out = tmp_path / "model"
+    code, stdout, err = main_run(
+        capsys, "train", "--interactions", str(tmp_path / "ml.inter"), "--items", str(tmp_path / "ml.item"),
+        "--users", str(tmp_path / "ml.user"), "--rename", "movie_title=title", "--epochs", "1", "--dim", "16",
+        "--batch-size", "16", "--out", str(out), "--cache-dir", str(files / "cache"),
+    )
+    assert code == 0, err
+    assert "note: Read the items file" in err and "RecBole atomic file" in err
+    rec = artifacts.load(out)
+    assert rec.model.config.dim == 16
+    assert rec.catalog.item_fields == ["title", "release_year", "class"]
+    assert "title: Toy Story | release_year: 1995 | class: Animation, Children's, Comedy" in [t.text for t in rec.catalog.item_texts]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--batch-size", "4"], "from 8 to 8192"),
+        (["--lr", "nan"], "from 1e-05 to 1"),
+        (["--dim", "sixty"], "whole number from 8 to 1024"),
+        (["--rename", "movie_title"], "expected OLD=NEW"),
+        (["--rename", "a=b", "--rename", "a=c"], "two new names"),
+    ],
+)
+def test_bad_training_settings_are_one_line(files, tmp_path, capsys, args, message):
+    try:
+        code, _, err = main_run(
+            capsys, "train", "--interactions", str(files / "interactions.csv"), "--items", str(files / "items.tsv"),
+            "--out", str(tmp_path / "m"), *args,
+        )
+    except SystemExit as exc:  # argparse's own exit
+        code, err = exc.code, capsys.readouterr().err
+    assert code in (1, 2) and message in err and len(err.strip().splitlines()) == 1, err
