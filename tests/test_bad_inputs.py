@@ -221,6 +221,18 @@ CASES = [
     Case("users duplicate ids", lambda ws: TRAIN + ["--users", write(ws, "u.csv", "user_id,about\nu00,a\nu00,b\n")], "more than one row"),
     Case("user fields without users file", lambda ws: TRAIN + ["--user-fields", "about"], "no users file"),
     Case("missing item id column in items", train_file("items", "i.csv", "id,title\ni00,a\n"), "no column 'item_id'"),
+    # -- RecBole atomic files and renamed fields
+    Case("recbole .inter without user column", train_file("interactions", "ml.inter", "item_id:token\trating:float\ni00\t4\n"), "no column 'user_id'"),
+    Case("recbole .item without item column", train_file("items", "ml.item", "movie_id:token\ttitle:token_seq\ni00\tHeat\n"), "--items-item-col"),
+    Case("recbole names clash once untyped", train_file("interactions", "ml.inter", "user_id:token\titem_id:token\trating:float\trating:token\nu00\ti00\t4\t4\n"), "once the recbole types are removed"),
+    Case("recbole text rating", train_file("interactions", "ml.inter", "user_id:token\titem_id:token\trating:float\nu00\ti00\tfive\n"), "not a number"),
+    Case("unknown items id column", lambda ws: TRAIN + ["--items-item-col", "movie_id"], "no column 'movie_id'"),
+    Case("rename unknown column", lambda ws: TRAIN + ["--rename", "movie_title=title"], "cannot rename 'movie_title'"),
+    Case("rename onto a column", lambda ws: TRAIN + ["--rename", "title=genres"], "already has a column"),
+    Case("rename an id", lambda ws: TRAIN + ["--rename", "item_id=id"], "id column"),
+    Case("rename without =", lambda ws: TRAIN + ["--rename", "title"], "expected old=new"),
+    Case("batch size 0", lambda ws: TRAIN + ["--batch-size", "0"], "from 8 to 8192"),
+    Case("learning rate inf", lambda ws: TRAIN + ["--lr", "inf"], "from 1e-05 to 1"),
     # -- where a model is written: nothing of the analyst's is replaced
     Case("--out is a file", lambda ws: TRAIN[:-1] + ["sentinel/thesis.txt"], "is a file"),
     Case("--out is a folder of other files", lambda ws: TRAIN[:-1] + ["sentinel"], "not a recsys_core model"),
