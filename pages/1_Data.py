@@ -8,7 +8,7 @@ from recsys_core import ColumnMap, load_dataset
 from recsys_core.loading import describe_fields
 from recsys_core.schema import ITEM, USER
 
-FILE_TYPES = ["csv", "tsv", "tab", "txt", "parquet", "pq"]
+FILE_TYPES = ["csv", "tsv", "tab", "txt", "parquet", "pq", "inter", "item", "user"]  # + RecBole atomic files (TSV)
 NONE = "(none)"
 
 
