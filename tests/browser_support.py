@@ -1,17 +1,16 @@
-"""What every real-browser test shares: chromium launched offline, and a check that no request left the machine.
+"""What every real-browser test shares: chromium launched offline, and proof that no request left the machine.
 
-Import the fixtures into a browser test module::
-
-    from browser_support import browser, no_request_leaves_loopback  # noqa: F401  (pytest fixtures)
-
-``browser`` gives pages and contexts whose every request (and websocket) is logged;
-``no_request_leaves_loopback`` (autouse once imported) fails the test that caused any request to a
-host other than loopback.  The dashboard promises that nothing it loads leaves the machine: no web
-fonts, icons, scripts, images named by uploaded text, or telemetry.
+The dashboard promises that nothing it loads leaves the machine: no web fonts, icons, scripts,
+images named by uploaded text, or telemetry.  ``no_request_leaves_loopback`` (autouse for the whole
+suite through tests/conftest.py) watches every playwright ``Browser.new_context`` and
+``Browser.new_page`` made during a test, however the test launched chromium, and fails the test if
+any page asked a host other than loopback for anything.  ``REQUEST_LOG`` keeps every URL with the
+page that asked for it, so a test can also check page by page.
 """
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -39,68 +38,71 @@ def leaves_machine(url: str) -> bool:
         return True
 
 
-class OfflineBrowser:
-    """A playwright Browser whose pages and contexts log every URL they request."""
+@dataclass
+class RequestLog:
+    """Every URL the watched browsers requested (websockets included), with the page that asked for it."""
 
-    def __init__(self, browser):
-        self._browser = browser
-        self.requests: list[str] = []
-        self.sources: dict[str, str] = {}  # requested URL → URL of the page that asked for it
-        self.contexts: list = []  # closed after each test by no_request_leaves_loopback
+    entries: list[tuple[str, str]] = field(default_factory=list)
 
-    def _log(self, url: str, source: str) -> None:
-        self.requests.append(url)
-        self.sources.setdefault(url, source)
+    def add(self, url: str, source: str) -> None:
+        self.entries.append((url, source))
 
-    def _log_request(self, request) -> None:
+    def request(self, request) -> None:
         try:
             source = request.frame.url
         except Exception:  # a service worker's request has no frame
             source = "?"
-        self._log(request.url, source)
+        self.add(request.url, source)
 
-    def _watch(self, context):
-        context.on("request", self._log_request)
-        context.on("page", lambda p: p.on("websocket", lambda ws: self._log(ws.url, p.url)))
-        self.contexts.append(context)
-        return context
-
-    def new_context(self, **kwargs):
-        return self._watch(self._browser.new_context(**kwargs))
-
-    def new_page(self, **kwargs):
-        """A page in its own context (as ``Browser.new_page``), watched from its first request."""
-        return self.new_context(**kwargs).new_page()
-
-    def close_contexts(self) -> None:
-        while self.contexts:
-            self.contexts.pop().close()
+    def watch(self, context) -> None:
+        context.on("request", self.request)
+        context.on("page", lambda p: p.on("websocket", lambda ws: self.add(ws.url, p.url)))
 
     def outside(self, since: int = 0) -> list[str]:
-        """Every non-loopback URL requested (from the ``since``-th request on), with the page that asked."""
-        urls = self.requests[since:]
-        return sorted({f"{url} (from {self.sources.get(url, '?')})" for url in urls if leaves_machine(url)})
+        """Non-loopback URLs requested from the ``since``-th entry on, each with the page that asked."""
+        return sorted({f"{url} (from {source})" for url, source in self.entries[since:] if leaves_machine(url)})
+
+
+REQUEST_LOG = RequestLog()
+
+
+@pytest.fixture(autouse=True)
+def no_request_leaves_loopback(monkeypatch):
+    """Fail any test during which a playwright browser asked a non-loopback host for anything."""
+    try:
+        from playwright.sync_api import Browser
+    except ImportError:  # no playwright, no browser tests
+        yield
+        return
+    new_context, new_page = Browser.new_context, Browser.new_page
+
+    def watched_context(self, *args, **kwargs):
+        context = new_context(self, *args, **kwargs)
+        REQUEST_LOG.watch(context)
+        return context
+
+    def watched_page(self, *args, **kwargs):
+        page = new_page(self, *args, **kwargs)  # its own context; nothing is requested before goto
+        REQUEST_LOG.watch(page.context)
+        page.on("websocket", lambda ws: REQUEST_LOG.add(ws.url, page.url))  # its context's "page" event has passed
+        return page
+
+    monkeypatch.setattr(Browser, "new_context", watched_context)
+    monkeypatch.setattr(Browser, "new_page", watched_page)
+    start = len(REQUEST_LOG.entries)
+    yield
+    outside = REQUEST_LOG.outside(since=start)
+    assert not outside, f"{len(outside)} request(s) left loopback: {outside[:10]}"
 
 
 @pytest.fixture(scope="module")
 def browser():
+    """Debian's chromium, headless, with nothing that reaches for the network on its own."""
     playwright_api = pytest.importorskip("playwright.sync_api")
     with playwright_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield OfflineBrowser(b)
+        yield b
         b.close()
-
-
-@pytest.fixture(autouse=True)
-def no_request_leaves_loopback(browser):
-    """Fail any browser test during which the browser asked a non-loopback host for anything."""
-    browser.requests.clear()
-    browser.sources.clear()
-    yield
-    browser.close_contexts()
-    outside = browser.outside()
-    assert not outside, f"{len(outside)} request(s) left loopback: {outside[:10]}"
-    assert browser.requests, "no request was logged at all: the request log is not wired up"
 
 
 def wait_idle(page, timeout_ms: int = 300_000) -> None:

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from browser_support import no_request_leaves_loopback  # noqa: F401  (autouse: no browser test may leave loopback)
 from recsys_core.loading import load_dataset
 from recsys_core.pipeline import FitOptions, fit
 from recsys_core.schema import Dataset

@@ -1,8 +1,8 @@
 """The dashboard in a real browser: `streamlit run app.py` driven by Debian's chromium via playwright.
 
 Screenshots of every page go to test-output/screenshots/ (light theme, plus the
-Evaluation page in dark theme) so that a person can look at what analysts see.  Every test also
-fails if the browser asked any host but loopback for anything (tests/browser_support.py).
+Evaluation page in dark theme) so that a person can look at what analysts see.  Like every browser
+test, each fails if the browser asked any host but loopback for anything (tests/browser_support.py).
 """
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import (  # noqa: F401  (browser and no_request_leaves_loopback are pytest fixtures)
-    browser, go, needs_chromium, no_request_leaves_loopback, shoot, wait_idle,
-)
+from browser_support import browser, go, needs_chromium, shoot, wait_idle  # noqa: F401  (browser: a fixture)
 from conftest import tiny_tables
 from dashboard.serve import dashboard_server
 

@@ -14,9 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from browser_support import (  # noqa: F401  (browser and no_request_leaves_loopback are pytest fixtures)
-    browser, go, needs_chromium, no_request_leaves_loopback, shoot, wait_idle,
-)
+from browser_support import REQUEST_LOG, browser, go, needs_chromium, shoot, wait_idle  # noqa: F401  (a fixture)
 from dashboard.serve import dashboard_server
 
 pytestmark = [pytest.mark.browser, needs_chromium]
@@ -134,13 +132,9 @@ def server(tmp_path_factory):
         yield url
 
 
-class page_requests:  # noqa: N801  (a namespace: where in the request log the current page's requests begin)
-    start = 0
-
-
-def problems_on(browser, page, name: str, *literals: str) -> list[str]:
+def problems_on(page, name: str, since: int, *literals: str) -> list[str]:
     """What is wrong with how ``page`` shows the payload: elements made from it, KaTeX, a script that ran,
-    requests that left loopback since the last check, or ``literals`` not visible as text."""
+    requests that left loopback from the ``since``-th request on, or ``literals`` not visible as text."""
     wait_idle(page, RUN_TIMEOUT_MS)
     shoot(page, f"hostile_{name}")
     found = page.evaluate(INSPECT)
@@ -152,8 +146,7 @@ def problems_on(browser, page, name: str, *literals: str) -> list[str]:
         problems.append(f"{found['katex']} KaTeX elements rendered from uploaded text")
     if found["pwned"] is not None:
         problems.append(f"uploaded script ran (window.__pwned={found['pwned']})")
-    problems += [f"request left loopback: {url}" for url in browser.outside(since=page_requests.start)]
-    page_requests.start = len(browser.requests)  # the next page is judged on its own requests
+    problems += [f"request left loopback: {url}" for url in REQUEST_LOG.outside(since=since)]
     for literal in (FILE_PAYLOAD, *literals):  # the sidebar names the uploaded files on every page
         if literal not in found["text"]:
             problems.append(f"{literal!r} is not shown literally")
@@ -164,7 +157,15 @@ def test_hostile_uploads_are_shown_as_text_on_every_page(server, browser, hostil
     page = browser.new_page(viewport={"width": 1440, "height": 900})
     page.add_init_script(WATCH)
     problems = []  # gathered over the whole walk, so that one run reports every page
-    page_requests.start = 0
+
+    first = since = len(REQUEST_LOG.entries)
+
+    def check(name: str, *literals: str) -> None:
+        """Judge the page now shown on what it displays and on the requests made since the last check."""
+        nonlocal since
+        problems.extend(problems_on(page, name, since, *literals))
+        since = len(REQUEST_LOG.entries)
+
     page.goto(server, timeout=RUN_TIMEOUT_MS)
     wait_idle(page, RUN_TIMEOUT_MS)
 
@@ -174,32 +175,32 @@ def test_hostile_uploads_are_shown_as_text_on_every_page(server, browser, hostil
         wait_idle(page, RUN_TIMEOUT_MS)
     page.get_by_role("button", name="Load dataset").click()
     page.get_by_text("Dataset loaded").wait_for(timeout=RUN_TIMEOUT_MS)
-    problems += problems_on(browser, page, "data")
+    check("data")
 
     go(page, "Train")
     page.get_by_role("spinbutton", name="Epochs (at most)").fill("2")
     page.get_by_role("spinbutton", name="Epochs (at most)").press("Tab")
     page.get_by_role("button", name="Train").click()
     page.get_by_text("Training finished").wait_for(timeout=RUN_TIMEOUT_MS)
-    problems += problems_on(browser, page, "train")
+    check("train")
 
     go(page, "Home")
-    problems += problems_on(browser, page, "home", HOSTILE_COLUMN)  # the caption lists the text fields
+    check("home", HOSTILE_COLUMN)  # the caption lists the text fields
 
     go(page, "Recommendations")
     page.get_by_role("heading", name="Recommended").wait_for()
-    problems += problems_on(browser, page, "recommendations", *PAYLOADS)  # the first user's profile: every payload
+    check("recommendations", *PAYLOADS)  # the first user's profile: every payload
     page.get_by_text("New user", exact=True).click()
-    problems += problems_on(browser, page, "recommendations_new_user", HOSTILE_COLUMN)  # profile fields are labels
+    check("recommendations_new_user", HOSTILE_COLUMN)  # profile fields are labels
     page.get_by_text("Known user", exact=True).click()
     wait_idle(page, RUN_TIMEOUT_MS)
 
     page.get_by_role("button", name="Explain").click()
     page.wait_for_url("**/Explain**", timeout=RUN_TIMEOUT_MS)
-    problems += problems_on(browser, page, "explain")
+    check("explain")
 
     go(page, "Evaluation")
-    problems += problems_on(browser, page, "evaluation")
+    check("evaluation")
 
     go(page, "Feature importance")
     for name in ("Users in the sample", "Top-K items per user"):  # the smallest sample: 3 pairs
@@ -207,6 +208,7 @@ def test_hostile_uploads_are_shown_as_text_on_every_page(server, browser, hostil
         wait_idle(page, RUN_TIMEOUT_MS)
     page.get_by_role("button", name="Compute attribution shares").click()
     page.get_by_text("pairs; mean convergence delta").wait_for(timeout=RUN_TIMEOUT_MS)
-    problems += problems_on(browser, page, "feature_importance")
+    check("feature_importance")
     page.close()
+    assert len(REQUEST_LOG.entries) > first + 50, "the request log saw (almost) nothing: it is not wired up"
     assert not problems, "\n".join(problems)
