@@ -10,9 +10,9 @@ arrive with these files, so :func:`recsys_core.loading.read_table` accepts them:
 * ``token`` cells stay text (``zip_code`` "02139" keeps its zero, ``age`` is a
   category);
 * ``float`` cells become numbers (whole numbers as integers, as from a CSV);
-* ``token_seq`` cells are space-separated token lists.  A column that reuses a
-  small set of labels (genres: fewer distinct tokens than non-empty cells, at
-  most :data:`MAX_LABELS_PER_CELL` per cell on average) is written as a list,
+* ``token_seq`` cells are space-separated token lists.  A column of labels
+  (genres: a few distinct tokens, each reused across rows -- see
+  ``_is_label_list`` for the exact rule) is written as a list,
   ``"Action Comedy"`` → ``"Action, Comedy"``, the same text a Parquet list cell
   gets; any other ``token_seq`` column (RecBole tokenises titles this way:
   ``movie_title`` "Toy Story") is words and stays ``"Toy Story"``;
@@ -25,6 +25,7 @@ its name, when *every* column name carries a RecBole type.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -33,6 +34,7 @@ import pandas as pd
 EXTENSIONS = frozenset({".inter", ".item", ".user"})
 TYPES = ("token", "token_seq", "float", "float_seq")
 MAX_LABELS_PER_CELL = 10  # more tokens than this per cell reads as prose, not as a label list
+MAX_SINGLE_USE_LABELS = 1 / 3  # share of distinct tokens used by one cell only; about 1/2 in any text (Zipf)
 
 _TYPED_NAME = re.compile(r"(?P<name>.*?\S)\s*:(?P<type>token_seq|token|float_seq|float)")
 
@@ -113,7 +115,15 @@ def _numbers(values: pd.Series) -> pd.Series:
 
 
 def _is_label_list(values: pd.Series) -> bool:
-    """Genres-like: a few labels reused across many rows; titles and prose have a vocabulary as large as the rows."""
+    """Genres-like: a few labels, each reused across rows.  Titles and prose are words.
+
+    Words follow Zipf's law: about half the distinct words of any text occur only
+    once, however large the catalogue, while every label of a label set recurs.
+    So a column is a label list when fewer than :data:`MAX_SINGLE_USE_LABELS` of
+    its distinct tokens appear in only one cell, it has fewer distinct tokens
+    than non-empty cells, and cells are short.  A sample too small to tell is
+    read as words, which loses nothing.
+    """
     text = values.dropna()
     if text.empty or not (pd.api.types.is_string_dtype(text) or pd.api.types.is_object_dtype(text)):
         return False
@@ -122,8 +132,11 @@ def _is_label_list(values: pd.Series) -> bool:
         return False
     tokens = text.str.split()
     n_cells = int((tokens.str.len() > 0).sum())
-    vocabulary = {token for cell in tokens for token in cell}
-    return 0 < len(vocabulary) < n_cells and tokens.str.len().mean() <= MAX_LABELS_PER_CELL
+    cells_per_token = Counter(token for cell in tokens for token in set(cell))
+    if not cells_per_token or len(cells_per_token) >= n_cells or tokens.str.len().mean() > MAX_LABELS_PER_CELL:
+        return False
+    single_use = sum(1 for n in cells_per_token.values() if n == 1) / len(cells_per_token)
+    return single_use < MAX_SINGLE_USE_LABELS
 
 
 def _join_tokens(values: pd.Series) -> pd.Series:

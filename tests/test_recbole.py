@@ -99,3 +99,13 @@ def test_a_bad_rating_in_an_atomic_file_is_named_with_its_row():
     inter = b"user_id:token\titem_id:token\trating:float\n1\t1\t4\n1\t2\tfive\n"
     with pytest.raises(DataValidationError, match="not a number.*'five' on row 3"):
         load_dataset(("ml.inter", inter), ("ml.item", ML_ITEM))
+
+
+def test_label_lists_are_told_from_words_by_how_often_tokens_recur():
+    from recsys_core.recbole import _is_label_list
+
+    genres = pd.Series(["Drama Crime", "Comedy", "Drama", "Comedy Drama", "Crime Thriller", "Thriller Drama", "Comedy"])
+    titles = pd.Series(["The Deep Blue Sea", "Heat", "The Usual Suspects", "Blue Velvet", "Sea of Love", "Alien", "Jaws"])
+    assert _is_label_list(genres)
+    assert not _is_label_list(titles)  # "The", "Blue" and "Sea" recur, most words do not
+    assert not _is_label_list(pd.Series(["Drama Crime"]))  # one row cannot tell: words, nothing lost
