@@ -131,8 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train, evaluate against baselines, save", description="Encode texts, train the hybrid model, evaluate it next to the baselines on the same split and save it.")
     _add_data_args(t, items_required=True)
     t.add_argument("--out", required=True, help="model directory to write (replaced atomically)")
-    t.add_argument("--item-fields", type=_csv_list, help="item columns that become text, e.g. title,genres,description (default: every text-like column)")
-    t.add_argument("--user-fields", type=_csv_list, help="user profile columns that become text (default: all)")
+    t.add_argument("--item-fields", type=_csv_list, help="item columns that become text, e.g. title,genres,description, by file or --rename name (default: every text-like column)")
+    t.add_argument("--user-fields", type=_csv_list, help="user profile columns that become text, by file or --rename name (default: all)")
     t.add_argument("--encoder", default="all-MiniLM-L6-v2", help="Hugging Face BERT-family model id or local path (default: the bundled all-MiniLM-L6-v2)")
     t.add_argument("--pooling", choices=("mean", "cls", "max"), default="mean",
                    help="how token vectors become one text vector (default: mean)")

@@ -84,7 +84,8 @@ def _renames(pairs: list[tuple[str, str]]) -> dict[str, str]:
     return renames
 
 
-def print_report(report: EvaluationReport, out=sys.stdout) -> None:
+def print_report(report: EvaluationReport, out=None) -> None:
+    out = out or sys.stdout  # looked up per call: a default bound at import would keep a replaced (e.g. closed) stream
     print(f"Protocol: {report.protocol}", file=out)
     for s in report.slices:
         title = f"[{s.name}] {s.n_cases} users" + (f" — {s.note}" if s.note else "")
