@@ -119,6 +119,16 @@ def slice_table(s: SliceResult, ks: Sequence[int], families: Sequence[str] = MET
     return table
 
 
+def interval_table(s: SliceResult, ks: Sequence[int], families: Sequence[str] = METRIC_NAMES) -> pd.DataFrame:
+    """Models × ``metric@K``: half-width of each metric's 95% interval over the evaluated users (NaN if unknown).
+
+    Reports saved before intervals were recorded have none: the table is then empty.
+    """
+    columns = [f"{name}@{k}" for name in families for k in ks]
+    rows = {model: [s.ci95.get(model, {}).get(c, np.nan) for c in columns] for model in s.ci95}
+    return pd.DataFrame.from_dict(rows, orient="index", columns=columns)
+
+
 def highlight_best(table: pd.DataFrame):
     """A Styler with the best (highest) value of each ranking-metric column highlighted, 4 decimals.
 

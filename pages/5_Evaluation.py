@@ -25,6 +25,10 @@ for tab, s in zip(st.tabs([plain(formatting.SLICE_TITLES.get(s.name, s.name)) fo
         note = f" — {plain(s.note)}" if s.note else ""
         st.caption(f"{s.n_cases:,} users{note}. Best value of each ranking metric highlighted.")
         st.dataframe(formatting.highlight_best(formatting.slice_table(s, report.ks, families)), width="stretch")
+        intervals = formatting.interval_table(s, report.ks, families)
+        if not intervals.empty:
+            with st.expander("95% intervals (± over users): a difference smaller than these is within noise"):
+                st.dataframe(intervals.style.format("±{:.4f}", na_rep="–"), width="stretch")
         page.chart(plots.metric_over_k(formatting.metric_over_k(s, curve_family, report.ks), curve_family, title))
 
 if len(report.slices) == 1:

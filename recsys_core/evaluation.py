@@ -166,6 +166,10 @@ def scorer_metrics(
     if not relevant:
         return {}, {}
     topk = np.concatenate(tops)
+    if topk.shape[1] < kmax:
+        # A catalogue smaller than the largest K: the ranks past its end hold no item. The index
+        # n_items names no item, so it can never be a hit (HitRate@20 on 12 items = HitRate@12).
+        topk = np.hstack([topk, np.full((len(topk), kmax - topk.shape[1]), n_items, dtype=topk.dtype)])
     per_user = per_user_metrics(topk, relevant, ks)
     result = {name: float(np.mean(values)) for name, values in per_user.items()}
     intervals = {name: ci95_half_width(values) for name, values in per_user.items()}

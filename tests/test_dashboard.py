@@ -96,3 +96,12 @@ def test_a_bad_option_becomes_a_message_not_a_crash(tiny_dataset):
     job = TrainingJob(tiny_dataset, options).start()
     job.wait(60)
     assert job.result is None and job.error.startswith("No encoder directory at /no/such/encoder")
+
+
+def test_interval_table_lists_each_models_half_widths():
+    from recsys_core.evaluation import SliceResult
+
+    s = SliceResult("test", 50, {"A": {"NDCG@10": 0.2}}, ci95={"A": {"NDCG@10": 0.03}, "B": {"NDCG@10": 0.01}})
+    table = formatting.interval_table(s, (10,), ["NDCG"])
+    assert table.loc["A", "NDCG@10"] == 0.03 and table.loc["B", "NDCG@10"] == 0.01
+    assert formatting.interval_table(SliceResult("test", 5, {"A": {}}), (10,), ["NDCG"]).empty

@@ -142,3 +142,15 @@ def test_reports_without_intervals_still_load():
     report = EvaluationReport.from_dict(old)
     assert report.slices[0].ci95 == {} and report.slices[0].n_total is None
     assert EvaluationReport.from_dict(report.to_dict()).to_dict() == report.to_dict()
+
+
+def test_a_catalogue_smaller_than_the_largest_k_is_evaluated():
+    from recsys_core.evaluation import evaluate_all
+
+    split, catalog = _many_users_split(n_users=30, n_items=12)
+    popular = lambda cases: np.tile(np.arange(catalog.n_items, 0, -1, dtype=np.float32), (len(cases), 1))
+    (test,) = evaluate_all({"pop": popular}, split, catalog).slices  # ks = 5, 10, 20 > 12 items
+    metrics = test.metrics["pop"]
+    assert metrics["HitRate@20"] == pytest.approx(1.0)  # every unseen item is in a 12-item list
+    assert metrics["HitRate@20"] >= metrics["HitRate@10"] >= metrics["HitRate@5"]
+    assert 0 < metrics["Coverage@10"] <= 1
