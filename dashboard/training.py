@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from recsys_core import FitOptions, Progress, Recommender, RecsysError, fit
 from recsys_core.schema import Dataset
-from recsys_core.training import EpochLog
+from recsys_core.training import EpochLog, remaining_seconds
 
 log = logging.getLogger(__name__)
 
@@ -96,12 +96,31 @@ class TrainingJob:
             self.fraction = done / max(total, 1)
             self.detail = f"{done:,} / {total:,} texts"
 
+        budget = self.options.train.max_minutes
+        epoch_started = [time.perf_counter()]
+
         def step(done: int, total: int) -> None:
             epoch = len(self.epochs) + 1
+            if done == 1:
+                epoch_started[0] = time.perf_counter()
             self.fraction = min((epoch - 1 + done / max(total, 1)) / total_epochs, 1.0)
-            self.detail = f"epoch {epoch} of at most {total_epochs}, batch {done} / {total}"
+            spent = sum(e.seconds for e in self.epochs)
+            this_epoch, at_most = remaining_seconds(
+                [e.seconds for e in self.epochs], done, total, time.perf_counter() - epoch_started[0],
+                total_epochs - epoch, budget * 60 - spent if budget else None,
+            )
+            eta = f" — about {_duration(this_epoch)} left in this epoch, at most {_duration(at_most)} in all" if done > 1 else ""
+            self.detail = f"epoch {epoch} of at most {total_epochs}, batch {done} / {total}{eta}"
 
         def epoch(entry: EpochLog) -> None:
             self.epochs.append(entry)
 
         return Progress(stage=stage, encode=encode, step=step, epoch=epoch, should_stop=self._stop.is_set)
+
+
+def _duration(seconds: float) -> str:
+    """"45 s", "3 min", "1 h 20 min": an estimate, so rounded to what a person plans with."""
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"

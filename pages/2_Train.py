@@ -14,6 +14,8 @@ from recsys_core.splits import SPLITS
 from recsys_core.training import LOSSES
 
 DEFAULT = FitOptions()
+# The page's default budget lets any dataset finish on a small shared CPU; the CLI has no limit by default.
+TRAIN_PAGE_BUDGET_MINUTES = 10.0
 
 
 @st.fragment(run_every=1.0)
@@ -48,7 +50,7 @@ with st.form("train_options"):
     if data.users is not None:
         user_fields = b.multiselect("User profile fields", [c for c in data.users.columns if c != USER],
                                     default=data.user_fields)
-    a, b, c, d, e = st.columns(5)
+    a, b, c, d, e, f = st.columns(6)
     split = a.selectbox("Split", SPLITS, help="How held-out test and validation interactions are chosen.")
     cold_items = b.slider("Cold-item fraction", 0.0, 0.5, 0.0, 0.05,
                           help="Items held out of training entirely, to measure cold-start quality.")
@@ -57,6 +59,8 @@ with st.form("train_options"):
     epochs = d.number_input("Epochs (at most)", 1, 500, TrainConfig().epochs, key="epochs",
                             help="Training stops early when validation NDCG@10 stops improving.")
     seed = e.number_input("Seed", 0, 2**31 - 1, 0)
+    budget = f.number_input("Time budget (minutes)", 0.5, 1440.0, TRAIN_PAGE_BUDGET_MINUTES, step=0.5, key="budget",
+                            help="Training stops before an epoch that would end past this; the best epoch is kept.")
     with st.expander("Advanced options"):
         a, b, c, d = st.columns(4)
         patience = d.number_input("Early-stopping patience (epochs)", 1, 1000, TrainConfig().patience)
@@ -76,7 +80,8 @@ if submitted:
             encoder=EncoderConfig(name=encoder.strip() or DEFAULT_ENCODER, pooling=pooling),
             split=SplitConfig(kind=split, cold_items=cold_items, holdout_users=holdout_users, seed=int(seed)),
             train=TrainConfig(epochs=int(epochs), batch_size=int(batch_size), lr=float(lr), loss=loss,
-                              negatives=int(negatives), patience=int(patience), seed=int(seed)),
+                              negatives=int(negatives), patience=int(patience), seed=int(seed),
+                              max_minutes=float(budget)),
             dim=int(dim), hidden=int(hidden),  # texts are cached in recsys_core's default embedding cache
         )
         training_data = replace(data, item_fields=item_fields, user_fields=user_fields)

@@ -89,6 +89,8 @@ TRAIN_SETTINGS = {
     "--hidden": (_int_in(8, 4096), 64, "hidden size of the scoring MLP, 8-4096"),
     "--negatives": (_int_in(1, 100_000), 128, "sampled negatives per batch (softmax loss), 1-100000"),
     "--patience": (_int_in(1, 1000), 3, "epochs without a better validation NDCG@10 before stopping early, 1-1000"),
+    "--max-minutes": (_float_in(0.1, 100_000), None,
+                      "stop before an epoch that would end past this many minutes of training (the best epoch is kept)"),
 }
 
 
@@ -138,7 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how token vectors become one text vector (default: mean)")
     t.add_argument("--epochs", type=_positive_int, default=30, help="maximum epochs (early stopping on validation NDCG@10)")
     for option, (kind, shown, text) in TRAIN_SETTINGS.items():
-        t.add_argument(option, type=kind, default=None, help=f"{text} (default: {shown:g})")
+        default = "no limit" if shown is None else f"{shown:g}"
+        t.add_argument(option, type=kind, default=None, help=f"{text} (default: {default})")
     t.add_argument("--seed", type=int, default=0, help="random seed: the same seed and data give the same model (default: 0)")
     t.add_argument("--split", choices=("leave-last-out", "temporal", "random"), default="leave-last-out",
                    help="evaluation split: each user's last items, a global time cut, or random per user (default: leave-last-out)")

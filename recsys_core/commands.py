@@ -66,7 +66,7 @@ def _columns(args: Namespace) -> ColumnMap:
 
 # CLI settings (argparse destinations) that go to TrainConfig and FitOptions when given;
 # left out, the library's defaults apply.
-TRAIN_OPTIONS = ("batch_size", "lr", "negatives", "patience")
+TRAIN_OPTIONS = ("batch_size", "lr", "negatives", "patience", "max_minutes")
 MODEL_OPTIONS = ("dim", "hidden")
 
 

@@ -38,12 +38,17 @@ class TrainConfig:
     patience: int = 3
     seed: int = 0
     max_val_users: int = 1000  # validation subsample that drives early stopping
+    # Stop before an epoch that would end past this many minutes of training (None: no limit).
+    # A budget makes any setting finish on a small CPU; the best complete epoch is kept.
+    max_minutes: float | None = None
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
             raise RecsysError(f"Unknown loss {self.loss!r}: choose one of {', '.join(LOSSES)}.")
         if self.epochs < 1:
             raise RecsysError(f"epochs must be at least 1, got {self.epochs}.")
+        if self.max_minutes is not None and not self.max_minutes > 0:
+            raise RecsysError(f"max_minutes must be positive (or None for no limit), got {self.max_minutes}.")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -66,7 +71,7 @@ class TrainResult:
     model: HybridRecommender
     log: list[EpochLog] = field(default_factory=list)
     best_epoch: int = 0
-    stopped: str = "completed"  # "completed" | "early-stopping" | "stopped by user"
+    stopped: str = "completed"  # "completed" | "early-stopping" | "stopped by user" | "time budget"
 
 
 def _examples(split: Split, catalog: Catalog) -> tuple[list[str], np.ndarray]:
@@ -113,7 +118,13 @@ def train_model(
     result = TrainResult(model=model)
     best, best_state, bad_epochs = -1.0, None, 0
     n_batches = (len(positions) + config.batch_size - 1) // config.batch_size
+    budget = config.max_minutes * 60 if config.max_minutes else None
+    training_started = time.perf_counter()
     for epoch in range(1, config.epochs + 1):
+        spent = time.perf_counter() - training_started
+        if budget and result.log and spent + spent / len(result.log) > budget:
+            result.stopped = "time budget"  # the next epoch, at the mean pace, would end past the budget
+            break
         started = time.perf_counter()
         model.train()
         order = rng.permutation(len(positions))
@@ -163,6 +174,25 @@ def train_model(
         model.load_state_dict(best_state)
     model.eval()
     return result
+
+
+def remaining_seconds(
+    epoch_seconds: list[float], batches_done: int, batches_total: int, epoch_elapsed: float, epochs_left: int,
+    budget_left: float | None = None,
+) -> tuple[float | None, float | None]:
+    """(this epoch, the whole run at most) seconds still to go, from the pace so far; None before any batch.
+
+    The whole-run figure assumes every remaining epoch runs (early stopping
+    often ends sooner) and is capped by what is left of a time budget.
+    """
+    if batches_done == 0:
+        return None, None
+    this_epoch = epoch_elapsed / batches_done * (batches_total - batches_done)
+    per_epoch = sum(epoch_seconds) / len(epoch_seconds) if epoch_seconds else epoch_elapsed / batches_done * batches_total
+    total = this_epoch + per_epoch * epochs_left
+    if budget_left is not None:
+        total = min(total, max(budget_left, this_epoch))
+    return this_epoch, total
 
 
 def _loss(model, user, targets, warm_items, item_vectors, config: TrainConfig, rng) -> torch.Tensor:

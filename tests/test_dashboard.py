@@ -105,3 +105,9 @@ def test_interval_table_lists_each_models_half_widths():
     table = formatting.interval_table(s, (10,), ["NDCG"])
     assert table.loc["A", "NDCG@10"] == 0.03 and table.loc["B", "NDCG@10"] == 0.01
     assert formatting.interval_table(SliceResult("test", 5, {"A": {}}), (10,), ["NDCG"]).empty
+
+
+def test_training_estimates_read_as_a_person_plans():
+    from dashboard.training import _duration
+
+    assert [_duration(s) for s in (0.2, 45, 200, 3 * 3600 + 20 * 60)] == ["1 s", "45 s", "3 min", "3 h 20 min"]

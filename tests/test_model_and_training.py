@@ -70,3 +70,24 @@ def test_a_stop_before_the_first_complete_epoch_makes_no_model(tiny_dataset, emb
     options = FitOptions(train=TrainConfig(epochs=50, batch_size=8), baselines=False, cache_dir=embedding_cache)
     with pytest.raises(TrainingStopped, match="before any epoch was complete"):
         fit(tiny_dataset, options, _stop_after(2))
+
+
+def test_a_time_budget_stops_before_an_epoch_that_would_overrun_it(tiny_dataset, embedding_cache):
+    options = FitOptions(train=TrainConfig(epochs=50, patience=50, max_minutes=1e-6), baselines=False,
+                         cache_dir=embedding_cache)
+    rec = fit(tiny_dataset, options)
+    assert rec.settings["stopped"] == "time budget"
+    assert len(rec.train_log) == 1  # the first epoch always completes; the next would end past the budget
+
+
+def test_remaining_time_follows_the_pace_so_far_and_respects_the_budget():
+    from recsys_core.training import remaining_seconds
+
+    assert remaining_seconds([], 0, 10, 0.0, 5) == (None, None)
+    this_epoch, total = remaining_seconds([], 4, 10, 8.0, epochs_left=2)  # 2 s a batch, 20 s an epoch
+    assert this_epoch == pytest.approx(12.0) and total == pytest.approx(12.0 + 2 * 20.0)
+    this_epoch, total = remaining_seconds([30.0, 50.0], 5, 10, 10.0, epochs_left=3)  # past epochs: 40 s each
+    assert total == pytest.approx(10.0 + 3 * 40.0)
+    assert remaining_seconds([30.0], 5, 10, 10.0, epochs_left=3, budget_left=25.0)[1] == pytest.approx(25.0)
+    with pytest.raises(Exception, match="max_minutes must be positive"):
+        TrainConfig(max_minutes=0)
