@@ -1,16 +1,22 @@
-"""Browser benchmark: page load → fully rendered Explain page, with a warm model, and server memory.
+"""Browser benchmark: the Explain page in real chromium — cold, prefetched, three sessions at once — and server memory.
 
-    python bench/browser.py [--repeats 3]
+    python bench/browser.py
 
-Starts the dashboard, opens the Explain page in Debian's chromium (playwright),
-and times until the attention heatmap and the attribution chart are drawn.
-The first load includes computing the explanation; later loads of the same
-pair hit the explanation cache ("warm").  Peak RSS of the server is read from
-/proc at the end (target for Streamlit Community Cloud: well under 1 GB).
+On a fresh dashboard server (demo model):
+
+1. home page, server cold;
+2. one session opens Explain (cold caches): seconds to the first view (score, each text's share,
+   attention) and to the token split of the texts carrying the score; server peak RSS;
+3. the same session opens Recommendations for another user, waits until the prefetch line says
+   the top 3 are ready, clicks "Explain": seconds from the click to the settled Explain page;
+4. three new sessions, three other users, each Recommendations → "Explain" at the same moment:
+   seconds until all three settled; server peak RSS over that phase only (VmHWM reset).
+
+"Settled" = the token split drawn, the last stage's widget ("Compute deletion curves") present and
+Streamlit's running indicator gone.  Wall clock; the machine may be shared (say so when reporting).
 """
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from pathlib import Path
@@ -19,35 +25,79 @@ from playwright.sync_api import sync_playwright
 
 from dashboard.serve import CHROMIUM, CHROMIUM_ARGS, dashboard_server, peak_rss_mb
 
+PORTS = range(8630, 8640)
+FIRST_VIEW = "text=Item text's share"
 READY = "text=Integrated gradients: what moved the score"
+TIMEOUT = 600_000
 
 
-def load_explain(page, url: str) -> float:
-    started = time.perf_counter()
-    page.goto(f"{url}/Explain", wait_until="domcontentloaded")
-    page.wait_for_selector(READY, timeout=300_000)
-    page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 4", timeout=300_000)
-    page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=300_000)
-    return time.perf_counter() - started
+def settled(page) -> None:
+    page.wait_for_selector(READY, timeout=TIMEOUT)
+    page.get_by_text("Compute deletion curves").wait_for(timeout=TIMEOUT)
+    page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=TIMEOUT)
+
+
+def reset_peak(pid: int) -> bool:
+    """Reset the process's VmHWM (Linux: write 5 to clear_refs) so the next phase's peak is its own."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def open_recommendations(page, url: str, user: str) -> None:
+    page.goto(f"{url}/Recommendations", wait_until="domcontentloaded")
+    box = page.get_by_label("Search users")
+    box.wait_for(timeout=TIMEOUT)
+    box.fill(user)
+    box.press("Enter")
+    page.get_by_text(f"Explanations of the top 3: 3 of 3 ready").wait_for(timeout=TIMEOUT)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
     log = Path(tempfile.mkdtemp()) / "streamlit.log"
-    with dashboard_server(log) as (url, pid), sync_playwright() as p:
+    with dashboard_server(log, ports=PORTS) as (url, pid), sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1500, "height": 1000})
         started = time.perf_counter()
         page.goto(url)
-        page.wait_for_selector("text=RecSys Studio", timeout=300_000)
-        print(f"home page (server cold, demo model load): {time.perf_counter() - started:6.1f} s")
-        cold = load_explain(page, url)
-        print(f"Explain page, explanation computed:       {cold:6.1f} s")
-        warm = [load_explain(page, url) for _ in range(args.repeats)]
-        print(f"Explain page, explanation cached (warm):  {min(warm):6.1f} s best, {max(warm):6.1f} s worst")
-        print(f"server peak RSS: {peak_rss_mb(pid):,.0f} MB")
+        page.wait_for_selector("text=RecSys Studio", timeout=TIMEOUT)
+        print(f"home page (server cold, demo model load):            {time.perf_counter() - started:6.1f} s")
+        print(f"server RSS high-water mark after home:              {peak_rss_mb(pid):6.0f} MB")
+
+        started = time.perf_counter()
+        page.goto(f"{url}/Explain", wait_until="domcontentloaded")
+        page.wait_for_selector(FIRST_VIEW, timeout=TIMEOUT)
+        first = time.perf_counter() - started
+        settled(page)
+        cold = time.perf_counter() - started
+        print(f"Explain, cold: first view {first:5.1f} s, tokens of the carrying texts {cold:5.1f} s")
+        print(f"server peak RSS, one session explaining:            {peak_rss_mb(pid):6.0f} MB")
+
+        open_recommendations(page, url, "u0005")
+        started = time.perf_counter()
+        page.get_by_role("button", name="Explain").click()
+        settled(page)
+        print(f"Explain of a prefetched pair, click → settled:      {time.perf_counter() - started:6.2f} s")
+
+        reset = reset_peak(pid)
+        sessions = [browser.new_context(viewport={"width": 1400, "height": 1000}).new_page() for _ in range(3)]
+        for session, user in zip(sessions, ("u0010", "u0011", "u0012")):
+            session.goto(f"{url}/Recommendations", wait_until="domcontentloaded")
+            session.get_by_label("Search users").wait_for(timeout=TIMEOUT)
+            session.get_by_label("Search users").fill(user)
+            session.get_by_label("Search users").press("Enter")
+            session.get_by_role("button", name="Explain").wait_for(timeout=TIMEOUT)
+        started = time.perf_counter()
+        for session in sessions:  # three clicks back to back: the sessions explain at the same moment
+            session.get_by_role("button", name="Explain").click()
+        for session in sessions:
+            settled(session)
+        print(f"three sessions, Explain clicked at once → all settled: {time.perf_counter() - started:5.1f} s "
+              "(their own top-3 prefetches queued behind)")
+        label = "three sessions' phase only" if reset else "whole run (VmHWM reset not allowed)"
+        print(f"server peak RSS, {label}:          {peak_rss_mb(pid):6.0f} MB")
         browser.close()
 
 
