@@ -39,7 +39,7 @@ def run_explain(args: Namespace) -> int:
         ctx = recommender.new_user_context(rows[ITEM].astype(str).tolist())
         ctx = type(ctx)(args.user, ctx.history, ctx.profile_vector, ctx.profile_text)
     config = ExplainConfig(method=args.method, n_steps=args.steps, baseline=args.baseline)
-    exp = explain_pair(recommender, args.user, args.item, config, ctx=ctx, progress=lambda s: print(f"· {s}", file=sys.stderr))
+    exp = explain_pair(recommender, args.user, args.item, config, ctx=ctx, progress=lambda _fraction, s: print(f"· {s}", file=sys.stderr))
     _write(Path(args.out), json.dumps(exp.to_dict(), indent=1))
     if args.html:
         title = item_title(recommender, recommender.item_position(args.item))
