@@ -241,3 +241,16 @@ def test_merge_words_sums_wordpieces():
 
     words, values = merge_words(["space", "##ship", "crew"], [0.1, 0.2, 0.3])
     assert words == ["spaceship", "crew"] and values == pytest.approx([0.3, 0.3])
+
+
+def test_html_card_escapes_every_user_string():
+    from recsys_core.explain.types import Explanation, HistoryContribution, TextContribution, TokenAttribution
+
+    evil = "<script>alert(1)</script>"
+    exp = Explanation(
+        evil, evil, 1.0, 0.5, 0.0, True, [TokenAttribution(evil, 0.3, "item", "title", None, 0, 1)], {f"item: {evil}": 0.3},
+        [HistoryContribution(evil, evil, 0.1, 0.5, 0)], [], [], {}, evil, 1,
+        texts=[TextContribution(0, f"history: {evil}", 0.3, True, 0.0, 12)], warnings=[evil],
+    )
+    page = explanation_html(exp, evil)
+    assert "<script" not in page and "&lt;script&gt;" in page

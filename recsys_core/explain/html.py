@@ -61,7 +61,13 @@ def explanation_html(exp: Explanation, item_title: str = "") -> str:
         f"<td style='text-align:right'>{h.attention_weight:.3f}</td></tr>"
         for h in exp.history_items
     )
-    labels = {a.text_index: a.label for a in exp.attention}
+    labels = {t.text_index: t.label for t in exp.texts}
+    labels.update({a.text_index: a.label for a in exp.attention})
+    text_rows = "".join(
+        f"<tr><td>{html.escape(t.label)}</td><td style='text-align:right'>{t.attribution:+.4f}</td>"
+        f"<td>{'tokens' if t.split else 'whole text'}</td></tr>"
+        for t in sorted(exp.texts, key=lambda t: -abs(t.attribution))
+    )
     user_blocks = "".join(
         f"<p><b>{html.escape(labels.get(n, 'profile' if n == 1 else f'text {n}'))}</b><br>{_text_block(toks, scale)}</p>"
         for n, toks in sorted(user_texts.items())
@@ -93,6 +99,7 @@ table {{ border-collapse: collapse; }} td, th {{ padding: 2px 10px; border-botto
 rank {exp.rank}; convergence delta {exp.convergence_delta:+.5f}.</p>
 {warn}
 <p class="small">Red tokens raised the score, blue lowered it (integrated gradients, {exp.config.n_steps} steps, {html.escape(exp.config.baseline)} baseline).</p>
+<h2>Each text's share of the score</h2><table><tr><th>text</th><th>share</th><th>split into</th></tr>{text_rows}</table>
 <h2>Item text</h2><p>{_text_block(item_tokens, scale)}</p>
 <h2>User side</h2>{user_blocks}
 <h2>Fields</h2><table><tr><th>field</th><th>attribution</th></tr>{field_rows}</table>
