@@ -17,6 +17,7 @@ Streamlit's running indicator gone.  Wall clock; the machine may be shared (say 
 """
 from __future__ import annotations
 
+import functools
 import tempfile
 import time
 from pathlib import Path
@@ -29,6 +30,7 @@ PORTS = range(8630, 8640)
 FIRST_VIEW = "text=Item text's share"
 READY = "text=Integrated gradients: what moved the score"
 TIMEOUT = 600_000
+print = functools.partial(print, flush=True)  # noqa: A001 - each line as soon as measured, even when piped
 
 
 def settled(page) -> None:

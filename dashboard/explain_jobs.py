@@ -16,7 +16,7 @@ import streamlit as st
 
 from recsys_core import Recommender
 from recsys_core.explain import ExplainConfig, PairState, add_faithfulness, compose, pair_state, split_texts
-from recsys_core.explain.core import carrying_texts, state_key
+from recsys_core.explain.core import cached_state, carrying_texts, state_key
 from recsys_core.explain.executor import INTERACTIVE, ON_REQUEST, PREFETCH, Job, executor
 from recsys_core.explain.levels import TextTokens
 from recsys_core.recommender import UserContext
@@ -45,6 +45,9 @@ def _wait(job: Job, progress: Progress | None):
 
 def first_view(rec: Recommender, user_id: str | None, item_id: str, config: ExplainConfig, ctx: UserContext,
                progress: Progress | None = None) -> PairState:
+    cached = cached_state(rec, user_id, item_id, config, ctx)
+    if cached is not None:  # prefetched or seen before: no queueing behind other work
+        return cached
     key = ("state", state_key(rec, ctx, item_id, config))
     job = executor().submit(lambda j: pair_state(rec, user_id, item_id, config, ctx, j.progress), INTERACTIVE, key, session_id())
     return _wait(job, progress)
@@ -53,6 +56,9 @@ def first_view(rec: Recommender, user_id: str | None, item_id: str, config: Expl
 def split(state: PairState, texts: list[int], priority: int = INTERACTIVE,
           progress: Progress | None = None) -> dict[int, TextTokens]:
     """Token IG of ``texts`` (only those not split yet); flagged splits are returned, not cached."""
+    with state.lock:
+        if all(n in state.tokens for n in texts):  # already split (prefetch, an earlier run): answer at once
+            return {}
     key = ("split", state_key(state.recommender, state.ctx, state.item_id, state.config), tuple(texts))
     job = executor().submit(lambda j: split_texts(state, texts, j.progress, j.checkpoint), priority, key, session_id())
     return _wait(job, progress)

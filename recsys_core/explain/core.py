@@ -114,6 +114,19 @@ def state_key(recommender: Recommender, ctx: UserContext, item_id: str, config: 
     return (recommender.model_fingerprint, _context_key(ctx), item_id, settings)
 
 
+def cached_state(
+    recommender: Recommender, user_id: str | None, item_id: str, config: ExplainConfig, ctx: UserContext | None = None
+) -> PairState | None:
+    """The pair's cached first stage, or None (never computes)."""
+    ctx = resolve_context(recommender, user_id, ctx)
+    key = state_key(recommender, ctx, item_id, config)
+    with _lock:
+        if key in _states:
+            _states.move_to_end(key)
+            return _states[key]
+    return None
+
+
 def _cached_or_claim(key: tuple) -> PairState | None:
     """The cached state, or None when this thread must compute it (others for the same key wait)."""
     while True:

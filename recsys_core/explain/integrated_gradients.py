@@ -19,7 +19,7 @@ import torch
 from ..encoder import pool
 
 RULES = ("gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle")
-STEP_BATCH_TOKENS = 2048  # (steps × texts × tokens) per encoder pass: bounds activation memory
+STEP_BATCH_TOKENS = 1024  # (steps × texts × tokens) per encoder pass: bounds activation memory (2048 took one server session to 1.0 GB)
 
 
 def integration_rule(method: str, n: int) -> tuple[torch.Tensor, torch.Tensor]:
