@@ -79,7 +79,7 @@ with page.user_errors():
 
     s_col, h_col = st.columns(2, gap="large")
     share_box = s_col.empty()
-    share_box.plotly_chart(view.text_share_bar(exp.texts), width="stretch", theme="streamlit")
+    share_box.plotly_chart(view.text_share_bar(exp.texts), width="stretch", theme="streamlit", key="explain_shares_first")
     if exp.history_items:
         h_col.plotly_chart(view.history_bar(exp.history_items), width="stretch", theme="streamlit")
     else:
@@ -124,7 +124,7 @@ with page.user_errors():
                           "of the score change): texts add up to the score, and each split text's tokens to its share.")
     for warning in exp.warnings:
         st.warning(warning, icon="⚠️")
-    share_box.plotly_chart(view.text_share_bar(exp.texts), width="stretch", theme="streamlit")
+    share_box.plotly_chart(view.text_share_bar(exp.texts), width="stretch", theme="streamlit", key="explain_shares")
     page.chart(view.field_bar(exp.fields))
 
     # -- the other history texts, on request ----------------------------------------------------

@@ -27,6 +27,7 @@ def test_explain_page_shows_heatmap_attributions_and_reason():
     at.button(key="explain_faithfulness").click()
     at.run()
     assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]  # a rerun of a cached pair draws every chart once
     assert len(at.get("plotly_chart")) == charts + 1
     methods = set(at.dataframe[0].value["method"])
     assert {"integrated gradients", "GradientSHAP", "field ablation", "random"} <= methods
