@@ -30,7 +30,7 @@ PORTS = range(8630, 8640)
 FIRST_VIEW = "text=Item text's share"
 READY = "text=Integrated gradients: what moved the score"
 TIMEOUT = 600_000
-print = functools.partial(print, flush=True)  # noqa: A001 - each line as soon as measured, even when piped
+print = functools.partial(print, flush=True)  # each line as soon as measured, even when piped
 
 
 def settled(page) -> None:
@@ -54,7 +54,7 @@ def open_recommendations(page, url: str, user: str) -> None:
     box.wait_for(timeout=TIMEOUT)
     box.fill(user)
     box.press("Enter")
-    page.get_by_text(f"Explanations of the top 3: 3 of 3 ready").wait_for(timeout=TIMEOUT)
+    page.get_by_text("Explanations of the top 3: 3 of 3 ready").wait_for(timeout=TIMEOUT)
 
 
 def main() -> None:

@@ -15,9 +15,22 @@ from collections.abc import Callable
 import streamlit as st
 
 from recsys_core import Recommender
-from recsys_core.explain import ExplainConfig, PairState, add_faithfulness, compose, pair_state, split_texts
+from recsys_core.explain import (
+    ExplainConfig,
+    PairState,
+    add_faithfulness,
+    compose,
+    pair_state,
+    split_texts,
+)
 from recsys_core.explain.core import cached_state, carrying_texts, state_key
-from recsys_core.explain.executor import INTERACTIVE, ON_REQUEST, PREFETCH, Job, executor
+from recsys_core.explain.executor import (
+    INTERACTIVE,
+    ON_REQUEST,
+    PREFETCH,
+    Job,
+    executor,
+)
 from recsys_core.explain.levels import TextTokens
 from recsys_core.recommender import UserContext
 

@@ -12,7 +12,14 @@ from dashboard import explain_jobs as jobs
 from dashboard import explain_view as view
 from dashboard import formatting, page, state
 from dashboard.safe_text import plain
-from recsys_core.explain import ExplainConfig, TOKEN_METHODS, compose, contrast_pair, explanation_html, what_if
+from recsys_core.explain import (
+    TOKEN_METHODS,
+    ExplainConfig,
+    compose,
+    contrast_pair,
+    explanation_html,
+    what_if,
+)
 from recsys_core.explain.core import carrying_texts
 from recsys_core.explain.executor import ON_REQUEST
 

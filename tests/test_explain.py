@@ -244,7 +244,12 @@ def test_merge_words_sums_wordpieces():
 
 
 def test_html_card_escapes_every_user_string():
-    from recsys_core.explain.types import Explanation, HistoryContribution, TextContribution, TokenAttribution
+    from recsys_core.explain.types import (
+        Explanation,
+        HistoryContribution,
+        TextContribution,
+        TokenAttribution,
+    )
 
     evil = "<script>alert(1)</script>"
     exp = Explanation(

@@ -5,7 +5,13 @@ import threading
 
 import pytest
 
-from recsys_core.explain.executor import INTERACTIVE, ON_REQUEST, PREFETCH, Cancelled, ExplanationExecutor
+from recsys_core.explain.executor import (
+    INTERACTIVE,
+    ON_REQUEST,
+    PREFETCH,
+    Cancelled,
+    ExplanationExecutor,
+)
 
 
 def _blocker(pool: ExplanationExecutor):

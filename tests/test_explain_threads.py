@@ -6,8 +6,7 @@ import threading
 import numpy as np
 import pytest
 
-from recsys_core.explain import ExplainConfig, clear_cache, explain_pair
-from recsys_core.explain import core
+from recsys_core.explain import ExplainConfig, clear_cache, core, explain_pair
 
 CONFIG = ExplainConfig(method="ig", faithfulness=False, n_steps=16)
 

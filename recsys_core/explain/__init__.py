@@ -6,10 +6,18 @@
 
 See ``types`` for the result schema and ``docs/explanations.md`` for the methods.
 """
-from .core import PairState, add_faithfulness, clear_cache, compose, explain_pair, pair_state, split_texts
-from .methods import TOKEN_METHODS, Progress, TokenMethod
+from .core import (
+    PairState,
+    add_faithfulness,
+    clear_cache,
+    compose,
+    explain_pair,
+    pair_state,
+    split_texts,
+)
 from .global_importance import GlobalImportance, field_ablation, global_importance
 from .html import explanation_html
+from .methods import TOKEN_METHODS, Progress, TokenMethod
 from .types import (
     DeletionCurve,
     ExplainConfig,
@@ -27,24 +35,24 @@ __all__ = [
     "DeletionCurve",
     "ExplainConfig",
     "Explanation",
+    "GlobalImportance",
+    "HistoryContribution",
     "PairState",
     "Progress",
+    "TextAttention",
     "TextContribution",
+    "TokenAttribution",
     "TokenMethod",
+    "WhatIf",
     "add_faithfulness",
     "clear_cache",
     "compose",
-    "pair_state",
-    "split_texts",
-    "GlobalImportance",
-    "HistoryContribution",
-    "TextAttention",
-    "TokenAttribution",
-    "WhatIf",
     "contrast_pair",
     "explain_pair",
     "explanation_html",
     "field_ablation",
     "global_importance",
+    "pair_state",
+    "split_texts",
     "what_if",
 ]

@@ -36,7 +36,14 @@ from .methods import TOKEN_METHODS, Progress, TokenMethod
 from .pair import BASELINES, PairInputs, build_pair, full_rank, item_title
 from .reason import build_reason
 from .rollup import field_totals, history_contributions, token_attributions, top_words
-from .types import TOKEN_LEVELS, DeletionCurve, ExplainConfig, Explanation, TextAttention, TextContribution
+from .types import (
+    TOKEN_LEVELS,
+    DeletionCurve,
+    ExplainConfig,
+    Explanation,
+    TextAttention,
+    TextContribution,
+)
 
 METHODS = ("ig", "attention", "all")
 CACHE_SIZE = 32  # pair states kept in memory (each holds its attention maps as float32 arrays)

@@ -210,7 +210,7 @@ def split_tokens(
             b = embed(encoder, base_ids[bucket, :width])
             mask = pair.attention_mask[bucket, :width]
             w = level.weights[bucket]  # (K, T)
-            values = path_gradients(encoder, x, b, mask, lambda pooled: (pooled * w).sum((-1, -2)), count, method, cancel)
+            values = path_gradients(encoder, x, b, mask, lambda pooled, w=w: (pooled * w).sum((-1, -2)), count, method, cancel)
             values = values.detach().double().numpy()
             for row, n in enumerate(bucket):
                 v = values[row, : lengths[n]]
