@@ -63,8 +63,9 @@ def test_threads_explaining_same_and_different_pairs_match_lone_runs(tiny_model)
     together = _run_together([lambda p=p: explain_pair(tiny_model, p[0], p[1], CONFIG) for p in jobs])
     for p, exp in zip(jobs, together):
         _same(_numbers(exp), alone[p])
-    embeddings = tiny_model.encoder.model.get_input_embeddings()
-    assert not embeddings._forward_hooks and not embeddings._forward_pre_hooks  # nothing hooked on the shared encoder
+    for model in (tiny_model.encoder.model, tiny_model.encoder.eager_model):  # nothing hooked on the shared encoders
+        embeddings = model.get_input_embeddings()
+        assert not embeddings._forward_hooks and not embeddings._forward_pre_hooks
 
 
 def test_identical_requests_compute_the_first_stage_once(tiny_model, monkeypatch):

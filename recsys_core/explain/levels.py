@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from ..encoder import pool
-from .integrated_gradients import embed, integration_rule, path_gradients
+from .integrated_gradients import bert, embed, integration_rule, path_gradients
 from .pair import PairInputs
 
 TEXT_LEVEL_STEPS = 64  # Gauss–Legendre nodes on the small recommender: ~10 ms, delta ~1e-7 of the gap
@@ -80,7 +80,7 @@ def encode_rows(pair: PairInputs, rows: list[torch.Tensor]) -> torch.Tensor:
             for r, c in enumerate(chunk):
                 ids[r, : len(c)] = torch.tensor(c)
                 mask[r, : len(c)] = 1
-            hidden = encoder.model(input_ids=ids, attention_mask=mask).last_hidden_state
+            hidden = bert(encoder)(input_ids=ids, attention_mask=mask).last_hidden_state
             pooled = pool(hidden, mask, encoder.config.pooling).float()
             for r, c in enumerate(chunk):
                 vectors[c] = pooled[r].clone()

@@ -21,7 +21,7 @@ import torch
 
 from .. import heavy_imports
 from ..encoder import pool
-from .integrated_gradients import embed
+from .integrated_gradients import bert, embed
 from .rollup import field_key
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ class GradientShapPerText(TokenMethod):
 
             def readout(e: torch.Tensor, w=w) -> torch.Tensor:
                 m = torch.ones(e.shape[:2], dtype=torch.long)
-                hidden = encoder.model(inputs_embeds=e, attention_mask=m).last_hidden_state
+                hidden = bert(encoder)(inputs_embeds=e, attention_mask=m).last_hidden_state
                 return pool(hidden, m, encoder.config.pooling) @ w
 
             with torch.enable_grad():
