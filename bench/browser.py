@@ -49,12 +49,20 @@ def reset_peak(pid: int) -> bool:
 
 
 def open_recommendations(page, url: str, user: str) -> None:
-    page.goto(f"{url}/Recommendations", wait_until="domcontentloaded")
-    box = page.get_by_label("Search users")
-    box.wait_for(timeout=TIMEOUT)
-    box.fill(user)
-    box.press("Enter")
-    page.get_by_text("Explanations of the top 3: 3 of 3 ready").wait_for(timeout=TIMEOUT)
+    """Recommendations for ``user``, reloaded every 5 s until its line says the top 3 are prefetched."""
+    while True:
+        page.goto(f"{url}/Recommendations", wait_until="domcontentloaded")
+        box = page.get_by_label("Search users")
+        box.wait_for(timeout=TIMEOUT)
+        box.fill(user)
+        box.press("Enter")
+        time.sleep(1)  # let the rerun for this user start before reading its line
+        line = page.get_by_text("Explanations of the top 3:")
+        line.wait_for(timeout=TIMEOUT)
+        page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=TIMEOUT)
+        if "3 of 3 ready" in line.inner_text():
+            return
+        time.sleep(5)
 
 
 def main() -> None:

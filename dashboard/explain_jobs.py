@@ -106,18 +106,17 @@ def prefetch(rec: Recommender, user_id: str | None, item_ids: list[str], ctx: Us
 
 
 def prefetch_status(jobs: list[Job]) -> None:
-    """A one-line note that refreshes itself until the prefetched explanations are ready."""
+    """One line saying how many of the prefetched explanations are ready (as of this run).
+
+    Deliberately not a self-refreshing fragment: a timer fragment kept firing after
+    ``st.switch_page`` to Explain in the browser benchmark, and the three-session phase never settled.
+    """
     if not jobs:
         return
-
-    @st.fragment(run_every=1.0)
-    def note() -> None:
-        ready = sum(1 for j in jobs if j.done and j.error is None)
-        failed = sum(1 for j in jobs if j.done and j.error is not None)
-        text = f"Explanations of the top {len(jobs)}: {ready} of {len(jobs)} ready"
-        st.caption(text + (f" ({failed} not prefetched)" if failed else "") + ("" if ready + failed == len(jobs) else " …"))
-
-    note()
+    ready = sum(1 for j in jobs if j.done and j.error is None)
+    failed = sum(1 for j in jobs if j.done and j.error is not None)
+    text = f"Explanations of the top {len(jobs)}: {ready} of {len(jobs)} ready"
+    st.caption(text + (f" ({failed} not prefetched)" if failed else "") + ("" if ready + failed == len(jobs) else " …"))
 
 
 def page_config(max_steps: int = 64, baseline: str = "pad") -> ExplainConfig:
