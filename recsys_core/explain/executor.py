@@ -103,6 +103,8 @@ class ExplanationExecutor:
                 if priority < existing.priority and existing not in self._running:
                     existing.priority = priority
                     heapq.heappush(self._heap, (priority, next(self._order), existing))  # the stale entry is skipped
+                self._ensure_worker()  # a merged job must still have a live worker to run it
+                self._cond.notify()
                 return existing
             job = Job(fn, priority, key, owner, _executor=self)
             if priority >= PREFETCH and len(self._heap) >= self.max_queued:
