@@ -69,7 +69,7 @@ with page.user_errors():
 
     status = st.empty()
     pair_state = jobs.first_view(rec, user_id, item_id, config, ctx,
-                                 progress=lambda f, m: status.caption(f"Explaining: {m}…"))
+                                 progress=lambda f, m: status.caption(f"Explaining: {plain(m)}…"))
     status.empty()
     exp = compose(pair_state, config=config)
 
@@ -116,7 +116,7 @@ with page.user_errors():
         st.html(view.legend_html())
         token_status = st.empty()
         carrying = carrying_texts(pair_state)
-        flagged = jobs.split(pair_state, carrying, progress=lambda f, m: token_status.progress(f, text=f"Splitting {m}…"))
+        flagged = jobs.split(pair_state, carrying, progress=lambda f, m: token_status.progress(f, text=f"Splitting {plain(m)}…"))
         token_status.empty()
         exp = compose(pair_state, flagged, config)
         texts = view.texts_of(exp)
@@ -158,7 +158,7 @@ with page.user_errors():
         st.caption(f"Compares {methods}, encoder attention, rollout and random on deletion curves.")
         if st.button("Compute deletion curves", key="explain_faithfulness"):
             bar = st.progress(0.0, text="Deletion curves…")
-            jobs.faithfulness(pair_state, progress=lambda f, m: bar.progress(f, text=f"{m}…"))
+            jobs.faithfulness(pair_state, progress=lambda f, m: bar.progress(f, text=f"{plain(m)}…"))
             bar.empty()
     if pair_state.curves:
         exp = compose(pair_state, flagged, config)
