@@ -109,7 +109,9 @@ class TrainingJob:
                 [e.seconds for e in self.epochs], done, total, time.perf_counter() - epoch_started[0],
                 total_epochs - epoch, budget * 60 - spent if budget else None,
             )
-            eta = f" — about {_duration(this_epoch)} left in this epoch, at most {_duration(at_most)} in all" if done > 1 else ""
+            # One batch is too little to go on, unless finished epochs already give the pace.
+            known = done > 1 or self.epochs
+            eta = f" — about {_duration(this_epoch)} left in this epoch, at most {_duration(at_most)} in all" if known else ""
             self.detail = f"epoch {epoch} of at most {total_epochs}, batch {done} / {total}{eta}"
 
         def epoch(entry: EpochLog) -> None:
