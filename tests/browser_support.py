@@ -16,11 +16,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from dashboard.serve import CHROMIUM, CHROMIUM_ARGS
+from dashboard.serve import CHROMIUM, CHROMIUM_ARGS, dashboard_server
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "test-output" / "screenshots"
 LOCAL_SCHEMES = {"data", "blob", "about"}  # content the page made itself, no network involved
+SERVER_START_TIMEOUT = 180  # seconds: the first start may train the demo model
 needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium at /usr/bin/chromium")
 
 
@@ -93,6 +94,25 @@ def no_request_leaves_loopback(monkeypatch):
     yield
     outside = REQUEST_LOG.outside(since=start)
     assert not outside, f"{len(outside)} request(s) left loopback: {outside[:10]}"
+
+
+def server_fixture(ports: range, *, own_embedding_cache: bool = False):
+    """A module-scoped ``server`` fixture: the dashboard on a free port of ``ports`` (url), stopped at the end.
+
+    Each server gets its own models folder (and, if asked, its own embedding cache), so tests
+    never see each other's saved models; distinct port ranges keep parallel test modules apart.
+    """
+
+    @pytest.fixture(scope="module")
+    def server(tmp_path_factory):
+        env = {"RECSYS_MODELS_DIR": str(tmp_path_factory.mktemp("models"))}
+        if own_embedding_cache:
+            env["RECSYS_CACHE_DIR"] = str(tmp_path_factory.mktemp("embeddings"))
+        log = tmp_path_factory.mktemp("server") / "streamlit.log"
+        with dashboard_server(log, env, SERVER_START_TIMEOUT, ports=ports) as (url, _pid):
+            yield url
+
+    return server
 
 
 @pytest.fixture(scope="module")

@@ -10,25 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import browser, go, needs_chromium, shoot, wait_idle  # noqa: F401  (browser: a fixture)
+from browser_support import browser, go, needs_chromium, server_fixture, shoot, wait_idle  # noqa: F401  (browser: a fixture)
 from conftest import tiny_tables
-from dashboard.serve import dashboard_server
 
 ROOT = Path(__file__).resolve().parents[1]
-START_TIMEOUT = 180  # the first start may train the demo model
 RUN_TIMEOUT_MS = 300_000  # the Explain page computes integrated gradients on first load
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 pytest.importorskip("playwright.sync_api")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """A dashboard server on a free loopback port with its own models directory, stopped at the end."""
-    env = {"RECSYS_MODELS_DIR": str(tmp_path_factory.mktemp("models"))}
-    log = tmp_path_factory.mktemp("server") / "streamlit.log"
-    with dashboard_server(log, env, START_TIMEOUT, ports=range(8620, 8625)) as (url, _pid):
-        yield url
+server = server_fixture(range(8620, 8625))
 
 
 def test_an_analyst_walks_from_home_to_recommendations(server, browser):

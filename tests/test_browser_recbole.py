@@ -8,23 +8,16 @@ from __future__ import annotations
 
 import pytest
 
-from browser_support import browser, go, needs_chromium, shoot, wait_idle  # noqa: F401  (browser: a fixture)
-from dashboard.serve import dashboard_server
+from browser_support import browser, go, needs_chromium, server_fixture, shoot, wait_idle  # noqa: F401  (browser: a fixture)
 from recbole_files import ML_INTER, ML_ITEM, ML_USER
 
-START_TIMEOUT = 180
 RUN_TIMEOUT_MS = 300_000
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 pytest.importorskip("playwright.sync_api")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    env = {"RECSYS_MODELS_DIR": str(tmp_path_factory.mktemp("models"))}
-    log = tmp_path_factory.mktemp("server") / "streamlit.log"
-    with dashboard_server(log, env, START_TIMEOUT, ports=range(8640, 8645)) as (url, _pid):
-        yield url
+server = server_fixture(range(8640, 8645))
 
 
 def test_recbole_files_upload_and_load_with_clean_field_names(server, browser, tmp_path):

@@ -14,8 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from browser_support import REQUEST_LOG, browser, go, needs_chromium, shoot, wait_idle  # noqa: F401  (a fixture)
-from dashboard.serve import dashboard_server
+from browser_support import REQUEST_LOG, browser, go, needs_chromium, server_fixture, shoot, wait_idle  # noqa: F401  (a fixture)
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -123,13 +122,7 @@ def hostile_files(tmp_path_factory) -> list[Path]:
     return paths
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    env = {"RECSYS_MODELS_DIR": str(tmp_path_factory.mktemp("models")),
-           "RECSYS_CACHE_DIR": str(tmp_path_factory.mktemp("embeddings"))}
-    log = tmp_path_factory.mktemp("server") / "streamlit.log"
-    with dashboard_server(log, env, 180, ports=range(8625, 8630)) as (url, _pid):
-        yield url
+server = server_fixture(range(8625, 8630), own_embedding_cache=True)
 
 
 def problems_on(page, name: str, since: int, *literals: str, settle: bool = True) -> list[str]:
