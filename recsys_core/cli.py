@@ -41,31 +41,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _int_in(low: int, high: int):
-    """An argparse type for a whole number in [low, high]."""
+def _in_range(kind: type, low, high):
+    """An argparse type for a ``kind`` (int or float) in [low, high]; nan and inf are refused."""
+    what = "a whole number" if kind is int else "a number"
+    expected = f"expected {what} from {low:g} to {high:g}"
 
-    def parse(text: str) -> int:
+    def parse(text: str):
         try:
-            value = int(text)
+            value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number from {low} to {high}, got {text!r}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"expected a whole number from {low} to {high}, got {text!r}")
-        return value
-
-    return parse
-
-
-def _float_in(low: float, high: float):
-    """An argparse type for a number in [low, high] (nan and inf are refused)."""
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number from {low:g} to {high:g}, got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"{expected}, got {text!r}") from None
         if not low <= value <= high:  # also false for nan
-            raise argparse.ArgumentTypeError(f"expected a number from {low:g} to {high:g}, got {text!r}")
+            raise argparse.ArgumentTypeError(f"{expected}, got {text!r}")
         return value
 
     return parse
@@ -83,13 +70,13 @@ def _rename(text: str) -> tuple[str, str]:
 # tests/test_cli.py checks that it still says the truth.
 TRAIN_SETTINGS = {
     # option: (type, shown default, help)
-    "--batch-size": (_int_in(8, 8192), 256, "training examples per batch, 8-8192"),
-    "--lr": (_float_in(1e-5, 1.0), 2e-3, "AdamW learning rate, 1e-05 to 1"),
-    "--dim": (_int_in(8, 1024), 64, "model dimension (item, user and id embeddings), 8-1024"),
-    "--hidden": (_int_in(8, 4096), 64, "hidden size of the scoring MLP, 8-4096"),
-    "--negatives": (_int_in(1, 100_000), 128, "sampled negatives per batch (softmax loss), 1-100000"),
-    "--patience": (_int_in(1, 1000), 3, "epochs without a better validation NDCG@10 before stopping early, 1-1000"),
-    "--max-minutes": (_float_in(0.1, 100_000), None,
+    "--batch-size": (_in_range(int, 8, 8192), 256, "training examples per batch, 8-8192"),
+    "--lr": (_in_range(float, 1e-5, 1.0), 2e-3, "AdamW learning rate, 1e-05 to 1"),
+    "--dim": (_in_range(int, 8, 1024), 64, "model dimension (item, user and id embeddings), 8-1024"),
+    "--hidden": (_in_range(int, 8, 4096), 64, "hidden size of the scoring MLP, 8-4096"),
+    "--negatives": (_in_range(int, 1, 100_000), 128, "sampled negatives per batch (softmax loss), 1-100000"),
+    "--patience": (_in_range(int, 1, 1000), 3, "epochs without a better validation NDCG@10 before stopping early, 1-1000"),
+    "--max-minutes": (_in_range(float, 0.1, 100_000), None,
                       "stop before an epoch that would end past this many minutes of training (the best epoch is kept)"),
 }
 
