@@ -58,15 +58,19 @@ class Scorer(ABC):
         out = np.empty((len(users), len(items)), dtype=np.float32)
         if len(users) == 0 or len(items) == 0:
             return out
-        # Whole users per block when a user's row fits the budget, else item slices of one user at a time.
-        item_block = min(len(items), self.budget)
-        user_block = max(1, self.budget // item_block)
+        item_block, user_block = self._blocks(len(items))
         for u0 in range(0, len(users), user_block):
             block = users.rows(u0, u0 + user_block)
             for i0 in range(0, len(items), item_block):
                 part = items[i0 : i0 + item_block]
                 out[u0 : u0 + len(block), i0 : i0 + len(part)] = self._score_block(block, part)
         return out
+
+    def _blocks(self, n_requested: int) -> tuple[int, int]:
+        """(items, users) per block for ``n_requested`` items a user: whole users when a user's row fits
+        the budget, else item slices of one user."""
+        item_block = min(n_requested, self.budget)
+        return item_block, max(1, self.budget // item_block)
 
     @abstractmethod
     def _score_block(self, users: Users, items: np.ndarray) -> np.ndarray:
@@ -98,15 +102,10 @@ class BaselineScorer(Scorer):
         self.baseline = baseline
         self.name = baseline.name
 
-    def score(self, users: Users, items: np.ndarray | None = None) -> np.ndarray:
-        # A baseline scores the whole catalogue at once, so its blocks are whole users within the budget.
-        items = np.arange(self.n_items) if items is None else np.asarray(items, dtype=np.int64)
-        out = np.empty((len(users), len(items)), dtype=np.float32)
-        user_block = max(1, self.budget // max(self.n_items, 1))
-        for u0 in range(0, len(users), user_block):
-            block = users.rows(u0, u0 + user_block)
-            out[u0 : u0 + len(block)] = self._score_block(block, items)
-        return out
+    def _blocks(self, n_requested: int) -> tuple[int, int]:
+        # A baseline scores the whole catalogue for each user whatever items are asked for,
+        # so a block is whole users, as many as the budget allows at catalogue width.
+        return n_requested, max(1, self.budget // max(self.n_items, 1))
 
     def _score_block(self, users: Users, items: np.ndarray) -> np.ndarray:
         return self.baseline.score(history_matrix(list(users.histories), self.n_items))[:, items]
