@@ -181,11 +181,12 @@ def recommend(args: Namespace) -> int:
     users = requested or (sorted(given) if given else recommender.known_users())
     exclude_seen = not args.include_seen
     new = [u for u in users if u in given and u not in recommender.catalog.histories]
-    known = [u for u in dict.fromkeys(users) if u not in set(new)]
-    for user in known:
-        recommender.context(user)  # an unknown id is one clear error before any batch work starts
+    new_set = set(new)
+    known = [u for u in dict.fromkeys(users) if u not in new_set]
     # Known users are scored in batches (on Ray workers with --engine ray); new users from their given history.
     if args.engine == "ray":
+        for user in known:
+            recommender.context(user)  # an unknown id is one clear error before any Ray work starts
         known_rows = recommend_all(args.model, known, args.k, exclude_seen=exclude_seen,
                                    engine=Engine("ray", address=args.ray_address))
     else:
