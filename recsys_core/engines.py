@@ -111,6 +111,26 @@ def _worker_count(ray, engine: Engine, n_batches: int) -> int:
     return max(1, min(engine.workers or available, n_batches))
 
 
+def _map_on_ray(engine: Engine, frame: pd.DataFrame, actor: type, args: tuple, rows_per_batch: int) -> pd.DataFrame:
+    """``actor(*args)`` applied by Ray Data workers to ``frame`` in batches of ``rows_per_batch`` rows.
+
+    One block per batch so every worker gets work; the result's row order is not the input's.
+    """
+    with ray_runtime(engine) as ray:
+        n_batches = -(-len(frame) // rows_per_batch)
+        return (
+            ray.data.from_pandas(_blocks(frame, rows_per_batch))
+            .map_batches(
+                actor,
+                fn_constructor_args=args,
+                batch_size=rows_per_batch,
+                batch_format="numpy",
+                concurrency=_worker_count(ray, engine, n_batches),
+            )
+            .to_pandas()
+        )
+
+
 # -- recommendation for many users ----------------------------------------------------
 def recommendation_rows(recommender, users: Sequence[str], k: int | None, exclude_seen: bool) -> pd.DataFrame:
     """``user_id, item_id, rank, score`` for each user, in the given order (the per-batch work of both engines)."""
@@ -166,19 +186,9 @@ def recommend_all(
     if not users:
         return pd.DataFrame(columns=RECOMMENDATION_COLUMNS)
     order = {u: n for n, u in enumerate(users)}
-    with ray_runtime(engine) as ray:
-        n_batches = -(-len(users) // users_per_batch)
-        frame = (
-            ray.data.from_pandas(_blocks(pd.DataFrame({"user_id": users}), users_per_batch))
-            .map_batches(
-                _RecommendBatch,
-                fn_constructor_args=(model_dir, k, exclude_seen),
-                batch_size=users_per_batch,
-                batch_format="numpy",
-                concurrency=_worker_count(ray, engine, n_batches),
-            )
-            .to_pandas()
-        )
+    frame = _map_on_ray(
+        engine, pd.DataFrame({"user_id": users}), _RecommendBatch, (model_dir, k, exclude_seen), users_per_batch
+    )
     if frame.empty:
         return pd.DataFrame(columns=RECOMMENDATION_COLUMNS)
     # Ray Data does not keep row order across workers: restore the caller's user order, rank within user.
@@ -229,19 +239,8 @@ def encode_texts(
     todo = sorted(by_hash.values(), key=len)  # length-sorted batches pad less
     fresh: dict[str, np.ndarray] = {}
     if todo:
-        with ray_runtime(engine) as ray:
-            n_batches = -(-len(todo) // texts_per_batch)
-            out = (
-                ray.data.from_pandas(_blocks(pd.DataFrame({"row": np.arange(len(todo)), "text": todo}), texts_per_batch))
-                .map_batches(
-                    _EncodeBatch,
-                    fn_constructor_args=(config,),
-                    batch_size=texts_per_batch,
-                    batch_format="numpy",
-                    concurrency=_worker_count(ray, engine, n_batches),
-                )
-                .to_pandas()
-            )
+        rows = pd.DataFrame({"row": np.arange(len(todo)), "text": todo})
+        out = _map_on_ray(engine, rows, _EncodeBatch, (config,), texts_per_batch)
         vectors = np.stack(out.sort_values("row")["vector"].to_list()).astype(np.float32)
         fresh = dict(zip(todo, vectors))
         if cache:
@@ -300,19 +299,6 @@ def explain_pairs(
     if engine.kind == "local" or not pairs:
         return explanation_batch(artifacts.load(model_dir), pairs, config)
     users, items = zip(*pairs)
-    with ray_runtime(engine) as ray:
-        n_batches = -(-len(pairs) // pairs_per_batch)
-        out = (
-            ray.data.from_pandas(
-                _blocks(pd.DataFrame({"row": np.arange(len(pairs)), "user_id": users, "item_id": items}), pairs_per_batch)
-            )
-            .map_batches(
-                _ExplainBatch,
-                fn_constructor_args=(str(Path(model_dir)), config),
-                batch_size=pairs_per_batch,
-                batch_format="numpy",
-                concurrency=_worker_count(ray, engine, n_batches),
-            )
-            .to_pandas()
-        )
+    rows = pd.DataFrame({"row": np.arange(len(pairs)), "user_id": users, "item_id": items})
+    out = _map_on_ray(engine, rows, _ExplainBatch, (str(Path(model_dir)), config), pairs_per_batch)
     return out.sort_values("row")["explanation"].tolist()
