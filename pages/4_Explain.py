@@ -23,7 +23,7 @@ from recsys_core.explain import (
 from recsys_core.explain.core import carrying_texts
 from recsys_core.explain.executor import ON_REQUEST
 
-page.setup("Explain", "🔍")
+page.setup("Explain")
 rec = state.model()
 target = state.explain_target()
 
