@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from recsys_core.evaluation import MODEL_NAME, EvaluationReport, SliceResult
 from recsys_core.metrics import METRIC_NAMES, metric_table
-from recsys_core.recommender import Recommendation, Recommender
-from recsys_core.schema import Dataset
+from recsys_core.recommender import Recommendation, Recommender, UserContext
+from recsys_core.schema import TIMESTAMP, Dataset
 from recsys_core.text import FieldText
 
 HEADLINE_METRICS = ("NDCG@10", "Recall@10", "HitRate@10")
@@ -42,6 +43,7 @@ def item_label(rec: Recommender, item_id: str) -> str:
 
 
 def sigmoid(x: np.ndarray | float) -> np.ndarray | float:
+    # Still used by the Explain page's metric (being removed there); delete once nothing calls it.
     return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
 
 
@@ -53,12 +55,69 @@ def items_table(rec: Recommender, indices: Sequence[int], fields: Sequence[str])
     return pd.DataFrame(rows, columns=["item", *fields])
 
 
-def recommendations_table(rec: Recommender, recs: Sequence[Recommendation], fields: Sequence[str]) -> pd.DataFrame:
-    """Rank, item, the chosen text fields, score (logit) and probability = sigmoid(score)."""
+MARGIN = "margin to next"
+# Deep enough to hold every item a diversified (MMR) list can pick: MMR chooses among the top
+# max(10·K, 200) by score (Recommender._mmr), so one more item gives each of them its successor.
+_MMR_DEPTH = 200
+
+
+@dataclass(frozen=True)
+class RankedRecommendations:
+    """The list shown to the analyst and, per item, how far its score is ahead of the next-best item.
+
+    ``margins[i]`` is ``shown[i].score`` minus the highest score of any other eligible item that scores
+    lower (the next item in score order, whatever the diversity setting); NaN when no eligible item
+    scores lower.  Scores are logits, so a margin is a difference of logits: near 0 the two items are a
+    tie and their order means nothing.  ``n_eligible`` is how many items the list was ranked from.
+    """
+
+    shown: list[Recommendation]
+    margins: list[float]
+    n_eligible: int
+
+
+def recommend_with_margins(
+    rec: Recommender, ctx: UserContext, k: int, *, exclude_seen: bool = True, diversity: float = 0.0
+) -> RankedRecommendations:
+    """Top-``k`` for ``ctx`` (as ``Recommender.recommend_for``) with each item's score margin to the next."""
+    if diversity == 0:  # the list is in score order: one more item gives the last one its successor
+        by_score = rec.recommend_for(ctx, k + 1, exclude_seen=exclude_seen)
+        shown = by_score[:k]
+    else:
+        shown = rec.recommend_for(ctx, k, exclude_seen=exclude_seen, diversity=diversity)
+        by_score = rec.recommend_for(ctx, max(10 * k, _MMR_DEPTH) + 1, exclude_seen=exclude_seen)
+    seen = len(np.unique(ctx.history)) if exclude_seen else 0
+    return RankedRecommendations(shown, score_margins(shown, by_score), rec.catalog.n_items - seen)
+
+
+def score_margins(shown: Sequence[Recommendation], by_score: Sequence[Recommendation]) -> list[float]:
+    """Each shown item's score minus the score that follows it in ``by_score`` (a list in score order).
+
+    NaN when the item is last in ``by_score`` or missing from it (nothing known below it).
+    """
+    position = {r.item_id: i for i, r in enumerate(by_score)}
+    margins = []
+    for r in shown:
+        i = position.get(r.item_id)
+        nxt = by_score[i + 1] if i is not None and i + 1 < len(by_score) else None
+        margins.append(float(r.score - nxt.score) if nxt is not None else float("nan"))
+    return margins
+
+
+def recommendations_table(
+    rec: Recommender, recs: Sequence[Recommendation], fields: Sequence[str], margins: Sequence[float] | None = None
+) -> pd.DataFrame:
+    """Rank, score (logit), the margin to the next item when given, then the item and its chosen text fields.
+
+    Numbers come first so that long text fields can never push them out of a narrow table.  There is no
+    probability column: the model is trained to rank, and sigmoid(score) reads 0.95–1.00 for every top
+    item, which says nothing.
+    """
     table = items_table(rec, [rec.item_position(r.item_id) for r in recs], fields)
     table.insert(0, "rank", [r.rank for r in recs])
-    table["score"] = [r.score for r in recs]
-    table["probability"] = sigmoid(table["score"].to_numpy()) if recs else []
+    table.insert(1, "score", [r.score for r in recs])
+    if margins is not None:
+        table.insert(2, MARGIN, list(margins))
     return table
 
 
@@ -96,6 +155,21 @@ def dataset_line(dataset: Dataset) -> str:
 def model_line(rec: Recommender) -> str:
     n_users = len(rec.catalog.histories)
     return f"{rec.catalog.n_items:,} items · {n_users:,} users · encoder {rec.encoder_config.name}"
+
+
+def interactions_preview(dataset: Dataset, n: int = 200) -> pd.DataFrame:
+    """The first ``n`` interactions as an analyst reads them: timestamps as UTC dates, not unix seconds.
+
+    Without a timestamp column the loader keeps the file's row order in ``timestamp``; it is shown as
+    ``file order`` so that nobody reads it as a date in 1970.
+    """
+    head = dataset.interactions.head(n).copy()
+    if TIMESTAMP not in head.columns:
+        return head
+    if dataset.has_timestamps:
+        head[TIMESTAMP] = pd.to_datetime(head[TIMESTAMP], unit="s", utc=True).dt.tz_localize(None)
+        return head
+    return head.rename(columns={TIMESTAMP: "file order"})
 
 
 def text_lengths(items: pd.DataFrame, fields: Sequence[str]) -> pd.DataFrame:

@@ -1,8 +1,9 @@
 """Plot builders: pure functions from data to plotly figures (no Streamlit).
 
-Figures leave colours and background to the Streamlit theme (pass them to
+Figures leave background and text colours to the Streamlit theme (pass them to
 ``st.plotly_chart`` with the default ``theme="streamlit"``), so they read in
-light and dark mode; fonts are at least 14 px for presenting.
+light and dark mode; fonts are at least 14 px for presenting.  Categories
+(models, methods, groups) are coloured from ``PALETTE`` on every page.
 """
 from __future__ import annotations
 
@@ -22,6 +23,14 @@ from .safe_text import plotly_text
 FONT_SIZE = 15
 TITLE_SIZE = 19
 HEIGHT = 380
+# Okabe & Ito's qualitative palette: told apart with every common colour-vision deficiency and on washed-out
+# projectors.  Its black is left out (invisible in the dark theme) and its yellow comes last (faint on white).
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442")
+# Every plotly-express chart in the process colours its categories from PALETTE, including those built in
+# explain_view; set once at import, never changed, so sessions in other threads all see the same value.
+px.defaults.color_discrete_sequence = list(PALETTE)
+# As many marker shapes as colours, so that lines are told apart in grey print too.
+SYMBOLS = ("circle", "diamond", "square", "x", "triangle-up", "cross", "star")
 
 
 def style(fig: go.Figure, title: str, x: str, y: str, height: int = HEIGHT) -> go.Figure:
@@ -32,6 +41,7 @@ def style(fig: go.Figure, title: str, x: str, y: str, height: int = HEIGHT) -> g
         margin=dict(l=10, r=10, t=60, b=10),
         legend=dict(font=dict(size=FONT_SIZE), title_text=""),
         hoverlabel=dict(font_size=FONT_SIZE),
+        colorway=list(PALETTE),  # traces given no colour of their own (plain graph_objects traces)
     )
     fig.update_xaxes(title_text=x, title_font_size=FONT_SIZE, tickfont_size=FONT_SIZE - 1)
     fig.update_yaxes(title_text=y, title_font_size=FONT_SIZE, tickfont_size=FONT_SIZE - 1)
@@ -48,7 +58,7 @@ def long_tail(entity_ids: pd.Series, what: str) -> go.Figure:
     median = float(np.median(counts)) if len(counts) else 0.0
     # A trace, not add_hline: shapes and annotations on a log axis take log10 positions.
     fig.add_trace(go.Scatter(x=[1, max(len(counts), 1)], y=[max(median, 1)] * 2, mode="lines",
-                             line=dict(dash="dot", width=2), name=f"median {median:g}"))
+                             line=dict(dash="dot", width=2, color=PALETTE[1]), name=f"median {median:g}"))
     fig.update_layout(legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"))
     style(fig, f"Interactions per {what} (long tail)", f"{what}s, most active first", "interactions (log scale)")
     fig.update_yaxes(dtick=1)  # label only 1, 10, 100, …
@@ -63,13 +73,46 @@ def rating_distribution(ratings: pd.Series) -> go.Figure:
     return style(fig, "Rating distribution", "rating", "interactions")
 
 
-def activity_over_time(timestamps: pd.Series, freq: str = "W") -> go.Figure:
-    """Interactions per week (timestamps in unix seconds)."""
-    when = pd.to_datetime(timestamps, unit="s", utc=True)
-    counts = when.dt.tz_localize(None).dt.to_period(freq).dt.start_time.value_counts().sort_index()
-    frame = pd.DataFrame({"week": counts.index, "interactions": counts.to_numpy()})
-    fig = px.line(frame, x="week", y="interactions", markers=len(frame) < 80)
-    return style(fig, "Activity over time", "week", "interactions per week")
+# (longest span, bin, axis word): the finest bin that still gives a readable number of bars.
+TIME_BINS = (
+    (pd.Timedelta(days=2), "h", "hour"),
+    (pd.Timedelta(days=92), "D", "day"),
+    (pd.Timedelta(days=3 * 366), "W", "week"),
+    (None, "M", "month"),
+)
+
+
+def time_bin(span: pd.Timedelta) -> tuple[str, str]:
+    """The pandas period and its name for binning interactions that span ``span``."""
+    for longest, freq, word in TIME_BINS:
+        if longest is None or span <= longest:
+            return freq, word
+    raise AssertionError("unreachable: the last bin has no limit")
+
+
+def activity_over_time(timestamps: pd.Series) -> go.Figure:
+    """Interactions per hour, day, week or month (whichever suits their span), as bars on a date axis.
+
+    Timestamps are unix seconds.  Bars are drawn over their whole bin and the axis is padded by one bin
+    on each side, so one busy day or one week still reads as dates on a sensible axis (a line through a
+    single point would be an empty chart).
+    """
+    when = pd.to_datetime(timestamps, unit="s", utc=True).dt.tz_localize(None)
+    freq, word = time_bin(when.max() - when.min() if len(when) else pd.Timedelta(0))
+    periods = when.dt.to_period(freq)
+    counts = periods.value_counts().sort_index()
+    starts = counts.index.start_time
+    ends = (counts.index + 1).start_time  # the next bin's start: a month is not a fixed length
+    widths_ms = (ends - starts) / pd.Timedelta(1, "ms")
+    fig = go.Figure(go.Bar(
+        x=starts + (ends - starts) / 2, y=counts.to_numpy(), width=0.9 * widths_ms, marker_color=PALETTE[0],
+        customdata=starts.strftime("%Y-%m-%d %H:%M"), name="interactions",
+        hovertemplate=f"{word} from %{{customdata}} UTC<br>%{{y:,}} interactions<extra></extra>",
+    ))
+    if len(counts):
+        pad = ends[0] - starts[0]
+        fig.update_xaxes(type="date", range=[starts.min() - pad, ends.max() + pad])
+    return style(fig, "Activity over time", f"{word} (UTC)", f"interactions per {word}")
 
 
 def text_lengths(lengths: pd.DataFrame) -> go.Figure:
@@ -86,9 +129,11 @@ def training_curve(log: Sequence[EpochLog], best_epoch: int | None = None) -> go
     """Training loss (left axis) and validation NDCG@10 (right axis) per epoch."""
     epochs = [e.epoch for e in log]
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_trace(go.Scatter(x=epochs, y=[e.loss for e in log], name="training loss", mode="lines+markers"))
+    fig.add_trace(go.Scatter(x=epochs, y=[e.loss for e in log], name="training loss", mode="lines+markers",
+                             line_color=PALETTE[0]))
     fig.add_trace(
-        go.Scatter(x=epochs, y=[e.val_ndcg10 for e in log], name="validation NDCG@10", mode="lines+markers"),
+        go.Scatter(x=epochs, y=[e.val_ndcg10 for e in log], name="validation NDCG@10", mode="lines+markers",
+                   line_color=PALETTE[1], line_dash="dash"),  # dashed too: told apart without colour
         secondary_y=True,
     )
     if best_epoch:
@@ -106,8 +151,10 @@ def metric_over_k(frame: pd.DataFrame, family: str, slice_title: str) -> go.Figu
     """One line per model (input: model, K, value); the trained model drawn thicker."""
     # Model and slice names are read from a saved model's metrics.json: plotly would render markup in them.
     frame = frame.assign(model=frame["model"].map(plotly_text))
-    fig = px.line(frame, x="K", y="value", color="model", markers=True)
+    fig = px.line(frame, x="K", y="value", color="model", symbol="model", markers=True,
+                  color_discrete_sequence=PALETTE, symbol_sequence=SYMBOLS)  # marker shapes too: lines are told apart without colour
     for trace in fig.data:
         trace.line.width = 4 if trace.name == MODEL_NAME else 2
+        trace.marker.size = 11 if trace.name == MODEL_NAME else 8
     fig.update_xaxes(tickvals=sorted(frame["K"].unique()))
     return style(fig, f"{family}@K — {plotly_text(slice_title)}", "K (length of the list)", family)

@@ -6,7 +6,8 @@ from dashboard.resources import read_upload
 from dashboard.safe_text import plain
 from recsys_core import ColumnMap, load_dataset
 from recsys_core.loading import describe_fields
-from recsys_core.schema import ITEM, USER
+from recsys_core.schema import ITEM, TIMESTAMP, USER
+from recsys_core.text import build_field_text
 
 FILE_TYPES = ["csv", "tsv", "tab", "txt", "parquet", "pq", "inter", "item", "user"]  # + RecBole atomic files (TSV)
 NONE = "(none)"
@@ -19,12 +20,14 @@ def read(upload):
 page.setup("Data")
 
 with st.expander("Load your own data", icon=":material/upload_file:", expanded=True):
-    st.caption("CSV, TSV or Parquet. Interactions and items are required; user profiles are optional.")
+    st.caption("CSV, TSV, Parquet, or RecBole atomic files (.inter, .item, .user). Interactions and items are "
+               "required; user profiles are optional.")
     c1, c2, c3 = st.columns(3)
     inter_file = c1.file_uploader("Interactions", type=FILE_TYPES, key="upload_interactions")
     items_file = c2.file_uploader("Items", type=FILE_TYPES, key="upload_items")
     users_file = c3.file_uploader("Users (optional)", type=FILE_TYPES, key="upload_users")
     columns, item_id, item_fields, user_id, user_fields, min_rating = ColumnMap(), ITEM, None, USER, None, None
+    rename: dict[str, str] = {}
     with page.user_errors():
         inter_df, items_df, users_df = read(inter_file), read(items_file), read(users_file)
         if inter_df is not None:
@@ -56,6 +59,20 @@ with st.expander("Load your own data", icon=":material/upload_file:", expanded=T
             user_id = a.selectbox("User id column", cols, index=formatting.guess_column(cols, "user_id", "id") or 0)
             others = [c for c in cols if c != user_id]
             user_fields = b.multiselect("Fields that become the profile text", others, default=others)
+        text_fields = list(dict.fromkeys([*(item_fields or []), *(user_fields or [])]))
+        if text_fields:
+            st.markdown("**Field names in the text**")
+            st.caption("BERT reads each field as name: value (title: Heat | genres: Crime), so the name is part "
+                       "of the text: give a column a name that reads as words, e.g. movie_title → title.")
+            grid = st.columns(min(len(text_fields), 4))
+            for i, field in enumerate(text_fields):  # one box per name: the library renames it in both tables
+                new = grid[i % len(grid)].text_input(plain(field), value=str(field), key=f"rename_{field}")
+                if new.strip() != str(field):
+                    rename[field] = new
+            if items_df is not None and item_fields and len(items_df):
+                named = {rename.get(f, f).strip(): items_df[f].iloc[0] for f in item_fields}
+                st.caption("The first item's text, as BERT will read it (names are checked when you load):")
+                st.code(build_field_text(named, list(named)).text, language=None, wrap_lines=True)
         min_rating = st.number_input("Keep only interactions rated at least (optional)", value=None, step=0.5,
                                      help="Turns explicit ratings into implicit feedback; leave empty to keep all.")
 
@@ -67,7 +84,7 @@ with st.expander("Load your own data", icon=":material/upload_file:", expanded=T
                 (items_file.name, items_file.getvalue()),
                 (users_file.name, users_file.getvalue()) if users_file else None,
                 columns=columns, item_fields=item_fields, user_fields=user_fields, min_rating=min_rating,
-                item_id_col=item_id, user_id_col=user_id,
+                item_id_col=item_id, user_id_col=user_id, rename=rename,
             )
             state.use_dataset(loaded, " + ".join(f.name for f in (inter_file, items_file, users_file) if f))
             page.done("Dataset loaded: the Train page now uses it. Train a model on it to compare.")
@@ -80,29 +97,32 @@ for col, (name, value) in zip(cols, summary.items()):
     col.metric(name.replace("_", " ").capitalize(), f"{value:,}")
 page.show_notices(data.notices)
 
-tabs = st.tabs(["Interactions", "Items", "Users"])
-tabs[0].dataframe(data.interactions.head(200), hide_index=True)
-tabs[1].dataframe(data.items.head(200), hide_index=True)
-if data.users is None:
-    tabs[2].info("No user profiles were loaded.")
-else:
-    tabs[2].dataframe(data.users.head(200), hide_index=True)
-st.caption("Previews show the first 200 rows.")
+# Drawn from the loaded data: an unexpected failure here is one message, and the page above still works.
+with page.user_errors():
+    tabs = st.tabs(["Interactions", "Items", "Users"])
+    tabs[0].dataframe(formatting.interactions_preview(data, 200), hide_index=True, column_config={
+        TIMESTAMP: st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", help="UTC")})
+    tabs[1].dataframe(data.items.head(200), hide_index=True)
+    if data.users is None:
+        tabs[2].info("No user profiles were loaded.")
+    else:
+        tabs[2].dataframe(data.users.head(200), hide_index=True)
+    st.caption("Previews show the first 200 rows.")
 
-left, right = st.columns(2)
-with left:
-    page.chart(plots.long_tail(data.interactions[USER], "user"))
-with right:
-    page.chart(plots.long_tail(data.interactions[ITEM], "item"))
-with left:
-    if data.has_ratings:
-        page.chart(plots.rating_distribution(data.interactions["rating"]))
-    else:
-        st.info("No ratings: every interaction counts as positive feedback.")
-with right:
-    if data.has_timestamps:
-        page.chart(plots.activity_over_time(data.interactions["timestamp"]))
-    else:
-        st.info("No timestamps: the file's row order is used as time.")
-if data.item_fields:
-    page.chart(plots.text_lengths(formatting.text_lengths(data.items, data.item_fields)))
+    left, right = st.columns(2)
+    with left:
+        page.chart(plots.long_tail(data.interactions[USER], "user"))
+    with right:
+        page.chart(plots.long_tail(data.interactions[ITEM], "item"))
+    with left:
+        if data.has_ratings:
+            page.chart(plots.rating_distribution(data.interactions["rating"]))
+        else:
+            st.info("No ratings: every interaction counts as positive feedback.")
+    with right:
+        if data.has_timestamps:
+            page.chart(plots.activity_over_time(data.interactions["timestamp"]))
+        else:
+            st.info("No timestamps: the file's row order is used as time.")
+    if data.item_fields:
+        page.chart(plots.text_lengths(formatting.text_lengths(data.items, data.item_fields)))

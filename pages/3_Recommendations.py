@@ -19,7 +19,7 @@ shown = d.multiselect("Item fields in the tables", fields, default=formatting.de
                       key="rec_fields")
 
 left, right = st.columns([2, 3], gap="large")
-recs, target, prefetched = [], None, []
+recs, margins, n_eligible, target, prefetched = [], None, 0, None, []
 with left, page.user_errors():
     if mode == "Known user":
         s1, s2 = st.columns(2)
@@ -38,7 +38,8 @@ with left, page.user_errors():
         st.subheader("History")
         st.caption(f"{len(ctx.history):,} items, most recent first.")
         st.dataframe(formatting.history_table(rec, ctx.history, shown), hide_index=True, height=300)
-        recs = rec.recommend(user_id, k, exclude_seen=exclude_seen, diversity=diversity)
+        ranked = formatting.recommend_with_margins(rec, ctx, k, exclude_seen=exclude_seen, diversity=diversity)
+        recs, margins, n_eligible = ranked.shown, ranked.margins, ranked.n_eligible
         target = state.ExplainTarget(item_id="", user_id=user_id)
         prefetched = explain_jobs.prefetch(rec, user_id, [r.item_id for r in recs], ctx)  # Explain opens them at once
     else:
@@ -51,18 +52,29 @@ with left, page.user_errors():
             st.info("Type some profile fields or pick a few items: recommendations appear at once.")
         else:
             with st.spinner("Encoding the profile…"):
-                recs = rec.recommend_from_history(history, k, profile=profile or None, exclude_seen=exclude_seen,
-                                                  diversity=diversity)
+                ranked = formatting.recommend_with_margins(rec, rec.new_user_context(history, profile or None), k,
+                                                           exclude_seen=exclude_seen, diversity=diversity)
+            recs, margins, n_eligible = ranked.shown, ranked.margins, ranked.n_eligible
             target = state.ExplainTarget(item_id="", history=tuple(history), profile=profile)
 
 with right, page.user_errors():
     st.subheader("Recommended")
     if recs:
-        table = formatting.recommendations_table(rec, recs, shown)
+        how = "by the model's score" if diversity == 0 else "by score and diversity (MMR)"
+        st.caption(f"Ranked from {n_eligible:,} {'unseen ' if exclude_seen else ''}items {how}.")
+        table = formatting.recommendations_table(rec, recs, shown, margins)
+        # Rank and scores come first and are narrow; text fields get a bounded width (full text on hover),
+        # so three or more fields never push the numbers out of view.
         st.dataframe(table, hide_index=True, height="content", column_config={
-            "score": st.column_config.NumberColumn(help="The model's score (logit).", format="%.3f"),
-            "probability": st.column_config.NumberColumn(help="sigmoid(score): estimated P(interaction).",
-                                                         format="%.3f"),
+            "rank": st.column_config.NumberColumn(width=50),
+            "score": st.column_config.NumberColumn(
+                help="The model's score (a logit): only its order matters, higher ranks first.", format="%.3f",
+                width=70),
+            formatting.MARGIN: st.column_config.NumberColumn(
+                "margin", format="%.3f", width=70,
+                help="Score minus the next-best item's score. Near 0 the two are a tie: their order says little."),
+            "item": st.column_config.TextColumn(width=70),
+            **{f: st.column_config.TextColumn(width="medium") for f in shown},  # headers are text, not Markdown
         })
         # Titles and ids are uploaded text: cells that a spreadsheet would run as formulas are neutralised.
         st.download_button("Download as CSV", to_csv_bytes(table), "recommendations.csv",

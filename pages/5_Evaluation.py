@@ -18,28 +18,30 @@ a, b = st.columns([3, 1])
 families = a.multiselect("Metrics", METRIC_NAMES, default=["NDCG", "Recall", "HitRate"], key="eval_metrics")
 curve_family = b.selectbox("Metric over K", METRIC_NAMES, index=METRIC_NAMES.index("NDCG"), key="eval_curve")
 
-for tab, s in zip(st.tabs([plain(formatting.SLICE_TITLES.get(s.name, s.name)) for s in report.slices]),
-                  report.slices):
-    with tab:
-        title = formatting.SLICE_TITLES.get(s.name, s.name)
-        note = f" — {plain(s.note)}" if s.note else ""
-        st.caption(f"{s.n_cases:,} users{note}. Best value of each ranking metric highlighted.")
-        st.dataframe(formatting.highlight_best(formatting.slice_table(s, report.ks, families)), width="stretch")
-        intervals = formatting.interval_table(s, report.ks, families)
-        if not intervals.empty:
-            with st.expander("95% intervals (± over users): a difference smaller than these is within noise"):
-                st.dataframe(intervals.style.format("±{:.4f}", na_rep="–"), width="stretch")
-        page.chart(plots.metric_over_k(formatting.metric_over_k(s, curve_family, report.ks), curve_family, title))
+with page.user_errors():  # a report from an older or damaged metrics.json: a message, not a traceback
+    for tab, s in zip(st.tabs([plain(formatting.SLICE_TITLES.get(s.name, s.name)) for s in report.slices]),
+                      report.slices):
+        with tab:
+            title = formatting.SLICE_TITLES.get(s.name, s.name)
+            note = f" — {plain(s.note)}" if s.note else ""
+            st.caption(f"{s.n_cases:,} users{note}. Best value of each ranking metric highlighted.")
+            st.dataframe(formatting.highlight_best(formatting.slice_table(s, report.ks, families)), width="stretch")
+            intervals = formatting.interval_table(s, report.ks, families)
+            if not intervals.empty:
+                with st.expander("95% intervals (± over users): a difference smaller than these is within noise"):
+                    st.dataframe(intervals.style.format("±{:.4f}", na_rep="–"), width="stretch")
+            page.chart(plots.metric_over_k(formatting.metric_over_k(s, curve_family, report.ks), curve_family, title))
 
 if len(report.slices) == 1:
     st.caption("Cold-item and new-user slices appear here for models trained with a cold-item or held-out-user "
                "fraction (Train page).")
 
 st.header("Training")
-if rec.train_log:
-    settings = rec.settings
-    st.caption(plain(f"Best epoch {settings.get('best_epoch', '?')} of {len(rec.train_log)} "
-                     f"({settings.get('stopped', 'completed')}); {settings.get('train_seconds', '?')} s in total."))
-    page.chart(plots.training_curve(rec.train_log, settings.get("best_epoch")))
-else:
-    st.caption("No training log was saved with this model.")
+with page.user_errors():
+    if rec.train_log:
+        settings = rec.settings
+        st.caption(plain(f"Best epoch {settings.get('best_epoch', '?')} of {len(rec.train_log)} "
+                         f"({settings.get('stopped', 'completed')}); {settings.get('train_seconds', '?')} s in total."))
+        page.chart(plots.training_curve(rec.train_log, settings.get("best_epoch")))
+    else:
+        st.caption("No training log was saved with this model.")

@@ -14,12 +14,12 @@ def test_field_values_read_back_the_fields_of_a_built_text():
     assert formatting.field_values(None) == {}
 
 
-def test_recommendation_table_has_rank_fields_score_and_probability(tiny_model):
+def test_recommendation_table_has_rank_score_then_fields_and_no_probability(tiny_model):
     recs = tiny_model.recommend("u00", k=4)
     table = formatting.recommendations_table(tiny_model, recs, ["title"])
-    assert list(table.columns) == ["rank", "item", "title", "score", "probability"]
+    assert list(table.columns) == ["rank", "score", "item", "title"]  # a saturated sigmoid said nothing
     assert list(table["rank"]) == [1, 2, 3, 4]
-    np.testing.assert_allclose(table["probability"], 1 / (1 + np.exp(-table["score"])))
+    np.testing.assert_allclose(table["score"], [r.score for r in recs])
     assert table["title"].str.contains("story number").all()
 
 

@@ -5,10 +5,12 @@ Train page is exercised on the tiny dataset so that training takes seconds.
 """
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -84,6 +86,30 @@ def test_home_opens_on_the_demo_data_and_model_with_no_action():
     assert "Protocol:" in texts(at.caption)
 
 
+ALL_PAGES = [*PAGES, "pages/4_Explain.py", "pages/6_Feature_importance.py"]
+
+
+@pytest.mark.parametrize("path", ALL_PAGES)
+def test_every_page_heading_uses_its_icon_from_the_one_material_icon_family(path):
+    from dashboard import page
+
+    assert all(icon.startswith(":material/") and icon.endswith(":") for icon in page.ICONS.values())
+    title = Path(path).stem.split("_", 1)[1].replace("_", " ")
+    source = (ROOT / path).read_text(encoding="utf-8")
+    assert re.search(rf'page\.setup\("{title}"\)', source), "a page passes its own icon instead of page.ICONS"
+    if path in PAGES:  # the explain pages are opened by their own tests
+        at = open_page(path)
+        assert at.title[0].value == f"{page.ICONS[title]} {title}"
+
+
+def test_uncaught_errors_show_no_traceback_in_the_browser():
+    """The analyst never sees a traceback: the server config redacts uncaught errors to their type."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    assert config["client"]["showErrorDetails"] in {"type", "none"}
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_loads_on_the_demo_without_errors(page):
     at = open_page(page)
@@ -119,6 +145,64 @@ def test_a_good_upload_becomes_the_session_dataset_and_its_notices_are_shown():
     assert "Dataset loaded" in texts(at.success)
     assert "duplicate" in texts(at.warning).lower()
     assert at.header[0].value == plain("ratings.csv + items.csv")  # file names are shown as text
+
+
+def test_the_uploader_names_recbole_atomic_files_next_to_csv_tsv_and_parquet():
+    at = open_page("pages/1_Data.py")
+    caption = texts(at.caption)
+    assert "CSV, TSV, Parquet" in caption and ".inter, .item, .user" in caption and "RecBole" in caption
+
+
+def test_the_interactions_preview_shows_timestamps_as_dates():
+    at = open_page("pages/1_Data.py")
+    preview = at.dataframe[0].value
+    assert str(preview["timestamp"].dtype).startswith("datetime64")
+    raw = at.session_state["dataset"].interactions["timestamp"].iloc[0]
+    assert preview["timestamp"].iloc[0] == pd.Timestamp(int(raw), unit="s")  # the same instant, in UTC
+    assert 2000 < preview["timestamp"].iloc[0].year < 2100
+
+
+def test_without_timestamps_the_preview_calls_the_column_file_order_not_a_1970_date():
+    at = open_page("pages/1_Data.py")
+    no_time = b"user_id,item_id\n" + b"".join(f"u{u},i{(u + t) % 6}\n".encode() for u in range(8) for t in range(4))
+    upload(at, no_time, GOOD_ITEMS)
+    assert not at.error, texts(at.error)
+    preview = at.dataframe[0].value
+    assert "timestamp" not in preview.columns and list(preview["file order"][:3]) == [0, 1, 2]
+    assert "No timestamps" in texts(at.info)
+
+
+RENAMABLE_ITEMS = b"item_id,movie_title,genres\n" + b"".join(f"i{i},Film {i},Drama\n".encode() for i in range(6))
+
+
+def test_fields_that_become_bert_text_can_be_renamed_before_loading():
+    at = open_page("pages/1_Data.py")
+    at.file_uploader(key="upload_interactions").set_value(("ratings.csv", GOOD_INTERACTIONS, "text/csv"))
+    at.file_uploader(key="upload_items").set_value(("items.csv", RENAMABLE_ITEMS, "text/csv"))
+    at.run()
+    assert at.code[0].value == "movie_title: Film 0 | genres: Drama"  # what BERT reads, before
+    at.text_input(key="rename_movie_title").set_value("title").run()
+    assert at.code[0].value == "title: Film 0 | genres: Drama"
+    at.button(key="load_dataset").click().run()
+    assert not at.exception and not at.error, texts(at.error)
+    data = at.session_state["dataset"]
+    assert data.item_fields == ["title", "genres"] and "movie_title" not in data.items.columns
+
+
+@pytest.mark.parametrize("new_name, problem", [
+    ("ti|tle", "contains '|'"), ("  ", "is empty"), ("genres", "already has a column of that name"),
+])
+def test_a_bad_new_field_name_is_a_clear_error_and_the_previous_dataset_stays(new_name, problem):
+    at = open_page("pages/1_Data.py")
+    before = at.session_state["dataset"]
+    at.file_uploader(key="upload_interactions").set_value(("ratings.csv", GOOD_INTERACTIONS, "text/csv"))
+    at.file_uploader(key="upload_items").set_value(("items.csv", RENAMABLE_ITEMS, "text/csv"))
+    at.run()
+    at.text_input(key="rename_movie_title").set_value(new_name).run()
+    at.button(key="load_dataset").click().run()
+    assert not at.exception
+    assert len(at.error) == 1 and problem in texts(at.error) and "movie_title" in texts(at.error)
+    assert at.session_state["dataset"] is before
 
 
 # -- train --------------------------------------------------------------------------
@@ -188,12 +272,43 @@ def test_recommendations_for_a_demo_user_show_a_top_k_table():
     user = at.selectbox(key="rec_user").value
     table = at.dataframe[1].value
     assert len(table) == 10
-    assert list(table.columns) == ["rank", "item", "title", "genres", "score", "probability"]
-    assert table["probability"].between(0, 1).all()
+    # numbers first (never pushed out of view by text), and no saturated sigmoid "probability"
+    assert list(table.columns) == ["rank", "score", "margin to next", "item", "title", "genres"]
     seen = set(at.session_state["model"].catalog.item_ids[i] for i in at.session_state["model"].context(user).history)
     assert not seen & set(table["item"])  # seen items are hidden by default
     at.slider(key="rec_k").set_value(5).run()
     assert len(at.dataframe[1].value) == 5
+
+
+def test_each_recommendation_shows_its_score_margin_to_the_next_best_unseen_item():
+    at = open_page("pages/3_Recommendations.py")
+    rec = at.session_state["model"]
+    user = at.selectbox(key="rec_user").value
+    table = at.dataframe[1].value
+    everything = rec.recommend(user, None)  # every unseen item, best first
+    assert list(table["item"]) == [r.item_id for r in everything[:10]]
+    expected = [everything[i].score - everything[i + 1].score for i in range(10)]
+    assert table["margin to next"].round(6).tolist() == [round(m, 6) for m in expected]
+    assert f"Ranked from {len(everything):,} unseen items" in texts(at.caption)
+    assert "probability" not in " ".join(map(str, table.columns)).lower()
+
+    at.slider(key="rec_diversity").set_value(0.6).run()  # a diversified list is not in score order...
+    table = at.dataframe[1].value
+    assert not table["score"].is_monotonic_decreasing
+    by_score = {r.item_id: i for i, r in enumerate(everything)}
+    for item, margin in zip(table["item"], table["margin to next"]):  # ...but margins still are to the next score
+        i = by_score[item]
+        assert margin == pytest.approx(everything[i].score - everything[i + 1].score, abs=1e-6)
+    assert "by score and diversity" in texts(at.caption)
+
+
+def test_the_last_eligible_item_has_no_margin_rather_than_a_made_up_one(tiny_model):
+    from dashboard import formatting
+
+    ctx = tiny_model.context("u00")
+    ranked = formatting.recommend_with_margins(tiny_model, ctx, 100)  # more than there are unseen items
+    assert len(ranked.shown) == ranked.n_eligible == tiny_model.catalog.n_items - len(set(ctx.history))
+    assert all(m >= 0 for m in ranked.margins[:-1]) and ranked.margins[-1] != ranked.margins[-1]  # NaN
 
 
 def test_searching_users_by_profile_words_narrows_the_list():
@@ -213,6 +328,33 @@ def test_a_new_user_gets_recommendations_from_a_few_picked_items():
     assert not at.exception and not at.error
     table = at.dataframe[0].value
     assert len(table) == 10 and not set(items) & set(table["item"])
+
+
+def test_evaluation_charts_colour_models_with_the_shared_colour_blind_safe_palette():
+    from dashboard import plots
+
+    at = open_page("pages/5_Evaluation.py")
+    assert not at.error, texts(at.error)
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    over_k = [c for c in charts if "@K" in c["layout"]["title"]["text"]]
+    assert over_k and len(over_k) == len(at.session_state["model"].report.slices)
+    for chart in over_k:
+        colours = [t["line"]["color"] for t in chart["data"]]
+        assert len(colours) >= 3 and len(set(colours)) == len(colours)  # every model its own colour
+        assert colours == list(plots.PALETTE[: len(colours)])
+        assert len({t["marker"]["symbol"] for t in chart["data"]}) == len(colours)  # and its own marker shape
+    curve = next(c for c in charts if c["layout"]["title"]["text"] == "Training curve")
+    assert [t["line"]["color"] for t in curve["data"]] == list(plots.PALETTE[:2])
+
+
+def test_every_chart_that_colours_categories_takes_the_colours_from_one_palette(tiny_model):
+    """The Explain and Feature-importance charts (dashboard.explain_view) use plots.PALETTE too."""
+    from dashboard import explain_view, plots
+
+    shares = {"low": {"title": 0.6, "genres": 0.4}, "mid": {"title": 0.5, "genres": 0.5}, "high": {"title": 0.3}}
+    fig = explain_view.bucket_bars(shares, "By activity", "users")
+    assert [t.marker.color for t in fig.data] == list(plots.PALETTE[:3])
+    assert list(fig.layout.colorway) == list(plots.PALETTE)  # graph_objects traces without a colour of their own
 
 
 def test_evaluation_states_the_protocol_next_to_the_numbers():
