@@ -1,29 +1,136 @@
 """Feature importance beyond one pair.
 
 - ``global_importance``: integrated gradients over a sample of (user, top-K item)
-  pairs, rolled up to each field's share of |attribution|, the most
-  influential words, and the same shares split by user activity and item
-  popularity buckets; plus the attention–IG agreement across the sample.
+  pairs, rolled up to each field's share of |attribution|, the words of field
+  values that raised scores most, and the same shares split by user activity
+  and item popularity buckets; plus the attention–IG agreement across the sample.
+  The pairs are explained in this process or, with ``engine=Engine("ray")``,
+  on Ray workers (``engines.explain_pairs``); both give the same numbers.
 - ``field_ablation``: drop one field from every text, re-encode, and measure the
-  change of NDCG@10 on validation cases (each user's second-last interaction).
+  change of NDCG@10 on validation cases (each user's second-last interaction),
+  with a seeded bootstrap interval over those cases.
+
+Long runs report through the package's one progress signature
+(``Progress``: fraction done in [0, 1], message) and can be stopped through a
+``cancel`` callback that raises; a cancelled run returns nothing, so a partial
+sample is never mistaken for the requested one.
 """
 from __future__ import annotations
 
+import tempfile
+import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
 from ..catalog import Catalog
-from ..evaluation import evaluate_scorer, model_scorer
+from ..errors import RecsysError
+from ..evaluation import model_scorer, top_k
+from ..metrics import per_user_metrics
 from ..recommender import Recommender
 from ..splits import EvalCase
 from .core import explain_pair
+from .methods import Progress
 from .rollup import SEPARATORS, merge_words
-from .types import ExplainConfig, jsonable
+from .types import ExplainConfig, Explanation, TokenAttribution, jsonable
 
-BUCKETS = ("low", "mid", "high")
+Cancel = Callable[[], None]  # raises (e.g. the executor's Cancelled) to stop a run between steps
+
+BUCKET_NAMES = ("low", "mid", "high")
+MIN_BUCKET_PAIRS = 5  # below this many sampled pairs a bucket's shares are shown as "n too small"
+TOP_WORDS = 25
+BOOTSTRAP_SAMPLES = 1000
+
+# Words that carry grammar, not content: ranking them says nothing about what the model reads.
+# A small fixed list on purpose (no downloads, same result on every machine).
+STOP_WORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has have having he
+    her here hers herself him himself his how i if in into is it its itself just me more most my myself no nor not
+    now of off on once only or other our ours ourselves out over own same she should so some such than that the
+    their theirs them themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom why will with would you your yours yourself yourselves""".split()
+)
+
+
+def _quiet(_fraction: float, _message: str) -> None:
+    pass
+
+
+def _go_on() -> None:
+    pass
+
+
+# -- buckets ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BucketRange:
+    """A range of a count (history length, interactions per item) defined from the whole dataset."""
+
+    name: str  # "low" | "mid" | "high"
+    low: int  # smallest count in the bucket (inclusive)
+    high: int  # largest count in the bucket (inclusive)
+    population: int  # users (or items) of the dataset in the bucket
+
+
+def quantile_buckets(values: np.ndarray) -> list[BucketRange]:
+    """Tercile buckets of ``values`` over the whole dataset, defined before any sampling.
+
+    Cut points are actual values (``low``: v ≤ first tercile, ``mid``: up to the second,
+    ``high``: above); a bucket no value falls in (ties at the cut points) does not exist.
+    """
+    values = np.asarray(values, dtype=np.int64)
+    if values.size == 0:
+        return []
+    cuts = np.quantile(values, [1 / 3, 2 / 3], method="lower")
+    masks = [values <= cuts[0], (values > cuts[0]) & (values <= cuts[1]), values > cuts[1]]
+    return [
+        BucketRange(name, int(values[m].min()), int(values[m].max()), int(m.sum()))
+        for name, m in zip(BUCKET_NAMES, masks)
+        if m.any()
+    ]
+
+
+def bucket_of(value: int, buckets: Sequence[BucketRange]) -> str:
+    for b in buckets:
+        if value <= b.high:
+            return b.name
+    return buckets[-1].name
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """One activity or popularity bucket with what the sample says about it."""
+
+    name: str
+    low: int
+    high: int
+    population: int  # users / items of the dataset in this bucket
+    n_pairs: int  # sampled pairs that fell in it
+    field_share: dict[str, float]  # mean share of |attribution| per field over its pairs ({} without pairs)
+
+    @property
+    def enough(self) -> bool:
+        return self.n_pairs >= MIN_BUCKET_PAIRS
+
+    @property
+    def status(self) -> str:
+        if self.n_pairs == 0:
+            return "no sampled pairs"
+        return "ok" if self.enough else f"n too small (< {MIN_BUCKET_PAIRS} pairs)"
+
+    def label(self, unit: str) -> str:
+        span = f"{self.low}" if self.low == self.high else f"{self.low}–{self.high}"
+        return f"{self.name} ({span} {unit})"
+
+
+@dataclass(frozen=True)
+class WordWeight:
+    word: str
+    attribution: float  # summed positive attribution over the sample (score units)
+    pairs: int  # sampled pairs whose recommended item's text has the word in a field value
 
 
 @dataclass
@@ -31,19 +138,251 @@ class GlobalImportance:
     n_pairs: int
     field_share: dict[str, float]  # field → mean share of |attribution| (sums to 1)
     field_signed: dict[str, float]  # field → mean signed attribution (score units)
-    top_words: list[tuple[str, float]]  # word → summed positive attribution over the sample
-    by_user_activity: dict[str, dict[str, float]]  # bucket → field share
-    by_item_popularity: dict[str, dict[str, float]]
+    top_words: list[WordWeight]  # words of field values (labels, punctuation, stop-words excluded)
+    by_user_activity: list[Bucket]  # every bucket of the dataset, in order low → high
+    by_item_popularity: list[Bucket]
     agreement: dict[str, float]  # mean Spearman IG vs attention / rollout across pairs
-    mean_delta_share: float
+    mean_delta_share: float  # mean |convergence delta| / |score − baseline score|
+    delta_tolerance: float  # the flag (ExplainConfig.delta_tolerance)
+    seconds_per_pair: float  # measured wall time per explained pair in this run
+    engine: str = "local"
     pairs: list[tuple[str, str]] = field(default_factory=list)
 
+    @property
+    def delta_flagged(self) -> bool:
+        return not np.isfinite(self.mean_delta_share) or self.mean_delta_share > self.delta_tolerance
+
+    @property
+    def warnings(self) -> list[str]:
+        out = []
+        if self.delta_flagged:
+            out.append(
+                f"Mean convergence delta {self.mean_delta_share:.1%} of the score change is above the "
+                f"{self.delta_tolerance:.0%} flag: the attributions do not add up to the score well enough to "
+                "trust small differences between fields (use more integration steps)."
+            )
+        return out
+
     def to_dict(self) -> dict:
-        return jsonable(asdict(self))
+        return jsonable({**asdict(self), "delta_flagged": self.delta_flagged, "warnings": self.warnings})
 
 
-def _bucket(value: float, edges: np.ndarray) -> str:
-    return BUCKETS[int(np.searchsorted(edges, value, side="right"))]
+# -- words -----------------------------------------------------------------------------------
+def value_words(tokens: Sequence[TokenAttribution], text_index: int = 0) -> list[tuple[str, float]]:
+    """Words of the field *values* of one text with their summed attribution.
+
+    A field's tokens spell ``name: value``; everything up to and including the
+    first ":" of the field is its label (field names cannot contain ":"), so it
+    is dropped — as are punctuation and English stop-words.  A word of a value
+    that happens to equal a field name ("Title Fight") is kept: it is data.
+    """
+    runs: list[list[TokenAttribution]] = []
+    last: TokenAttribution | None = None
+    for t in tokens:
+        if t.text_index != text_index or t.special or t.field is None:
+            last = None
+            continue
+        if last is None or t.field != last.field or t.position != last.position + 1:
+            runs.append([])
+        runs[-1].append(t)
+        last = t
+    out: list[tuple[str, float]] = []
+    for run in runs:
+        colon = next((i for i, t in enumerate(run) if t.text == ":"), None)
+        if colon is None:
+            continue  # the text was cut inside the label: no value tokens
+        value = run[colon + 1 :]
+        words, sums = merge_words([t.text for t in value], [t.attribution for t in value])
+        out.extend(
+            (w, s) for w, s in zip(words, sums)
+            if any(c.isalnum() for c in w) and w.lower() not in STOP_WORDS
+        )
+    return out
+
+
+# -- the sample ------------------------------------------------------------------------------
+def _allocate(n: int, populations: list[int]) -> list[int]:
+    """``n`` draws split over strata in proportion to their size (largest remainder), each stratum
+    getting at least one when ``n`` allows, none more than it holds."""
+    total = sum(populations)
+    n = min(n, total)
+    exact = [n * p / total for p in populations]
+    counts = [int(e) for e in exact]
+    for i in sorted(range(len(exact)), key=lambda i: -(exact[i] - counts[i]))[: n - sum(counts)]:
+        counts[i] += 1
+    if n >= len(populations):
+        for i, c in enumerate(counts):
+            if c == 0:
+                donor = max(range(len(counts)), key=lambda j: counts[j])
+                counts[donor] -= 1
+                counts[i] = 1
+    return [min(c, p) for c, p in zip(counts, populations)]
+
+
+def sample_users(recommender: Recommender, n_users: int, seed: int = 0) -> list[str]:
+    """``n_users`` known users, stratified by activity bucket (proportional), seeded, sorted."""
+    known = recommender.known_users()
+    activity = np.array([len(recommender.catalog.histories[u]) for u in known])
+    buckets = quantile_buckets(activity)
+    rng = np.random.default_rng(seed)
+    names = np.array([bucket_of(a, buckets) for a in activity])
+    chosen: list[str] = []
+    for b, count in zip(buckets, _allocate(n_users, [b.population for b in buckets])):
+        members = [u for u, name in zip(known, names) if name == b.name]
+        chosen.extend(rng.choice(members, size=count, replace=False).tolist())
+    return sorted(chosen)
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, rest = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes} min {rest:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def eta_message(done: int, total: int, elapsed: float) -> str:
+    """"Explained 3 of 36 pairs · 14.2 s per pair · about 7 min 48 s left", timed on the pairs done so far."""
+    if done == 0:
+        return f"Explaining pair 1 of {total} (timing the first pair…)"
+    per_pair = elapsed / done
+    left = "" if done >= total else f" · about {_duration(per_pair * (total - done))} left"
+    return f"Explained {done} of {total} pairs · {per_pair:.1f} s per pair{left}"
+
+
+def _explain_here(recommender, pairs, config, say: Progress, cancel: Cancel) -> list[Explanation]:
+    out: list[Explanation] = []
+    started = time.perf_counter()
+    total = len(pairs)
+    for n, (user, item) in enumerate(pairs):
+        cancel()
+        message = eta_message(n, total, time.perf_counter() - started)
+        say(n / total, message)
+        # Inner progress moves the bar within the pair; its messages name history items (user data) so
+        # only the fraction is passed on.
+        out.append(explain_pair(recommender, user, item, config,
+                                progress=lambda f, _m, n=n, message=message: say((n + f) / total, message),
+                                cancel=cancel))
+    say(1.0, eta_message(total, total, time.perf_counter() - started))
+    return out
+
+
+def _explain_on_ray(recommender, pairs, config, engine, model_dir, say: Progress, cancel: Cancel) -> list[Explanation]:
+    from .. import artifacts
+    from ..engines import explain_pairs
+
+    cancel()
+    say(0.0, f"Explaining {len(pairs)} pairs on Ray (no progress until the workers finish)…")
+    if model_dir is not None:
+        result = explain_pairs(model_dir, pairs, config, engine=engine)
+    else:
+        # Workers load the model from a directory; a temporary one only works where workers share this
+        # machine's disk (a local runtime) — on a cluster pass ``model_dir`` on shared storage.
+        with tempfile.TemporaryDirectory(prefix="recsys-importance-") as tmp:
+            path = artifacts.save(recommender, Path(tmp) / "model")
+            result = explain_pairs(path, pairs, config, engine=engine)
+    cancel()
+    return result
+
+
+def global_importance(
+    recommender: Recommender,
+    n_users: int = 20,
+    k: int = 3,
+    config: ExplainConfig = ExplainConfig(n_steps=16, faithfulness=False),
+    seed: int = 0,
+    users: list[str] | None = None,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+    engine=None,
+    model_dir: str | Path | None = None,
+) -> GlobalImportance:
+    """Aggregate IG over ``n_users`` sampled users × their top-``k`` recommendations.
+
+    Users are sampled (seeded) across the activity buckets in proportion to
+    their size.  ``progress(fraction, message)`` reports pairs done with the
+    time per pair measured so far and the time left; ``cancel()`` is called
+    between (and inside) pairs and stops the run by raising.
+    ``engine=Engine("ray")`` explains the pairs on Ray workers, which load
+    ``model_dir`` (default: the recommender saved to a temporary directory,
+    fine for a local Ray runtime only).
+    """
+    say, go_on = progress or _quiet, cancel or _go_on
+    if users is None:
+        users = sample_users(recommender, n_users, seed)
+    lists = recommender.recommend_many(users, k)
+    pairs = [(u, r.item_id) for u in users for r in lists[u]]
+    started = time.perf_counter()
+    kind = getattr(engine, "kind", "local")
+    if kind == "ray" and pairs:
+        explanations = _explain_on_ray(recommender, pairs, config, engine, model_dir, say, go_on)
+    else:
+        explanations = _explain_here(recommender, pairs, config, say, go_on)
+    seconds = (time.perf_counter() - started) / max(len(pairs), 1)
+    return summarise(recommender, explanations, config, seconds, kind)
+
+
+def summarise(
+    recommender: Recommender,
+    explanations: Sequence[Explanation],
+    config: ExplainConfig,
+    seconds_per_pair: float = float("nan"),
+    engine: str = "local",
+) -> GlobalImportance:
+    """The sample's roll-ups from its explanations (the same code for both engines)."""
+    catalog = recommender.catalog
+    activity_buckets = quantile_buckets([len(h) for h in catalog.histories.values()])
+    popularity = np.bincount(np.concatenate(list(catalog.histories.values())), minlength=catalog.n_items)
+    popularity_buckets = quantile_buckets(popularity)
+    shares, signed, deltas = [], [], []
+    by_act: dict[str, list] = defaultdict(list)
+    by_pop: dict[str, list] = defaultdict(list)
+    agreements: dict[str, list] = defaultdict(list)
+    words: dict[str, float] = defaultdict(float)
+    word_pairs: dict[str, int] = defaultdict(int)
+    for exp in explanations:
+        totals = {k_: v for k_, v in exp.fields.items() if k_ != SEPARATORS}
+        share = _shares(totals)
+        shares.append(share)
+        signed.append(totals)
+        deltas.append(abs(exp.convergence_delta) / max(abs(exp.score - exp.baseline_score), 1e-9))
+        by_act[bucket_of(len(catalog.histories[exp.user_id]), activity_buckets)].append(share)
+        by_pop[bucket_of(int(popularity[recommender.item_position(exp.item_id)]), popularity_buckets)].append(share)
+        for key, value in exp.agreement.items():
+            if np.isfinite(value):
+                agreements[key].append(value)
+        seen: set[str] = set()
+        for word, value in value_words(exp.tokens):
+            if value > 0:
+                words[word] += value
+            seen.add(word)
+        for word in seen:
+            word_pairs[word] += 1
+    ranked = sorted(words.items(), key=lambda kv: -kv[1])[:TOP_WORDS]
+    return GlobalImportance(
+        n_pairs=len(explanations),
+        field_share=_mean_dicts(shares),
+        field_signed=_mean_dicts(signed),
+        top_words=[WordWeight(w, v, word_pairs[w]) for w, v in ranked],
+        by_user_activity=_buckets(activity_buckets, by_act),
+        by_item_popularity=_buckets(popularity_buckets, by_pop),
+        agreement={k_: float(np.mean(v)) for k_, v in agreements.items()},
+        mean_delta_share=float(np.mean(deltas)) if deltas else float("nan"),
+        delta_tolerance=config.delta_tolerance,
+        seconds_per_pair=seconds_per_pair,
+        engine=engine,
+        pairs=[(e.user_id, e.item_id) for e in explanations],
+    )
+
+
+def _buckets(ranges: list[BucketRange], members: dict[str, list]) -> list[Bucket]:
+    return [
+        Bucket(r.name, r.low, r.high, r.population, len(members[r.name]), _mean_dicts(members[r.name]))
+        for r in ranges
+    ]
 
 
 def _shares(totals: dict[str, float]) -> dict[str, float]:
@@ -61,101 +400,103 @@ def _mean_dicts(dicts: list[dict[str, float]]) -> dict[str, float]:
     return dict(sorted(((k, v / n) for k, v in sums.items()), key=lambda kv: -abs(kv[1])))
 
 
-def global_importance(
-    recommender: Recommender,
-    n_users: int = 20,
-    k: int = 3,
-    config: ExplainConfig = ExplainConfig(n_steps=16, faithfulness=False),
-    seed: int = 0,
-    users: list[str] | None = None,
-    progress: Callable[[int, int], None] | None = None,
-) -> GlobalImportance:
-    """Aggregate IG over ``n_users`` sampled users × their top-``k`` recommendations."""
-    rng = np.random.default_rng(seed)
-    known = recommender.known_users()
-    if users is None:
-        users = sorted(rng.choice(known, size=min(n_users, len(known)), replace=False).tolist())
-    activity = np.array([len(recommender.catalog.histories[u]) for u in known])
-    popularity = np.bincount(
-        np.concatenate(list(recommender.catalog.histories.values())), minlength=recommender.catalog.n_items
-    )
-    act_edges = np.quantile(activity, [1 / 3, 2 / 3])
-    pop_edges = np.quantile(popularity, [1 / 3, 2 / 3])
-    pairs = [(u, r.item_id) for u in users for r in recommender.recommend(u, k)]
-    shares, signed, deltas = [], [], []
-    by_act: dict[str, list] = defaultdict(list)
-    by_pop: dict[str, list] = defaultdict(list)
-    agreements: dict[str, list] = defaultdict(list)
-    words: dict[str, float] = defaultdict(float)
-    for n, (user, item) in enumerate(pairs):
-        exp = explain_pair(recommender, user, item, config)
-        totals = {k_: v for k_, v in exp.fields.items() if k_ != SEPARATORS}
-        share = _shares(totals)
-        shares.append(share)
-        signed.append(totals)
-        deltas.append(abs(exp.convergence_delta) / max(abs(exp.score - exp.baseline_score), 1e-9))
-        by_act[_bucket(len(recommender.catalog.histories[user]), act_edges)].append(share)
-        by_pop[_bucket(popularity[recommender.item_position(item)], pop_edges)].append(share)
-        for key, value in exp.agreement.items():
-            if np.isfinite(value):
-                agreements[key].append(value)
-        item_tokens = [t for t in exp.tokens if t.text_index == 0 and not t.special and t.field]
-        for w, v in zip(*merge_words([t.text for t in item_tokens], [t.attribution for t in item_tokens])):
-            if v > 0 and w.isalnum() and len(w) > 2:
-                words[w] += v
-        if progress:
-            progress(n + 1, len(pairs))
-    return GlobalImportance(
-        n_pairs=len(pairs),
-        field_share=_mean_dicts(shares),
-        field_signed=_mean_dicts(signed),
-        top_words=sorted(words.items(), key=lambda kv: -kv[1])[:25],
-        by_user_activity={b: _mean_dicts(by_act[b]) for b in BUCKETS if by_act[b]},
-        by_item_popularity={b: _mean_dicts(by_pop[b]) for b in BUCKETS if by_pop[b]},
-        agreement={k_: float(np.mean(v)) for k_, v in agreements.items()},
-        mean_delta_share=float(np.mean(deltas)) if deltas else float("nan"),
-        pairs=pairs,
-    )
-
-
+# -- field ablation --------------------------------------------------------------------------
 @dataclass
 class FieldAblation:
-    """Validation NDCG@10 with each field removed from every text (drop = how much the field is worth)."""
+    """Validation NDCG@10 with each field removed from every text (drop = how much the field is worth).
+
+    ``intervals[field]`` is the seeded bootstrap 95% interval of the drop over the
+    validation cases (the same resamples for every field); an interval that
+    contains zero means the difference is within noise — neither a gain nor a loss.
+    """
 
     base_ndcg10: float
     ablated_ndcg10: dict[str, float]  # "item: genres" → NDCG@10 without it
     n_cases: int
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)  # field → (low, high) of the drop
+    n_bootstrap: int = BOOTSTRAP_SAMPLES
+    seed: int = 0
 
     @property
     def drop(self) -> dict[str, float]:
         return dict(sorted(((k, self.base_ndcg10 - v) for k, v in self.ablated_ndcg10.items()), key=lambda kv: -kv[1]))
 
+    def within_noise(self, name: str) -> bool:
+        low, high = self.intervals[name]
+        return low <= 0.0 <= high
+
+    def verdict(self, name: str) -> str:
+        """Plain words for one field: worth something, removing it helps, or within noise."""
+        if self.within_noise(name):
+            return "within noise"
+        return "the field helps" if self.drop[name] > 0 else "removing it helps"
+
     def to_dict(self) -> dict:
-        return jsonable({**asdict(self), "drop": self.drop})
+        verdicts = {name: self.verdict(name) for name in self.intervals}
+        return jsonable({**asdict(self), "drop": self.drop, "verdict": verdicts})
 
 
 def validation_cases(recommender: Recommender, max_users: int = 500, seed: int = 0) -> list[EvalCase]:
-    """Each user's second-last interaction given the earlier ones (the leave-last-out validation case)."""
+    """Each user's second-last interaction given the earlier ones (the leave-last-out validation case).
+
+    A case whose target is already in its history (a re-consumed item) cannot be
+    found by a ranking that hides seen items, so it is left out.
+    """
     rng = np.random.default_rng(seed)
     users = [u for u, h in recommender.catalog.histories.items() if len(h) >= 3]
     if len(users) > max_users:
         users = sorted(rng.choice(users, size=max_users, replace=False).tolist())
-    return [EvalCase(u, recommender.catalog.histories[u][:-2], recommender.catalog.histories[u][-2:-1]) for u in users]
+    cases = [EvalCase(u, recommender.catalog.histories[u][:-2], recommender.catalog.histories[u][-2:-1]) for u in users]
+    return [c for c in cases if len(np.setdiff1d(c.targets, c.history))]
+
+
+def per_case_ndcg10(model, catalog: Catalog, cases: Sequence[EvalCase], chunk: int = 512) -> np.ndarray:
+    """NDCG@10 of every case (full catalogue ranked, its history hidden): paired across ablations."""
+    score = model_scorer(model, catalog)
+    tops = []
+    for start in range(0, len(cases), chunk):
+        part = cases[start : start + chunk]
+        scores = np.asarray(score(part), dtype=np.float32).copy()
+        for row, case in enumerate(part):
+            scores[row, case.history] = -np.inf
+        tops.append(top_k(scores, 10))
+    topk = np.concatenate(tops)
+    if topk.shape[1] < 10:  # a catalogue under 10 items: the missing ranks hold no item
+        topk = np.hstack([topk, np.full((len(topk), 10 - topk.shape[1]), catalog.n_items, dtype=topk.dtype)])
+    relevant = [np.setdiff1d(c.targets, c.history) for c in cases]
+    return per_user_metrics(topk, relevant, ks=(10,))["NDCG@10"]
+
+
+def bootstrap_interval(diffs: np.ndarray, resamples: np.ndarray) -> tuple[float, float]:
+    """95% percentile interval of the mean of ``diffs`` over the given resampled index rows."""
+    means = diffs[resamples].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(low), float(high)
 
 
 def field_ablation(
     recommender: Recommender,
     fields: list[str] | None = None,
     max_users: int = 500,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+    n_bootstrap: int = BOOTSTRAP_SAMPLES,
+    seed: int = 0,
 ) -> FieldAblation:
     """Re-encode texts without each field and re-score validation cases (same model weights)."""
+    say, go_on = progress or _quiet, cancel or _go_on
     catalog = recommender.catalog
-    cases = validation_cases(recommender, max_users)
-    base = evaluate_scorer(model_scorer(recommender.model, catalog), cases, catalog.n_items, ks=(10,))["NDCG@10"]
+    cases = validation_cases(recommender, max_users, seed)
+    if not cases:
+        raise RecsysError("Field ablation needs validation cases: no user has 3 or more interactions with a new item "
+                          "second-to-last. Train on data where users have longer histories.")
+    base = per_case_ndcg10(recommender.model, catalog, cases)
+    resamples = np.random.default_rng(seed).integers(0, len(cases), size=(n_bootstrap, len(cases)))
     todo = fields or [f"item: {f}" for f in catalog.item_fields] + [f"profile: {f}" for f in catalog.user_fields if catalog.profile_ids]
-    ablated = {}
+    ablated, intervals = {}, {}
     for n, key in enumerate(todo):
+        go_on()
+        say(n / len(todo), f"Re-encoding without field {n + 1} of {len(todo)}")
         side, name = key.split(": ", 1)
         if side == "item":
             texts = [t.without([name]) for t in catalog.item_texts]
@@ -165,10 +506,11 @@ def field_ablation(
             texts = [t.without([name]) for t in catalog.profile_texts]
             vectors = recommender.encoder.encode([t.text for t in texts]) if texts else catalog.profile_vectors
             changed = replace_catalog(catalog, profile_vectors=vectors)
-        ablated[key] = evaluate_scorer(model_scorer(recommender.model, changed), cases, catalog.n_items, ks=(10,))["NDCG@10"]
-        if progress:
-            progress(n + 1, len(todo))
-    return FieldAblation(base, ablated, len(cases))
+        without = per_case_ndcg10(recommender.model, changed, cases)
+        ablated[key] = float(without.mean())
+        intervals[key] = bootstrap_interval(base - without, resamples)
+    say(1.0, f"{len(todo)} of {len(todo)} fields done")
+    return FieldAblation(float(base.mean()), ablated, len(cases), intervals, n_bootstrap, seed)
 
 
 def replace_catalog(catalog: Catalog, **changes) -> Catalog:
