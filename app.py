@@ -62,7 +62,8 @@ def home() -> None:
             f"{plain(registry().root.resolve())} (set `RECSYS_MODELS_DIR` to change it); everyone using this "
             f"server can list, load and delete them, and the CLI reads them too "
             f"(python -m recsys_core recommend --model {plain(registry().root)}/NAME …).\n"
-            f"- The demo data and demo model come from `sample_data/` and are loaded once per server."
+            f"- The demo data and demo model come from `sample_data/` and are loaded once per server.\n"
+            f"- {state.session_note()}"
         )
 
 

@@ -4,6 +4,12 @@ Everything here lives in ``st.session_state``, so two analysts never see each
 other's uploads or trained models.  A new session starts on the bundled demo
 data and demo model (loaded once per process by ``dashboard.resources``).
 
+A reload survives: once a session has something of its own (an upload, a trained or loaded model)
+it gets a random id in the page's URL (``?session=…``) and ``dashboard.session_store`` keeps the
+uploaded files and the model on the server for ``RECSYS_SESSION_DAYS`` days; a new browser
+session opened with that URL starts where the old one was.  The URL parameter is put back on every
+run, because switching pages drops it.
+
 Keys (other pages may read them; write them only through these functions):
     dataset, dataset_label      the Dataset the Data and Train pages use
     model, model_label          the Recommender the other pages use
@@ -12,6 +18,7 @@ Keys (other pages may read them; write them only through these functions):
 """
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,12 +28,20 @@ import streamlit as st
 from recsys_core import Dataset, Recommender, RecsysError
 
 from . import resources
+from .safe_text import plain
+from .session_store import DatasetSource, Restored, SessionStore, SessionTooLarge, UploadedFile, new_id, valid_id
 from .training import TrainingJob
+
+log = logging.getLogger(__name__)
 
 PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
 EXPLAIN_PAGE = "pages/4_Explain.py"
 DEMO_DATASET_LABEL = "demo data (sample_data/)"
 DEMO_MODEL_LABEL = "demo model"
+UNSAVED = " (unsaved)"
+DRAFT = " (unsaved draft)"
+SESSION_PARAM = "session"  # the URL query parameter that holds the session id
+TOUCH_EVERY_SECONDS = 3600  # a session in use keeps its files: its expiry restarts at most hourly
 
 
 @dataclass(frozen=True)
@@ -40,18 +55,22 @@ class ExplainTarget:
 
 
 def ensure_defaults() -> None:
-    """Give a new session the demo data and model (no action needed from the analyst).
+    """Give a new session its kept state (a reload) or the demo data and model (no action needed).
 
-    A model that finished training in the background since the last run becomes the session's model.
+    A model that finished training in the background since the last run becomes the session's model
+    (and is kept as a draft).  Every run puts the session id back into the URL.
     """
+    if "dataset" not in st.session_state:  # the first run of this browser session
+        _attach()
     if "dataset" not in st.session_state:
-        use_dataset(resources.demo_dataset(), DEMO_DATASET_LABEL)
+        _set_dataset(resources.demo_dataset(), DEMO_DATASET_LABEL)
     if "model" not in st.session_state:
-        use_model(resources.demo_model(), DEMO_MODEL_LABEL)
+        _set_model(resources.demo_model(), DEMO_MODEL_LABEL)
     job = training_job()
     if job is not None and job.succeeded and st.session_state.get("adopted_job") != job.started_at:
-        use_model(job.result, f"trained at {time.strftime('%H:%M', time.localtime(job.finished_at))} (unsaved)")
         st.session_state["adopted_job"] = job.started_at
+        use_model(job.result, f"trained at {time.strftime('%H:%M', time.localtime(job.finished_at))}{UNSAVED}")
+    _keep_session_alive()
 
 
 def training_job() -> TrainingJob | None:
@@ -75,7 +94,24 @@ def dataset_label() -> str:
     return st.session_state.get("dataset_label", "")
 
 
-def use_dataset(data: Dataset, label: str) -> None:
+def use_dataset(data: Dataset, label: str, source: DatasetSource | None = None) -> None:
+    """Make ``data`` the session's dataset; ``source`` (see ``upload_source``) is kept for a reload.
+
+    Without a source nothing can be rebuilt, so a reload starts on the demo data.
+    """
+    _set_dataset(data, label)
+    if source is not None or _session_id(create=False):
+        _persist(lambda store, sid: store.save_dataset(sid, source, label), "dataset")
+
+
+def upload_source(interactions, items, users=None, **options) -> DatasetSource:
+    """The Data page's uploads (Streamlit UploadedFile objects) and ``load_dataset`` keyword options,
+    as one DatasetSource: ``source.load()`` gives the dataset, ``use_dataset(..., source=source)`` keeps it."""
+    files = [None if f is None else UploadedFile(f.name, f.getvalue()) for f in (interactions, items, users)]
+    return DatasetSource.of(*files, **options)
+
+
+def _set_dataset(data: Dataset, label: str) -> None:
     st.session_state["dataset"] = data
     st.session_state["dataset_label"] = label
 
@@ -89,9 +125,148 @@ def model_label() -> str:
     return st.session_state.get("model_label", "")
 
 
-def use_model(rec: Recommender, label: str) -> None:
+def use_model(rec: Recommender, label: str, saved_as: str | None = None) -> None:
+    """Make ``rec`` the session's model.  ``saved_as``: its name in the shared registry (a reload loads it
+    from there); any other model is kept in the session's folder as a draft until the session expires."""
+    _set_model(rec, label)
+    if saved_as is not None:
+        _persist(lambda store, sid: store.save_model(sid, label, saved_name=saved_as), "model")
+    else:
+        with st.spinner("Keeping this model for a reload…"):
+            _persist(lambda store, sid: store.save_model(sid, label.removesuffix(UNSAVED), draft=rec), "model")
+
+
+def _set_model(rec: Recommender, label: str) -> None:
     st.session_state["model"] = rec
     st.session_state["model_label"] = label
+
+
+# -- keeping the session for a reload -----------------------------------------------------------------
+
+
+def _store() -> SessionStore:
+    return SessionStore()  # reads RECSYS_SESSIONS_DIR etc. on every call: cheap, and tests can change them
+
+
+def _session_id(create: bool) -> str | None:
+    """This session's id (made, and put into the URL, on first need when ``create``)."""
+    sid = st.session_state.get("_session_id")
+    if sid is None and create and _store().enabled:
+        sid = st.session_state["_session_id"] = new_id()
+        st.query_params[SESSION_PARAM] = sid
+    return sid
+
+
+def _persist(write, what: str) -> None:
+    """Run ``write(store, sid)``; a failure costs only the reload, never the session (a notice says so)."""
+    sid = _session_id(create=True)
+    if sid is None:
+        return  # keeping sessions is turned off (RECSYS_SESSION_DAYS=0)
+    try:
+        write(_store(), sid)
+        st.session_state["_session_touched"] = time.time()
+    except SessionTooLarge as exc:
+        _notice("warning", str(exc))
+    except (OSError, RecsysError) as exc:
+        log.warning("could not keep the session's %s: %s", what, exc)
+        _notice("warning", f"This {what} could not be kept on the server ({exc}): it works until you close or "
+                "reload the page, but a reload will not bring it back.")
+
+
+def _notice(kind: str, text: str) -> None:
+    st.session_state.setdefault("_session_notices", []).append((kind, text))
+
+
+def show_session_notices() -> None:
+    """What happened to the session's kept state (restored, could not be restored or kept), shown once."""
+    for kind, text in st.session_state.pop("_session_notices", []):
+        # Plain text: notices quote file names, model labels and error messages.
+        (st.warning if kind == "warning" else st.info)(plain(text), icon=":material/history:")
+
+
+def _attach() -> None:
+    """Restore what the session in the URL kept, if anything; a bad or unknown id leaves the demo."""
+    sid = st.query_params.get(SESSION_PARAM)
+    if sid is None:
+        return
+    store = _store()
+    if not store.enabled or not valid_id(sid):  # malformed (or keeping is off): ignored, and out of the URL
+        del st.query_params[SESSION_PARAM]
+        return
+    with st.spinner("Restoring your session…"):
+        restored = store.restore(sid)
+    if restored.status in ("missing", "expired", "damaged"):
+        del st.query_params[SESSION_PARAM]  # a fresh id is made when there is something to keep
+        why = {"missing": "nothing is kept under this link any more",
+               "expired": f"it was last used more than {_days(store)} ago",
+               "damaged": "its files on the server are damaged"}[restored.status]
+        _notice("info", f"Your previous session could not be restored ({why}): you are on the demo data and "
+                "demo model. Load your data on the Data page.")
+        return
+    st.session_state["_session_id"] = sid
+    st.session_state["_session_touched"] = time.time()
+    if restored.dataset is not None:
+        _set_dataset(restored.dataset, restored.dataset_label)
+    if restored.model is not None:
+        _restore_model(restored)
+    if restored.problems:
+        _notice("info", f"Part of your previous session could not be restored ({'; '.join(restored.problems)}): "
+                "the demo data or model is used in its place.")
+    elif restored.status == "restored":
+        _notice("info", f"Restored your session: {dataset_label() or DEMO_DATASET_LABEL} and "
+                f"{model_label() or DEMO_MODEL_LABEL}.")
+
+
+def _restore_model(restored: Restored) -> None:
+    kept = restored.model
+    if kept.draft is not None:
+        _set_model(kept.draft, kept.label + DRAFT)
+        return
+    try:
+        info = next((i for i in resources.registry().list() if i.name == kept.saved_name), None)
+        if info is None:
+            restored.problems.append(f"the saved model {kept.saved_name!r} is no longer in the models folder")
+            return
+        _set_model(resources.saved_model(str(info.path), info.saved_at), kept.label)
+    except (OSError, RecsysError) as exc:
+        restored.problems.append(f"the saved model {kept.saved_name!r} cannot be loaded ({exc})")
+
+
+def _keep_session_alive() -> None:
+    """Put the id back into the URL (page switches drop query parameters) and restart its expiry hourly."""
+    sid = st.session_state.get("_session_id")
+    if sid is None:
+        return
+    if st.query_params.get(SESSION_PARAM) != sid:
+        st.query_params[SESSION_PARAM] = sid
+    if time.time() - st.session_state.get("_session_touched", 0.0) > TOUCH_EVERY_SECONDS:
+        st.session_state["_session_touched"] = time.time()
+        _store().touch(sid)
+
+
+def _days(store: SessionStore) -> str:
+    days = store.days
+    return f"{days:g} day{'s' if days != 1 else ''}"
+
+
+def session_note() -> str:
+    """One Markdown line for the Home page: how long this session is kept, and where."""
+    store = _store()
+    if not store.enabled:
+        return "Uploads and unsaved models are **not kept** on the server: a reload starts on the demo."
+    kept = (f"Your uploads and your current model are kept on this server for **{_days(store)}** after you last "
+            f"use them, at **this page's address** (its `?{SESSION_PARAM}=…` part): reload it or bookmark it to "
+            "come back. Anyone with that address can open the session, so share it only with people you "
+            "would show your data.")
+    if _session_id(create=False) is None:
+        kept += " (The address gets that part as soon as you load data or train a model.)"
+    return kept
+
+
+def url_params() -> dict[str, str]:
+    """The query parameters a page switch must carry (``st.switch_page(..., query_params=url_params())``)."""
+    sid = st.session_state.get("_session_id")
+    return {SESSION_PARAM: sid} if sid else {}
 
 
 def explain_page_available() -> bool:
@@ -101,7 +276,7 @@ def explain_page_available() -> bool:
 def request_explanation(target: ExplainTarget) -> None:
     """Hand a recommendation to the Explain page and go there."""
     st.session_state["explain_target"] = target
-    st.switch_page(EXPLAIN_PAGE)
+    st.switch_page(EXPLAIN_PAGE, query_params=url_params())
 
 
 def explain_target() -> ExplainTarget | None:

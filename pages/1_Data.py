@@ -4,7 +4,7 @@ import streamlit as st
 from dashboard import formatting, page, plots, state
 from dashboard.resources import read_upload
 from dashboard.safe_text import plain
-from recsys_core import ColumnMap, load_dataset
+from recsys_core import ColumnMap
 from recsys_core.loading import describe_fields
 from recsys_core.schema import ITEM, TIMESTAMP, USER
 from recsys_core.text import build_field_text
@@ -79,14 +79,13 @@ with st.expander("Load your own data", icon=":material/upload_file:", expanded=T
     if st.button("Load dataset", type="primary", key="load_dataset", icon=":material/input:",
                  disabled=inter_file is None or items_file is None):
         with page.user_errors(), st.spinner("Validating and loading…"):
-            loaded = load_dataset(
-                (inter_file.name, inter_file.getvalue()),
-                (items_file.name, items_file.getvalue()),
-                (users_file.name, users_file.getvalue()) if users_file else None,
+            source = state.upload_source(  # kept on the server, so that a reload loads the same files again
+                inter_file, items_file, users_file,
                 columns=columns, item_fields=item_fields, user_fields=user_fields, min_rating=min_rating,
                 item_id_col=item_id, user_id_col=user_id, rename=rename,
             )
-            state.use_dataset(loaded, " + ".join(f.name for f in (inter_file, items_file, users_file) if f))
+            state.use_dataset(source.load(), " + ".join(f.name for f in (inter_file, items_file, users_file) if f),
+                              source=source)
             page.done("Dataset loaded: the Train page now uses it. Train a model on it to compare.")
 
 data = state.dataset()

@@ -116,7 +116,7 @@ if job is not None:
                 with page.user_errors():
                     # Only spaces are trimmed: a control character must reach the registry, which refuses it.
                     info = resources.registry().save(rec, name.strip(" "), overwrite=overwrite)
-                    state.use_model(rec, info.name)
+                    state.use_model(rec, info.name, saved_as=info.name)
                     page.done(f"Saved as **{plain(info.name)}** in {plain(info.path)}.", icon=":material/save:")
 
 st.header("Saved models")
@@ -135,7 +135,7 @@ with page.user_errors():  # a damaged models directory is a message, not a trace
         info = next(i for i in infos if i.name == chosen)
         if b.button("Load", key="load_saved", icon=":material/input:"):
             with page.user_errors():
-                state.use_model(resources.saved_model(str(info.path), info.saved_at), info.name)
+                state.use_model(resources.saved_model(str(info.path), info.saved_at), info.name, saved_as=info.name)
                 page.done(f"Loaded **{plain(info.name)}**: the other pages now use it.")
         confirm = d.checkbox("Confirm delete", key="confirm_delete")
         if c.button("Delete", key="delete_saved", disabled=not confirm, icon=":material/delete:"):

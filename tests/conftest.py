@@ -46,6 +46,17 @@ def make_tiny_dataset() -> Dataset:
     return load_dataset(interactions, items, users, item_fields=["title", "genres"], user_fields=["about"])
 
 
+@pytest.fixture(scope="session", autouse=True)
+def sessions_dir(tmp_path_factory):
+    """Sessions kept for a reload (dashboard.session_store) go to a temporary folder, never ~/.cache.
+
+    Session-scoped and set in os.environ, so dashboard servers that browser tests start inherit it too.
+    """
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RECSYS_SESSIONS_DIR", str(tmp_path_factory.mktemp("sessions")))
+        yield
+
+
 @pytest.fixture(scope="session")
 def tiny_dataset() -> Dataset:
     return make_tiny_dataset()

@@ -1,0 +1,625 @@
+"""What a browser session keeps on the server so that a reload brings back its dataset and model.
+
+A session that uploads data or trains a model gets a random id (``new_id``: 256 bits from
+``secrets``) that the dashboard keeps in the page's URL (``?session=…``).  The id names a folder
+under the sessions directory; knowing the id is the only way to reach a session's files, and a
+malformed id is never turned into a path.
+
+Layout of one session (``ROOT/<id>/``)::
+
+    session.json            what to restore: the dataset entry and the model entry (either may be null)
+    data-<pid>-<token>/     the uploaded files' bytes, exactly as uploaded (interactions, items, users)
+    draft-<pid>-<token>/    an unsaved trained model, written by recsys_core.artifacts.save (safetensors)
+
+Nothing is pickled: a dataset is rebuilt from the uploaded bytes by ``recsys_core.load_dataset``
+with the same options, so a restore passes through the same validation as the upload did; a
+draft is read by ``recsys_core.artifacts.load``; a model saved in the shared registry is stored
+by name only.
+
+Crash safety: new files go into a new folder whose name no entry points at yet, are fsynced, and
+only then does ``session.json`` change (temporary file, fsync, atomic rename).  ``kill -9`` at any
+instant therefore leaves ``session.json`` pointing at complete files, old or new; folders no entry
+points at are removed by the session's next write (only those of this process or of dead ones).
+
+Expiry: a session is kept ``days`` after its last write or restore (``session.json``'s
+modification time); expired sessions are removed lazily (``prune``, at most every few minutes).
+Anything missing, expired, unreadable or inconsistent is reported as absent, never raised.
+
+No Streamlit here (``dashboard.state`` does the wiring), so all of it is testable with threads
+and processes.  Several sessions of one server use one store at once: each session's writes are
+serialised by its own lock, and pruning skips a session whose lock is taken.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+import secrets
+import shutil
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from recsys_core import ColumnMap, Dataset, Recommender, RecsysError, artifacts, load_dataset
+from recsys_core.schema import ITEM, USER
+
+log = logging.getLogger(__name__)
+
+SESSIONS_DIR_ENV = "RECSYS_SESSIONS_DIR"
+SESSION_DAYS_ENV = "RECSYS_SESSION_DAYS"
+SESSION_MAX_MB_ENV = "RECSYS_SESSION_MAX_MB"
+DEFAULT_DAYS = 7.0
+# Three uploads may each reach server.maxUploadSize (200 MB), plus a draft model: 1 GB keeps all of that.
+DEFAULT_MAX_MB = 1024.0
+PRUNE_EVERY_SECONDS = 600.0
+
+FORMAT = "recsys-dashboard.session"
+VERSION = 1
+MANIFEST = "session.json"
+ROLES = ("interactions", "items", "users")
+_ID = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32): 32 random bytes, base64url without padding
+_ENTRY = re.compile(r"(?P<kind>data|draft)-(?P<pid>\d+)-[A-Za-z0-9_-]{16}")
+# Leftovers that carry their writer's pid: our entries, artifacts.save's temporaries, our manifest temporaries.
+_WRITER_PID = re.compile(r"^\.?(?:data|draft)-(?P<pid>\d+)-|\.(?:saving|old|deleting)-(?P<tpid>\d+)-\d+$"
+                         r"|^\.session\.json\.(?P<mpid>\d+)-")
+
+_DELETING = re.compile(r"\.[A-Za-z0-9_-]{43}\.deleting-(?P<pid>\d+)-\d+")
+
+# Test hook, like recsys_core.artifacts._pause: called with a step name so a crash test can kill a
+# writing process exactly between two steps ("files written", "manifest written").
+_pause: Callable[[str], None] | None = None
+
+
+def _step(name: str) -> None:
+    if _pause is not None:
+        _pause(name)
+
+
+def new_id() -> str:
+    """A fresh session id: 256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def valid_id(value: object) -> bool:
+    """True for a string shaped like ``new_id()``'s output (anything else is never used as a path)."""
+    return isinstance(value, str) and _ID.fullmatch(value) is not None
+
+
+# -- what is stored ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    """One uploaded file, as the browser sent it (the name matters: it tells CSV from Parquet or RecBole)."""
+
+    name: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """The keyword arguments of ``recsys_core.load_dataset`` that the Data page sets (all JSON-safe)."""
+
+    columns: ColumnMap = ColumnMap()
+    item_fields: tuple[str, ...] | None = None
+    user_fields: tuple[str, ...] | None = None
+    min_rating: float | None = None
+    item_id_col: str = ITEM
+    user_id_col: str = USER
+    rename: tuple[tuple[str, str], ...] | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "columns": {"user": self.columns.user, "item": self.columns.item,
+                        "rating": self.columns.rating, "timestamp": self.columns.timestamp},
+            "item_fields": None if self.item_fields is None else list(self.item_fields),
+            "user_fields": None if self.user_fields is None else list(self.user_fields),
+            "min_rating": self.min_rating,
+            "item_id_col": self.item_id_col,
+            "user_id_col": self.user_id_col,
+            "rename": None if self.rename is None else [list(pair) for pair in self.rename],
+        }
+
+    @classmethod
+    def from_dict(cls, data: object) -> "LoadOptions":
+        """Strictly typed: anything unexpected raises ValueError (the entry is then treated as damaged)."""
+        if not isinstance(data, dict):
+            raise ValueError("options are not an object")
+        columns = data["columns"]
+        if not isinstance(columns, dict):
+            raise ValueError("columns are not an object")
+        rating = data["min_rating"]
+        if rating is not None and (isinstance(rating, bool) or not isinstance(rating, (int, float))
+                                   or not math.isfinite(rating)):
+            raise ValueError("min_rating is not a number")
+        rename = data["rename"]
+        return cls(
+            columns=ColumnMap(user=_text(columns["user"]), item=_text(columns["item"]),
+                              rating=_text_or_none(columns["rating"]), timestamp=_text_or_none(columns["timestamp"])),
+            item_fields=_texts_or_none(data["item_fields"]),
+            user_fields=_texts_or_none(data["user_fields"]),
+            min_rating=None if rating is None else float(rating),
+            item_id_col=_text(data["item_id_col"]),
+            user_id_col=_text(data["user_id_col"]),
+            rename=None if rename is None else tuple((_text(p[0]), _text(p[1])) for p in _pairs(rename)),
+        )
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected text, found {type(value).__name__}")
+    return value
+
+
+def _text_or_none(value: object) -> str | None:
+    return None if value is None else _text(value)
+
+
+def _texts_or_none(value: object) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise ValueError("expected a list of names")
+    return tuple(_text(v) for v in value)
+
+
+def _pairs(value: object) -> list:
+    if not isinstance(value, list) or not all(isinstance(p, list) and len(p) == 2 for p in value):
+        raise ValueError("expected a list of [old, new] pairs")
+    return value
+
+
+@dataclass(frozen=True)
+class DatasetSource:
+    """The uploaded files and the options they were loaded with: enough to load the same dataset again."""
+
+    interactions: UploadedFile
+    items: UploadedFile
+    users: UploadedFile | None = None
+    options: LoadOptions = LoadOptions()
+
+    @classmethod
+    def of(cls, interactions: UploadedFile, items: UploadedFile, users: UploadedFile | None = None, *,
+           columns: ColumnMap = ColumnMap(), item_fields: Sequence[str] | None = None,
+           user_fields: Sequence[str] | None = None, min_rating: float | None = None,
+           item_id_col: str = ITEM, user_id_col: str = USER,
+           rename: Mapping[str, str] | None = None) -> "DatasetSource":
+        """The files plus ``load_dataset``'s keyword arguments, as the Data page passes them."""
+        options = LoadOptions(
+            columns=columns,
+            item_fields=None if item_fields is None else tuple(item_fields),
+            user_fields=None if user_fields is None else tuple(user_fields),
+            min_rating=None if min_rating is None else float(min_rating),
+            item_id_col=item_id_col, user_id_col=user_id_col,
+            rename=None if rename is None else tuple(rename.items()),
+        )
+        return cls(interactions, items, users, options)
+
+    @property
+    def files(self) -> dict[str, UploadedFile]:
+        """Role → file, for the files that were given."""
+        return {role: f for role, f in zip(ROLES, (self.interactions, self.items, self.users)) if f is not None}
+
+    @property
+    def size(self) -> int:
+        return sum(len(f.data) for f in self.files.values())
+
+    def load(self) -> Dataset:
+        """``recsys_core.load_dataset`` on these files and options (raises its DataValidationError)."""
+        o = self.options
+        return load_dataset(
+            (self.interactions.name, self.interactions.data),
+            (self.items.name, self.items.data),
+            (self.users.name, self.users.data) if self.users is not None else None,
+            columns=o.columns, item_fields=o.item_fields, user_fields=o.user_fields, min_rating=o.min_rating,
+            item_id_col=o.item_id_col, user_id_col=o.user_id_col,
+            rename=None if o.rename is None else dict(o.rename),
+        )
+
+
+@dataclass(frozen=True)
+class RestoredModel:
+    """The session's model: ``saved_name`` (a model of the shared registry, loaded by the caller) or
+    ``draft`` (an unsaved trained model, already loaded from the session's folder)."""
+
+    label: str
+    saved_name: str | None = None
+    draft: Recommender | None = None
+
+
+@dataclass
+class Restored:
+    """What ``SessionStore.restore`` found.
+
+    status: "restored" (something came back; ``problems`` lists parts that could not),
+        "empty" (the session exists but keeps nothing: demo data and model),
+        "missing" (no session under this id), "expired", or "damaged" (its record cannot be read).
+    """
+
+    status: str
+    dataset: Dataset | None = None
+    dataset_label: str = ""
+    model: RestoredModel | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+class SessionTooLarge(RecsysError):
+    """A session's files would exceed the per-session size limit (nothing was kept for a reload)."""
+
+
+# -- the store -------------------------------------------------------------------------------------
+
+
+def default_root() -> Path:
+    """``$RECSYS_SESSIONS_DIR``, else ``~/.cache/recsys-dashboard/sessions`` (``$XDG_CACHE_HOME`` respected)."""
+    if os.environ.get(SESSIONS_DIR_ENV):
+        return Path(os.environ[SESSIONS_DIR_ENV]).expanduser()
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "recsys-dashboard" / "sessions"
+
+
+def _env_number(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        # Server configuration, not an analyst's input: say so in the log and carry on with the default.
+        log.warning("%s=%r is not a number of at least 0; using %s", name, raw, default)
+        return default
+    return value
+
+
+# Per-session locks shared by every SessionStore of the process (a store object is cheap and may be
+# made on every page run); the dict itself is guarded by _GUARD.
+_GUARD = threading.Lock()
+_LOCKS: dict[tuple[str, str], threading.Lock] = {}
+_LAST_PRUNE: dict[str, float] = {}
+
+
+def _lock_for(root: Path, sid: str) -> threading.Lock:
+    with _GUARD:
+        return _LOCKS.setdefault((str(root), sid), threading.Lock())
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError:  # a directory on a file system that cannot sync it: the files themselves were synced
+        pass
+    finally:
+        os.close(fd)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class SessionStore:
+    """Per-session folders under ``root``, kept ``days`` after their last use, at most ``max_mb`` each.
+
+    Defaults come from ``$RECSYS_SESSIONS_DIR``, ``$RECSYS_SESSION_DAYS`` (0 turns keeping sessions
+    off) and ``$RECSYS_SESSION_MAX_MB``.
+    """
+
+    def __init__(self, root: str | Path | None = None, days: float | None = None, max_mb: float | None = None):
+        self.root = Path(root) if root is not None else default_root()
+        self.days = _env_number(SESSION_DAYS_ENV, DEFAULT_DAYS) if days is None else float(days)
+        self.max_bytes = int((_env_number(SESSION_MAX_MB_ENV, DEFAULT_MAX_MB) if max_mb is None else max_mb) * 2**20)
+
+    @property
+    def enabled(self) -> bool:
+        return self.days > 0
+
+    @property
+    def ttl_seconds(self) -> float:
+        return self.days * 86400
+
+    def _dir(self, sid: str) -> Path:
+        if not valid_id(sid):  # the only way from an id to a path
+            raise ValueError("not a session id")
+        return self.root / sid
+
+    # -- reading ----------------------------------------------------------------------------------
+    def _manifest(self, folder: Path) -> dict | None:
+        """The session's record, or None when there is none; ValueError/OSError when it cannot be read."""
+        try:
+            raw = (folder / MANIFEST).read_bytes()
+        except FileNotFoundError:
+            return None
+        data = json.loads(raw.decode("utf-8"))
+        if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("version") != VERSION:
+            raise ValueError("not a session record of this version")
+        return data
+
+    def _expired(self, folder: Path, now: float | None = None) -> bool:
+        try:
+            modified = (folder / MANIFEST).stat().st_mtime
+        except FileNotFoundError:
+            try:
+                modified = folder.stat().st_mtime  # a session whose first write never finished
+            except FileNotFoundError:
+                return False
+        return (now if now is not None else time.time()) - modified > self.ttl_seconds
+
+    def restore(self, sid: str) -> Restored:
+        """Everything session ``sid`` keeps, loaded; every failure is a status or a problem, never raised."""
+        if not self.enabled or not valid_id(sid):
+            return Restored("missing")
+        try:
+            return self._restore(sid)
+        finally:
+            self.prune_now_and_then()  # after: this session's own expiry is reported as such, not as missing
+
+    def _restore(self, sid: str) -> Restored:
+        folder = self._dir(sid)
+        with _lock_for(self.root, sid):
+            if not folder.is_dir():
+                return Restored("missing")
+            if self._expired(folder):
+                self._remove(folder)
+                return Restored("expired")
+            try:
+                manifest = self._manifest(folder)
+            except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+                log.warning("session %s… has an unreadable record: %s", sid[:6], exc)
+                return Restored("damaged", problems=["its record cannot be read"])
+            if manifest is None:
+                return Restored("missing")
+            restored = Restored("restored")
+            self._restore_dataset(folder, manifest.get("dataset"), restored)
+            self._restore_model(folder, manifest.get("model"), restored)
+            if restored.dataset is None and restored.model is None:
+                restored.status = "damaged" if restored.problems else "empty"
+            self._touch(folder)
+            return restored
+
+    def _restore_dataset(self, folder: Path, entry: object, restored: Restored) -> None:
+        if entry is None:
+            return
+        try:
+            source, label = self._read_source(folder, entry)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("session dataset unreadable: %s", exc)
+            restored.problems.append("the uploaded files it kept are missing or damaged")
+            return
+        try:
+            restored.dataset = source.load()
+        except RecsysError as exc:  # e.g. a newer version of the loader rejects what it once accepted
+            restored.problems.append(f"its dataset no longer loads ({exc.summary})")
+            return
+        restored.dataset_label = label
+
+    def _read_source(self, folder: Path, entry: object) -> tuple[DatasetSource, str]:
+        if not isinstance(entry, dict):
+            raise ValueError("dataset entry is not an object")
+        directory = _text(entry["dir"])
+        if not _ENTRY.fullmatch(directory) or not directory.startswith("data-"):
+            raise ValueError("dataset folder name is not one of ours")
+        files: dict[str, UploadedFile] = {}
+        described = entry["files"]
+        if not isinstance(described, dict) or not set(described) <= set(ROLES):
+            raise ValueError("unexpected dataset files")
+        for role, meta in described.items():
+            data = (folder / directory / role).read_bytes()  # file names inside are fixed, never from the record
+            if len(data) != meta["size"] or hashlib.sha256(data).hexdigest() != meta["sha256"]:
+                raise ValueError(f"{role} file does not match its checksum")
+            files[role] = UploadedFile(_text(meta["name"]), data)
+        source = DatasetSource(files["interactions"], files["items"], files.get("users"),
+                               LoadOptions.from_dict(entry["options"]))
+        return source, _text(entry["label"])
+
+    def _restore_model(self, folder: Path, entry: object, restored: Restored) -> None:
+        if entry is None:
+            return
+        try:
+            if not isinstance(entry, dict):
+                raise ValueError("model entry is not an object")
+            label, kind = _text(entry["label"]), entry["kind"]
+            if kind == "saved":
+                restored.model = RestoredModel(label, saved_name=_text(entry["name"]))
+            elif kind == "draft":
+                directory = _text(entry["dir"])
+                if not _ENTRY.fullmatch(directory) or not directory.startswith("draft-"):
+                    raise ValueError("draft folder name is not one of ours")
+                restored.model = RestoredModel(label, draft=artifacts.load(folder / directory))
+            else:
+                raise ValueError(f"unknown model kind {kind!r}")
+        except (OSError, ValueError, KeyError, TypeError, RecsysError) as exc:
+            log.warning("session model unreadable: %s", exc)
+            restored.problems.append("its unsaved model is missing or damaged")
+
+    # -- writing ----------------------------------------------------------------------------------
+    def save_dataset(self, sid: str, source: DatasetSource | None, label: str = "") -> None:
+        """Keep ``source`` as the session's dataset (None: the demo data, nothing to keep).
+
+        Raises SessionTooLarge (the previous entry is dropped, so a reload never brings back an older
+        upload) and OSError (disk full, no permission: the previous state stays as it was).
+        """
+        with _lock_for(self.root, sid):
+            folder, manifest = self._open_for_write(sid)
+            if source is None:
+                manifest["dataset"] = None
+            else:
+                if source.size > self.max_bytes:
+                    manifest["dataset"] = None
+                    self._commit(folder, manifest)
+                    raise SessionTooLarge(
+                        f"These files ({source.size / 2**20:,.0f} MB) are more than a session keeps "
+                        f"({self.max_bytes / 2**20:,.0f} MB): they work until you close or reload the page, "
+                        "but a reload starts on the demo data.")
+                directory = self._new_entry("data")
+                target = folder / directory
+                target.mkdir(mode=0o700)
+                described = {}
+                for role, upload in source.files.items():
+                    path = target / role
+                    with open(path, "wb") as f:
+                        f.write(upload.data)
+                        f.flush()
+                        os.fsync(f.fileno())
+                    described[role] = {"name": upload.name, "size": len(upload.data),
+                                       "sha256": hashlib.sha256(upload.data).hexdigest()}
+                _fsync(target)
+                _step("files written")
+                manifest["dataset"] = {"dir": directory, "label": label, "files": described,
+                                       "options": source.options.to_dict()}
+            self._commit(folder, manifest)
+
+    def save_model(self, sid: str, label: str, *, saved_name: str | None = None,
+                   draft: Recommender | None = None) -> None:
+        """Keep the session's model: a registry model by ``saved_name``, an unsaved one as a ``draft``
+        (written with recsys_core.artifacts.save), or neither (the demo model, nothing to keep).
+
+        Raises SessionTooLarge when the draft would push the session over its limit (the model entry
+        is then dropped: a reload gives the demo model, never an older one) and OSError.
+        """
+        with _lock_for(self.root, sid):
+            folder, manifest = self._open_for_write(sid)
+            if saved_name is not None:
+                manifest["model"] = {"kind": "saved", "name": saved_name, "label": label}
+            elif draft is not None:
+                directory = self._new_entry("draft")
+                artifacts.save(draft, folder / directory)
+                _step("files written")
+                kept = {folder / manifest["dataset"]["dir"]} if manifest.get("dataset") else set()
+                if _size(folder / directory) + sum(_size(p) for p in kept) > self.max_bytes:
+                    shutil.rmtree(folder / directory, ignore_errors=True)
+                    manifest["model"] = None
+                    self._commit(folder, manifest)
+                    raise SessionTooLarge(
+                        f"This model is more than a session keeps ({self.max_bytes / 2**20:,.0f} MB with the "
+                        "data): save it on the Train page, or it is lost when you close or reload the page.")
+                manifest["model"] = {"kind": "draft", "dir": directory, "label": label}
+            else:
+                manifest["model"] = None
+            self._commit(folder, manifest)
+
+    def touch(self, sid: str) -> None:
+        """Start the session's ``days`` again (called now and then while it is in use)."""
+        if valid_id(sid):
+            with _lock_for(self.root, sid):
+                self._touch(self._dir(sid))
+
+    def _touch(self, folder: Path) -> None:
+        try:
+            os.utime(folder / MANIFEST)
+        except OSError:
+            pass
+
+    def _open_for_write(self, sid: str) -> tuple[Path, dict]:
+        folder = self._dir(sid)
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)  # uploads are private to their session
+        folder.mkdir(exist_ok=True, mode=0o700)
+        try:
+            manifest = self._manifest(folder) if not self._expired(folder) else None
+        except (OSError, ValueError):
+            manifest = None  # damaged: start a new record (what it pointed at could not be restored anyway)
+        return folder, manifest or {"format": FORMAT, "version": VERSION, "dataset": None, "model": None}
+
+    @staticmethod
+    def _new_entry(kind: str) -> str:
+        return f"{kind}-{os.getpid()}-{secrets.token_urlsafe(12)}"
+
+    def _commit(self, folder: Path, manifest: dict) -> None:
+        """Replace session.json atomically, then remove what it no longer points at."""
+        tmp = folder / f".{MANIFEST}.{os.getpid()}-{threading.get_ident()}-{time.time_ns()}"
+        try:
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump(manifest, f, allow_nan=False)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, folder / MANIFEST)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        _fsync(folder)
+        _step("manifest written")
+        self._collect(folder, manifest)
+
+    @staticmethod
+    def _collect(folder: Path, manifest: dict) -> None:
+        """Remove entries and temporaries no record points at whose writer is this process or a dead one
+        (a caller holds the session's lock, so this process is not writing any of them now)."""
+        keep = {e["dir"] for e in (manifest.get("dataset"), manifest.get("model")) if e and "dir" in e}
+        for path in folder.iterdir():
+            if path.name == MANIFEST or path.name in keep:
+                continue
+            match = _WRITER_PID.search(path.name)
+            if match is None:
+                continue  # not ours: never delete what we did not write
+            pid = int(match["pid"] or match["tpid"] or match["mpid"])
+            if pid == os.getpid() or not _pid_alive(pid):
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+
+    # -- expiry -----------------------------------------------------------------------------------
+    def prune_now_and_then(self) -> None:
+        """``prune`` at most every PRUNE_EVERY_SECONDS per root and process (it lists the whole folder)."""
+        now = time.time()
+        with _GUARD:
+            if now - _LAST_PRUNE.get(str(self.root), 0.0) < PRUNE_EVERY_SECONDS:
+                return
+            _LAST_PRUNE[str(self.root)] = now
+        self.prune(now)
+
+    def prune(self, now: float | None = None) -> int:
+        """Remove expired sessions (skipping any this process is using right now); returns how many."""
+        try:
+            entries = [p for p in self.root.iterdir() if valid_id(p.name)]
+        except OSError:
+            return 0
+        removed = 0
+        self._collect_removals()
+        for folder in entries:
+            lock = _lock_for(self.root, folder.name)
+            if not lock.acquire(blocking=False):
+                continue
+            try:
+                if self._expired(folder, now):
+                    self._remove(folder)
+                    removed += 1
+            finally:
+                lock.release()
+        return removed
+
+    def _collect_removals(self) -> None:
+        """Finish removals that a killed process began (``.ID.deleting-PID-NS`` folders of dead pids)."""
+        for path in self.root.iterdir():
+            match = _DELETING.fullmatch(path.name)
+            if match and not _pid_alive(int(match["pid"])) and path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+
+    def _remove(self, folder: Path) -> None:
+        """Take the session's id out of use at once (rename), then delete its files."""
+        doomed = folder.with_name(f".{folder.name}.deleting-{os.getpid()}-{time.time_ns()}")
+        try:
+            os.replace(folder, doomed)
+        except OSError:
+            return
+        shutil.rmtree(doomed, ignore_errors=True)
+
+
+def _size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())

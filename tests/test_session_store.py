@@ -1,0 +1,471 @@
+"""A session's dataset and model survive a reload (dashboard.session_store, wired by dashboard.state).
+
+Specifications: what was kept comes back exactly (the same dataset rebuilt from the uploaded bytes, the
+same draft model); expired, damaged, missing or malformed entries are absent, never an error; a write
+killed at any instant leaves the previous or the new state; sessions written from several threads at
+once come back as they do when written alone.
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import random
+import re
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import tiny_tables
+from dashboard import session_store
+from dashboard.safe_text import WORD_JOINER
+from dashboard.session_store import (MANIFEST, DatasetSource, SessionStore, SessionTooLarge, UploadedFile, new_id,
+                                     valid_id)
+from recsys_core.registry import MODELS_DIR_ENV, ModelRegistry
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+
+
+def csv(table: pd.DataFrame) -> bytes:
+    return table.to_csv(index=False).encode()
+
+
+def source(users_kept: int = 30, rename: dict | None = None) -> DatasetSource:
+    """The tiny tables as uploaded files, with the first ``users_kept`` users' interactions."""
+    inter, items, users = tiny_tables()
+    inter = inter[inter["user_id"].isin([f"u{u:02d}" for u in range(users_kept)])]
+    return DatasetSource.of(UploadedFile("ratings.csv", csv(inter)), UploadedFile("movies.csv", csv(items)),
+                            UploadedFile("people.csv", csv(users)), item_fields=["title", "genres"],
+                            min_rating=4.0, rename=rename)
+
+
+def top(rec, user="u03", k=5) -> list[tuple[str, float]]:
+    return [(r.item_id, round(r.score, 5)) for r in rec.recommend(user, k=k)]
+
+
+@pytest.fixture
+def store(tmp_path) -> SessionStore:
+    return SessionStore(tmp_path / "sessions", days=7, max_mb=50)
+
+
+# -- ids ----------------------------------------------------------------------------------------------------
+def test_ids_are_long_random_and_only_well_formed_ids_are_accepted():
+    ids = {new_id() for _ in range(1000)}
+    assert len(ids) == 1000 and all(len(i) == 43 and valid_id(i) for i in ids)  # 32 random bytes each
+    for bad in ["", "abc", "../" + "a" * 40, "a" * 42, "a" * 44, "a" * 42 + "/", "a" * 42 + ".", None, 42,
+                "a" * 42 + "\n", "ä" * 43]:
+        assert not valid_id(bad), bad
+
+
+def test_a_malformed_id_is_never_turned_into_a_path(store):
+    store.root.mkdir(parents=True)
+    (store.root.parent / MANIFEST).write_text("{}")  # what "../session.json" would reach
+    assert store.restore("..").status == "missing"
+    assert store.restore("../" + "a" * 40).status == "missing"
+    with pytest.raises(ValueError):
+        store.save_dataset("../escape", source())
+    assert sorted(p.name for p in store.root.parent.iterdir()) == [MANIFEST, "sessions"]
+
+
+# -- round trips --------------------------------------------------------------------------------------------
+def test_an_uploaded_dataset_comes_back_as_loaded_with_its_options(store):
+    uploaded = source(rename={"genres": "kind"})
+    original = uploaded.load()
+    sid = new_id()
+    store.save_dataset(sid, uploaded, "ratings.csv + movies.csv + people.csv")
+    restored = store.restore(sid)
+    assert restored.status == "restored" and not restored.problems
+    assert restored.dataset_label == "ratings.csv + movies.csv + people.csv"
+    pd.testing.assert_frame_equal(restored.dataset.interactions, original.interactions)
+    pd.testing.assert_frame_equal(restored.dataset.items, original.items)
+    assert restored.dataset.item_fields == original.item_fields == ["title", "kind"]
+    assert restored.dataset.summary() == original.summary()
+    assert (original.interactions["rating"] >= 4).all()  # min_rating was applied again
+    assert restored.model is None  # the demo model: nothing kept
+
+
+def test_a_draft_model_comes_back_with_the_same_recommendations(store, tiny_model):
+    sid = new_id()
+    store.save_model(sid, "trained at 10:02", draft=tiny_model)
+    restored = store.restore(sid)
+    assert restored.status == "restored" and restored.dataset is None
+    assert restored.model.label == "trained at 10:02" and restored.model.saved_name is None
+    assert top(restored.model.draft) == top(tiny_model)
+    assert restored.model.draft.fingerprint == tiny_model.fingerprint
+
+
+def test_a_registry_model_is_kept_by_name_and_a_later_write_replaces_the_draft(store, tiny_model):
+    sid = new_id()
+    store.save_model(sid, "trained at 10:02", draft=tiny_model)
+    store.save_model(sid, "my-model", saved_name="my-model")
+    restored = store.restore(sid)
+    assert restored.model.saved_name == "my-model" and restored.model.draft is None
+    assert [p.name for p in (store.root / sid).iterdir()] == [MANIFEST]  # the old draft was removed
+    store.save_model(sid, "demo model")  # back to the demo: nothing to keep
+    assert store.restore(sid).status == "empty"
+
+
+def test_the_dataset_and_model_entries_are_independent(store, tiny_model):
+    sid = new_id()
+    store.save_dataset(sid, source(), "a")
+    store.save_model(sid, "trained", draft=tiny_model)
+    store.save_dataset(sid, source(users_kept=10), "b")
+    restored = store.restore(sid)
+    assert restored.dataset_label == "b" and restored.dataset.summary()["users"] == 10
+    assert top(restored.model.draft) == top(tiny_model)
+    assert len(list((store.root / sid).glob("data-*"))) == 1  # the first upload's files are gone
+
+
+def test_one_session_never_sees_another(store):
+    a, b = new_id(), new_id()
+    store.save_dataset(a, source(users_kept=5), "a")
+    assert store.restore(b).status == "missing"
+    store.save_dataset(b, source(users_kept=7), "b")
+    assert store.restore(a).dataset.summary()["users"] == 5
+    assert store.restore(b).dataset.summary()["users"] == 7
+    assert oct((store.root / a).stat().st_mode & 0o777) == "0o700"  # uploads are private on the server too
+
+
+# -- expiry -------------------------------------------------------------------------------------------------
+def age(store: SessionStore, sid: str, days: float) -> None:
+    then = time.time() - days * 86400
+    os.utime(store.root / sid / MANIFEST, (then, then))
+
+
+def test_a_session_unused_for_longer_than_its_days_is_expired_and_removed(store):
+    old, fresh = new_id(), new_id()
+    store.save_dataset(old, source(), "old")
+    store.save_dataset(fresh, source(), "fresh")
+    age(store, old, 7.1)
+    age(store, fresh, 6.9)
+    assert store.restore(old).status == "expired"
+    assert not (store.root / old).exists()
+    assert store.restore(fresh).status == "restored"
+    assert store.restore(old).status == "missing"
+
+
+def test_restoring_or_touching_restarts_the_days_and_prune_removes_only_expired_sessions(store):
+    sids = [new_id() for _ in range(3)]
+    for sid in sids:
+        store.save_dataset(sid, source(users_kept=3), "x")
+    age(store, sids[0], 8)
+    age(store, sids[1], 8)
+    store.touch(sids[1])  # in use again
+    age(store, sids[2], 3)
+    assert store.prune() == 1
+    assert sorted(p.name for p in store.root.iterdir()) == sorted(sids[1:])
+    store.restore(sids[2])
+    assert time.time() - (store.root / sids[2] / MANIFEST).stat().st_mtime < 60
+
+
+def test_the_days_and_size_limit_come_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("RECSYS_SESSIONS_DIR", str(tmp_path / "s"))
+    monkeypatch.setenv("RECSYS_SESSION_DAYS", "2.5")
+    monkeypatch.setenv("RECSYS_SESSION_MAX_MB", "3")
+    store = SessionStore()
+    assert (store.root, store.days, store.max_bytes, store.enabled) == (tmp_path / "s", 2.5, 3 * 2**20, True)
+    monkeypatch.setenv("RECSYS_SESSION_DAYS", "soon")  # a bad value: the default, and a line in the log
+    assert SessionStore().days == session_store.DEFAULT_DAYS
+    monkeypatch.setenv("RECSYS_SESSION_DAYS", "0")
+    assert not SessionStore().enabled
+    assert SessionStore().restore(new_id()).status == "missing"
+
+
+def test_files_over_the_size_limit_are_not_kept_and_an_older_upload_is_not_brought_back(tmp_path):
+    store = SessionStore(tmp_path, days=7, max_mb=0.005)  # 5 kB: the tiny tables are 7.6 kB
+    small = DatasetSource(UploadedFile("a.csv", b"user_id,item_id\nu,i\n"), UploadedFile("b.csv", b"item_id,t\ni,x\n"))
+    sid = new_id()
+    store.save_dataset(sid, small, "small")
+    with pytest.raises(SessionTooLarge, match="more than a session keeps"):
+        store.save_dataset(sid, source(), "big")
+    assert store.restore(sid).status == "empty"  # not the small upload: a reload would show stale data
+
+
+# -- damage -------------------------------------------------------------------------------------------------
+def entry_dir(store: SessionStore, sid: str, kind: str) -> Path:
+    return next((store.root / sid).glob(f"{kind}-*"))
+
+
+@pytest.mark.parametrize("content", [b"", b"{not json", b"\xff\xfe", b"[]", b'{"format": "other", "version": 1}',
+                                     b'{"format": "recsys-dashboard.session", "version": 99}'])
+def test_an_unreadable_record_is_damaged_and_a_new_write_starts_over(store, content):
+    sid = new_id()
+    store.save_dataset(sid, source(), "x")
+    (store.root / sid / MANIFEST).write_bytes(content)
+    assert store.restore(sid).status == "damaged"
+    store.save_dataset(sid, source(users_kept=4), "again")
+    assert store.restore(sid).dataset.summary()["users"] == 4
+
+
+@pytest.mark.parametrize("harm", ["truncate", "flip", "delete"])
+def test_damaged_uploaded_files_leave_the_dataset_absent_and_the_model_restored(store, tiny_model, harm):
+    sid = new_id()
+    store.save_dataset(sid, source(), "x")
+    store.save_model(sid, "trained", draft=tiny_model)
+    path = entry_dir(store, sid, "data") / "interactions"
+    data = path.read_bytes()
+    if harm == "truncate":
+        path.write_bytes(data[: len(data) // 2])
+    elif harm == "flip":  # same size, one digit changed: only the checksum can tell
+        path.write_bytes(data.replace(b"1700000000", b"1700000001", 1))
+    else:
+        path.unlink()
+    restored = store.restore(sid)
+    assert restored.status == "restored" and restored.dataset is None
+    assert restored.problems == ["the uploaded files it kept are missing or damaged"]
+    assert top(restored.model.draft) == top(tiny_model)
+
+
+def test_a_damaged_draft_leaves_the_model_absent(store, tiny_model):
+    sid = new_id()
+    store.save_model(sid, "trained", draft=tiny_model)
+    (entry_dir(store, sid, "draft") / "weights.safetensors").write_bytes(b"\0" * 100)
+    restored = store.restore(sid)
+    assert restored.status == "damaged" and restored.model is None
+    assert restored.problems == ["its unsaved model is missing or damaged"]
+
+
+@pytest.mark.parametrize("change", [
+    {"dataset": {"dir": "../../elsewhere", "label": "x", "files": {}, "options": {}}},
+    {"dataset": {"dir": "data-1-AAAAAAAAAAAAAAAA", "label": 3, "files": {"passwd": {}}, "options": {}}},
+    {"model": {"kind": "draft", "dir": "/etc", "label": "x"}},
+    {"model": {"kind": "pickle", "label": "x"}},
+    {"model": ["draft"]},
+])
+def test_records_that_point_outside_the_session_or_have_the_wrong_shape_are_damaged(store, change):
+    sid = new_id()
+    store.save_dataset(sid, source(), "x")
+    record = json.loads((store.root / sid / MANIFEST).read_text())
+    record.update({"dataset": None, **change})
+    (store.root / sid / MANIFEST).write_text(json.dumps(record))
+    restored = store.restore(sid)
+    assert restored.status == "damaged" and restored.dataset is None and restored.model is None
+
+
+def test_options_of_the_wrong_type_make_the_dataset_absent(store):
+    sid = new_id()
+    store.save_dataset(sid, source(), "x")
+    record = json.loads((store.root / sid / MANIFEST).read_text())
+    record["dataset"]["options"]["min_rating"] = "4; rm -rf /"
+    (store.root / sid / MANIFEST).write_text(json.dumps(record))
+    assert store.restore(sid).status == "damaged"
+
+
+def test_leftovers_of_a_dead_writer_are_removed_by_the_next_write_and_foreign_files_are_kept(store):
+    sid = new_id()
+    store.save_dataset(sid, source(), "x")
+    folder = store.root / sid
+    dead = 2**22 + 12345  # above the default pid_max: no live process has it
+    (folder / f"data-{dead}-AAAAAAAAAAAAAAAA").mkdir()
+    (folder / f".draft-{dead}-AAAAAAAAAAAAAAAA.saving-{dead}-1").mkdir()
+    (folder / f".session.json.{dead}-1-2").write_text("{")
+    (folder / "notes.txt").write_text("not ours")
+    store.save_dataset(sid, source(users_kept=3), "y")
+    assert sorted(p.name for p in folder.iterdir() if not p.name.startswith("data-")) == ["notes.txt", MANIFEST]
+    assert len(list(folder.glob("data-*"))) == 1
+
+
+# -- interrupted writes -------------------------------------------------------------------------------------
+def _write_in_child(root, sid, users_kept, log_path, pause_at):
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+
+    def pause(step):
+        os.write(log, (step + "\n").encode())
+        if step == pause_at:
+            time.sleep(5)  # the parent kills us during this pause
+
+    session_store._pause = pause
+    SessionStore(root, days=7, max_mb=50).save_dataset(sid, source(users_kept=users_kept), f"v{users_kept}")
+    os.write(log, b"done\n")
+    os._exit(0)
+
+
+def test_a_write_killed_at_any_moment_leaves_the_old_or_the_new_dataset(store, tmp_path):
+    fork = multiprocessing.get_context("fork")
+    sid = new_id()
+    store.save_dataset(sid, source(users_kept=5), "v5")
+    started = time.perf_counter()
+    store.save_dataset(sid, source(users_kept=5), "v5")
+    write_seconds = time.perf_counter() - started
+    current, outcomes = 5, {"old": 0, "new": 0}
+    rng = random.Random(7)
+    for trial in range(30):
+        new = 12 if current == 5 else 5
+        log_path = tmp_path / f"log-{trial}"
+        pause_at = rng.choice([None, "files written", "manifest written"])
+        child = fork.Process(target=_write_in_child, args=(store.root, sid, new, str(log_path), pause_at))
+        child.start()
+        if pause_at is None:
+            time.sleep(rng.uniform(0, write_seconds * 3))
+        else:
+            end = time.monotonic() + 10
+            while time.monotonic() < end and pause_at not in (log_path.read_text() if log_path.exists() else ""):
+                time.sleep(0.002)
+        os.kill(child.pid, signal.SIGKILL)
+        child.join(10)
+        restored = store.restore(sid)
+        assert restored.status == "restored", (trial, pause_at, restored.problems)
+        users = restored.dataset.summary()["users"]
+        assert users in (current, new) and restored.dataset_label == f"v{users}"
+        outcomes["new" if users == new else "old"] += 1
+        current = users
+    assert outcomes["old"] and outcomes["new"], outcomes  # kills landed both before and after the switch
+    store.save_dataset(sid, source(users_kept=3), "v3")  # the next write clears the dead writers' leftovers
+    assert sorted(p.name.split("-")[0] for p in (store.root / sid).iterdir()) == ["data", MANIFEST]
+
+
+# -- several sessions at once -------------------------------------------------------------------------------
+def session_work(store: SessionStore, sid: str, users_kept: int, model) -> tuple:
+    store.save_dataset(sid, source(users_kept=users_kept), f"upload {users_kept}")
+    store.save_model(sid, f"trained {users_kept}", draft=model)
+    store.save_dataset(sid, source(users_kept=users_kept + 1), f"upload {users_kept + 1}")
+    restored = store.restore(sid)
+    return (restored.status, restored.dataset_label, restored.dataset.summary(), restored.model.label,
+            top(restored.model.draft), restored.problems)
+
+
+def test_sessions_written_from_threads_at_once_come_back_as_when_written_alone(tmp_path, tiny_model):
+    alone = SessionStore(tmp_path / "alone", days=7, max_mb=50)
+    together = SessionStore(tmp_path / "together", days=7, max_mb=50)
+    sizes = [4, 9, 14, 19, 24, 28]
+    expected = {n: session_work(alone, new_id(), n, tiny_model) for n in sizes}
+    sids = {n: new_id() for n in sizes}
+    results, errors = {}, []
+    barrier = threading.Barrier(len(sizes) + 1)
+
+    def run(n):
+        try:
+            barrier.wait()
+            results[n] = session_work(together, sids[n], n, tiny_model)
+        except Exception as exc:  # reported below with the thread's session
+            errors.append((n, repr(exc)))
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in sizes]
+    threads.append(threading.Thread(target=lambda: (barrier.wait(), [together.prune() for _ in range(20)])))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    assert results == expected
+    assert sorted(p.name for p in together.root.iterdir()) == sorted(sids.values())
+
+
+def test_two_writers_of_one_session_leave_one_complete_state(store, tiny_model):
+    sid = new_id()
+    errors = []
+
+    def write(n):
+        try:
+            for _ in range(5):
+                store.save_dataset(sid, source(users_kept=n), f"v{n}")
+        except Exception as exc:
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in (6, 11)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    restored = store.restore(sid)
+    assert restored.dataset_label == f"v{restored.dataset.summary()['users']}"
+    assert len(list((store.root / sid).glob("data-*"))) == 1
+
+
+# -- the dashboard: a new browser session opened with the URL ----------------------------------------------
+@pytest.fixture
+def app_env(tmp_path, monkeypatch) -> SessionStore:
+    monkeypatch.setenv("RECSYS_SESSIONS_DIR", str(tmp_path / "sessions"))
+    monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path / "models"))
+    return SessionStore()
+
+
+def open_app(sid: str | None = None, page: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    if sid is not None:
+        at.query_params["session"] = sid
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def notices(at: AppTest) -> str:
+    """The info and warning texts as a reader sees them (plain()'s escapes and word joiners taken out)."""
+    shown = " ".join(str(e.value) for e in [*at.info, *at.warning])
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", shown).replace(WORD_JOINER, "")
+
+
+def test_an_upload_on_the_data_page_is_back_after_a_reload(app_env):
+    at = open_app(page="pages/1_Data.py")
+    assert "session" not in at.query_params  # nothing to keep yet
+    inter, items, _ = tiny_tables()
+    at.file_uploader(key="upload_interactions").set_value(("ratings.csv", csv(inter), "text/csv"))
+    at.file_uploader(key="upload_items").set_value(("movies.csv", csv(items), "text/csv"))
+    at.run()
+    at.button(key="load_dataset").click().run()
+    assert not at.exception and not at.error
+    sid = at.query_params["session"]
+    assert valid_id(sid)
+    reloaded = open_app(sid)
+    assert reloaded.session_state["dataset_label"] == "ratings.csv + movies.csv"
+    assert reloaded.session_state["dataset"].summary() == at.session_state["dataset"].summary()
+    assert reloaded.session_state["model_label"] == "demo model"
+    assert "Restored your session" in notices(reloaded)
+    assert reloaded.query_params["session"] == sid
+
+
+def test_a_draft_is_back_after_a_reload_labelled_as_a_draft(app_env, tiny_model):
+    sid = new_id()
+    app_env.save_model(sid, "trained at 10:02", draft=tiny_model)
+    at = open_app(sid, page="pages/3_Recommendations.py")
+    assert at.session_state["model_label"] == "trained at 10:02 (unsaved draft)"
+    assert top(at.session_state["model"]) == top(tiny_model)
+    assert at.query_params["session"] == sid  # put back after the page switch
+    assert not at.error
+
+
+def test_a_saved_model_is_reloaded_from_the_registry_by_name(app_env, tiny_model, tmp_path):
+    ModelRegistry(tmp_path / "models").save(tiny_model, "tiny-one")
+    sid = new_id()
+    app_env.save_model(sid, "tiny-one", saved_name="tiny-one")
+    at = open_app(sid)
+    assert at.session_state["model_label"] == "tiny-one"
+    ModelRegistry(tmp_path / "models").delete("tiny-one")
+    at = open_app(sid)  # deleted since: the demo model, and a notice that says why
+    assert at.session_state["model_label"] == "demo model"
+    assert "'tiny-one' is no longer in the models folder" in notices(at)
+
+
+@pytest.mark.parametrize("sid, shown", [("not-an-id", False), ("../../etc/passwd", False), (None, False),
+                                        ("unknown", True), ("expired", True), ("damaged", True)])
+def test_a_link_whose_session_cannot_be_restored_opens_the_demo(app_env, sid, shown):
+    if sid in ("expired", "damaged"):
+        kept, sid = sid, new_id()
+        app_env.save_dataset(sid, source(), "x")
+        if kept == "expired":
+            age(app_env, sid, 8)
+        else:
+            (app_env.root / sid / MANIFEST).write_text("{")
+    elif sid == "unknown":
+        sid = new_id()
+    at = open_app(sid)
+    assert not at.error
+    assert at.session_state["model_label"] == "demo model" and "demo data" in at.session_state["dataset_label"]
+    assert ("could not be restored" in notices(at)) == shown
+    assert "session" not in at.query_params  # a bad id does not stay in the address
+
+
+def test_the_home_page_says_how_long_a_session_is_kept(app_env, monkeypatch):
+    monkeypatch.setenv("RECSYS_SESSION_DAYS", "3")
+    at = open_app()
+    kept = " ".join(str(e.value) for e in at.markdown)
+    assert "kept on this server for **3 days**" in kept and "this page's address" in kept
