@@ -2,10 +2,13 @@
 import streamlit as st
 
 from dashboard import explain_view as view
+from dashboard import importance_jobs as jobs
+from dashboard import importance_view as iview
 from dashboard import page, state
 from dashboard.safe_text import plotly_text
 from recsys_core.explain import ExplainConfig, field_ablation, global_importance
 
+IG_CONFIG = ExplainConfig(n_steps=16, faithfulness=False)
 
 
 def labelled(values: dict) -> dict:
@@ -13,59 +16,89 @@ def labelled(values: dict) -> dict:
     return {plotly_text(name): value for name, value in values.items()}
 
 
+def finished(kind: str, what: str):
+    """The result of this session's last ``kind`` run on this model once it ends (waiting for it with
+    progress and Cancel while it runs); a cancelled run says so and leaves earlier results in place."""
+    run = runs.get(kind)
+    if run is None or run.model != key:
+        return
+    if not run.job.done:
+        jobs.follow(run, cancel_key=f"fi_cancel_{kind}")
+    if run.cancelled:
+        st.warning(jobs.cancelled_message(run, what), icon=":material/cancel:")
+        return
+    runs.pop(kind)
+    if run.job.error is not None:
+        raise run.job.error  # a RecsysError becomes its message (page.user_errors)
+    results[(key, kind)] = run.job.result
+
+
 page.setup("Feature importance")
 rec = state.model()
-results = st.session_state.setdefault("importance", {})  # model fingerprint → computed results
+results = st.session_state.setdefault("importance", {})  # (model fingerprint, kind) → computed result
+runs = st.session_state.setdefault("importance_runs", {})  # kind → this session's latest run
 key = rec.model_fingerprint
 
 st.markdown("Integrated-gradients attributions of many (user, recommended item) pairs, rolled up to fields; and "
             "the validation NDCG@10 each field is worth when it is removed from every text.")
 
 with page.user_errors():
+    busy = "ig" in runs and not runs["ig"].job.done
     a, b, c = st.columns([1, 1, 1], vertical_alignment="bottom")
-    n_users = a.slider("Users in the sample", 3, 100, 12, key="fi_users")
+    n_users = a.slider("Users in the sample", 3, 100, 12, key="fi_users", help="Sampled across the user-activity "
+                       "buckets in proportion to their size (seeded).")
     k = b.slider("Top-K items per user", 1, 10, 3, key="fi_k")
-    if c.button("Compute attribution shares", type="primary", key="fi_run"):
-        bar = st.progress(0.0, text="Explaining pairs…")
-        results[(key, "ig")] = global_importance(
-            rec, n_users=n_users, k=k, config=ExplainConfig(n_steps=16, faithfulness=False),
-            progress=lambda done, total: bar.progress(done / total, text=f"Explained {done} of {total} pairs"),
-        )
-        bar.empty()
+    if c.button("Compute attribution shares", type="primary", key="fi_run", disabled=busy):
+        runs["ig"] = jobs.start("ig", key, lambda progress, cancel: global_importance(
+            rec, n_users=n_users, k=k, config=IG_CONFIG, progress=progress, cancel=cancel))
+    finished("ig", "shares")
 
     ig = results.get((key, "ig"))
     if ig is None:
-        st.info("Press **Compute attribution shares** (about one to two seconds per pair on a CPU).")
+        st.info("Press **Compute attribution shares**. Each pair is timed as it is explained: the progress bar "
+                "shows the measured seconds per pair and the time left, and Cancel stops the run.")
     else:
-        st.caption(f"{ig.n_pairs} pairs; mean convergence delta {ig.mean_delta_share:.1%} of the score change.")
+        st.caption(f"{ig.n_pairs} pairs; mean convergence delta {ig.mean_delta_share:.1%} of the score change; "
+                   f"{ig.seconds_per_pair:.1f} s per pair measured in this run.")
+        for warning in ig.warnings:
+            st.warning(warning, icon=":material/warning:")
         left, right = st.columns(2, gap="large")
         left.plotly_chart(view.share_bar(labelled(ig.field_share), "Share of |attribution| per field"),
                           width="stretch", theme="streamlit")
-        words = list(labelled(dict(ig.top_words[:20])).items())
-        right.plotly_chart(view.words_bar(words, "Words of recommended items that raised scores most"),
+        right.plotly_chart(iview.words_bar(ig.top_words[:20], "Words of item field values that raised scores most"),
                            width="stretch", theme="streamlit")
+        st.caption("Words are read from field values only: field names, the ':' after them, punctuation and "
+                   "English stop-words are left out.")
         left, right = st.columns(2, gap="large")
-        by_activity = {bucket: labelled(shares) for bucket, shares in ig.by_user_activity.items()}
-        left.plotly_chart(view.bucket_bars(by_activity, "By user activity (history length terciles)", "users"),
-                          width="stretch", theme="streamlit")
-        by_popularity = {bucket: labelled(shares) for bucket, shares in ig.by_item_popularity.items()}
-        right.plotly_chart(view.bucket_bars(by_popularity, "By item popularity (interaction terciles)", "items"),
-                           width="stretch", theme="streamlit")
+        for column, buckets, title, unit, population in (
+            (left, ig.by_user_activity, "By user activity (history-length terciles of all users)", "items in history",
+             "users"),
+            (right, ig.by_item_popularity, "By item popularity (interaction terciles of all items)", "interactions",
+             "items"),
+        ):
+            with column:
+                if any(b.enough for b in buckets):
+                    page.chart(iview.bucket_bars(buckets, title, unit))
+                else:
+                    st.markdown(f"**{title}**: no bucket has enough sampled pairs to draw.")
+                st.dataframe(iview.bucket_table(buckets, unit, population), hide_index=True, width="stretch")
         if ig.agreement:
             st.markdown("**Attention–IG agreement across the sample** (mean Spearman): " + ", ".join(
                 f"{name.replace('_', ' ')} {value:+.2f}" for name, value in ig.agreement.items()))
 
     st.subheader("Ablation: what is each field worth?")
     st.caption("Each field is removed from every text, the texts re-encoded, and validation NDCG@10 measured on each "
-               "user's second-last interaction with the same model weights.")
+               "user's second-last interaction with the same model weights. The interval is a seeded bootstrap over "
+               "those users: a difference whose interval crosses zero is within noise, neither a gain nor a loss.")
+    ablation_busy = "ablation" in runs and not runs["ablation"].job.done
     max_users = st.slider("Validation users", 50, 1000, 300, 50, key="fi_ablation_users")
-    if st.button("Run ablation (re-encodes the catalogue once per field)", key="fi_ablation"):
-        bar = st.progress(0.0, text="Re-encoding without each field…")
-        results[(key, "ablation")] = field_ablation(
-            rec, max_users=max_users,
-            progress=lambda done, total: bar.progress(done / total, text=f"{done} of {total} fields done"),
-        )
-        bar.empty()
+    if st.button("Run ablation (re-encodes the catalogue once per field)", key="fi_ablation", disabled=ablation_busy):
+        runs["ablation"] = jobs.start("ablation", key, lambda progress, cancel: field_ablation(
+            rec, max_users=max_users, progress=progress, cancel=cancel))
+    finished("ablation", "NDCG@10 changes")
     ablation = results.get((key, "ablation"))
     if ablation is not None:
-        page.chart(view.ablation_bar(labelled(ablation.drop), ablation.base_ndcg10))
+        page.chart(iview.ablation_bar(ablation))
+        st.dataframe(iview.ablation_table(ablation), hide_index=True, width="stretch")
+        st.caption(f"{ablation.n_cases} validation users; 95% intervals from {ablation.n_bootstrap} bootstrap "
+                   "resamples. A field whose interval crosses zero is within noise: removing it is not a gain.")

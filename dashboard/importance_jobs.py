@@ -1,0 +1,82 @@
+"""Feature-importance runs as cancellable jobs of the process's explanation executor.
+
+A sample of pairs takes minutes, so it must not hold the two cores against
+other analysts' explanations: it goes through the one explanation worker of
+the process (``recsys_core.explain.executor``) at ``ON_REQUEST`` urgency, and
+an analyst opening a pair on the Explain page is served between its steps.
+
+The page script waits for the job, redrawing a progress bar with the measured
+time per pair and the time left, next to a Cancel button.  A click on Cancel
+(or on anything else) ends that script run at its next redraw; the button's
+callback cancels the job, which stops at its next checkpoint (within one
+text's worth of work).  Any other rerun leaves the job running and the next
+run goes on waiting for it, so changing a slider never throws work away.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import streamlit as st
+
+from recsys_core.explain.executor import ON_REQUEST, Cancelled, Job, executor
+
+from .explain_jobs import session_id
+from .safe_text import plain
+
+POLL_SECONDS = 0.25
+
+
+@dataclass
+class ImportanceRun:
+    kind: str  # "ig" | "ablation"
+    model: str  # fingerprint of the model it runs on
+    job: Job
+    fraction: float = 0.0  # last progress the computation reported (kept after a cancel)
+    message: str = "waiting for the explanation worker"
+    started: float = field(default_factory=time.time)
+
+    @property
+    def cancelled(self) -> bool:
+        return isinstance(self.job.error, Cancelled)
+
+
+def start(kind: str, model: str, work: Callable[[Callable[[float, str], None], Callable[[], None]], Any]) -> ImportanceRun:
+    """Queue ``work(progress, cancel)`` on the explanation worker; the run remembers its last progress."""
+    holder: dict[str, ImportanceRun] = {}
+
+    def run(job: Job) -> Any:
+        def progress(fraction: float, message: str) -> None:
+            holder["run"].fraction, holder["run"].message = fraction, message
+            job.progress(fraction, message)
+
+        return work(progress, job.checkpoint)
+
+    job = executor().submit(run, ON_REQUEST, ("importance", kind, model, session_id(), time.time_ns()), session_id())
+    holder["run"] = ImportanceRun(kind, model, job)
+    return holder["run"]
+
+
+def follow(run: ImportanceRun, cancel_key: str) -> None:
+    """Block this script run until the job ends, showing its progress and a Cancel button."""
+    cancelling = run.job.cancelled
+    st.button("Cancel", key=cancel_key, icon=":material/cancel:", on_click=run.job.cancel, disabled=cancelling,
+              help="Stops the computation at its next step; nothing from the unfinished sample is shown.")
+    bar = st.progress(0.0)
+    while not run.job.done:
+        status = "Cancelling… " if run.job.cancelled else ""
+        # Redrawing is also where Streamlit ends this run when the analyst clicks something.
+        bar.progress(min(max(run.fraction, 0.0), 1.0), text=plain(status + run.message))
+        time.sleep(POLL_SECONDS)
+    bar.empty()
+
+
+def cancelled_message(run: ImportanceRun, what: str) -> str:
+    seconds = (run.job.finished_at or time.time()) - run.started
+    return (f"Cancelled after {seconds:.0f} s, {run.fraction:.0%} of the way ({run.message}). Nothing is shown "
+            f"from it: {what} from part of the sample are not the result you asked for.")
+
+
+__all__ = ["ImportanceRun", "cancelled_message", "follow", "start"]

@@ -1,0 +1,71 @@
+"""Figures and tables of the Feature importance page (pure functions of its result types; no Streamlit).
+
+Buckets are shown *all*, each with its n: a bucket with too few sampled pairs
+is listed as such instead of vanishing, and only buckets with enough pairs
+are drawn as bars (a share from two pairs would look as solid as one from fifty).
+"""
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+from recsys_core.explain.global_importance import Bucket, FieldAblation, WordWeight
+
+from .plots import FONT_SIZE, PALETTE, style
+from .safe_text import plotly_text
+
+
+def bucket_table(buckets: list[Bucket], unit: str, population: str) -> pd.DataFrame:
+    """Every bucket of the dataset: its range, how many users/items it holds, sampled pairs, status."""
+    return pd.DataFrame(
+        [{"bucket": b.label(unit), population: b.population, "sampled pairs": b.n_pairs, "status": b.status,
+          "top field": next(iter(b.field_share), "") if b.enough else ""} for b in buckets]
+    )
+
+
+def bucket_bars(buckets: list[Bucket], title: str, unit: str) -> go.Figure:
+    """Field shares of the buckets with enough pairs, each legend entry naming its n."""
+    rows = [
+        {"bucket": f"{b.label(unit)}, n={b.n_pairs}", "field": plotly_text(f), "share": v}
+        for b in buckets if b.enough for f, v in b.field_share.items()
+    ]
+    frame = pd.DataFrame(rows, columns=["bucket", "field", "share"])
+    fig = px.bar(frame, x="field", y="share", color="bucket", barmode="group")
+    fig.update_yaxes(tickformat=".0%")
+    fig.update_xaxes(tickangle=-30)
+    return style(fig, title, "", "share of |attribution|", height=440)
+
+
+def words_bar(words: list[WordWeight], title: str) -> go.Figure:
+    frame = pd.DataFrame(
+        [(plotly_text(w.word), w.attribution, w.pairs) for w in words], columns=["word", "attribution", "pairs"]
+    ).iloc[::-1]
+    fig = px.bar(frame, x="attribution", y="word", orientation="h", hover_data=["pairs"])
+    return style(fig, title, "summed positive attribution (score units)", "", height=max(380, 26 * len(frame) + 100))
+
+
+def ablation_bar(ablation: FieldAblation) -> go.Figure:
+    """Drop in NDCG@10 per field with its bootstrap 95% interval; fields within noise drawn grey."""
+    drops = ablation.drop
+    names = list(drops)[::-1]
+    colours = ["#999999" if ablation.within_noise(n) else PALETTE[0] for n in names]
+    lows = [drops[n] - ablation.intervals[n][0] for n in names]
+    highs = [ablation.intervals[n][1] - drops[n] for n in names]
+    fig = go.Figure(go.Bar(
+        x=[drops[n] for n in names], y=[plotly_text(n) for n in names], orientation="h", marker_color=colours,
+        error_x=dict(type="data", symmetric=False, array=highs, arrayminus=lows, thickness=2),
+        text=[f"{drops[n]:+.4f} ({ablation.verdict(n)})" for n in names], textposition="outside",
+        textfont_size=FONT_SIZE,
+    ))
+    fig.add_vline(x=0, line_width=1, line_color="#444444")
+    return style(fig, f"NDCG@10 lost without each field, 95% interval (validation NDCG@10 with all: "
+                 f"{ablation.base_ndcg10:.4f})", "drop in NDCG@10", "", height=max(320, 40 * len(names) + 120))
+
+
+def ablation_table(ablation: FieldAblation) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"field": name, "NDCG@10 without": ablation.ablated_ndcg10[name], "drop": drop,
+          "95% interval": f"[{ablation.intervals[name][0]:+.4f}, {ablation.intervals[name][1]:+.4f}]",
+          "verdict": ablation.verdict(name)} for name, drop in ablation.drop.items()]
+    )
