@@ -1,0 +1,113 @@
+"""A browser reload keeps the analyst's work: the uploaded dataset and the trained (unsaved) model come back.
+
+Debian's chromium walks the dashboard: upload the tiny tables on the Data page, switch pages (the session
+id must stay in the address), reload, see the same dataset; train for one epoch, reload, see the model
+back as an unsaved draft.  Screenshots: test-output/screenshots/10_session_*.png.
+"""
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from browser_support import browser, go, needs_chromium, server_fixture, shoot, wait_idle  # noqa: F401  (browser: a fixture)
+from conftest import tiny_tables
+from dashboard.session_store import valid_id
+from recsys_core import load_dataset
+
+RUN_TIMEOUT_MS = 300_000
+
+pytestmark = [pytest.mark.browser, needs_chromium]
+pytest.importorskip("playwright.sync_api")
+
+server = server_fixture(range(8610, 8615))
+
+
+def session_in(url: str) -> str | None:
+    values = parse_qs(urlsplit(url).query).get("session", [])
+    return values[0] if values else None
+
+
+def sidebar(page) -> str:
+    return page.get_by_test_id("stSidebar").inner_text().replace("\u2060", "")  # plain()'s word joiners
+
+
+def model_label(page) -> str:
+    """The sidebar's model line, e.g. "trained at 10:02 (unsaved)"."""
+    return re.search(r"Model: ([^\n]*)", sidebar(page)).group(1).strip()
+
+
+def test_a_reload_brings_back_the_uploaded_dataset_and_the_trained_model(server, browser, tmp_path):
+    interactions, items, _ = tiny_tables()
+    paths = [tmp_path / "my_ratings.csv", tmp_path / "my_items.csv"]
+    interactions.to_csv(paths[0], index=False)
+    items.to_csv(paths[1], index=False)
+    expected = load_dataset(interactions, items).summary()
+
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.goto(server, timeout=RUN_TIMEOUT_MS)
+    wait_idle(page)
+    assert session_in(page.url) is None  # the demo needs nothing kept
+    go(page, "Data")
+    for i, path in enumerate(paths):
+        page.locator('[data-testid="stFileUploader"] input[type="file"]').nth(i).set_input_files(str(path))
+        wait_idle(page)
+    page.get_by_role("button", name="Load dataset").click()
+    page.get_by_text("Dataset loaded").wait_for(timeout=RUN_TIMEOUT_MS)
+    wait_idle(page)
+    sid = session_in(page.url)
+    assert valid_id(sid), page.url
+
+    # Switching pages drops query parameters in Streamlit; the session puts its id back on the next run.
+    for label in ("Home", "Evaluation", "Data"):
+        go(page, label)
+        assert session_in(page.url) == sid, (label, page.url)
+
+    page.reload(timeout=RUN_TIMEOUT_MS)
+    wait_idle(page)
+    page.get_by_text("Restored your session").wait_for(timeout=RUN_TIMEOUT_MS)
+    assert session_in(page.url) == sid
+    assert "my_ratings.csv + my_items.csv" in sidebar(page)
+    assert page.get_by_role("heading", name="my_ratings.csv + my_items.csv").is_visible()
+    metrics = dict(zip(page.get_by_test_id("stMetricLabel").all_inner_texts(),
+                       page.get_by_test_id("stMetricValue").all_inner_texts()))
+    assert metrics["Interactions"] == f"{expected['interactions']:,}"
+    assert metrics["Users"] == f"{expected['users']:,}" and metrics["Items"] == f"{expected['items']:,}"
+    assert not page.get_by_test_id("stException").count()
+    shoot(page, "10_session_data_after_reload")
+
+    go(page, "Train")
+    page.get_by_role("spinbutton", name="Epochs (at most)").fill("1")
+    page.get_by_role("spinbutton", name="Epochs (at most)").press("Tab")
+    page.get_by_role("button", name="Train").click()
+    page.get_by_text("Training finished").wait_for(timeout=RUN_TIMEOUT_MS)
+    wait_idle(page)
+    trained = model_label(page)
+    assert trained.startswith("trained at") and trained.endswith("(unsaved)"), trained
+    assert session_in(page.url) == sid
+
+    page.reload(timeout=RUN_TIMEOUT_MS)
+    wait_idle(page)
+    page.get_by_text("Restored your session").wait_for(timeout=RUN_TIMEOUT_MS)
+    restored = model_label(page)
+    assert restored == trained.removesuffix("(unsaved)") + "(unsaved draft)", restored
+    assert "my_ratings.csv + my_items.csv" in sidebar(page)
+    assert not page.get_by_test_id("stException").count()
+    shoot(page, "10_session_model_after_reload")
+
+    go(page, "Home")  # the model was trained on this dataset: no "trained on other data" advice
+    assert page.get_by_text("trained on other data").count() == 0
+    page.get_by_text("Where things are kept").click()
+    page.get_by_text("kept on this server for").wait_for()
+    shoot(page, "10_session_home_kept")
+
+    # A link whose session is unknown opens the demo with a notice, and the bad id leaves the address.
+    other = browser.new_page(viewport={"width": 1440, "height": 900})
+    other.goto(f"{server}/?session={'A' * 43}", timeout=RUN_TIMEOUT_MS)
+    wait_idle(other)
+    other.get_by_text("could not be restored").wait_for(timeout=RUN_TIMEOUT_MS)
+    assert "demo data" in sidebar(other) and session_in(other.url) is None
+    shoot(other, "10_session_unknown_link")
+    other.close()
+    page.close()
