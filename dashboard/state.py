@@ -136,9 +136,15 @@ def use_model(rec: Recommender, label: str, saved_as: str | None = None) -> None
             _persist(lambda store, sid: store.save_model(sid, label.removesuffix(UNSAVED), draft=rec), "model")
 
 
-def _set_model(rec: Recommender, label: str) -> None:
+def _set_model(rec: Recommender, label: str, draft: bool = False) -> None:
     st.session_state["model"] = rec
     st.session_state["model_label"] = label
+    st.session_state["model_is_draft"] = draft
+
+
+def model_is_draft() -> bool:
+    """True when the session's model is an unsaved draft brought back by a reload (the Train page offers to save it)."""
+    return st.session_state.get("model_is_draft", False)
 
 
 # -- keeping the session for a reload -----------------------------------------------------------------
@@ -220,7 +226,7 @@ def _attach() -> None:
 def _restore_model(restored: Restored) -> None:
     kept = restored.model
     if kept.draft is not None:
-        _set_model(kept.draft, kept.label + DRAFT)
+        _set_model(kept.draft, kept.label + DRAFT, draft=True)
         return
     try:
         info = next((i for i in resources.registry().list() if i.name == kept.saved_name), None)

@@ -31,6 +31,22 @@ def live_progress(job: TrainingJob) -> None:
               "and evaluated.")
 
 
+def save_form(rec) -> None:
+    """Save ``rec`` to the shared registry under a name the analyst types (it stays the session's model)."""
+    with st.form("save_model"):
+        a, b = st.columns([3, 1])
+        name = a.text_input("Save as", key="save_name", placeholder="e.g. movies-softmax_v1",
+                            help="Letters, digits, - and _ only. Saved models are shared with everyone "
+                                 "using this server.")
+        overwrite = b.checkbox("Replace if it exists")
+        if st.form_submit_button("Save", key="save", icon=":material/save:"):
+            with page.user_errors():
+                # Only spaces are trimmed: a control character must reach the registry, which refuses it.
+                info = resources.registry().save(rec, name.strip(" "), overwrite=overwrite)
+                state.use_model(rec, info.name, saved_as=info.name)
+                page.done(f"Saved as **{plain(info.name)}** in {plain(info.path)}.", icon=":material/save:")
+
+
 page.setup("Train")
 data = state.dataset()
 st.caption(f"Training data: **{plain(state.dataset_label())}** — {formatting.dataset_line(data)}")
@@ -106,18 +122,12 @@ if job is not None:
                      "HitRate"))), width="stretch")
         st.caption(f"Test slice, {test.n_cases:,} users. Protocol: {plain(rec.report.protocol)}")
         page.chart(plots.training_curve(rec.train_log, rec.settings.get("best_epoch")))
-        with st.form("save_model"):
-            a, b = st.columns([3, 1])
-            name = a.text_input("Save as", key="save_name", placeholder="e.g. movies-softmax_v1",
-                                help="Letters, digits, - and _ only. Saved models are shared with everyone "
-                                     "using this server.")
-            overwrite = b.checkbox("Replace if it exists")
-            if st.form_submit_button("Save", key="save", icon=":material/save:"):
-                with page.user_errors():
-                    # Only spaces are trimmed: a control character must reach the registry, which refuses it.
-                    info = resources.registry().save(rec, name.strip(" "), overwrite=overwrite)
-                    state.use_model(rec, info.name, saved_as=info.name)
-                    page.done(f"Saved as **{plain(info.name)}** in {plain(info.path)}.", icon=":material/save:")
+        save_form(rec)
+elif state.model_is_draft():  # trained before a reload: kept with the session only until it is saved
+    st.header("Unsaved draft")
+    st.info(f"**{plain(state.model_label())}** was trained before this page was reloaded and is kept only with "
+            "this session: save it to keep it for good and share it.", icon=":material/draft:")
+    save_form(state.model())
 
 st.header("Saved models")
 with page.user_errors():  # a damaged models directory is a message, not a traceback

@@ -469,3 +469,33 @@ def test_the_home_page_says_how_long_a_session_is_kept(app_env, monkeypatch):
     at = open_app()
     kept = " ".join(str(e.value) for e in at.markdown)
     assert "kept on this server for **3 days**" in kept and "this page's address" in kept
+
+
+def test_a_restored_draft_can_be_saved_on_the_train_page_and_is_then_kept_by_name(app_env, tiny_model, tmp_path):
+    sid = new_id()
+    app_env.save_model(sid, "trained at 10:02", draft=tiny_model)
+    at = open_app(sid, page="pages/2_Train.py")
+    assert "Unsaved draft" in [h.value for h in at.header]
+    at.text_input(key="save_name").set_value("kept-draft")
+    at.button(key="save").click().run()
+    assert not at.exception and not at.error
+    assert [i.name for i in ModelRegistry(tmp_path / "models").list()] == ["kept-draft"]
+    assert at.session_state["model_label"] == "kept-draft"
+    assert "Unsaved draft" not in [h.value for h in at.header]
+    restored = app_env.restore(sid)
+    assert restored.model.saved_name == "kept-draft" and restored.model.draft is None
+
+
+def test_an_upload_over_the_session_limit_works_now_and_says_a_reload_will_not_keep_it(app_env, monkeypatch):
+    monkeypatch.setenv("RECSYS_SESSION_MAX_MB", "0.005")  # 5 kB: the tiny tables are 7.6 kB
+    at = open_app(page="pages/1_Data.py")
+    inter, items, _ = tiny_tables()
+    at.file_uploader(key="upload_interactions").set_value(("ratings.csv", csv(inter), "text/csv"))
+    at.file_uploader(key="upload_items").set_value(("movies.csv", csv(items), "text/csv"))
+    at.run()
+    at.button(key="load_dataset").click().run()
+    assert not at.exception and not at.error
+    assert at.session_state["dataset_label"] == "ratings.csv + movies.csv"
+    assert "a reload starts on the demo data" in notices(at)
+    reloaded = open_app(at.query_params["session"])
+    assert "demo data" in reloaded.session_state["dataset_label"]
