@@ -113,13 +113,15 @@ def joint_integrated_gradients(
     score_from_pooled: Callable[[torch.Tensor], torch.Tensor],
     n_steps: int = 20,
     method: str = "gausslegendre",
+    cancel: Callable[[], None] | None = None,
 ) -> TokenScores:
     """IG of ``score_from_pooled`` ((B, N, T) → (B,)) over all N texts' word embeddings at once.
 
     input_ids, baseline_ids, attention_mask: (N, L).  Returns (N, L) attributions.
+    ``cancel`` is called between encoder passes (it may raise to stop early).
     """
     x, b = embed(encoder, input_ids), embed(encoder, baseline_ids)
-    values = path_gradients(encoder, x, b, attention_mask, score_from_pooled, n_steps, method)
+    values = path_gradients(encoder, x, b, attention_mask, score_from_pooled, n_steps, method, cancel)
     values = values.detach().double().numpy()
     with torch.inference_mode():
         both = torch.stack([x, b])  # (2, N, L, d)

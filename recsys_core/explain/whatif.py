@@ -1,20 +1,27 @@
 """Counterfactuals: contrastive attributions and rank what-ifs.
 
-- ``contrast_pair`` attributes ``score(u, A) - score(u, B)`` to tokens: why A ranks above B.
+- ``contrast_pair`` splits ``score(u, A) - score(u, B)`` into the net share of each item field, the
+  item ids and the item bias (Shapley values: they add up, identical fields get 0), and optionally
+  attributes it to the words of both texts: why A ranks above B.
 - ``what_if`` removes history items or item fields, or replaces the item's text,
   re-encodes only what changed, and reports the new score and rank.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import itertools
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 
 from ..errors import RecsysError
 from ..recommender import Recommender, UserContext
+from ..text import build_field_text
 from .core import resolve_context
 from .integrated_gradients import joint_integrated_gradients
+from .methods import Progress
 from .pair import build_pair, full_rank, item_title
 from .rollup import field_totals, history_contributions, token_attributions
 from .types import ExplainConfig, HistoryContribution, TokenAttribution, jsonable
@@ -22,22 +29,128 @@ from .types import ExplainConfig, HistoryContribution, TokenAttribution, jsonabl
 
 @dataclass
 class Contrast:
-    """Attribution of score(A) − score(B) for one user (score units, signed towards A)."""
+    """Why A scores above (or below) B for one user: ``score_a − score_b`` split into parts that add up.
+
+    The parts are the Shapley values of the candidate's own ingredients — each field of its
+    text, and its item id — in the game "score of a hybrid item that takes the ingredients in S
+    from A and the rest from B" (the user's history and profile stay as they are).  So:
+
+    - ``fields[f]`` is field f's *net* effect of being A's value instead of B's; a field whose
+      value is the same on A and B changes nothing and gets exactly 0;
+    - ``id_embedding`` is what A's learned id vector does instead of B's — the collaborative
+      signal, including how it steers the model's attention over the history;
+    - ``bias`` is A's item bias minus B's (it is additive, so its share is exact);
+    - ``sum(fields) + id_embedding + bias == score_a − score_b`` (to float precision).
+
+    With ``words=True`` the difference is also attributed to the words of both texts and the
+    user's texts by joint integrated gradients (slow: the whole pair twice through BERT per step);
+    those fields are filled then, and empty / NaN otherwise.
+    """
 
     user_id: str
     item_a: str
     item_b: str
     score_a: float
     score_b: float
-    baseline_difference: float  # the same difference with every text at the baseline
-    convergence_delta: float
-    tokens_a: list[TokenAttribution]  # tokens of A's text (and the user side, shared)
-    tokens_b: list[TokenAttribution]  # tokens of B's text
-    fields: dict[str, float]  # "A item: genres", "B item: title", "history: title", ...
-    history_items: list[HistoryContribution]
+    fields: dict[str, float]  # net Shapley share per item field, largest |share| first
+    id_embedding: float
+    bias: float
+    identical_fields: list[str]  # fields whose value is the same on A and B (share exactly 0)
+    exact: bool  # True: every coalition enumerated; False: sampled permutations (still adds up exactly)
+    # word level (words=True only)
+    baseline_difference: float = float("nan")  # the difference with every text at the baseline
+    convergence_delta: float = float("nan")
+    tokens_a: list[TokenAttribution] = field(default_factory=list)  # A's text and the (shared) user texts
+    tokens_b: list[TokenAttribution] = field(default_factory=list)  # B's text
+    word_fields: dict[str, float] = field(default_factory=dict)  # "A item: genres", "history: title", ...
+    history_items: list[HistoryContribution] = field(default_factory=list)
+
+    @property
+    def difference(self) -> float:
+        return self.score_a - self.score_b
+
+    def parts(self) -> list[tuple[str, float]]:
+        """Labelled parts of the difference, largest |value| first; they add up to ``difference``."""
+        rows = [(f"item text: {name}", value) for name, value in self.fields.items()]
+        rows += [("item id embedding", self.id_embedding), ("item bias", self.bias)]
+        return sorted(rows, key=lambda kv: -abs(kv[1]))
+
+    def summary(self) -> str:
+        """One plain sentence with numbers that add up to the difference."""
+        text = sum(self.fields.values())
+        same = f" ({', '.join(self.identical_fields)} identical on both: 0)" if self.identical_fields else ""
+        return (
+            f"Score {self.score_a:+.3f} vs {self.score_b:+.3f}: a difference of {self.difference:+.3f} = "
+            f"{text:+.3f} from the item texts' fields{same} {_signed(self.id_embedding)} from the item ids "
+            f"(the learned id vectors, collaborative signal) {_signed(self.bias)} from the item bias."
+        )
 
     def to_dict(self) -> dict:
-        return jsonable(asdict(self))
+        out = jsonable(asdict(self))
+        out["difference"] = jsonable(self.difference)
+        return out
+
+
+def _signed(value: float) -> str:
+    return f"{'+' if value >= 0 else '−'} {abs(value):.3f}"
+
+
+EXACT_PLAYERS = 9  # up to 8 fields + the id: 2^9 = 512 coalitions (256 hybrid texts to encode); beyond, permutations
+PERMUTATIONS = 64
+
+
+def _coalition_values(recommender: Recommender, ctx: UserContext, a: int, b: int, names: list[str],
+                      coalitions: list[frozenset[int]]) -> dict[frozenset[int], float]:
+    """Score of the hybrid item for each coalition (player i < len(names): field i from A; the last: A's id)."""
+    catalog = recommender.catalog
+    va, vb = catalog.item_texts[a].values(), catalog.item_texts[b].values()
+    id_player = len(names)
+    texts: dict[frozenset[int], int] = {}  # the text part of a coalition → its row
+    rows: list[str | int] = []
+    for c in coalitions:
+        part = frozenset(i for i in c if i < id_player)
+        if part not in texts:
+            texts[part] = len(rows)
+            if len(part) == len(names):
+                rows.append(a)  # all of A's fields: A's stored vector (the served score exactly)
+            elif not part:
+                rows.append(b)
+            else:
+                mixed = {f: (va if i in part else vb).get(f) for i, f in enumerate(names)}
+                rows.append(build_field_text(mixed, list(catalog.item_fields)).text)
+    fresh = [r for r in rows if isinstance(r, str)]
+    encoded = iter(recommender.encoder.encode(fresh) if fresh else [])
+    vectors = np.stack([catalog.item_vectors[r] if isinstance(r, int) else next(encoded) for r in rows]).astype(np.float32)
+    cand_vecs = torch.from_numpy(vectors[[texts[frozenset(i for i in c if i < id_player)] for c in coalitions]])
+    cand_idx = torch.tensor([a if id_player in c else b for c in coalitions], dtype=torch.long)
+    with torch.inference_mode():
+        scores = recommender.model.score(recommender.user_input(ctx), cand_vecs, cand_idx)[0]
+    return {c: float(s) for c, s in zip(coalitions, scores)}
+
+
+def _shapley(n: int, value: Callable[[list[frozenset[int]]], dict[frozenset[int], float]]) -> tuple[np.ndarray, bool]:
+    """Shapley values of n players: exact over all coalitions when n is small, else sampled permutations
+    (each permutation's marginal contributions telescope, so the values still sum to v(all) − v(none))."""
+    if n <= EXACT_PLAYERS:
+        everyone = [frozenset(c) for k in range(n + 1) for c in itertools.combinations(range(n), k)]
+        v = value(everyone)
+        phi = np.zeros(n)
+        for c in everyone:
+            for i in range(n):
+                if i not in c:
+                    weight = math.factorial(len(c)) * math.factorial(n - len(c) - 1) / math.factorial(n)
+                    phi[i] += weight * (v[c | {i}] - v[c])
+        return phi, True
+    rng = np.random.default_rng(0)
+    orders = [rng.permutation(n) for _ in range(PERMUTATIONS // 2)]
+    orders += [o[::-1] for o in orders]  # antithetic pairs halve the variance
+    chains = [[frozenset(o[:k]) for k in range(n + 1)] for o in orders]
+    v = value(sorted({c for chain in chains for c in chain}, key=len))
+    phi = np.zeros(n)
+    for o, chain in zip(orders, chains):
+        for k, player in enumerate(o):
+            phi[player] += v[chain[k + 1]] - v[chain[k]]
+    return phi / len(orders), False
 
 
 def contrast_pair(
@@ -47,16 +160,59 @@ def contrast_pair(
     item_b: str,
     config: ExplainConfig = ExplainConfig(),
     ctx: UserContext | None = None,
+    words: bool = True,
+    progress: Progress | None = None,
+    cancel: Callable[[], None] | None = None,
 ) -> Contrast:
-    """Integrated gradients of score(u, A) − score(u, B) over A's, B's and the user's texts.
-
-    Both pairs share the user texts; B's pair contributes only its item text,
-    so the user side is encoded once per step and attributed once.
-    """
+    """Why A ranks above B for the user: ``score(u, A) − score(u, B)`` split into net field, id and bias
+    shares (see ``Contrast``); with ``words`` also joint integrated gradients over A's, B's and the user's
+    texts.  ``progress(fraction, message)`` is called between stages, ``cancel`` between encoder passes
+    of the word level (either may raise to stop)."""
+    say = progress or (lambda _fraction, _message: None)
     ctx = resolve_context(recommender, user_id, ctx)
     a, b = recommender.item_position(item_a), recommender.item_position(item_b)
     if a == b:
         raise RecsysError("Pick two different items to compare.")
+    say(0.0, "each field's and the item id's net share")
+    catalog = recommender.catalog
+    va, vb = catalog.item_texts[a].values(), catalog.item_texts[b].values()
+    names = [f for f in catalog.item_fields if f in va or f in vb]
+    identical = [f for f in names if va.get(f) == vb.get(f)]
+    players = [f for f in names if f not in identical]  # an identical field is a null player: exactly 0
+    phi, exact = _shapley(len(players) + 1, lambda cs: _coalition_values(recommender, ctx, a, b, players, cs))
+    with torch.inference_mode():
+        _, biases = recommender.model.item_repr(torch.from_numpy(catalog.item_vectors[[a, b]]), torch.tensor([a, b]))
+    bias = float(biases[0] - biases[1])
+    fields = dict(zip(players, (float(x) for x in phi[:-1])))
+    fields.update({f: 0.0 for f in identical})
+    contrast = Contrast(
+        user_id=ctx.user_id or "(new user)",
+        item_a=item_a,
+        item_b=item_b,
+        score_a=0.0,
+        score_b=0.0,
+        fields=dict(sorted(fields.items(), key=lambda kv: -abs(kv[1]))),
+        id_embedding=float(phi[-1]) - bias,
+        bias=bias,
+        identical_fields=identical,
+        exact=exact,
+    )
+    scores = recommender.score_items(ctx, np.array([a, b]))
+    contrast.score_a, contrast.score_b = float(scores[0]), float(scores[1])
+    if words:
+        say(0.1, "the words of both texts (integrated gradients)")
+        _add_words(contrast, recommender, ctx, a, b, config, cancel)
+    say(1.0, "done")
+    return contrast
+
+
+def _add_words(contrast: Contrast, recommender: Recommender, ctx: UserContext, a: int, b: int,
+               config: ExplainConfig, cancel: Callable[[], None] | None) -> None:
+    """Joint integrated gradients of the difference over A's, B's and the user's texts.
+
+    Both pairs share the user texts; B's pair contributes only its item text,
+    so the user side is encoded once per step and attributed once.
+    """
     pa = build_pair(recommender, ctx, a, config.max_history)
     pb = build_pair(recommender, ctx, b, config.max_history)
     # One joint input: A's texts followed by B's item text, padded to a common length.
@@ -80,12 +236,9 @@ def contrast_pair(
         return score_a - score_b
 
     result = joint_integrated_gradients(
-        recommender.encoder, ids, baseline, mask, difference, min(config.n_steps, 20), config.ig_method
+        recommender.encoder, ids, baseline, mask, difference, min(config.n_steps, 20), config.ig_method, cancel
     )
     values = result.values
-    with torch.inference_mode():
-        sa = float(pa.score_from_ids(pa.input_ids.unsqueeze(0))[0])
-        sb = float(pb.score_from_ids(pb.input_ids.unsqueeze(0))[0])
     va = values[:n, : pa.input_ids.shape[1]]
     vb = np.zeros(pb.input_ids.shape)
     vb[0] = values[n, : pb.input_ids.shape[1]]
@@ -97,20 +250,13 @@ def contrast_pair(
             fields["B " + key] = value
         elif key == "(separators)":
             fields[key] = fields.get(key, 0.0) + value
-    weights = pa.recommender.history_attention(ctx, a)  # A's attention, for reference next to the attributions
-    return Contrast(
-        user_id=ctx.user_id or "(new user)",
-        item_a=item_a,
-        item_b=item_b,
-        score_a=sa,
-        score_b=sb,
-        baseline_difference=result.baseline_score,
-        convergence_delta=result.convergence_delta,
-        tokens_a=token_attributions(pa, va),
-        tokens_b=[t for t in token_attributions(pb, vb) if t.text_index == 0],
-        fields=dict(sorted(fields.items(), key=lambda kv: -abs(kv[1]))),
-        history_items=history_contributions(pa, va, weights),
-    )
+    weights = recommender.history_attention(ctx, a)  # A's attention, for reference next to the attributions
+    contrast.baseline_difference = result.baseline_score
+    contrast.convergence_delta = result.convergence_delta
+    contrast.tokens_a = token_attributions(pa, va)
+    contrast.tokens_b = [t for t in token_attributions(pb, vb) if t.text_index == 0]
+    contrast.word_fields = dict(sorted(fields.items(), key=lambda kv: -abs(kv[1])))
+    contrast.history_items = history_contributions(pa, va, weights)
 
 
 @dataclass
