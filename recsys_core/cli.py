@@ -174,6 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="what integrated gradients start from: [PAD] tokens, [MASK] tokens or empty fields (default: pad)")
     x.add_argument("--out", required=True, help="JSON file to write")
     x.add_argument("--html", help="also write a self-contained HTML card")
+    x.add_argument("--full-attention", action="store_true",
+                   help="keep every layer and head of the attention maps in the JSON (much larger file); "
+                        "by default it keeps the last layer's head average and the rollout per text")
     return parser
 
 

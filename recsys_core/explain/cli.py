@@ -40,7 +40,8 @@ def run_explain(args: Namespace) -> int:
         ctx = type(ctx)(args.user, ctx.history, ctx.profile_vector, ctx.profile_text)
     config = ExplainConfig(method=args.method, n_steps=args.steps, baseline=args.baseline)
     exp = explain_pair(recommender, args.user, args.item, config, ctx=ctx, progress=lambda _fraction, s: print(f"· {s}", file=sys.stderr))
-    _write(Path(args.out), json.dumps(exp.to_dict(), indent=1))
+    detail = "full" if getattr(args, "full_attention", False) else "summary"
+    _write(Path(args.out), json.dumps(exp.to_dict(attention=detail), indent=1))
     if args.html:
         title = item_title(recommender, recommender.item_position(args.item))
         _write(Path(args.html), explanation_html(exp, title))

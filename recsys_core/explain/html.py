@@ -26,22 +26,46 @@ def _text_block(tokens, scale: float) -> str:
     return " ".join(spans)
 
 
+SPECIAL = ("[CLS]", "[SEP]", "[PAD]")
+
+
+def readable_attention(matrix: np.ndarray, tokens: list[str]) -> tuple[np.ndarray, list[str]]:
+    """The map without [CLS]/[SEP] rows and columns, each row renormalised to sum to 1.
+
+    Why: [CLS]/[SEP] soak up most of the weight (and the rollout's residual term most of
+    the rest on the diagonal), so scaled by the overall maximum every other cell was
+    nearly white.  Per row, the shares say where each token looks among the content tokens.
+    """
+    keep = [i for i, t in enumerate(tokens) if t not in SPECIAL]
+    if not keep:
+        return np.zeros((0, 0)), []
+    sub = np.asarray(matrix, dtype=np.float64)[np.ix_(keep, keep)]
+    sums = sub.sum(axis=1, keepdims=True)
+    sub = np.divide(sub, sums, out=np.zeros_like(sub), where=sums > 0)
+    return sub, [f"{tokens[i]} ({i})" for i in keep]
+
+
 def _heatmap(matrix: np.ndarray, labels: list[str]) -> str:
+    """A labelled grid; a cell's strength is its weight relative to the largest weight of its row."""
     n = len(labels)
-    size = max(8, min(18, 480 // max(n, 1)))
-    top = float(matrix.max()) or 1.0
-    cells = []
+    size = max(10, min(22, 640 // max(n, 1)))
+    cells = ['<div></div>'] + [
+        f'<div class="col" title="{html.escape(l)}">{html.escape(l)}</div>' for l in labels
+    ]
     for i in range(n):
+        row_max = float(matrix[i].max()) or 1.0
+        cells.append(f'<div class="row">{html.escape(labels[i])}</div>')
         for j in range(n):
-            alpha = matrix[i, j] / top
+            alpha = matrix[i, j] / row_max
             cells.append(
-                f'<div style="width:{size}px;height:{size}px;background:rgba(68,1,84,{alpha:.3f})" '
+                f'<div style="background:rgba(68,1,84,{alpha:.3f})" '
                 f'title="{html.escape(labels[i])} → {html.escape(labels[j])}: {matrix[i, j]:.3f}"></div>'
             )
     return (
-        f'<div style="display:grid;grid-template-columns:repeat({n},{size}px);gap:0">{"".join(cells)}</div>'
-        f'<p class="small">Rows: query tokens; columns: attended tokens ({", ".join(html.escape(l) for l in labels[:40])}'
-        f'{"…" if n > 40 else ""}).</p>'
+        f'<div class="heat" style="grid-template-columns:max-content repeat({n},{size}px);grid-template-rows:max-content;grid-auto-rows:{size}px">'
+        f'{"".join(cells)}</div>'
+        '<p class="small">Rows: query tokens; columns: attended tokens ([CLS]/[SEP] left out). Each row is '
+        "renormalised over the tokens shown and shaded relative to its own largest weight.</p>"
     )
 
 
@@ -75,8 +99,9 @@ def explanation_html(exp: Explanation, item_title: str = "") -> str:
     heat = ""
     if exp.attention:
         item_att = exp.attention[0]
-        roll = np.array(item_att.rollout)
-        heat = f"<h2>Attention rollout over the item text</h2>{_heatmap(roll, item_att.tokens)}"
+        last = np.asarray(item_att.layers)[-1].mean(axis=0)  # last layer, heads averaged
+        matrix, tokens = readable_attention(last, item_att.tokens)
+        heat = f"<h2>Encoder attention over the item text (last layer, heads averaged)</h2>{_heatmap(matrix, tokens)}"
     curves = "".join(
         f"<tr><td>{html.escape(c.method)}</td><td style='text-align:right'>{c.area:.4f}</td>"
         f"<td style='text-align:right'>{c.comprehensiveness:.4f}</td><td style='text-align:right'>{c.sufficiency:.4f}</td></tr>"
@@ -92,11 +117,15 @@ body {{ font-family: system-ui, sans-serif; max-width: 980px; margin: 2em auto; 
 table {{ border-collapse: collapse; }} td, th {{ padding: 2px 10px; border-bottom: 1px solid #ddd; }}
 .small {{ font-size: 12px; color: #666; }} .warn {{ color: #a40; font-weight: bold; }}
 .reason {{ font-size: 1.2em; background: #f4f4f8; padding: .8em 1em; border-radius: 6px; }}
+.heat {{ display: grid; gap: 1px; font-size: 11px; }}
+.heat .row {{ padding-right: 6px; text-align: right; white-space: nowrap; line-height: 1; align-self: center; }}
+.heat .col {{ writing-mode: vertical-rl; transform: rotate(180deg); white-space: nowrap; align-self: end;
+  justify-self: center; line-height: 1; padding-top: 4px; }}
 </style></head><body>
 <h1>Why “{title}” for user {html.escape(exp.user_id)}</h1>
 <p class="reason">{html.escape(exp.reason)}</p>
-<p>Score {exp.score:+.4f} (P = {1 / (1 + np.exp(-exp.score)):.3f}); blanked-text reference {exp.baseline_score:+.4f};
-rank {exp.rank}; convergence delta {exp.convergence_delta:+.5f}.</p>
+<p>Score (logit) {exp.score:+.4f}; rank {exp.rank} among the user's unseen items; blanked-text reference
+{exp.baseline_score:+.4f}; convergence delta {exp.convergence_delta:+.5f}.</p>
 {warn}
 <p class="small">Red tokens raised the score, blue lowered it (integrated gradients, {exp.config.n_steps} steps, {html.escape(exp.config.baseline)} baseline).</p>
 <h2>Each text's share of the score</h2><table><tr><th>text</th><th>share</th><th>split into</th></tr>{text_rows}</table>

@@ -10,7 +10,7 @@ signed (positive pushed the item up) and, for integrated gradients, sum to
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -31,6 +31,7 @@ def jsonable(value):
 
 
 TOKEN_LEVELS = ("none", "carrying", "all")
+ATTENTION_DETAIL = ("summary", "full")  # how much of the attention maps an exported explanation keeps
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,27 @@ class TextAttention:
     token_importance: np.ndarray
     rollout_importance: np.ndarray
 
+    def to_dict(self, detail: str = "summary") -> dict:
+        """JSON-ready values; ``detail="summary"`` replaces ``layers`` by ``last_layer`` (n, n), the
+        head average of the last layer (it and the rollout to 4 decimals), ``"full"`` keeps
+        ``layers`` (L, H, n, n) as computed."""
+        out = {
+            "label": self.label,
+            "text_index": self.text_index,
+            "tokens": list(self.tokens),
+            "heads_averaged": self.heads_averaged,
+            "rollout": self.rollout,
+            "token_importance": self.token_importance,
+            "rollout_importance": self.rollout_importance,
+        }
+        if detail == "full":
+            out["layers"] = self.layers
+        else:
+            # Four decimals are plenty for weights in [0, 1] that are drawn, and halve the text.
+            out["last_layer"] = np.round(np.asarray(self.layers)[-1].mean(axis=0), 4)
+            out["rollout"] = np.round(np.asarray(self.rollout), 4)
+        return jsonable(out)
+
 
 @dataclass(frozen=True)
 class DeletionCurve:
@@ -145,6 +167,16 @@ class Explanation:
     seconds: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict:
-        """JSON-ready values (the schema documented in docs/explanations.md)."""
-        return jsonable(asdict(self))
+    def to_dict(self, attention: str = "summary") -> dict:
+        """JSON-ready values (the schema documented in docs/explanations.md).
+
+        ``attention="summary"`` (default) keeps, per text, the last layer's head-averaged map and
+        the rollout (plus the per-token importances): what the page and the HTML card draw.
+        ``"full"`` keeps every layer × head as computed (on the demo a JSON of ~17 MB instead of
+        well under 1 MB).
+        """
+        if attention not in ATTENTION_DETAIL:
+            raise ValueError(f"Unknown attention detail {attention!r}: choose one of {', '.join(ATTENTION_DETAIL)}.")
+        out = jsonable(asdict(replace(self, attention=[])))
+        out["attention"] = [a.to_dict(attention) for a in self.attention]
+        return out
