@@ -20,6 +20,7 @@ from recsys_core.explain import (
     PairState,
     add_faithfulness,
     compose,
+    contrast_pair,
     pair_state,
     split_texts,
 )
@@ -28,6 +29,7 @@ from recsys_core.explain.executor import (
     INTERACTIVE,
     ON_REQUEST,
     PREFETCH,
+    Cancelled,
     Job,
     executor,
 )
@@ -83,6 +85,28 @@ def faithfulness(state: PairState, progress: Progress | None = None) -> None:
     _wait(job, progress)
 
 
+def submit_contrast(rec: Recommender, user_id: str | None, item_a: str, item_b: str, config: ExplainConfig,
+                    ctx: UserContext, words: bool = False) -> Job:
+    """Why A above B (``contrast_pair``) as an executor job: it queues with the rest and can be cancelled.
+    The page keeps the job in its session, so a rerun while it runs picks up the same job's result."""
+    key = ("contrast", state_key(rec, ctx, item_a, config), item_b, words)
+    return executor().submit(
+        lambda j: contrast_pair(rec, user_id, item_a, item_b, config, ctx, words=words, progress=j.progress, cancel=j.checkpoint),
+        INTERACTIVE, key, session_id(),
+    )
+
+
+def wait(job: Job, progress: Progress | None = None):
+    """The job's result (re-raising its error, ``Cancelled`` included), reporting progress while it runs."""
+    return _wait(job, progress)
+
+
+def cancel(kinds: set[str]) -> int:
+    """This session stops waiting for its work of these kinds ("state", "split", "faithfulness", "contrast");
+    work no other session waits for is cancelled (it stops at its next checkpoint, nothing partial is cached)."""
+    return executor().withdraw(session_id(), kinds)
+
+
 def prefetch(rec: Recommender, user_id: str | None, item_ids: list[str], ctx: UserContext,
              config: ExplainConfig | None = None) -> list[Job]:
     """Explain the first ``PREFETCH_TOP`` items in the background (first view + carrying tokens).
@@ -124,4 +148,4 @@ def page_config(max_steps: int = 64, baseline: str = "pad") -> ExplainConfig:
     return ExplainConfig(method="all", n_steps=max_steps, baseline=baseline, token_level="carrying", faithfulness=False)
 
 
-__all__ = ["ON_REQUEST", "compose", "faithfulness", "first_view", "page_config", "prefetch", "prefetch_status", "split"]
+__all__ = ["ON_REQUEST", "Cancelled", "cancel", "compose", "faithfulness", "first_view", "page_config", "prefetch", "prefetch_status", "split", "submit_contrast", "wait"]

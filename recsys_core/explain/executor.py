@@ -44,6 +44,7 @@ class Job:
     priority: int
     key: tuple | None = None
     owner: str | None = None  # who asked (a session id), for cancelling a session's prefetches
+    waiters: set = field(default_factory=set)  # every owner whose submission was merged into this job
     fraction: float = 0.0
     message: str = "queued"
     result: Any = None
@@ -103,10 +104,12 @@ class ExplanationExecutor:
                 if priority < existing.priority and existing not in self._running:
                     existing.priority = priority
                     heapq.heappush(self._heap, (priority, next(self._order), existing))  # the stale entry is skipped
+                if owner is not None:
+                    existing.waiters.add(owner)
                 self._ensure_worker()  # a merged job must still have a live worker to run it
                 self._cond.notify()
                 return existing
-            job = Job(fn, priority, key, owner, _executor=self)
+            job = Job(fn, priority, key, owner, waiters={owner} - {None}, _executor=self)
             if priority >= PREFETCH and len(self._heap) >= self.max_queued:
                 job.cancelled = True
                 job.message = "dropped: queue full"
@@ -130,6 +133,23 @@ class ExplanationExecutor:
                     n += 1
         return n
 
+    def withdraw(self, owner: str, kinds: set[str] | frozenset = frozenset()) -> int:
+        """``owner`` no longer waits for its queued or running jobs (those whose key starts with one of
+        ``kinds``, or all); a job nobody else waits for is cancelled.  An analyst's Cancel must not stop
+        the same work another session merged into.  Returns how many jobs were cancelled."""
+        n = 0
+        with self._cond:
+            for job in {j for _, _, j in self._heap} | set(self._running):
+                if owner not in job.waiters or job.done or job.cancelled:
+                    continue
+                if kinds and not (job.key and job.key[0] in kinds):
+                    continue
+                job.waiters.discard(owner)
+                if not job.waiters:
+                    job.cancel()
+                    n += 1
+        return n
+
     def queued(self) -> int:
         with self._cond:
             return sum(1 for _, _, j in self._heap if not j.cancelled)
@@ -148,7 +168,8 @@ class ExplanationExecutor:
             heapq.heappop(self._heap)
             if job.done or job in self._running or priority != job.priority:
                 continue  # finished, or a stale entry of a re-prioritised job
-            if job.cancelled:
+            if job.cancelled:  # cancelled while queued: its waiters get Cancelled, as if it had started
+                job.error, job.message = Cancelled(), "cancelled"
                 self._finish(job)
                 continue
             return job
