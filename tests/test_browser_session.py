@@ -93,6 +93,7 @@ def test_a_reload_brings_back_the_uploaded_dataset_and_the_trained_model(server,
     restored = model_label(page)
     assert restored == trained.removesuffix("(unsaved)") + "(unsaved draft)", restored
     assert "my_ratings.csv + my_items.csv" in sidebar(page)
+    assert page.get_by_role("heading", name="Unsaved draft").is_visible()  # the Train page offers to save it
     assert not page.get_by_test_id("stException").count()
     shoot(page, "10_session_model_after_reload")
 
