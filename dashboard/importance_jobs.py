@@ -62,8 +62,9 @@ def start(kind: str, model: str, work: Callable[[Callable[[float, str], None], C
 def follow(run: ImportanceRun, cancel_key: str) -> None:
     """Block this script run until the job ends, showing its progress and a Cancel button."""
     cancelling = run.job.cancelled
-    st.button("Cancel", key=cancel_key, icon=":material/cancel:", on_click=run.job.cancel, disabled=cancelling,
-              help="Stops the computation at its next step; nothing from the unfinished sample is shown.")
+    button = st.empty()  # cleared when the run ends: a Cancel button for nothing would mislead
+    button.button("Cancel", key=cancel_key, icon=":material/cancel:", on_click=run.job.cancel, disabled=cancelling,
+                  help="Stops the computation at its next step; nothing from the unfinished sample is shown.")
     bar = st.progress(0.0)
     while not run.job.done:
         status = "Cancelling… " if run.job.cancelled else ""
@@ -71,12 +72,14 @@ def follow(run: ImportanceRun, cancel_key: str) -> None:
         bar.progress(min(max(run.fraction, 0.0), 1.0), text=plain(status + run.message))
         time.sleep(POLL_SECONDS)
     bar.empty()
+    button.empty()
 
 
 def cancelled_message(run: ImportanceRun, what: str) -> str:
+    """Markdown: the run's messages are this package's own text (no ids or titles in them)."""
     seconds = (run.job.finished_at or time.time()) - run.started
-    return (f"Cancelled after {seconds:.0f} s, {run.fraction:.0%} of the way ({run.message}). Nothing is shown "
-            f"from it: {what} from part of the sample are not the result you asked for.")
+    return (f"Cancelled after {seconds:.0f} s at {run.fraction:.0%}: {run.message}. Nothing is shown from it: "
+            f"{what} from part of the sample are not the result you asked for.")
 
 
 __all__ = ["ImportanceRun", "cancelled_message", "follow", "start"]

@@ -24,6 +24,7 @@ def finished(kind: str, what: str):
         return
     if not run.job.done:
         jobs.follow(run, cancel_key=f"fi_cancel_{kind}")
+        st.rerun()  # the controls above were drawn for a running job
     if run.cancelled:
         st.warning(jobs.cancelled_message(run, what), icon=":material/cancel:")
         return
@@ -48,9 +49,10 @@ with page.user_errors():
     n_users = a.slider("Users in the sample", 3, 100, 12, key="fi_users", help="Sampled across the user-activity "
                        "buckets in proportion to their size (seeded).")
     k = b.slider("Top-K items per user", 1, 10, 3, key="fi_k")
-    if c.button("Compute attribution shares", type="primary", key="fi_run", disabled=busy):
+    if c.button("Compute attribution shares", type="primary", key="fi_run", disabled=busy) and not busy:
         runs["ig"] = jobs.start("ig", key, lambda progress, cancel: global_importance(
             rec, n_users=n_users, k=k, config=IG_CONFIG, progress=progress, cancel=cancel))
+        st.rerun()  # redraw with the button disabled while the run goes on
     finished("ig", "shares")
 
     ig = results.get((key, "ig"))
@@ -92,9 +94,11 @@ with page.user_errors():
                "those users: a difference whose interval crosses zero is within noise, neither a gain nor a loss.")
     ablation_busy = "ablation" in runs and not runs["ablation"].job.done
     max_users = st.slider("Validation users", 50, 1000, 300, 50, key="fi_ablation_users")
-    if st.button("Run ablation (re-encodes the catalogue once per field)", key="fi_ablation", disabled=ablation_busy):
+    if st.button("Run ablation (re-encodes the catalogue once per field)", key="fi_ablation",
+                 disabled=ablation_busy) and not ablation_busy:
         runs["ablation"] = jobs.start("ablation", key, lambda progress, cancel: field_ablation(
             rec, max_users=max_users, progress=progress, cancel=cancel))
+        st.rerun()
     finished("ablation", "NDCG@10 changes")
     ablation = results.get((key, "ablation"))
     if ablation is not None:
