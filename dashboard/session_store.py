@@ -126,7 +126,7 @@ class LoadOptions:
         }
 
     @classmethod
-    def from_dict(cls, data: object) -> "LoadOptions":
+    def from_dict(cls, data: object) -> LoadOptions:
         """Strictly typed: anything unexpected raises ValueError (the entry is then treated as damaged)."""
         if not isinstance(data, dict):
             raise ValueError("options are not an object")
@@ -188,7 +188,7 @@ class DatasetSource:
            columns: ColumnMap = ColumnMap(), item_fields: Sequence[str] | None = None,
            user_fields: Sequence[str] | None = None, min_rating: float | None = None,
            item_id_col: str = ITEM, user_id_col: str = USER,
-           rename: Mapping[str, str] | None = None) -> "DatasetSource":
+           rename: Mapping[str, str] | None = None) -> DatasetSource:
         """The files plus ``load_dataset``'s keyword arguments, as the Data page passes them."""
         options = LoadOptions(
             columns=columns,
@@ -405,6 +405,10 @@ class SessionStore:
         except RecsysError as exc:  # e.g. a newer version of the loader rejects what it once accepted
             restored.problems.append(f"its dataset no longer loads ({exc.summary})")
             return
+        except Exception:  # a loader bug must cost the restore, not the page
+            log.exception("a kept dataset failed to load")
+            restored.problems.append("its dataset no longer loads")
+            return
         restored.dataset_label = label
 
     def _read_source(self, folder: Path, entry: object) -> tuple[DatasetSource, str]:
@@ -444,6 +448,9 @@ class SessionStore:
                 raise ValueError(f"unknown model kind {kind!r}")
         except (OSError, ValueError, KeyError, TypeError, RecsysError) as exc:
             log.warning("session model unreadable: %s", exc)
+            restored.problems.append("its unsaved model is missing or damaged")
+        except Exception:  # e.g. a torch error on weights that passed the format checks: still just absent
+            log.exception("a kept draft model failed to load")
             restored.problems.append("its unsaved model is missing or damaged")
 
     # -- writing ----------------------------------------------------------------------------------

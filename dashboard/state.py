@@ -173,8 +173,8 @@ def _persist(write, what: str) -> None:
         st.session_state["_session_touched"] = time.time()
     except SessionTooLarge as exc:
         _notice("warning", str(exc))
-    except (OSError, RecsysError) as exc:
-        log.warning("could not keep the session's %s: %s", what, exc)
+    except Exception as exc:  # OSError (disk full, permissions) or anything else: keeping is best effort
+        log.warning("could not keep the session's %s: %s", what, exc, exc_info=not isinstance(exc, OSError))
         _notice("warning", f"This {what} could not be kept on the server ({exc}): it works until you close or "
                 "reload the page, but a reload will not bring it back.")
 
@@ -200,7 +200,11 @@ def _attach() -> None:
         del st.query_params[SESSION_PARAM]
         return
     with st.spinner("Restoring your session…"):
-        restored = store.restore(sid)
+        try:
+            restored = store.restore(sid)
+        except Exception:  # restore reports what it expects as a status; anything else is a bug, not the page's end
+            log.exception("restoring a session failed")
+            restored = Restored("damaged")
     if restored.status in ("missing", "expired", "damaged"):
         del st.query_params[SESSION_PARAM]  # a fresh id is made when there is something to keep
         why = {"missing": "nothing is kept under this link any more",

@@ -499,3 +499,31 @@ def test_an_upload_over_the_session_limit_works_now_and_says_a_reload_will_not_k
     assert "a reload starts on the demo data" in notices(at)
     reloaded = open_app(at.query_params["session"])
     assert "demo data" in reloaded.session_state["dataset_label"]
+
+
+def test_an_unexpected_failure_while_restoring_costs_the_restore_not_the_page(store, monkeypatch):
+    sid = new_id()
+    store.save_dataset(sid, source(), "x")
+
+    def broken(self):
+        raise RuntimeError("a loader bug")
+
+    monkeypatch.setattr(DatasetSource, "load", broken)
+    restored = store.restore(sid)
+    assert restored.status == "damaged" and restored.problems == ["its dataset no longer loads"]
+
+
+def test_when_the_server_cannot_keep_an_upload_the_upload_still_works_and_a_warning_says_so(app_env, monkeypatch):
+    def full(self, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(SessionStore, "save_dataset", full)
+    at = open_app(page="pages/1_Data.py")
+    inter, items, _ = tiny_tables()
+    at.file_uploader(key="upload_interactions").set_value(("ratings.csv", csv(inter), "text/csv"))
+    at.file_uploader(key="upload_items").set_value(("movies.csv", csv(items), "text/csv"))
+    at.run()
+    at.button(key="load_dataset").click().run()
+    assert not at.exception and not at.error
+    assert at.session_state["dataset_label"] == "ratings.csv + movies.csv"
+    assert "No space left on device" in notices(at) and "a reload will not bring it back" in notices(at)
