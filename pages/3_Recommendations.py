@@ -14,7 +14,8 @@ a, b, c, d = st.columns([1, 1, 1, 2], vertical_alignment="bottom", gap="medium")
 k = a.slider("How many (K)", 1, 50, 10, key="rec_k")
 diversity = b.slider("Diversity (MMR λ)", 0.0, 1.0, 0.0, 0.05, key="rec_diversity",
                      help="0 ranks by score only; higher values trade score for items unlike those already listed.")
-exclude_seen = c.checkbox("Hide items already seen", True, key="rec_exclude_seen")
+exclude_seen = c.checkbox("Hide seen items", True, key="rec_exclude_seen",
+                          help="Leave out items already in the user's history.")
 shown = d.multiselect("Item fields in the tables", fields, default=formatting.default_display_fields(fields),
                       key="rec_fields")
 

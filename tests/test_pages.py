@@ -274,6 +274,9 @@ def test_recommendations_for_a_demo_user_show_a_top_k_table():
     assert len(table) == 10
     # numbers first (never pushed out of view by text), and no saturated sigmoid "probability"
     assert list(table.columns) == ["rank", "score", "margin to next", "item", "title", "genres"]
+    widths = {name: c.get("width") for name, c in json.loads(at.dataframe[1].proto.columns).items()}
+    assert widths["rank"] + widths["score"] + widths["margin to next"] <= 200  # in view in any table width
+    assert widths["title"] == widths["genres"] == "medium"  # text is bounded (full value on hover)
     seen = set(at.session_state["model"].catalog.item_ids[i] for i in at.session_state["model"].context(user).history)
     assert not seen & set(table["item"])  # seen items are hidden by default
     at.slider(key="rec_k").set_value(5).run()
