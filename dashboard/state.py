@@ -175,6 +175,13 @@ def _persist(write, what: str) -> None:
         _notice("warning", str(exc))
     except Exception as exc:  # OSError (disk full, permissions) or anything else: keeping is best effort
         log.warning("could not keep the session's %s: %s", what, exc, exc_info=not isinstance(exc, OSError))
+        try:  # a reload must not bring back an older upload or model in its place: forget the entry if we can
+            if what == "dataset":
+                _store().save_dataset(sid, None)
+            else:
+                _store().save_model(sid, "")
+        except Exception:
+            log.warning("could not clear the session's %s either", what)
         _notice("warning", f"This {what} could not be kept on the server ({exc}): it works until you close or "
                 "reload the page, but a reload will not bring it back.")
 

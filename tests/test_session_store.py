@@ -513,17 +513,30 @@ def test_an_unexpected_failure_while_restoring_costs_the_restore_not_the_page(st
     assert restored.status == "damaged" and restored.problems == ["its dataset no longer loads"]
 
 
-def test_when_the_server_cannot_keep_an_upload_the_upload_still_works_and_a_warning_says_so(app_env, monkeypatch):
-    def full(self, *args, **kwargs):
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(SessionStore, "save_dataset", full)
+def test_when_the_server_cannot_keep_an_upload_it_still_works_and_a_reload_never_brings_an_older_one(
+        app_env, monkeypatch):
     at = open_app(page="pages/1_Data.py")
     inter, items, _ = tiny_tables()
-    at.file_uploader(key="upload_interactions").set_value(("ratings.csv", csv(inter), "text/csv"))
-    at.file_uploader(key="upload_items").set_value(("movies.csv", csv(items), "text/csv"))
-    at.run()
-    at.button(key="load_dataset").click().run()
-    assert not at.exception and not at.error
-    assert at.session_state["dataset_label"] == "ratings.csv + movies.csv"
+
+    def load(names):
+        at.file_uploader(key="upload_interactions").set_value((names[0], csv(inter), "text/csv"))
+        at.file_uploader(key="upload_items").set_value((names[1], csv(items), "text/csv"))
+        at.run()
+        at.button(key="load_dataset").click().run()
+        assert not at.exception and not at.error
+
+    load(("first.csv", "items.csv"))
+    sid = at.query_params["session"]
+    assert app_env.restore(sid).dataset_label == "first.csv + items.csv"
+    real_write = SessionStore.save_dataset
+
+    def full(self, sid, source, label=""):
+        if source is not None:  # files fail; the small record that forgets the entry still goes through
+            raise OSError(28, "No space left on device")
+        real_write(self, sid, source, label)
+
+    monkeypatch.setattr(SessionStore, "save_dataset", full)
+    load(("second.csv", "items.csv"))
+    assert at.session_state["dataset_label"] == "second.csv + items.csv"
     assert "No space left on device" in notices(at) and "a reload will not bring it back" in notices(at)
+    assert app_env.restore(sid).status == "empty"  # not first.csv: the demo, as the notice said
