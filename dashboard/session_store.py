@@ -460,6 +460,7 @@ class SessionStore:
         Raises SessionTooLarge (the previous entry is dropped, so a reload never brings back an older
         upload) and OSError (disk full, no permission: the previous state stays as it was).
         """
+        self.prune_now_and_then()  # most sessions are never restored: writes prune too
         with _lock_for(self.root, sid):
             folder, manifest = self._open_for_write(sid)
             if source is None:
@@ -498,6 +499,7 @@ class SessionStore:
         Raises SessionTooLarge when the draft would push the session over its limit (the model entry
         is then dropped: a reload gives the demo model, never an older one) and OSError.
         """
+        self.prune_now_and_then()  # most sessions are never restored: writes prune too
         with _lock_for(self.root, sid):
             folder, manifest = self._open_for_write(sid)
             if saved_name is not None:

@@ -164,6 +164,17 @@ def test_restoring_or_touching_restarts_the_days_and_prune_removes_only_expired_
     assert time.time() - (store.root / sids[2] / MANIFEST).stat().st_mtime < 60
 
 
+def test_writes_remove_expired_sessions_now_and_then(store, monkeypatch):
+    old, active = new_id(), new_id()
+    store.save_dataset(old, source(users_kept=3), "old")
+    age(store, old, 8)
+    store.save_dataset(active, source(users_kept=3), "active")  # within PRUNE_EVERY_SECONDS of the last prune
+    assert (store.root / old).exists()
+    monkeypatch.setattr(session_store, "PRUNE_EVERY_SECONDS", 0.0)
+    store.save_model(active, "demo model")
+    assert not (store.root / old).exists() and (store.root / active).exists()
+
+
 def test_the_days_and_size_limit_come_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("RECSYS_SESSIONS_DIR", str(tmp_path / "s"))
     monkeypatch.setenv("RECSYS_SESSION_DAYS", "2.5")
