@@ -31,6 +31,7 @@ from ..errors import RecsysError
 from ..recommender import Recommender, UserContext
 from .attention import attention_token_scores, text_attentions
 from .faithfulness import deletion_curves
+from .history import HistoryPaths, full_path_items, history_paths
 from .levels import TextLevel, TextTokens, baseline_vectors, split_tokens, text_level
 from .methods import TOKEN_METHODS, Progress, TokenMethod
 from .pair import BASELINES, PairInputs, build_pair, full_rank, item_title
@@ -70,6 +71,7 @@ class PairState:
     history_weights: np.ndarray  # the model's attention per history slot, newest first
     rank: int
     attentions: dict[int, TextAttention] = field(default_factory=dict)
+    paths: HistoryPaths | None = None  # full-path (removal) contributions of the history items
     tokens: dict[int, TextTokens] = field(default_factory=dict)  # splits that met their budget
     rankings: dict[str, np.ndarray] = field(default_factory=dict)  # other methods' (N, L) token scores
     curves: list[DeletionCurve] = field(default_factory=list)
@@ -224,13 +226,17 @@ def _first_stage(recommender, ctx, item, item_id, config, say: Progress) -> Pair
     weights = recommender.history_attention(ctx, item)
     rank = full_rank(recommender, ctx, item)
     seconds["texts"] = round(time.perf_counter() - started, 3)
+    say(0.5, "what removing each history item does")
+    started = time.perf_counter()
+    paths = history_paths(recommender, ctx, item, len(pair.history_items))
+    seconds["history"] = round(time.perf_counter() - started, 3)
     say(0.7, "encoder attention over the item text")
     started = time.perf_counter()
     first = [0, 1] if pair.has_profile else [0]
     attentions = {a.text_index: a for a in text_attentions(pair, first)}
     seconds["attention"] = round(time.perf_counter() - started, 3)
     say(1.0, "first view ready")
-    return PairState(recommender, ctx, item, item_id, config, pair, level, weights, rank, attentions, seconds=seconds)
+    return PairState(recommender, ctx, item, item_id, config, pair, level, weights, rank, attentions, paths, seconds=seconds)
 
 
 # -- stage 2 -----------------------------------------------------------------------------------
@@ -352,6 +358,8 @@ def compose(state: PairState, flagged: dict[int, TextTokens] | None = None, conf
     unsplit = {n: float(level.values[n]) for n in range(pair.n_texts) if n not in splits} if ig else {}
     fields = field_totals(pair, values, unsplit)
     history = history_contributions(pair, values, state.history_weights, unsplit)
+    if state.paths is not None:  # every path, not the text alone (the text part stays, shown separately)
+        history = full_path_items(history, state.paths)
     token_delta = sum(t.delta for t in splits.values())
     delta = level.delta + token_delta if ig else float("nan")
     gap = abs(level.gap)
@@ -370,7 +378,7 @@ def compose(state: PairState, flagged: dict[int, TextTokens] | None = None, conf
     words = top_words(pair, values) if 0 in splits else []
     title = item_title(state.recommender, state.item)
     reason = (
-        build_reason(title, history, fields, words, level.score, level.baseline_score)
+        build_reason(title, history, fields, words, level.score, level.baseline_score, state.rank)
         if ig
         else "Attention only: run integrated gradients for a reason that reflects the score."
     )
@@ -400,6 +408,7 @@ def compose(state: PairState, flagged: dict[int, TextTokens] | None = None, conf
         config=config,
         seconds=seconds,
         warnings=warnings,
+        history_together=state.paths.together if state.paths is not None else 0.0,
     )
 
 

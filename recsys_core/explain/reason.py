@@ -13,6 +13,18 @@ def _name(field: str) -> str:
     return "text" if field == "(whole text)" else field
 
 
+def _removal(h: HistoryContribution, rank: int | None) -> str:
+    """What removing the first named item does, when it was computed."""
+    if h.score_without is None:
+        return ""
+    clause = f" (without “{h.title}” the score falls by {h.attribution:.2f}"
+    if h.rank_without is not None and rank is not None and h.rank_without != rank:
+        clause += f" and the item drops from rank {rank:,} to {h.rank_without:,}"
+    elif h.rank_without is not None:
+        clause += f"; its rank stays {h.rank_without:,}"
+    return clause + ")"
+
+
 def build_reason(
     item_title: str,
     history: list[HistoryContribution],
@@ -20,19 +32,24 @@ def build_reason(
     words: list[tuple[str, float]],
     score: float,
     baseline_score: float,
+    rank: int | None = None,
 ) -> str:
     """One or two sentences naming only contributions that are positive and material.
 
     A history item or field is named when its attribution is positive and at
     least 10% of the largest positive one; words come from the candidate's text.
+    History items are judged by their full-path contribution (what removing the
+    item does to the score: text, id, recency and attention together), and the
+    first one named says what its removal costs.
     """
     text_part = score - baseline_score
     parts = []
     pos_hist = [h for h in history if h.attribution > 0]
     if pos_hist:
         top = max(h.attribution for h in pos_hist)
-        named = [h.title for h in pos_hist if h.attribution >= 0.1 * top][:3]
-        parts.append(f"Recommended mainly because of {_quote(named)} in the user's history")
+        named = [h for h in pos_hist if h.attribution >= 0.1 * top][:3]
+        parts.append(f"Recommended mainly because of {_quote([h.title for h in named])} in the user's history"
+                     + _removal(named[0], rank))
     item_fields = {k.split(": ", 1)[1]: v for k, v in fields.items() if k.startswith("item: ") and v > 0}
     profile_fields = {k.split(": ", 1)[1]: v for k, v in fields.items() if k.startswith("profile: ") and v > 0}
     if item_fields:

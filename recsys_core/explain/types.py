@@ -67,9 +67,13 @@ class TokenAttribution:
 class HistoryContribution:
     item_id: str
     title: str
-    attribution: float  # IG attribution summed over the item's text tokens (score units)
+    attribution: float  # full-path contribution: score − score with the item removed (text, id, recency, attention)
     attention_weight: float  # the model's attention on it for this candidate (0..1, sums to 1 over history)
     position: int  # 0 = most recent
+    text_attribution: float = 0.0  # its text's IG share (its tokens' sum when split); see explain/history.py
+    other_attribution: float = 0.0  # attribution − text_attribution: id, recency, attention (non-text paths)
+    score_without: float | None = None  # score with the item removed (= score − attribution when computed)
+    rank_without: int | None = None  # rank with it removed (computed for the 5 largest |attribution|)
 
 
 @dataclass(frozen=True)
@@ -166,6 +170,7 @@ class Explanation:
     config: ExplainConfig = field(default_factory=ExplainConfig)
     seconds: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    history_together: float = 0.0  # score − score without the window's items − Σ history attributions
 
     def to_dict(self, attention: str = "summary") -> dict:
         """JSON-ready values (the schema documented in docs/explanations.md).
