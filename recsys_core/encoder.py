@@ -6,6 +6,7 @@ differentiable so that explanations can attribute a score back to tokens.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import threading
@@ -69,6 +70,22 @@ class EncoderConfig:
         return hashlib.sha1(raw.encode()).hexdigest()[:16]
 
 
+def _eager_view(model):
+    """A second module tree over the *same* weight tensors, with its own config set to eager attention.
+
+    Transformers picks a BERT layer's attention kernel from ``config._attn_implementation`` at
+    every forward, so a copy of the modules that shares every parameter and buffer but holds
+    its own config runs eager attention while the original keeps SDPA.  Loading the weights a
+    second time instead cost an explaining server ~100 MB (``bench/browser.py``).
+    """
+    if getattr(model.config, "_attn_implementation", "eager") == "eager":
+        return model
+    shared = {id(t): t for t in [*model.parameters(), *model.buffers()]}
+    view = copy.deepcopy(model, shared)
+    view.config._attn_implementation = "eager"
+    return view
+
+
 def pool(hidden, attention_mask, pooling: str):
     """Pool token states ``(batch, seq, dim)`` to ``(batch, dim)``, ignoring padding.
 
@@ -87,9 +104,9 @@ def pool(hidden, attention_mask, pooling: str):
 class TextEncoder:
     """A Hugging Face BERT-family model used as a frozen sentence encoder.
 
-    Two model instances exist at most: the fast (SDPA) one for plain encoding
-    and, only when asked for attentions, an ``eager`` one, because SDPA kernels
-    do not return attention weights.
+    One copy of the weights, seen through two module trees at most: the fast (SDPA)
+    one for plain encoding and, only when asked for attentions, an ``eager`` one,
+    because SDPA kernels do not return attention weights (``_eager_view``).
     """
 
     def __init__(self, config: EncoderConfig | None = None, cache_dir: str | Path | None = None):
@@ -101,17 +118,16 @@ class TextEncoder:
         self._lock = threading.Lock()
 
     # -- loading -------------------------------------------------------------
-    def _load(self, attn_implementation: str | None = None):
+    def _load(self):
         torch = heavy_imports.module("torch")  # imported here to keep `import recsys_core` light
         AutoModel = heavy_imports.attribute("transformers", "AutoModel")
 
         path = resolve_encoder_path(self.config.name)
-        kwargs = {"attn_implementation": attn_implementation} if attn_implementation else {}
         try:
             # Never create the weights as inference tensors (a first call may come from inside
             # torch.inference_mode), or integrated gradients could not backpropagate through them.
             with torch.inference_mode(False):
-                model = AutoModel.from_pretrained(path, **kwargs)
+                model = AutoModel.from_pretrained(path)
         except Exception as exc:  # noqa: BLE001 - transformers and safetensors raise many types for damaged weights
             raise RecsysError(
                 f"Could not load the encoder {self.config.name[:80]!r}: give a working local model directory or a cached model id.",
@@ -147,11 +163,12 @@ class TextEncoder:
 
     @property
     def eager_model(self):
-        """The same weights, loaded so that ``output_attentions=True`` works."""
+        """The same weights, run with ``eager`` attention so that ``output_attentions=True`` works."""
         if self._eager_model is None:
+            model = self.model
             with self._lock:
                 if self._eager_model is None:
-                    self._eager_model = self._load("eager")
+                    self._eager_model = _eager_view(model)
         return self._eager_model
 
     @property

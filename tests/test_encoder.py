@@ -40,6 +40,20 @@ def test_similar_texts_are_closer():
     assert v[0] @ v[1] > v[0] @ v[2]
 
 
+def test_the_eager_model_shares_the_weights_and_returns_attentions():
+    enc = TextEncoder()
+    fast, eager = enc.model, enc.eager_model
+    assert all(a.data_ptr() == b.data_ptr() for a, b in zip(fast.parameters(), eager.parameters()))
+    assert fast.config._attn_implementation != "eager"  # plain encoding keeps its fast kernel
+    batch = enc.tokenize(["a crew of astronauts in space", "pasta"])
+    with torch.inference_mode():
+        seen = eager(**batch, output_attentions=True)
+        plain = fast(**batch)
+    assert len(seen.attentions) == fast.config.num_hidden_layers
+    assert torch.allclose(seen.attentions[0].sum(-1), torch.ones_like(seen.attentions[0].sum(-1)))
+    torch.testing.assert_close(seen.last_hidden_state, plain.last_hidden_state, atol=1e-4, rtol=0)
+
+
 def test_missing_encoder_path_is_a_clear_error(tmp_path):
     enc = TextEncoder(EncoderConfig(name=str(tmp_path / "no-such-model")))
     with pytest.raises(RecsysError, match="No encoder directory at"):
