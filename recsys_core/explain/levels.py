@@ -72,8 +72,7 @@ def encode_rows(pair: PairInputs, rows: list[torch.Tensor]) -> torch.Tensor:
     vectors: dict[tuple[int, ...], torch.Tensor] = {}
     pad = encoder.tokenizer.pad_token_id
     with torch.inference_mode():
-        for start in range(0, len(distinct), 32):
-            chunk = distinct[start : start + 32]
+        for chunk in _token_chunks(distinct, ENCODE_BATCH_TOKENS):
             width = max(len(c) for c in chunk)
             ids = torch.full((len(chunk), width), pad, dtype=torch.long)
             mask = torch.zeros((len(chunk), width), dtype=torch.long)
@@ -87,6 +86,20 @@ def encode_rows(pair: PairInputs, rows: list[torch.Tensor]) -> torch.Tensor:
     order = {k: i for k, i in unique.items()}
     by_index = {i: vectors[k] for k, i in order.items()}
     return torch.stack([by_index[k] for k in keys])
+
+
+ENCODE_BATCH_TOKENS = 2048  # tokens per inference pass (22 texts of up to 128 tokens in one pass peaked +90 MB)
+
+
+def _token_chunks(rows: list[tuple[int, ...]], budget: int) -> list[list[tuple[int, ...]]]:
+    """Consecutive runs of ``rows`` (sorted by length) whose padded size stays within ``budget`` tokens."""
+    chunks: list[list[tuple[int, ...]]] = []
+    for row in rows:
+        if chunks and (len(chunks[-1]) + 1) * len(row) <= budget:
+            chunks[-1].append(row)
+        else:
+            chunks.append([row])
+    return chunks
 
 
 def text_rows(pair: PairInputs, ids: torch.Tensor) -> list[torch.Tensor]:
