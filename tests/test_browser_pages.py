@@ -13,7 +13,9 @@ import re
 
 import pytest
 
-from browser_support import SHOTS, browser, go, needs_chromium, server_fixture, shoot, wait_idle  # noqa: F401
+from browser_support import (  # noqa: F401  (browser: a fixture)
+    REQUEST_LOG, SHOTS, browser, go, leaves_machine, needs_chromium, server_fixture, shoot, wait_idle,
+)
 from dashboard import plots
 
 RUN_TIMEOUT_MS = 300_000
@@ -125,8 +127,12 @@ def test_data_page_renames_text_fields_and_shows_dates_and_a_one_day_activity_ax
 
 
 def test_evaluation_lines_use_the_okabe_ito_palette_in_the_browser(server, browser):
+    start = len(REQUEST_LOG.entries)
     page = opened(browser, server)
     go(page, "Evaluation")
+    # the page icons (navigation, heading) are drawn with the Material Symbols font our own server sends
+    fonts = [url for url, _ in REQUEST_LOG.entries[start:] if "MaterialSymbols" in url]
+    assert fonts and not any(leaves_machine(url) for url in fonts), fonts
     over_k = chart(page, "NDCG@K")
     over_k.scroll_into_view_if_needed()
     page.wait_for_timeout(1000)

@@ -205,6 +205,26 @@ def test_a_bad_new_field_name_is_a_clear_error_and_the_previous_dataset_stays(ne
     assert at.session_state["dataset"] is before
 
 
+@pytest.mark.parametrize("span_seconds, axis, bars", [
+    (0, "hour (UTC)", 1),  # every interaction at one instant: one bar, an axis of hours around it
+    (10 * 3600, "hour (UTC)", 11),  # one day
+    (6 * 86400, "day (UTC)", 7),  # one week
+    (400 * 86400, "week (UTC)", 58),  # weeks start on Monday: 13 Nov 2023 to 16 Dec 2024
+    (5 * 366 * 86400, "month (UTC)", 61),
+])
+def test_the_activity_chart_bins_by_the_span_of_the_data(span_seconds, axis, bars):
+    from dashboard import plots
+
+    start = 1_700_006_400  # 2023-11-15 00:00 UTC, a Wednesday
+    steps = [0] if span_seconds == 0 else range(0, span_seconds + 1, max(span_seconds // 400, 1))
+    fig = plots.activity_over_time(pd.Series([start + s for s in steps]))
+    assert fig.layout.xaxis.title.text == axis and len(fig.data[0].x) == bars
+    low, high = (pd.Timestamp(v) for v in fig.layout.xaxis.range)
+    first, last = pd.Timestamp(start, unit="s"), pd.Timestamp(start + span_seconds, unit="s")
+    assert low < first and last < high  # padded: no bar sits on the edge of the axis
+    assert (high - low) <= (last - first) + pd.Timedelta(days=4 * 31)  # and not padded into emptiness
+
+
 # -- train --------------------------------------------------------------------------
 def test_training_from_the_train_page_makes_the_new_model_current(tiny_dataset):
     at = open_page("pages/2_Train.py", dataset=tiny_dataset, dataset_label="tiny")
