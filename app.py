@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import formatting, page, state
+from dashboard import explain_jobs, formatting, page, state
 from dashboard.safe_text import plain
 from dashboard.resources import registry
 from recsys_core.pipeline import data_fingerprint
@@ -54,6 +54,9 @@ def home() -> None:
         st.page_link("pages/5_Evaluation.py", label="Compare it with the baselines", icon=page.ICONS["Evaluation"])
         st.page_link("pages/1_Data.py", label="Or load your own data", icon=page.ICONS["Data"])
 
+    if state.model_label() == state.DEMO_MODEL_LABEL:
+        featured_users(rec)
+
     with st.expander("Where things are kept", icon=":material/help:"):
         st.markdown(
             f"- Your uploads and the models you train live in **this browser session** only: other analysts "
@@ -65,6 +68,22 @@ def home() -> None:
             f"- The demo data and demo model come from `sample_data/` and are loaded once per server.\n"
             f"- {state.session_note()}"
         )
+
+
+def featured_users(rec) -> None:
+    """Demo users whose explanations are prepared in the background, so a presenter opens them at once."""
+    st.subheader("Featured users")
+    featured = explain_jobs.featured(rec)
+    ready = sum(1 for f in featured if f.job.done and f.job.error is None)
+    st.caption(f"Users whose top recommendation leads their second clearly. Their explanations are prepared in "
+               f"the background: {ready} of {len(featured)} ready as this page was drawn.")
+    for f in featured:
+        who, what, go = st.columns([2, 6, 2], vertical_alignment="center")
+        who.markdown(f"**{plain(f.user_id)}**")
+        what.markdown(f"{plain(formatting.item_label(rec, f.item_id))}  \n"
+                      f"leads the next item by {f.margin:.2f} (logit)")
+        if go.button("Explain", key=f"featured_{f.user_id}", icon=page.ICONS["Explain"]):
+            state.request_explanation(state.ExplainTarget(f.item_id, f.user_id))
 
 
 def file_page(path: Path) -> st.Page:

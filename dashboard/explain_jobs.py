@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
 
 import streamlit as st
 
@@ -118,15 +121,68 @@ def prefetch(rec: Recommender, user_id: str | None, item_ids: list[str], ctx: Us
     pool = executor()
     wanted = {item_id: ("prefetch", state_key(rec, ctx, item_id, config)) for item_id in item_ids[:PREFETCH_TOP]}
     pool.cancel_owner(session_id(), PREFETCH, keep=set(wanted.values()))
-    jobs = []
-    for item_id, key in wanted.items():
-        def run(job: Job, item_id=item_id) -> None:
-            state = pair_state(rec, user_id, item_id, config, ctx)
-            job.checkpoint()
-            split_texts(state, carrying_texts(state), job.progress, job.checkpoint)
+    return [_prefetch_one(rec, user_id, item_id, ctx, config, session_id()) for item_id in wanted]
 
-        jobs.append(pool.submit(run, PREFETCH, key, session_id()))
-    return jobs
+
+def _prefetch_one(rec: Recommender, user_id: str | None, item_id: str, ctx: UserContext, config: ExplainConfig,
+                  owner: str) -> Job:
+    """Queue the first view and carrying-token split of one pair at prefetch priority (merged if queued)."""
+    def run(job: Job) -> None:
+        state = pair_state(rec, user_id, item_id, config, ctx)
+        job.checkpoint()
+        split_texts(state, carrying_texts(state), job.progress, job.checkpoint)
+
+    return executor().submit(run, PREFETCH, ("prefetch", state_key(rec, ctx, item_id, config)), owner)
+
+
+FEATURED = 3  # users the Home page offers for a demo
+FEATURED_OWNER = "featured"  # prefetch owner that no session's moves cancel
+
+
+@dataclass(frozen=True)
+class Featured:
+    user_id: str
+    item_id: str  # the user's top recommendation
+    margin: float  # its score lead over the user's second item
+    job: Job  # its explanation, prefetched in the background
+
+
+def featured_pairs(rec: Recommender, n: int = FEATURED, sample: int = 60, seed: int = 0) -> list[tuple[str, str, float]]:
+    """``n`` (user, top item, lead) whose top recommendation stands out most clearly.
+
+    A clear lead over the second item makes a demo explanation about one item rather than a
+    coin toss between two; users with at least 5 history items give the history charts something
+    to show.  Drawn from a seeded sample so the choice is stable for a model and cheap (one batch).
+    """
+    users = [u for u in rec.known_users() if len(rec.context(u).history) >= 5] or rec.known_users()
+    rng = np.random.default_rng(seed)
+    chosen = sorted(rng.choice(len(users), size=min(sample, len(users)), replace=False))
+    lists = rec.recommend_many([users[i] for i in chosen], 2)
+    ranked = sorted(((u, recs[0].item_id, recs[0].score - recs[1].score) for u, recs in lists.items() if len(recs) == 2),
+                    key=lambda t: (-t[2], t[0]))
+    picked, items = [], set()
+    for user_id, item_id, margin in ranked:  # distinct items: three demos of one film teach less
+        if item_id not in items:
+            picked.append((user_id, item_id, margin))
+            items.add(item_id)
+        if len(picked) == n:
+            break
+    return picked
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _featured_pairs(model_fingerprint: str, _rec: Recommender) -> list[tuple[str, str, float]]:
+    return featured_pairs(_rec)  # once per model and process: every session shares the same demo
+
+
+def featured(rec: Recommender) -> list[Featured]:
+    """The featured users of ``rec`` with their top item's explanation queued (merged if already queued)."""
+    config = page_config()
+    out = []
+    for user_id, item_id, margin in _featured_pairs(rec.model_fingerprint, rec):
+        ctx = rec.context(user_id)
+        out.append(Featured(user_id, item_id, margin, _prefetch_one(rec, user_id, item_id, ctx, config, FEATURED_OWNER)))
+    return out
 
 
 def prefetch_status(jobs: list[Job]) -> None:
