@@ -380,6 +380,22 @@ def test_every_chart_that_colours_categories_takes_the_colours_from_one_palette(
     assert list(fig.layout.colorway) == list(plots.PALETTE)  # graph_objects traces without a colour of their own
 
 
+@pytest.mark.parametrize("path, builder", [
+    ("pages/5_Evaluation.py", "metric_over_k"), ("pages/1_Data.py", "activity_over_time"),
+])
+def test_an_unexpected_error_while_drawing_a_page_is_one_clear_message_not_a_traceback(monkeypatch, path, builder):
+    from dashboard import plots
+
+    def broken(*_args, **_kwargs):
+        raise ValueError("a chart the dashboard could not draw")
+
+    monkeypatch.setattr(plots, builder, broken)
+    at = open_page(path)  # asserts that no exception (traceback) reached the page
+    assert len(at.error) == 1
+    assert "did not expect (ValueError: a chart the dashboard could not draw)" in texts(at.error)
+    assert "details are in the server log" in texts(at.error)
+
+
 def test_evaluation_states_the_protocol_next_to_the_numbers():
     at = open_page("pages/5_Evaluation.py")
     assert "Protocol." in texts(at.info)
