@@ -126,22 +126,52 @@ def field_bar(fields: dict[str, float], title: str = "Attribution per field") ->
     return style(fig, title, "attribution (score units)", "", height=max(320, 34 * len(frame) + 110))
 
 
-def history_bar(items: list[HistoryContribution], n: int = 12) -> go.Figure:
-    """Each history item's IG attribution next to the model's attention on it."""
-    top = items[:n][::-1]
-    labels = [plotly_text(f"{h.title} (#{h.position + 1})") for h in top]
+def history_items_shown(items: list[HistoryContribution], n: int = 10) -> list[HistoryContribution]:
+    """The ``n`` largest |contributions|, plus the item the model attended to most when it is not among them."""
+    top = list(items[:n])
+    if items:
+        attended = max(items, key=lambda h: h.attention_weight)
+        if attended not in top:
+            top.append(attended)
+    return top
+
+
+def history_bar(items: list[HistoryContribution], n: int = 10) -> go.Figure:
+    """Each history item's full-path contribution (= what removing it costs), split into its text part and
+    the other paths (id, recency, attention), the rank without it, and the model's attention beside it.
+
+    Two panels side by side sharing the item axis (no axis on top, so the title has the top to itself).
+    Parts are coloured by path, not sign: a stacked bar's direction from zero already gives the sign.
+    """
+    top = history_items_shown(items, n)[::-1]
+
+    def label(h: HistoryContribution) -> str:
+        name = plotly_text(f"{h.title[:30]} (#{h.position + 1})")
+        return name + (f"<br>without it: rank {h.rank_without:,}" if h.rank_without is not None else "")
+
+    labels = [label(h) for h in top]
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=[h.attribution for h in top], y=labels, orientation="h", name="IG attribution",
-                         marker_color=[f"rgb({POSITIVE})" if h.attribution >= 0 else f"rgb({NEGATIVE})" for h in top]))
-    fig.add_trace(go.Scatter(x=[h.attention_weight for h in top], y=labels, mode="markers", name="model attention",
-                             marker=dict(size=13, symbol="diamond", color="#f5a623"), xaxis="x2"))
-    style(fig, "History items: attribution and the model's attention", "IG attribution (score units)", "",
-          height=max(360, 34 * len(top) + 130))
+    fig.add_trace(go.Bar(x=[h.text_attribution for h in top], y=labels, orientation="h", name="text (IG share)",
+                         marker_color="#009E73", hovertemplate="%{y}<br>text %{x:+.3f}<extra></extra>"))
+    fig.add_trace(go.Bar(x=[h.other_attribution for h in top], y=labels, orientation="h",
+                         name="id, recency, attention", marker_color="#A0A0A0",
+                         hovertemplate="%{y}<br>other paths %{x:+.3f}<extra></extra>"))
+    fig.add_trace(go.Scatter(x=[h.attribution for h in top], y=labels, mode="markers", name="total = score − score without it",
+                             marker={"symbol": "line-ns", "size": 20, "line": {"width": 4, "color": "black"}},
+                             hovertemplate="%{y}<br>total %{x:+.3f}<extra></extra>"))
+    fig.add_trace(go.Bar(x=[h.attention_weight for h in top], y=labels, orientation="h", name="model attention",
+                         marker_color="#E69F00", xaxis="x2", hovertemplate="%{y}<br>attention %{x:.2f}<extra></extra>"))
+    style(fig, "History items: what removing each one costs", "score units (text + other paths)", "",
+          height=max(380, 46 * len(top) + 170))
     fig.update_layout(
-        xaxis2=dict(overlaying="x", side="top", title=dict(text="model attention weight", font=dict(size=FONT_SIZE)),
-                    showgrid=False, rangemode="tozero"),
-        legend=dict(orientation="h", y=-0.15), margin=dict(t=110),
+        barmode="relative",
+        xaxis={"domain": [0, 0.72], "zeroline": True, "zerolinecolor": "#666"},
+        xaxis2={"domain": [0.78, 1], "anchor": "y", "range": [0, 1], "tickformat": ".0%", "showgrid": False,
+                "title": {"text": "attention", "font": {"size": FONT_SIZE}}},
+        legend={"orientation": "h", "y": -0.1, "yanchor": "top", "x": 0, "font": {"size": FONT_SIZE - 2}},
+        margin={"t": 60, "b": 90},
     )
+    fig.update_yaxes(tickfont_size=FONT_SIZE - 3)
     return fig
 
 

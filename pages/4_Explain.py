@@ -89,6 +89,9 @@ with page.user_errors():
     share_box.plotly_chart(view.text_share_bar(exp.texts), width="stretch", theme="streamlit", key="explain_shares_first")
     if exp.history_items:
         h_col.plotly_chart(view.history_bar(exp.history_items), width="stretch", theme="streamlit")
+        h_col.caption("Each bar is what removing the item from the history costs the score, through every path: "
+                      "its text (green, the IG share) and its id, recency and the model's attention (grey). "
+                      f"Together beyond their single removals the items add {exp.history_together:+.2f}.")
     else:
         h_col.info("This user has no history: the score rests on the profile and the item.")
 
