@@ -161,3 +161,22 @@ def test_gate_ends_are_the_served_and_the_masked_history(tiny_model):
         assert float(ends[1]) == pytest.approx(float(tiny_model.score_items(no_history)[game.item]), abs=1e-4)
     values, f, e = gate_integrated_gradients(game)
     assert values.sum() == pytest.approx(f - e, abs=1e-3 * max(1.0, abs(f - e)))
+
+
+def test_history_chart_shows_top_items_and_the_most_attended_with_no_axis_over_its_title():
+    from dashboard.explain_view import history_bar, history_items_shown
+    from recsys_core.explain.types import HistoryContribution
+
+    items = [HistoryContribution(f"i{k}", f"Item {k}", 1.0 - 0.05 * k, 0.01, k, 0.5, 0.5 - 0.05 * k,
+                                 rank_without=10 + k if k < 5 else None) for k in range(15)]
+    items.append(HistoryContribution("quiet", "Quiet but attended", 0.001, 0.8, 15, 0.001, 0.0))
+    shown = history_items_shown(items, 10)
+    assert [h.item_id for h in shown[:10]] == [f"i{k}" for k in range(10)] and shown[-1].item_id == "quiet"
+    fig = history_bar(items)
+    labels = list(fig.data[0].y)
+    assert any("Quiet but attended" in y for y in labels) and len(labels) == 11
+    assert any("without it: rank 10" in y for y in labels)  # the removal's rank sits next to the item
+    assert fig.layout.barmode == "relative"
+    # the old chart put the attention axis on top, under the title: every axis now sits at the bottom
+    for axis in (fig.layout.xaxis, fig.layout.xaxis2):
+        assert axis.side in (None, "bottom")
