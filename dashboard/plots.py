@@ -137,8 +137,11 @@ def training_curve(log: Sequence[EpochLog], best_epoch: int | None = None) -> go
         secondary_y=True,
     )
     if best_epoch:
-        fig.add_vline(x=best_epoch, line_dash="dot", annotation_text=f"best epoch {best_epoch}",
-                      annotation_font_size=FONT_SIZE)
+        fig.add_vline(x=best_epoch, line_dash="dot")
+        # The label sits above the plot area: inside it, it would cover the validation curve's peak,
+        # which is where the best epoch is by definition.
+        fig.add_annotation(x=best_epoch, y=1, yref="paper", yanchor="bottom", showarrow=False,
+                           text=f"best epoch {best_epoch}", font_size=FONT_SIZE)
     style(fig, "Training curve", "epoch", "")
     fig.update_yaxes(title_text="loss", secondary_y=False)
     fig.update_yaxes(title_text="validation NDCG@10", secondary_y=True, showgrid=False, tickformat=".4f")
