@@ -19,6 +19,7 @@ Keys (other pages may read them; write them only through these functions):
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +70,7 @@ def ensure_defaults() -> None:
     job = training_job()
     if job is not None and job.succeeded and st.session_state.get("adopted_job") != job.started_at:
         st.session_state["adopted_job"] = job.started_at
+        _adopted(job)
         use_model(job.result, f"trained at {time.strftime('%H:%M', time.localtime(job.finished_at))}{UNSAVED}")
     _keep_session_alive()
 
@@ -78,11 +80,45 @@ def training_job() -> TrainingJob | None:
 
 
 def start_training(job: TrainingJob) -> None:
-    """Start ``job`` in the background as this session's training (one at a time)."""
+    """Start ``job`` in the background as this session's training (one at a time).
+
+    The job is also registered under the session id until the session adopts its model, so that a
+    reload during training finds it again (the thread outlives the browser session that started it).
+    """
     current = training_job()
     if current is not None and current.running:
         raise RecsysError("A training is already running in this session: stop it or wait for it to finish.")
     st.session_state["train_job"] = job.start()
+    sid = _session_id(create=True)
+    if sid is not None:
+        with _JOBS_LOCK:
+            _forget_old_jobs()
+            _JOBS[sid] = job
+
+
+# Trainings whose model no session has adopted yet, by session id (shared by every session of the process).
+_JOBS: dict[str, TrainingJob] = {}
+_JOBS_LOCK = threading.Lock()
+UNADOPTED_JOB_SECONDS = 3600  # a finished training nobody came back for is dropped after this long
+
+
+def _forget_old_jobs() -> None:
+    """Drop finished jobs older than UNADOPTED_JOB_SECONDS (caller holds _JOBS_LOCK): they hold a model each."""
+    now = time.time()
+    for sid in [s for s, j in _JOBS.items() if not j.running and now - j.finished_at > UNADOPTED_JOB_SECONDS]:
+        del _JOBS[sid]
+
+
+def _unadopted_job(sid: str) -> TrainingJob | None:
+    with _JOBS_LOCK:
+        _forget_old_jobs()
+        return _JOBS.get(sid)
+
+
+def _adopted(job: TrainingJob) -> None:
+    with _JOBS_LOCK:
+        for sid in [s for s, j in _JOBS.items() if j is job]:
+            del _JOBS[sid]
 
 
 def dataset() -> Dataset:
@@ -212,6 +248,9 @@ def _attach() -> None:
         except Exception:  # restore reports what it expects as a status; anything else is a bug, not the page's end
             log.exception("restoring a session failed")
             restored = Restored("damaged")
+    job = _unadopted_job(sid)  # a training started before the reload, still running or not yet adopted
+    if job is not None and restored.status == "missing":
+        restored.status = "empty"  # it trained on data that kept nothing (the demo): the job is all there is
     if restored.status in ("missing", "expired", "damaged"):
         del st.query_params[SESSION_PARAM]  # a fresh id is made when there is something to keep
         why = {"missing": "nothing is kept under this link any more",
@@ -222,6 +261,10 @@ def _attach() -> None:
         return
     st.session_state["_session_id"] = sid
     st.session_state["_session_touched"] = time.time()
+    if job is not None:
+        st.session_state["train_job"] = job  # the Train page shows its progress; ensure_defaults adopts its model
+        if job.running:
+            _notice("info", "The training you started before the reload is still running: the Train page shows it.")
     if restored.dataset is not None:
         _set_dataset(restored.dataset, restored.dataset_label)
     if restored.model is not None:

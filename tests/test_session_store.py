@@ -395,6 +395,7 @@ def test_two_writers_of_one_session_leave_one_complete_state(store, tiny_model):
 def app_env(tmp_path, monkeypatch) -> SessionStore:
     monkeypatch.setenv("RECSYS_SESSIONS_DIR", str(tmp_path / "sessions"))
     monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path / "models"))
+    monkeypatch.setenv("RECSYS_CACHE_DIR", str(tmp_path / "embeddings"))
     return SessionStore()
 
 
@@ -551,3 +552,25 @@ def test_when_the_server_cannot_keep_an_upload_it_still_works_and_a_reload_never
     assert at.session_state["dataset_label"] == "second.csv + items.csv"
     assert "No space left on device" in notices(at) and "a reload will not bring it back" in notices(at)
     assert app_env.restore(sid).status == "empty"  # not first.csv: the demo, as the notice said
+
+
+def test_a_reload_during_training_finds_the_training_and_keeps_its_model(app_env, tiny_dataset):
+    at = open_app(page="pages/2_Train.py")
+    at.session_state["dataset"], at.session_state["dataset_label"] = tiny_dataset, "tiny"
+    at.run()
+    at.number_input(key="epochs").set_value(1)
+    at.button(key="train").click().run()
+    sid = at.query_params["session"]
+    job = at.session_state["train_job"]
+    reloaded = open_app(sid)  # a new browser session on the same address
+    assert reloaded.session_state["train_job"] is job
+    if job.running:
+        assert "still running" in notices(reloaded)
+    job.wait(120)
+    reloaded.switch_page("pages/2_Train.py").run()
+    assert not reloaded.exception and job.succeeded, job.error
+    assert reloaded.session_state["model"] is job.result
+    assert reloaded.session_state["model_label"].startswith("trained at")
+    kept = app_env.restore(sid).model
+    assert kept.label.startswith("trained at") and top(kept.draft) == top(job.result)
+    assert open_app(sid).session_state.get("train_job") is None  # adopted: a later reload gets the draft only
