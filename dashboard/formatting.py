@@ -69,6 +69,8 @@ class RankedRecommendations:
     lower (the next item in score order, whatever the diversity setting); NaN when no eligible item
     scores lower.  Scores are logits, so a margin is a difference of logits: near 0 the two items are a
     tie and their order means nothing.  ``n_eligible`` is how many items the list was ranked from.
+    Catalogues scored in two stages (``recommender.RERANK_ABOVE``) take "next" among the first stage's
+    candidates, the same items the list itself was chosen from.
     """
 
     shown: list[Recommendation]

@@ -38,7 +38,10 @@ with left, page.user_errors():
                     else "_No profile._")
         st.subheader("History")
         st.caption(f"{len(ctx.history):,} items, most recent first.")
-        st.dataframe(formatting.history_table(rec, ctx.history, shown), hide_index=True, height=300)
+        st.dataframe(formatting.history_table(rec, ctx.history, shown), hide_index=True, height=300,
+                     column_config={"#": st.column_config.NumberColumn(width=40),
+                                    "item": st.column_config.TextColumn(width=70),
+                                    **{f: st.column_config.TextColumn(width="medium") for f in shown}})
         ranked = formatting.recommend_with_margins(rec, ctx, k, exclude_seen=exclude_seen, diversity=diversity)
         recs, margins, n_eligible = ranked.shown, ranked.margins, ranked.n_eligible
         target = state.ExplainTarget(item_id="", user_id=user_id)
