@@ -263,8 +263,6 @@ def _attach() -> None:
     st.session_state["_session_touched"] = time.time()
     if job is not None:
         st.session_state["train_job"] = job  # the Train page shows its progress; ensure_defaults adopts its model
-        if job.running:
-            _notice("info", "The training you started before the reload is still running: the Train page shows it.")
     if restored.dataset is not None:
         _set_dataset(restored.dataset, restored.dataset_label)
     if restored.model is not None:
@@ -275,6 +273,8 @@ def _attach() -> None:
     elif restored.status == "restored":
         _notice("info", f"Restored your session: {dataset_label() or DEMO_DATASET_LABEL} and "
                 f"{model_label() or DEMO_MODEL_LABEL}.")
+    if job is not None and job.running:
+        _notice("info", "The training you started before the reload is still running: the Train page shows it.")
 
 
 def _restore_model(restored: Restored) -> None:

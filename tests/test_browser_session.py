@@ -1,8 +1,8 @@
 """A browser reload keeps the analyst's work: the uploaded dataset and the trained (unsaved) model come back.
 
 Debian's chromium walks the dashboard: upload the tiny tables on the Data page, switch pages (the session
-id must stay in the address), reload, see the same dataset; train for one epoch, reload, see the model
-back as an unsaved draft.  Screenshots: test-output/screenshots/10_session_*.png.
+id must stay in the address), reload, see the same dataset; start a long training, reload while it runs
+(the training is found again), stop it, reload, see the model back as an unsaved draft.  Screenshots: test-output/screenshots/10_session_*.png.
 """
 from __future__ import annotations
 
@@ -77,12 +77,24 @@ def test_a_reload_brings_back_the_uploaded_dataset_and_the_trained_model(server,
     assert not page.get_by_test_id("stException").count()
     shoot(page, "10_session_data_after_reload")
 
+    # Train long enough to reload in the middle: the training is found again, then stopped after an epoch.
     go(page, "Train")
-    page.get_by_role("spinbutton", name="Epochs (at most)").fill("1")
-    page.get_by_role("spinbutton", name="Epochs (at most)").press("Tab")
+    page.get_by_role("spinbutton", name="Epochs (at most)").fill("300")
+    page.get_by_text("Advanced options").click()
+    page.get_by_role("spinbutton", name="Early-stopping patience (epochs)").fill("300")
+    page.get_by_role("spinbutton", name="Early-stopping patience (epochs)").press("Tab")
     page.get_by_role("button", name="Train").click()
+    page.get_by_role("button", name="Stop").wait_for(timeout=RUN_TIMEOUT_MS)
+    page.reload(timeout=RUN_TIMEOUT_MS)
+    page.get_by_text("still running").wait_for(timeout=RUN_TIMEOUT_MS)
+    page.get_by_role("button", name="Stop").wait_for(timeout=RUN_TIMEOUT_MS)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=RUN_TIMEOUT_MS)  # the live curve: an epoch is done
+    assert session_in(page.url) == sid
+    shoot(page, "10_session_training_after_reload")
+    page.get_by_role("button", name="Stop").click()
     page.get_by_text("Training finished").wait_for(timeout=RUN_TIMEOUT_MS)
     wait_idle(page)
+    assert page.get_by_text("stopped by user").first.is_visible()
     trained = model_label(page)
     assert trained.startswith("trained at") and trained.endswith("(unsaved)"), trained
     assert session_in(page.url) == sid
