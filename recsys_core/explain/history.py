@@ -64,7 +64,11 @@ class HistoryGame:
     window: int  # number of players: the latest ``window`` history items, slot 0 = newest
 
     def history_without(self, absent: np.ndarray) -> np.ndarray:
-        """The user's history (oldest first) without the window slots marked in ``absent`` (H,) bool."""
+        """The user's history (oldest first) without the window slots marked in ``absent`` (H,) bool.
+
+        By slot, not by id: an item the user met twice keeps its other occurrence (``what_if`` with that
+        id removes both; the two agree whenever an id occurs once).
+        """
         n = len(self.ctx.history)
         slots = np.flatnonzero(absent)
         return np.delete(self.ctx.history, n - 1 - slots)
