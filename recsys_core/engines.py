@@ -288,8 +288,9 @@ def explain_pairs(
 ) -> list:
     """One ``Explanation`` per (user id, item id) of a saved model, in the given order.
 
-    The input of global feature importance over many users; on Ray each worker
-    loads ``model_dir`` and its own copy of the encoder.
+    The input of global feature importance over many users
+    (``explain.global_importance(..., engine=Engine("ray"))`` calls it); on Ray
+    each worker loads ``model_dir`` and its own copy of the encoder.
     """
     from . import artifacts
     from .explain import ExplainConfig

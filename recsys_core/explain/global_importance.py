@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..catalog import Catalog
+from ..engines import Engine
 from ..errors import RecsysError
 from ..evaluation import model_scorer, top_k
 from ..metrics import per_user_metrics
@@ -233,7 +234,8 @@ def sample_users(recommender: Recommender, n_users: int, seed: int = 0) -> list[
     return sorted(chosen)
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """"57 s", "3 min 20 s", "1 h 35 min"."""
     seconds = max(0.0, seconds)
     if seconds < 60:
         return f"{seconds:.0f} s"
@@ -249,7 +251,7 @@ def eta_message(done: int, total: int, elapsed: float) -> str:
     if done == 0:
         return f"Explaining pair 1 of {total} (timing the first pair…)"
     per_pair = elapsed / done
-    left = "" if done >= total else f" · about {_duration(per_pair * (total - done))} left"
+    left = "" if done >= total else f" · about {duration(per_pair * (total - done))} left"
     return f"Explained {done} of {total} pairs · {per_pair:.1f} s per pair{left}"
 
 
@@ -292,18 +294,22 @@ def global_importance(
     recommender: Recommender,
     n_users: int = 20,
     k: int = 3,
-    config: ExplainConfig = ExplainConfig(n_steps=16, faithfulness=False),
+    config: ExplainConfig = ExplainConfig(n_steps=16, faithfulness=False, token_level="carrying"),
     seed: int = 0,
     users: list[str] | None = None,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
-    engine=None,
+    engine: Engine | None = None,
     model_dir: str | Path | None = None,
 ) -> GlobalImportance:
     """Aggregate IG over ``n_users`` sampled users × their top-``k`` recommendations.
 
     Users are sampled (seeded) across the activity buckets in proportion to
-    their size.  ``progress(fraction, message)`` reports pairs done with the
+    their size.  By default only the texts that carry the score are split into
+    tokens (the item, the profile, the main history items); the other history
+    texts count with their exact text-level share as "history: (whole text)".
+    On the demo model that took 0.45–0.6× the time of splitting all 22 texts with
+    field shares equal to within 0.002 (two pairs, shared machine).  ``progress(fraction, message)`` reports pairs done with the
     time per pair measured so far and the time left; ``cancel()`` is called
     between (and inside) pairs and stops the run by raising.
     ``engine=Engine("ray")`` explains the pairs on Ray workers, which load
@@ -315,9 +321,11 @@ def global_importance(
         users = sample_users(recommender, n_users, seed)
     lists = recommender.recommend_many(users, k)
     pairs = [(u, r.item_id) for u in users for r in lists[u]]
+    if not pairs:
+        raise RecsysError("No (user, item) pairs to explain: the model has no known users with recommendations.")
     started = time.perf_counter()
-    kind = getattr(engine, "kind", "local")
-    if kind == "ray" and pairs:
+    kind = engine.kind if engine is not None else "local"
+    if kind == "ray":
         explanations = _explain_on_ray(recommender, pairs, config, engine, model_dir, say, go_on)
     else:
         explanations = _explain_here(recommender, pairs, config, say, go_on)
