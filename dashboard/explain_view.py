@@ -73,21 +73,52 @@ def texts_of(exp: Explanation) -> dict[int, list[TokenAttribution]]:
     return out
 
 
+def _text_names(exp: Explanation) -> dict[int, str]:
+    """Short names of the pair's texts for chart labels: "item", "profile", "history 1" (newest)…"""
+    names, k = {}, 0
+    for t in exp.texts:
+        if t.text_index == 0:
+            names[0] = "item"
+        elif t.label == "profile":
+            names[t.text_index] = "profile"
+        else:
+            k += 1
+            names[t.text_index] = f"history {k}"
+    return names
+
+
+def word_occurrences(tokens: list[TokenAttribution], merge: bool = True) -> list[tuple[str, int, float]]:
+    """(word, position of its first token, attribution) per occurrence, WordPieces joined if ``merge``.
+
+    Positions keep repeated words apart: "the" at 3 and "the" at 17 are two words, not one.
+    """
+    out: list[tuple[str, int, float]] = []
+    for t in tokens:
+        if merge and t.text.startswith("##") and out:
+            word, position, value = out[-1]
+            out[-1] = (word + t.text[2:], position, value + t.attribution)
+        else:
+            out.append((t.text, t.position, t.attribution))
+    return out
+
+
 def top_tokens_bar(exp: Explanation, n: int = 15, merge: bool = True) -> go.Figure:
-    """The words with the largest |attribution| across all texts, signed."""
+    """The words with the largest |attribution| across all texts, signed; one bar per occurrence,
+    labelled with its text and token position ("the (item 3)"), so repeated words never stack."""
+    names = _text_names(exp)
     rows = []
     for index, toks in texts_of(exp).items():
         keep = [t for t in toks if not t.special and t.field is not None]
-        words, values = ([t.text for t in keep], [t.attribution for t in keep])
-        if merge:
-            words, values = merge_words(words, values)
-        where = "item" if index == 0 else ("profile" if keep and keep[0].history_item_id is None else "history")
-        rows += [{"word": plotly_text(f"{w} ({where})"), "attribution": v} for w, v in zip(words, values)]
+        where = names.get(index, f"text {index}")
+        rows += [{"word": plotly_text(f"{w} ({where}, {p})"), "attribution": v} for w, p, v in word_occurrences(keep, merge)]
     frame = pd.DataFrame(rows, columns=["word", "attribution"])
-    frame = frame.reindex(frame["attribution"].abs().sort_values(ascending=False).index).head(n).iloc[::-1]
+    frame = frame.reindex(frame["attribution"].abs().sort_values(ascending=False, kind="stable").index).head(n).iloc[::-1]
     colours = [f"rgb({POSITIVE})" if v >= 0 else f"rgb({NEGATIVE})" for v in frame["attribution"]]
     fig = go.Figure(go.Bar(x=frame["attribution"], y=frame["word"], orientation="h", marker_color=colours))
-    return style(fig, "Top tokens by integrated gradients", "attribution (score units)", "", height=max(380, 28 * len(frame) + 100))
+    fig = style(fig, "Top words by integrated gradients (text, position)", "attribution (score units)", "",
+                height=max(380, 28 * len(frame) + 100))
+    fig.update_yaxes(type="category", automargin=True)
+    return fig
 
 
 def attention_heatmap(att: TextAttention, layer: int | None, head: int | None, hide_special: bool = False) -> go.Figure:
@@ -106,15 +137,26 @@ def attention_heatmap(att: TextAttention, layer: int | None, head: int | None, h
         else:
             matrix, what = per_head[head], f"layer {layer + 1}, head {head + 1}"
     matrix = matrix[np.ix_(keep, keep)]
+    # Numeric axes with one tick per token: on a category axis plotly drops every other label
+    # once they crowd, which hid half the tokens of an item text.
+    at = list(range(len(keep)))
     fig = go.Figure(
         go.Heatmap(
-            z=matrix, x=labels, y=labels, colorscale="Viridis", colorbar=dict(title="weight"),
-            hovertemplate="%{y} → %{x}<br>%{z:.3f}<extra></extra>",
+            z=matrix, x=at, y=at, colorscale="Viridis", colorbar=dict(title="weight"),
+            customdata=[[[labels[r], labels[c]] for c in at] for r in at],
+            hovertemplate="%{customdata[0]} → %{customdata[1]}<br>%{z:.3f}<extra></extra>",
         )
     )
-    style(fig, f"Where the encoder looks ({plotly_text(att.label)}) — {what}", "attended token (key)", "token (query)", height=620)
-    fig.update_yaxes(autorange="reversed", tickfont_size=12)
-    fig.update_xaxes(tickfont_size=12, tickangle=-60)
+    size = 11 if len(keep) > 40 else 12
+    per_token = size + 3
+    side = max(420, per_token * len(keep))
+    longest = max((len(lab) for lab in labels), default=4)
+    style(fig, f"Where the encoder looks ({plotly_text(att.label)}) — {what}", "attended token (key)", "token (query)",
+          height=side + int(longest * size * 0.62) + 260)
+    fig.update_layout(margin=dict(l=10, r=10, t=70, b=10))
+    ticks = dict(tickmode="array", tickvals=at, ticktext=labels, tickfont_size=size, automargin=True, showgrid=False)
+    fig.update_yaxes(autorange="reversed", **ticks)
+    fig.update_xaxes(tickangle=-90, **ticks)
     return fig
 
 
@@ -184,6 +226,19 @@ def deletion_figure(curves: list[DeletionCurve]) -> go.Figure:
     fig.update_xaxes(tickformat=".0%")
     return style(fig, "Deletion curves: score as top-ranked tokens are removed", "share of tokens removed (top first)",
                  "model score")
+
+
+def contrast_bar(parts: list[tuple[str, float]], title: str) -> go.Figure:
+    """Signed parts of a score difference (red: favours A, blue: favours B), largest |value| on top."""
+    ordered = sorted(parts, key=lambda kv: abs(kv[1]))
+    colours = [f"rgb({POSITIVE})" if v >= 0 else f"rgb({NEGATIVE})" for _, v in ordered]
+    fig = go.Figure(go.Bar(x=[v for _, v in ordered], y=[plotly_text(k) for k, _ in ordered], orientation="h",
+                           marker_color=colours, text=[f"{v:+.3f}" for _, v in ordered], textposition="outside",
+                           cliponaxis=False))
+    fig = style(fig, title, "share of score(A) − score(B)", "", height=max(320, 34 * len(ordered) + 120))
+    fig.update_yaxes(type="category", automargin=True)
+    fig.update_xaxes(automargin=True)
+    return fig
 
 
 def faithfulness_table(curves: list[DeletionCurve]) -> pd.DataFrame:
