@@ -33,7 +33,20 @@ def test_explain_page_shows_heatmap_attributions_and_reason():
     assert {"integrated gradients", "GradientSHAP", "field ablation", "random"} <= methods
 
 
-def test_explain_page_what_if_and_contrast():
+def _markdown(at) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def test_explain_page_shows_score_and_rank_not_a_probability():
+    at = AppTest.from_file(str(ROOT / "pages" / "4_Explain.py"), default_timeout=600)
+    at.session_state["explain_steps"] = 8
+    at.run()
+    labels = [m.label for m in at.metric]
+    assert "Score (logit)" in labels and "Rank among unseen items" in labels
+    assert not any("P(" in label or "probab" in label.lower() for label in labels)
+
+
+def test_compare_and_what_if_results_stay_until_replaced():
     at = AppTest.from_file(str(ROOT / "pages" / "4_Explain.py"), default_timeout=600)
     at.session_state["explain_steps"] = 8
     at.run()
@@ -41,11 +54,38 @@ def test_explain_page_what_if_and_contrast():
     at.button(key="whatif_run").click()
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    assert any(m.label == "Rank" for m in at.metric)
+    assert any(m.label == "Rank after" for m in at.metric)
     at.button(key="explain_compare").click()
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    assert any("a difference of" in m.value for m in at.markdown)
+    assert not at.error, [e.value for e in at.error]
+    assert "a difference of" in _markdown(at)
+    first_summary = next(m.value for m in at.markdown if "a difference of" in m.value)
+
+    # another widget changes: both results are still on the page, for unchanged inputs (no warning)
+    at.checkbox(key="explain_merge").uncheck()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(m.label == "Rank after" for m in at.metric)
+    assert first_summary in _markdown(at)
+    assert not [w.value for w in at.warning if "earlier choice" in w.value]
+    assert any("Result for" in c.value for c in at.caption)
+
+    # the inputs of both change: the results stay, each said to be for the earlier choice
+    other = at.selectbox(key="explain_b")
+    other.select_index(len(other.options) - 1)
+    at.multiselect(key="whatif_fields").set_value([])
+    at.run()
+    assert first_summary in _markdown(at)
+    assert any(m.label == "Rank after" for m in at.metric)
+    stale = [w.value for w in at.warning if "earlier choice" in w.value]
+    assert len(stale) == 2, stale
+
+    # a new Compare replaces the result
+    at.button(key="explain_compare").click()
+    at.run()
+    assert first_summary not in _markdown(at)
+    assert len([w.value for w in at.warning if "earlier choice" in w.value]) == 1  # only the what-if's
 
 
 def test_feature_importance_page_computes_shares():
