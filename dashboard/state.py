@@ -7,12 +7,14 @@ data and demo model (loaded once per process by ``dashboard.resources``).
 A reload survives: once a session has something of its own (an upload, a trained or loaded model)
 it gets a random id in the page's URL (``?session=…``) and ``dashboard.session_store`` keeps the
 uploaded files and the model on the server for ``RECSYS_SESSION_DAYS`` days; a new browser
-session opened with that URL starts where the old one was.  The URL parameter is put back on every
-run, because switching pages drops it.
+session opened with that URL starts where the old one was (a training still running in this server
+process is found again too).  The URL parameter is put back on every run, because switching pages
+drops it.
 
 Keys (other pages may read them; write them only through these functions):
     dataset, dataset_label      the Dataset the Data and Train pages use
     model, model_label          the Recommender the other pages use
+    model_is_draft              True for an unsaved model brought back by a reload (see model_is_draft())
     train_job                   the session's TrainingJob (dashboard.training)
     explain_target              an ExplainTarget set by the Recommendations page
 """
