@@ -294,6 +294,16 @@ def split_texts(
     return flagged
 
 
+def every_attention(state: PairState) -> list[TextAttention]:
+    """The encoder attention of every text of the pair (the first view has only the item and profile)."""
+    with state.lock:
+        missing = [n for n in range(state.pair.n_texts) if n not in state.attentions]
+    more = {a.text_index: a for a in text_attentions(state.pair, missing)}
+    with state.lock:
+        state.attentions.update(more)
+        return [state.attentions[n] for n in sorted(state.attentions)]
+
+
 # -- stage 3 -----------------------------------------------------------------------------------
 def token_grid(state: PairState, extra: dict[int, TextTokens] | None = None) -> np.ndarray:
     """(N, L) token attributions of the split texts (zero elsewhere)."""
@@ -316,24 +326,13 @@ def add_faithfulness(state: PairState, progress: Progress | None = None, methods
         say(0.0, "token attributions of every text")
         split_texts(state, list(range(state.pair.n_texts)), lambda f, m: say(0.4 * f, m))
         started = time.perf_counter()
-        with state.lock:
-            missing = [n for n in range(state.pair.n_texts) if n not in state.attentions]
-        say(0.4, "encoder attention over every text")
-        more = {a.text_index: a for a in text_attentions(state.pair, missing)}
         target = PairTarget(state.recommender, state.ctx, state.item, state.pair, state)
         rankings: dict[str, np.ndarray] = {}
         for i, (name, method) in enumerate(chosen.items()):
-            say(0.5 + 0.3 * i / len(chosen), name)
+            say(0.4 + 0.4 * i / len(chosen), name)
             rankings[name] = state.rankings.get(name) if name in state.rankings else method.token_scores(target)
-        with state.lock:
-            state.attentions.update(more)
-            attentions = list(state.attentions.values())
-        shape = tuple(state.pair.input_ids.shape)
-        curves_input = dict(rankings)
-        curves_input["attention"] = attention_token_scores(attentions, shape, use_rollout=False)
-        curves_input["rollout"] = attention_token_scores(attentions, shape, use_rollout=True)
         say(0.8, "deletion curves")
-        curves = deletion_curves(state.pair, curves_input, state.config.deletion_fractions, real=state.level.real)
+        curves = deletion_curves(state.pair, rankings, state.config.deletion_fractions, real=state.level.real)
         with state.lock:
             state.rankings.update(rankings)
             state.curves = curves

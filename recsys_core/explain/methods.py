@@ -21,6 +21,7 @@ import torch
 
 from .. import heavy_imports
 from ..encoder import pool
+from .attention import attention_token_scores
 from .integrated_gradients import bert, embed
 from .rollup import field_key
 
@@ -123,6 +124,26 @@ class FieldAblation(TokenMethod):
         return per_token * removable.numpy()
 
 
+class EncoderAttention(TokenMethod):
+    """How much attention each token receives in the encoder (unsigned: attention says where the
+    encoder looks, not which way the score moves)."""
+
+    name = "attention"
+    description = "Encoder attention each token receives, last layer, average of heads (unsigned)."
+    use_rollout = False
+
+    def token_scores(self, target: PairTarget) -> np.ndarray:
+        from .core import every_attention
+
+        return attention_token_scores(every_attention(target.state), tuple(target.pair.input_ids.shape), self.use_rollout)
+
+
+class AttentionRollout(EncoderAttention):
+    name = "rollout"
+    description = "Attention rollout: attention propagated through all layers with the residual path (unsigned)."
+    use_rollout = True
+
+
 TOKEN_METHODS: dict[str, TokenMethod] = {
-    m.name: m for m in (TwoLevelIntegratedGradients(), GradientShapPerText(), FieldAblation())
+    m.name: m for m in (TwoLevelIntegratedGradients(), GradientShapPerText(), FieldAblation(), EncoderAttention(), AttentionRollout())
 }
