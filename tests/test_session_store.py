@@ -7,6 +7,7 @@ once come back as they do when written alone.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import multiprocessing
 import os
@@ -329,6 +330,49 @@ def test_a_write_killed_at_any_moment_leaves_the_old_or_the_new_dataset(store, t
     assert outcomes["old"] and outcomes["new"], outcomes  # kills landed both before and after the switch
     store.save_dataset(sid, source(users_kept=3), "v3")  # the next write clears the dead writers' leftovers
     assert sorted(p.name.split("-")[0] for p in (store.root / sid).iterdir()) == ["data", MANIFEST]
+
+
+def _draft_in_child(root, sid, model, log_path, pause_at):
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+
+    def pause(step):
+        os.write(log, (step + "\n").encode())
+        if step == pause_at:
+            time.sleep(5)
+
+    session_store._pause = pause
+    SessionStore(root, days=7, max_mb=50).save_model(sid, model.fingerprint, draft=model)
+    os.write(log, b"done\n")
+    os._exit(0)
+
+
+def test_a_draft_write_killed_at_any_moment_leaves_the_old_or_the_new_model(store, tmp_path, tiny_model):
+    fork = multiprocessing.get_context("fork")
+    versions = [dataclasses.replace(tiny_model, fingerprint=f"v{i}") for i in range(2)]
+    sid = new_id()
+    store.save_model(sid, "v0", draft=versions[0])
+    current, seen = 0, set()
+    rng = random.Random(11)
+    for trial in range(12):
+        new = 1 - current
+        log_path = tmp_path / f"log-{trial}"
+        pause_at = rng.choice([None, "files written", "manifest written"])
+        child = fork.Process(target=_draft_in_child, args=(store.root, sid, versions[new], str(log_path), pause_at))
+        child.start()
+        if pause_at is None:
+            time.sleep(rng.uniform(0, 0.3))
+        else:
+            end = time.monotonic() + 10
+            while time.monotonic() < end and pause_at not in (log_path.read_text() if log_path.exists() else ""):
+                time.sleep(0.002)
+        os.kill(child.pid, signal.SIGKILL)
+        child.join(10)
+        kept = store.restore(sid).model
+        assert kept is not None and kept.draft is not None, trial
+        assert kept.label == kept.draft.fingerprint in (f"v{current}", f"v{new}")  # label and weights agree
+        current = int(kept.label[1])
+        seen.add("new" if current == new else "old")
+    assert seen == {"old", "new"}
 
 
 # -- several sessions at once -------------------------------------------------------------------------------
