@@ -4,12 +4,14 @@
 
 On a fresh dashboard server (demo model):
 
-1. home page, server cold;
+1. the Data page, server cold (loads the demo data and model, prefetches nothing);
 2. one session opens Explain (cold caches): seconds to the first view (score, each text's share,
    attention) and to the token split of the texts carrying the score; server peak RSS;
-3. the same session opens Recommendations for another user, waits until the prefetch line says
+3. Home: seconds until its featured users' explanations are ready, then "Explain" on the first
+   one: seconds from the click to the settled Explain page;
+4. the same session opens Recommendations for another user, waits until the prefetch line says
    the top 3 are ready, clicks "Explain": seconds from the click to the settled Explain page;
-4. three new sessions, three other users, each Recommendations → "Explain" at the same moment:
+5. three new sessions, three other users, each Recommendations → "Explain" at the same moment:
    seconds until all three settled; server peak RSS over that phase only (VmHWM reset).
 
 "Settled" = the token split drawn, the last stage's widget ("Compute deletion curves") present and
@@ -26,7 +28,7 @@ from playwright.sync_api import sync_playwright
 
 from dashboard.serve import CHROMIUM, CHROMIUM_ARGS, dashboard_server, peak_rss_mb
 
-PORTS = range(8630, 8640)
+PORTS = range(8640, 8650)
 FIRST_VIEW = "text=Item text's share"
 READY = "text=Integrated gradients: what moved the score"
 TIMEOUT = 600_000
@@ -65,16 +67,30 @@ def open_recommendations(page, url: str, user: str) -> None:
         time.sleep(5)
 
 
+def open_home_until_featured_ready(page, url: str) -> None:
+    """Home, reloaded every 5 s until its featured-users line says every explanation is ready."""
+    while True:
+        page.goto(url, wait_until="domcontentloaded")
+        line = page.get_by_text("Their explanations are prepared")
+        line.wait_for(timeout=TIMEOUT)
+        page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=TIMEOUT)
+        text = line.inner_text()
+        ready, _, rest = text.partition(" ready")[0].rpartition(": ")[2].partition(" of ")
+        if ready and ready == rest:
+            return
+        time.sleep(5)
+
+
 def main() -> None:
     log = Path(tempfile.mkdtemp()) / "streamlit.log"
     with dashboard_server(log, ports=PORTS) as (url, pid), sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1500, "height": 1000})
         started = time.perf_counter()
-        page.goto(url)
-        page.wait_for_selector("text=RecSys Studio", timeout=TIMEOUT)
-        print(f"home page (server cold, demo model load):            {time.perf_counter() - started:6.1f} s")
-        print(f"server RSS high-water mark after home:              {peak_rss_mb(pid):6.0f} MB")
+        page.goto(f"{url}/Data")
+        page.wait_for_selector("[data-testid=\"stSidebar\"] >> text=Dataset:", timeout=TIMEOUT)
+        print(f"Data page (server cold, demo model load):           {time.perf_counter() - started:6.1f} s")
+        print(f"server RSS high-water mark after it:                {peak_rss_mb(pid):6.0f} MB")
 
         started = time.perf_counter()
         page.goto(f"{url}/Explain", wait_until="domcontentloaded")
@@ -84,6 +100,14 @@ def main() -> None:
         cold = time.perf_counter() - started
         print(f"Explain, cold: first view {first:5.1f} s, tokens of the carrying texts {cold:5.1f} s")
         print(f"server peak RSS, one session explaining:            {peak_rss_mb(pid):6.0f} MB")
+
+        started = time.perf_counter()
+        open_home_until_featured_ready(page, url)
+        print(f"Home: featured users' explanations ready after:     {time.perf_counter() - started:6.1f} s")
+        started = time.perf_counter()
+        page.get_by_role("button", name="Explain").first.click()
+        settled(page)
+        print(f"Explain of a featured pair, click → settled:        {time.perf_counter() - started:6.2f} s")
 
         open_recommendations(page, url, "u0005")
         started = time.perf_counter()
