@@ -77,7 +77,9 @@ with page.user_errors():
         right.plotly_chart(iview.words_bar(ig.top_words[:20], "Words of item field values that raised scores most"),
                            width="stretch", theme="streamlit")
         st.caption("Words are read from field values only: field names, the ':' after them, punctuation and "
-                   "English stop-words are left out.")
+                   "English stop-words are left out."
+                   + (" *history: (whole text)* is the exact share of the history texts that carry little of the "
+                      "score, not split into fields." if any("(whole text)" in f for f in ig.field_share) else ""))
         left, right = st.columns(2, gap="large")
         for column, buckets, title, unit, population in (
             (left, ig.by_user_activity, "By user activity (history-length terciles of all users)", "items in history",
