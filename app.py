@@ -59,8 +59,8 @@ def home() -> None:
 
     with st.expander("Where things are kept", icon=":material/help:"):
         st.markdown(
-            f"- Your uploads and the models you train live in **this browser session** only: other analysts "
-            f"using the dashboard at the same time never see them.\n"
+            f"- Your uploads and the models you train belong to **this session**: other analysts using the "
+            f"dashboard at the same time never see them unless you give them this page's address.\n"
             f"- Models you **save** on the Train page go to the shared models directory "
             f"{plain(registry().root.resolve())} (set `RECSYS_MODELS_DIR` to change it); everyone using this "
             f"server can list, load and delete them, and the CLI reads them too "
