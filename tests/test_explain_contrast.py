@@ -104,3 +104,23 @@ def test_html_attention_map_is_readable(tiny_model):
     assert np.allclose(rows.max(axis=1), 1.0)
     assert "[CLS] (0)" not in heat
     assert "P = " not in page  # no saturated probability: score and rank
+
+
+def test_cli_explain_writes_full_attention_only_with_the_flag(tiny_model, tmp_path):
+    from recsys_core import save
+    from recsys_core.cli import main
+
+    model = tmp_path / "model"
+    save(tiny_model, str(model))
+    user = tiny_model.known_users()[0]
+    item = tiny_model.recommend(user, 1)[0].item_id
+    sizes = {}
+    for name, extra in (("summary", []), ("full", ["--full-attention"])):
+        out = tmp_path / f"{name}.json"
+        code = main(["explain", "--model", str(model), "--user", user, "--item", item, "--method", "attention",
+                     "--out", str(out), *extra])
+        assert code == 0
+        data = json.loads(out.read_text())
+        assert all(("layers" in a) == (name == "full") for a in data["attention"])
+        sizes[name] = out.stat().st_size
+    assert sizes["summary"] < sizes["full"]
