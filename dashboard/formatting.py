@@ -42,11 +42,6 @@ def item_label(rec: Recommender, item_id: str) -> str:
     return f"{first} ({item_id})" if first else item_id
 
 
-def sigmoid(x: np.ndarray | float) -> np.ndarray | float:
-    # Still used by the Explain page's metric (being removed there); delete once nothing calls it.
-    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
-
-
 def items_table(rec: Recommender, indices: Sequence[int], fields: Sequence[str]) -> pd.DataFrame:
     rows = []
     for i in indices:
