@@ -97,4 +97,5 @@ def test_feature_importance_page_computes_shares():
     at.button(key="fi_run").click()
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    assert len(at.get("plotly_chart")) >= 3
+    assert len(at.get("plotly_chart")) >= 2  # shares and words; buckets with under 5 pairs are listed, not drawn
+    assert sum("sampled pairs" in d.value.columns for d in at.dataframe) == 2
