@@ -56,7 +56,7 @@ def ablation_bar(ablation: FieldAblation) -> go.Figure:
     highs = [ablation.intervals[n][1] - drops[n] for n in names]
     fig = go.Figure(go.Bar(
         x=[drops[n] for n in names], y=[plotly_text(n) for n in names], orientation="h", marker_color=colours,
-        error_x=dict(type="data", symmetric=False, array=highs, arrayminus=lows, thickness=2),
+        error_x={"type": "data", "symmetric": False, "array": highs, "arrayminus": lows, "thickness": 2},
         text=[f"{drops[n]:+.4f} ({ablation.verdict(n)})" for n in names], textposition="outside",
         textfont_size=FONT_SIZE,
     ))

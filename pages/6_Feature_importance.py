@@ -6,12 +6,8 @@ from dashboard import importance_jobs as jobs
 from dashboard import importance_view as iview
 from dashboard import page, state
 from dashboard.safe_text import plotly_text
-from recsys_core.explain import ExplainConfig, field_ablation, global_importance
-from recsys_core.explain.global_importance import duration
-
-# Token-level IG of the texts that carry the score (history items that barely matter keep their exact
-# text-level share): about half the time of splitting every text, the same field shares on the demo.
-IG_CONFIG = ExplainConfig(n_steps=16, faithfulness=False, token_level="carrying")
+from recsys_core.explain import field_ablation, global_importance
+from recsys_core.explain.global_importance import IMPORTANCE_CONFIG, duration
 
 
 def labelled(values: dict) -> dict:
@@ -54,7 +50,7 @@ with page.user_errors():
     k = b.slider("Top-K items per user", 1, 10, 3, key="fi_k")
     if c.button("Compute attribution shares", type="primary", key="fi_run", disabled=busy) and not busy:
         runs["ig"] = jobs.start("ig", key, lambda progress, cancel: global_importance(
-            rec, n_users=n_users, k=k, config=IG_CONFIG, progress=progress, cancel=cancel))
+            rec, n_users=n_users, k=k, config=IMPORTANCE_CONFIG, progress=progress, cancel=cancel))
         st.rerun()  # redraw with the button disabled while the run goes on
     finished("ig", "shares")
     last = results.get((key, "ig"))

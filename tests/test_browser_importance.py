@@ -6,7 +6,14 @@ Screenshots (looked at by a reviewer): test-output/screenshots/importance-runnin
 """
 from __future__ import annotations
 
-from browser_support import browser, go, needs_chromium, server_fixture, shoot, wait_idle  # noqa: F401  (browser: a fixture)
+from browser_support import (  # noqa: F401  (browser: a fixture)
+    browser,
+    go,
+    needs_chromium,
+    server_fixture,
+    shoot,
+    wait_idle,
+)
 
 pytestmark = needs_chromium
 RUN_TIMEOUT_MS = 300_000
@@ -14,7 +21,7 @@ RUN_TIMEOUT_MS = 300_000
 server = server_fixture(range(8620, 8625))
 
 
-def test_feature_importance_can_be_cancelled(server, browser):
+def test_feature_importance_can_be_cancelled(server, browser):  # noqa: F811  (browser: the fixture)
     page = browser.new_page(viewport={"width": 1440, "height": 900})
     page.goto(server, timeout=RUN_TIMEOUT_MS)
     wait_idle(page)
