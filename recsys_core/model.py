@@ -11,7 +11,8 @@ Why this design (see docs/model.md for the measurements):
   recency (position) embedding, because the next interaction depends most on
   the latest ones, and the weights tell which past items mattered;
 - ``[u, i, u*i]`` through an MLP plus a bilinear ``theta . (u*i)`` term and an
-  item bias give the score; ``P(interaction) = sigmoid(score)``.
+  item bias give the score, a logit trained with a sampled softmax over items: it ranks one
+  user's items, and ``sigmoid(score)`` is not a calibrated probability (it saturates near 1).
 Every path from the score back to the text vectors is differentiable, so
 integrated gradients can attribute the score to the encoder's input tokens.
 """
@@ -151,7 +152,7 @@ class HybridRecommender(nn.Module):
         """Scores (B, C) of candidates for each user.
 
         cand_vecs: (B, C, T) or (C, T) shared by all users; cand_idx: (B, C) or (C,).
-        The score is a logit: ``sigmoid(score)`` is the interaction probability.
+        The score is a logit for ranking one user's candidates (not a calibrated probability).
         """
         return self.score_and_attention(user, cand_vecs, cand_idx)[0]
 

@@ -30,7 +30,7 @@ RETRIEVE = 2_000  # candidates the first stage keeps for the full model
 @dataclass(frozen=True)
 class Recommendation:
     item_id: str
-    score: float  # the model's logit; sigmoid(score) is P(interaction)
+    score: float  # the model's logit: comparable within one user's list, not a calibrated probability
     rank: int  # 1-based
 
 
