@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from recsys_core import ColumnMap, Dataset, Recommender, RecsysError, artifacts, load_dataset
+from recsys_core.durable import fsync_dir, pid_alive
 from recsys_core.schema import ITEM, USER
 
 log = logging.getLogger(__name__)
@@ -290,28 +291,6 @@ def _lock_for(root: Path, sid: str) -> threading.Lock:
         return _LOCKS.setdefault((str(root), sid), threading.Lock())
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    except OSError:  # a directory on a file system that cannot sync it: the files themselves were synced
-        pass
-    finally:
-        os.close(fd)
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class SessionStore:
     """Per-session folders under ``root``, kept ``days`` after their last use, at most ``max_mb`` each.
 
@@ -485,7 +464,7 @@ class SessionStore:
                         os.fsync(f.fileno())
                     described[role] = {"name": upload.name, "size": len(upload.data),
                                        "sha256": hashlib.sha256(upload.data).hexdigest()}
-                _fsync(target)
+                fsync_dir(target)
                 _step("files written")
                 manifest["dataset"] = {"dir": directory, "label": label, "files": described,
                                        "options": source.options.to_dict()}
@@ -559,7 +538,7 @@ class SessionStore:
         finally:
             if tmp.exists():
                 tmp.unlink()
-        _fsync(folder)
+        fsync_dir(folder)
         _step("manifest written")
         self._collect(folder, manifest)
 
@@ -575,7 +554,7 @@ class SessionStore:
             if match is None:
                 continue  # not ours: never delete what we did not write
             pid = int(match["pid"] or match["tpid"] or match["mpid"])
-            if pid == os.getpid() or not _pid_alive(pid):
+            if pid == os.getpid() or not pid_alive(pid):
                 if path.is_dir() and not path.is_symlink():
                     shutil.rmtree(path, ignore_errors=True)
                 else:
@@ -615,7 +594,7 @@ class SessionStore:
         """Finish removals that a killed process began (``.ID.deleting-PID-NS`` folders of dead pids)."""
         for path in self.root.iterdir():
             match = _DELETING.fullmatch(path.name)
-            if match and not _pid_alive(int(match["pid"])) and path.is_dir() and not path.is_symlink():
+            if match and not pid_alive(int(match["pid"])) and path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)
 
     def _remove(self, folder: Path) -> None:

@@ -45,6 +45,7 @@ from safetensors.numpy import save_file as save_numpy
 from safetensors.torch import save_file as save_torch
 
 from .catalog import Catalog
+from .durable import fsync_dir, fsync_path, pid_alive
 from .encoder import EncoderConfig
 from .errors import ArtifactError, OutputPathError, shown_path
 from .evaluation import EvaluationReport
@@ -139,21 +140,6 @@ def _umask() -> int:
     return 0o022
 
 
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        _fsync_path(path)
-    except OSError:  # some file systems (and Windows) cannot fsync a directory; the data files were synced
-        pass
-
-
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 
@@ -175,18 +161,6 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(err, os.strerror(err), str(b))
 
 
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's live process
-        return True
-    return True
-
-
 def _temporaries(target: Path) -> Iterator[tuple[Path, str, int]]:
     """(path, "saving"|"old", writer pid) of this model's temporaries, by our naming pattern only."""
     try:
@@ -202,12 +176,12 @@ def _temporaries(target: Path) -> Iterator[tuple[Path, str, int]]:
 def _recover(target: Path) -> None:
     """Put back a model whose writer died between the two renames; remove other dead writers' leftovers."""
     for path, kind, pid in sorted(_temporaries(target), key=lambda t: t[0].name, reverse=True):
-        if _pid_alive(pid):
+        if pid_alive(pid):
             continue
         if kind == "old" and not target.exists() and is_model_dir(path):
             try:
                 os.replace(path, target)
-                _fsync_dir(target.parent)
+                fsync_dir(target.parent)
                 continue
             except OSError:
                 pass  # another process restored it first
@@ -242,13 +216,13 @@ def save(recommender: Recommender, directory: str | Path) -> Path:
         _write(recommender, tmp)
         for name in FILES:  # safetensors writes 0600: give every file the same, ordinary mode
             (tmp / name).chmod(0o666 & ~umask)
-            _fsync_path(tmp / name)
-        _fsync_dir(tmp)
+            fsync_path(tmp / name)
+        fsync_dir(tmp)
         _step("written")
         check_output_dir(directory)  # still safe to replace after the (possibly long) write?
         if target.is_dir() and any(target.iterdir()):
             if _exchange(tmp, target):
-                _fsync_dir(target.parent)
+                fsync_dir(target.parent)
                 _step("swapped")
             else:
                 old = target.parent / f".{target.name}.old-{os.getpid()}-{time.time_ns()}"
@@ -259,12 +233,12 @@ def save(recommender: Recommender, directory: str | Path) -> Path:
                 except BaseException:
                     os.replace(old, target)  # put the previous model back before giving up
                     raise
-                _fsync_dir(target.parent)
+                fsync_dir(target.parent)
                 _step("swapped")
                 tmp = old
         else:
             os.replace(tmp, target)  # rename(2) may replace an empty folder
-            _fsync_dir(target.parent)
+            fsync_dir(target.parent)
             _step("swapped")
     finally:
         if tmp.exists():

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import heavy_imports
+from .durable import pid_alive
 from .errors import RecsysError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a model hub at run time
@@ -307,16 +308,8 @@ class EmbeddingCache:
 
     def _remove_if_dead(self, name: str, pattern: re.Pattern) -> None:
         """Delete a temporary this class wrote whose writer process is gone (never anything else)."""
-        pid = int(pattern.match(name)["pid"])
-        if pid == os.getpid():
-            return
-        try:
-            os.kill(pid, 0)
+        if pid_alive(int(pattern.match(name)["pid"])):
             return  # still writing
-        except ProcessLookupError:
-            pass
-        except PermissionError:
-            return
         try:
             (self.dir / name).unlink()
         except OSError:
