@@ -202,6 +202,18 @@ def test_results_survive_cancel_works_and_charts_show_every_label(tmp_path, demo
         overflow = scroller.evaluate("e => e.scrollWidth - e.clientWidth")
         assert overflow <= 1, f"the faithfulness table scrolls sideways by {overflow}px: a column is cut off"
 
+        # -- cancel a word-level comparison: the message, and the earlier result still shown
+        shown = page.get_by_text("a difference of", exact=False).first.inner_text()
+        page.get_by_text("Also attribute the difference to words").click()
+        _idle(page)
+        page.get_by_role("button", name="Compare", exact=True).click()
+        page.get_by_role("button", name="Cancel comparing").wait_for(timeout=120_000)
+        page.get_by_role("button", name="Cancel comparing").click()
+        page.get_by_text("Comparison cancelled", exact=False).first.wait_for(timeout=120_000)
+        _idle(page)
+        assert page.get_by_text("a difference of", exact=False).first.inner_text() == shown
+        shoot_block(page, "Why this item above another?", "explain-compare-cancelled.png")
+
         # -- the HTML card's attention map, as a browser draws it
         card_page = browser.new_page(viewport={"width": 1100, "height": 900})
         card_page.set_content(card)
