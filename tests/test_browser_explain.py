@@ -147,6 +147,15 @@ def test_results_survive_cancel_works_and_charts_show_every_label(tmp_path, demo
         assert page.get_by_role("button", name="Cancel deletion curves").count() == 0
         assert page.locator(".js-plotly-plot").filter(has=page.locator(".gtitle", has_text="Deletion curves")).count() == 0
 
+        # -- cancel splitting the remaining history texts
+        page.get_by_role("button", name=re.compile(r"Split the other \d+ texts")).click()
+        cancel = page.get_by_role("button", name="Cancel splitting history texts")
+        cancel.wait_for(timeout=120_000)
+        cancel.click()
+        page.get_by_text("Splitting the other texts was cancelled", exact=False).first.wait_for(timeout=120_000)
+        _idle(page)
+        assert page.get_by_role("button", name="Cancel splitting history texts").count() == 0
+
         # -- Compare and What-if
         page.get_by_role("button", name="Compare", exact=True).click()
         page.get_by_text("a difference of", exact=False).first.wait_for(timeout=300_000)
