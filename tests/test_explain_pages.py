@@ -99,3 +99,41 @@ def test_feature_importance_page_computes_shares():
     assert not at.exception, [e.value for e in at.exception]
     assert len(at.get("plotly_chart")) >= 2  # shares and words; buckets with under 5 pairs are listed, not drawn
     assert sum("sampled pairs" in d.value.columns for d in at.dataframe) == 2
+
+
+# -- figures of the page, on hand-made results (no model needed) ------------------------------------
+def _explanation_with_repeated_words():
+    from recsys_core.explain import Explanation, TextContribution, TokenAttribution
+
+    words = ["[CLS]", "the", "sea", "and", "the", "storm", "the", "end", "[SEP]"]
+    tokens = [TokenAttribution(w, 0.0 if w.startswith("[") else 0.1 * (i + 1), "item", None if w.startswith("[") else "title",
+                               None, 0, i, w.startswith("[")) for i, w in enumerate(words)]
+    texts = [TextContribution(0, "item", 1.0, True, 0.0, 8)]
+    return Explanation("u", "i", 1.0, 0.0, 0.0, True, tokens, {}, [], [], [], {}, "", 1, texts=texts)
+
+
+def test_top_words_draw_each_occurrence_as_its_own_bar():
+    from dashboard.explain_view import top_tokens_bar
+
+    fig = top_tokens_bar(_explanation_with_repeated_words(), n=15)
+    labels = list(fig.data[0].y)
+    assert len(labels) == 7 == len(set(labels))  # "the" three times: three bars
+    assert {"the (item, 1)", "the (item, 4)", "the (item, 6)"} <= set(labels)
+    assert fig.layout.yaxis.type == "category"
+
+
+def test_heatmap_labels_every_token():
+    import numpy as np
+
+    from dashboard.explain_view import attention_heatmap
+    from recsys_core.explain import TextAttention
+
+    tokens = ["[CLS]"] + [f"w{i}" for i in range(60)] + ["[SEP]"]
+    n = len(tokens)
+    maps = np.full((2, 1, n, n), 1.0 / n, dtype=np.float32)
+    att = TextAttention("item", 0, tokens, maps, True, maps[0, 0], np.ones(n), np.ones(n))
+    fig = attention_heatmap(att, 1, None, hide_special=True)
+    for axis in (fig.layout.xaxis, fig.layout.yaxis):
+        assert axis.tickmode == "array" and len(axis.tickvals) == len(axis.ticktext) == 60
+        assert axis.automargin
+    assert fig.layout.height >= 60 * 14  # room for every row's label
