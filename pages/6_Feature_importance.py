@@ -18,8 +18,8 @@ def labelled(values: dict) -> dict:
 def finished(kind: str, what: str):
     """The result of this session's last ``kind`` run on this model once it ends (waiting for it with
     progress and Cancel while it runs); a cancelled run says so and leaves earlier results in place."""
-    run = runs.get(kind)
-    if run is None or run.model != key:
+    run = runs.get((key, kind))
+    if run is None:
         return
     if not run.job.done:
         jobs.follow(run, cancel_key=f"fi_cancel_{kind}")
@@ -27,7 +27,7 @@ def finished(kind: str, what: str):
     if run.cancelled:
         st.warning(jobs.cancelled_message(run, what), icon=":material/cancel:")
         return
-    runs.pop(kind)
+    runs.pop((key, kind))
     if run.job.error is not None:
         raise run.job.error  # a RecsysError becomes its message (page.user_errors)
     results[(key, kind)] = run.job.result
@@ -36,20 +36,22 @@ def finished(kind: str, what: str):
 page.setup("Feature importance")
 rec = state.model()
 results = st.session_state.setdefault("importance", {})  # (model fingerprint, kind) → computed result
-runs = st.session_state.setdefault("importance_runs", {})  # kind → this session's latest run
+# (model fingerprint, kind) → this session's latest run: a run on another model goes on when the analyst
+# loads a different one, and its result is there when they come back.
+runs = st.session_state.setdefault("importance_runs", {})
 key = rec.model_fingerprint
 
 st.markdown("Integrated-gradients attributions of many (user, recommended item) pairs, rolled up to fields; and "
             "the validation NDCG@10 each field is worth when it is removed from every text.")
 
 with page.user_errors():
-    busy = "ig" in runs and not runs["ig"].job.done
+    busy = (key, "ig") in runs and not runs[key, "ig"].job.done
     a, b, c = st.columns([1, 1, 1], vertical_alignment="bottom")
     n_users = a.slider("Users in the sample", 3, 100, 12, key="fi_users", help="Sampled across the user-activity "
                        "buckets in proportion to their size (seeded).")
     k = b.slider("Top-K items per user", 1, 10, 3, key="fi_k")
     if c.button("Compute attribution shares", type="primary", key="fi_run", disabled=busy) and not busy:
-        runs["ig"] = jobs.start("ig", key, lambda progress, cancel: global_importance(
+        runs[key, "ig"] = jobs.start("ig", key, lambda progress, cancel: global_importance(
             rec, n_users=n_users, k=k, config=IMPORTANCE_CONFIG, progress=progress, cancel=cancel))
         st.rerun()  # redraw with the button disabled while the run goes on
     finished("ig", "shares")
@@ -97,11 +99,11 @@ with page.user_errors():
     st.caption("Each field is removed from every text, the texts re-encoded, and validation NDCG@10 measured on each "
                "user's second-last interaction with the same model weights. The interval is a seeded bootstrap over "
                "those users: a difference whose interval crosses zero is within noise, neither a gain nor a loss.")
-    ablation_busy = "ablation" in runs and not runs["ablation"].job.done
+    ablation_busy = (key, "ablation") in runs and not runs[key, "ablation"].job.done
     max_users = st.slider("Validation users", 50, 1000, 300, 50, key="fi_ablation_users")
     if st.button("Run ablation (re-encodes the catalogue once per field)", key="fi_ablation",
                  disabled=ablation_busy) and not ablation_busy:
-        runs["ablation"] = jobs.start("ablation", key, lambda progress, cancel: field_ablation(
+        runs[key, "ablation"] = jobs.start("ablation", key, lambda progress, cancel: field_ablation(
             rec, max_users=max_users, progress=progress, cancel=cancel))
         st.rerun()
     finished("ablation", "NDCG@10 changes")

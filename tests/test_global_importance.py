@@ -364,3 +364,21 @@ def test_global_importance_on_ray_equals_local(tiny_model):
     assert [w.attribution for w in distributed.top_words] == pytest.approx([w.attribution for w in local.top_words], abs=1e-6)
     assert [b.n_pairs for b in distributed.by_item_popularity] == [b.n_pairs for b in local.by_item_popularity]
     assert distributed.mean_delta_share == pytest.approx(local.mean_delta_share, abs=1e-6)
+
+
+def test_a_run_on_another_model_neither_blocks_the_page_nor_is_thrown_away(tiny_model, tiny_dataset):
+    from dashboard.importance_jobs import ImportanceRun
+
+    release = threading.Event()
+    job = executor().submit(lambda j: release.wait(60) and "done", ON_REQUEST, ("test-other-model",), "apptest-fi-other")
+    at = _page(tiny_model, tiny_dataset, "apptest-fi-other")
+    at.session_state["importance_runs"] = {("another model", "ig"): ImportanceRun("ig", "another model", job)}
+    try:
+        at.run(timeout=60)
+        assert not at.exception, [e.value for e in at.exception]
+        assert not at.button(key="fi_run").disabled  # this model has no run going
+        assert not job.cancelled and not job.done  # the other model's run goes on
+        assert ("another model", "ig") in at.session_state["importance_runs"]
+    finally:
+        release.set()
+    assert job.wait(60) == "done"
