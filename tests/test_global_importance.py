@@ -24,6 +24,7 @@ from recsys_core.explain.global_importance import (
     GlobalImportance,
     bootstrap_interval,
     eta_message,
+    pace,
     quantile_buckets,
     sample_users,
     value_words,
@@ -74,10 +75,15 @@ def test_progress_messages_carry_measured_time_per_pair_and_time_left(sample):
 
 
 def test_eta_is_extrapolated_from_the_pairs_done():
-    assert eta_message(2, 10, 20.0) == "Explained 2 of 10 pairs · 10.0 s per pair · about 1 min 20 s left"
+    assert eta_message(2, 10, 10.0) == "Explained 2 of 10 pairs · 10.0 s per pair · about 1 min 20 s left"
     assert eta_message(1, 4, 57.0).endswith("57.0 s per pair · about 2 min 51 s left")
     assert "about 1 h 35 min left" in eta_message(1, 101, 57.0)
     assert eta_message(0, 5, 0.0) == "Explaining pair 1 of 5 (timing the first pair…)"
+
+
+def test_pace_leaves_out_the_first_pairs_one_off_costs_once_others_are_timed():
+    assert pace([33.5]) == 33.5  # all there is
+    assert pace([33.5, 2.0, 3.0]) == pytest.approx(2.5)
 
 
 # ---------------------------------------------------------------------------- 2. words of values only

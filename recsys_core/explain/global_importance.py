@@ -253,29 +253,37 @@ def duration(seconds: float) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
-def eta_message(done: int, total: int, elapsed: float) -> str:
-    """"Explained 3 of 36 pairs · 14.2 s per pair · about 7 min 48 s left", timed on the pairs done so far."""
+def pace(durations: Sequence[float]) -> float:
+    """Seconds per pair from the pairs done so far; the first pair is left out once there are others,
+    since it also pays one-off costs (loading the encoder, first-call set-up) the rest do not."""
+    steady = durations[1:] if len(durations) > 1 else durations
+    return float(np.mean(steady))
+
+
+def eta_message(done: int, total: int, per_pair: float) -> str:
+    """"Explained 3 of 36 pairs · 14.2 s per pair · about 7 min 48 s left"."""
     if done == 0:
         return f"Explaining pair 1 of {total} (timing the first pair…)"
-    per_pair = elapsed / done
     left = "" if done >= total else f" · about {duration(per_pair * (total - done))} left"
     return f"Explained {done} of {total} pairs · {per_pair:.1f} s per pair{left}"
 
 
 def _explain_here(recommender, pairs, config, say: Progress, cancel: Cancel) -> list[Explanation]:
     out: list[Explanation] = []
-    started = time.perf_counter()
+    durations: list[float] = []
     total = len(pairs)
     for n, (user, item) in enumerate(pairs):
         cancel()
-        message = eta_message(n, total, time.perf_counter() - started)
+        message = eta_message(n, total, pace(durations) if durations else 0.0)
         say(n / total, message)
+        started = time.perf_counter()
         # Inner progress moves the bar within the pair; its messages name history items (user data) so
         # only the fraction is passed on.
         out.append(explain_pair(recommender, user, item, config,
                                 progress=lambda f, _m, n=n, message=message: say((n + f) / total, message),
                                 cancel=cancel))
-    say(1.0, eta_message(total, total, time.perf_counter() - started))
+        durations.append(time.perf_counter() - started)
+    say(1.0, eta_message(total, total, pace(durations)))
     return out
 
 
