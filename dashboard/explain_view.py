@@ -142,7 +142,7 @@ def attention_heatmap(att: TextAttention, layer: int | None, head: int | None, h
     at = list(range(len(keep)))
     fig = go.Figure(
         go.Heatmap(
-            z=matrix, x=at, y=at, colorscale="Viridis", colorbar=dict(title="weight"),
+            z=matrix, x=at, y=at, colorscale="Viridis", colorbar={"title": "weight"},
             customdata=[[[labels[r], labels[c]] for c in at] for r in at],
             hovertemplate="%{customdata[0]} → %{customdata[1]}<br>%{z:.3f}<extra></extra>",
         )
@@ -153,8 +153,8 @@ def attention_heatmap(att: TextAttention, layer: int | None, head: int | None, h
     longest = max((len(lab) for lab in labels), default=4)
     style(fig, f"Where the encoder looks ({plotly_text(att.label)}) — {what}", "attended token (key)", "token (query)",
           height=side + int(longest * size * 0.62) + 260)
-    fig.update_layout(margin=dict(l=10, r=10, t=70, b=10))
-    ticks = dict(tickmode="array", tickvals=at, ticktext=labels, tickfont_size=size, automargin=True, showgrid=False)
+    fig.update_layout(margin={"l": 10, "r": 10, "t": 70, "b": 10})
+    ticks = {"tickmode": "array", "tickvals": at, "ticktext": labels, "tickfont_size": size, "automargin": True, "showgrid": False}
     fig.update_yaxes(autorange="reversed", **ticks)
     fig.update_xaxes(tickangle=-90, **ticks)
     return fig

@@ -11,7 +11,12 @@ import pytest
 
 from recsys_core.explain import ExplainConfig, add_faithfulness, pair_state
 from recsys_core.explain.core import cached_state, clear_cache
-from recsys_core.explain.executor import INTERACTIVE, ON_REQUEST, Cancelled, ExplanationExecutor
+from recsys_core.explain.executor import (
+    INTERACTIVE,
+    ON_REQUEST,
+    Cancelled,
+    ExplanationExecutor,
+)
 
 
 def _blocking_job(started: threading.Event, release: threading.Event):

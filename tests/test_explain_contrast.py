@@ -6,7 +6,12 @@ import json
 import numpy as np
 import pytest
 
-from recsys_core.explain import ExplainConfig, contrast_pair, explain_pair, explanation_html
+from recsys_core.explain import (
+    ExplainConfig,
+    contrast_pair,
+    explain_pair,
+    explanation_html,
+)
 from recsys_core.explain import whatif as whatif_module
 from recsys_core.explain.executor import Cancelled
 
@@ -16,7 +21,7 @@ FAST = ExplainConfig(n_steps=8, faithfulness=False)
 def _pair_with_same_genre(model):
     """A user and two of its unseen items of the same genre (the tiny catalogue cycles 4 genres)."""
     user = model.known_users()[0]
-    seen = set(model.catalog.item_ids[i] for i in model.context(user).history)
+    seen = {model.catalog.item_ids[i] for i in model.context(user).history}
     ranked = [r.item_id for r in model.recommend(user, 40)]
     genre = {i: model.catalog.item_texts[model.item_position(i)].values()["genres"] for i in ranked}
     a = ranked[0]
