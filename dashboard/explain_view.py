@@ -23,7 +23,7 @@ from recsys_core.explain import (
 )
 from recsys_core.explain.rollup import merge_words
 
-from .plots import FONT_SIZE, style
+from .plots import FONT_SIZE, PALETTE, style
 from .safe_text import plotly_text
 
 POSITIVE, NEGATIVE = "214, 39, 40", "31, 119, 180"
@@ -194,15 +194,15 @@ def history_bar(items: list[HistoryContribution], n: int = 10) -> go.Figure:
     labels = [label(h) for h in top]
     fig = go.Figure()
     fig.add_trace(go.Bar(x=[h.text_attribution for h in top], y=labels, orientation="h", name="text (IG share)",
-                         marker_color="#009E73", hovertemplate="%{y}<br>text %{x:+.3f}<extra></extra>"))
+                         marker_color=PALETTE[2], hovertemplate="%{y}<br>text %{x:+.3f}<extra></extra>"))
     fig.add_trace(go.Bar(x=[h.other_attribution for h in top], y=labels, orientation="h",
                          name="id, recency, attention", marker_color="#A0A0A0",
                          hovertemplate="%{y}<br>other paths %{x:+.3f}<extra></extra>"))
     fig.add_trace(go.Scatter(x=[h.attribution for h in top], y=labels, mode="markers", name="total = score − score without it",
-                             marker={"symbol": "line-ns", "size": 20, "line": {"width": 4, "color": "black"}},
+                             marker={"symbol": "line-ns", "size": 20, "line": {"width": 4, "color": PALETTE[3]}},  # seen on dark too
                              hovertemplate="%{y}<br>total %{x:+.3f}<extra></extra>"))
     fig.add_trace(go.Bar(x=[h.attention_weight for h in top], y=labels, orientation="h", name="model attention",
-                         marker_color="#E69F00", xaxis="x2", hovertemplate="%{y}<br>attention %{x:.2f}<extra></extra>"))
+                         marker_color=PALETTE[1], xaxis="x2", hovertemplate="%{y}<br>attention %{x:.2f}<extra></extra>"))
     style(fig, "History items: what removing each one costs", "score units (text + other paths)", "",
           height=max(380, 46 * len(top) + 170))
     fig.update_layout(
