@@ -126,13 +126,29 @@ def prefetch(rec: Recommender, user_id: str | None, item_ids: list[str], ctx: Us
 
 def _prefetch_one(rec: Recommender, user_id: str | None, item_id: str, ctx: UserContext, config: ExplainConfig,
                   owner: str) -> Job:
-    """Queue the first view and carrying-token split of one pair at prefetch priority (merged if queued)."""
+    """Queue the first view and carrying-token split of one pair at prefetch priority (merged if queued).
+
+    A pair already explained gets a finished job and nothing is queued: pages draw their "ready"
+    lines right after asking, and a new job for a cached pair would still read "queued" then.
+    """
+    if _ready(rec, user_id, item_id, ctx, config):
+        return Job.finished("ready")
+
     def run(job: Job) -> None:
         state = pair_state(rec, user_id, item_id, config, ctx)
         job.checkpoint()
         split_texts(state, carrying_texts(state), job.progress, job.checkpoint)
 
     return executor().submit(run, PREFETCH, ("prefetch", state_key(rec, ctx, item_id, config)), owner)
+
+
+def _ready(rec: Recommender, user_id: str | None, item_id: str, ctx: UserContext, config: ExplainConfig) -> bool:
+    """Whether the pair's first view and its carrying texts' tokens are in the explanation cache."""
+    state = cached_state(rec, user_id, item_id, config, ctx)
+    if state is None:
+        return False
+    with state.lock:
+        return all(n in state.tokens for n in carrying_texts(state))
 
 
 FEATURED = 3  # users the Home page offers for a demo

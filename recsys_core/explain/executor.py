@@ -56,6 +56,14 @@ class Job:
     _done: threading.Event = field(default_factory=threading.Event, repr=False)
     _executor: ExplanationExecutor | None = field(default=None, repr=False)
 
+    @classmethod
+    def finished(cls, message: str = "done", result: Any = None) -> Job:
+        """A job that is already done (nothing to run): for work a cache already holds."""
+        job = cls(lambda _job: result, PREFETCH, fraction=1.0, message=message, result=result)
+        job.finished_at = time.time()
+        job._done.set()
+        return job
+
     def progress(self, fraction: float, message: str) -> None:
         """The package-wide progress signature: (fraction done, what is running)."""
         self.fraction, self.message = fraction, message
