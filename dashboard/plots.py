@@ -144,7 +144,9 @@ def training_curve(log: Sequence[EpochLog], best_epoch: int | None = None) -> go
                            text=f"best epoch {best_epoch}", font_size=FONT_SIZE)
     style(fig, "Training curve", "epoch", "")
     fig.update_yaxes(title_text="loss", secondary_y=False)
-    fig.update_yaxes(title_text="validation NDCG@10", secondary_y=True, showgrid=False, tickformat=".4f")
+    # From zero: one or two epochs would otherwise get an autorange like −0.49…1.0 around their points.
+    fig.update_yaxes(title_text="validation NDCG@10", secondary_y=True, showgrid=False, tickformat=".4f",
+                     rangemode="tozero")
     fig.update_xaxes(dtick=1 if len(epochs) <= 20 else None)
     fig.update_layout(legend=dict(orientation="h", y=-0.2))
     return fig

@@ -98,7 +98,7 @@ with page.user_errors():
     m3.metric("Blanked-text reference", f"{exp.baseline_score:+.3f}")
     m4.metric("Item text's share", f"{exp.texts[0].attribution:+.4f}")
     reason_box = st.empty()
-    reason_box.info(plain(exp.reason), icon="💬")
+    reason_box.info(plain(exp.reason), icon=":material/chat:")
     delta_box = st.empty()
 
     s_col, h_col = st.columns(2, gap="large")
@@ -149,13 +149,13 @@ with page.user_errors():
         for index in carrying:
             show_tokens(exp, texts, index, scale, merge)
         page.chart(view.top_tokens_bar(exp, merge=merge))
-    reason_box.info(plain(exp.reason), icon="💬")
+    reason_box.info(plain(exp.reason), icon=":material/chat:")
     gap = abs(exp.score - exp.baseline_score)
     if exp.delta_ok:
         delta_box.caption(f"Convergence delta {exp.convergence_delta:+.5f} ({abs(exp.convergence_delta) / max(gap, 1e-9):.1%} "
                           "of the score change): texts add up to the score, and each split text's tokens to its share.")
     for warning in exp.warnings:
-        st.warning(warning, icon="⚠️")
+        st.warning(warning, icon=":material/warning:")
     share_box.plotly_chart(view.text_share_bar(exp.texts), width="stretch", theme="streamlit", key="explain_shares")
     page.chart(view.field_bar(exp.fields))
 
