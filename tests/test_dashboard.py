@@ -123,3 +123,21 @@ def test_the_training_progress_line_gives_an_estimate_once_the_pace_is_known(tin
     job.epochs.append(EpochLog(1, 1.0, 0.1, 30.0))
     step(1, 1)
     assert "epoch 2 of at most 10" in job.detail and "left in this epoch" in job.detail and "in all" in job.detail
+
+
+def test_training_curve_ndcg_axis_starts_at_zero_even_for_one_epoch():
+    from dashboard.plots import training_curve
+    from recsys_core.training import EpochLog
+
+    fig = training_curve([EpochLog(1, 4.5, 0.09, 20.0)], best_epoch=1)
+    assert fig.layout.yaxis2.rangemode == "tozero"
+
+
+def test_pages_give_alerts_material_icons_not_emoji():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for path in [root / "app.py", *sorted((root / "pages").glob("*.py")), *sorted((root / "dashboard").glob("*.py"))]:
+        icons = re.findall(r'icon="([^"]*)"', path.read_text(encoding="utf-8"))
+        assert all(i.startswith(":material/") for i in icons), (path.name, icons)
