@@ -147,6 +147,13 @@ def shoot(page, name: str) -> Path:
     return path
 
 
+def attach(page, paths, timeout_ms: int = 300_000) -> None:
+    """Put ``paths`` into the Data page's file uploaders in order (interactions, items, users)."""
+    for i, path in enumerate(paths):
+        page.locator('[data-testid="stFileUploader"] input[type="file"]').nth(i).set_input_files(str(path))
+        wait_idle(page, timeout_ms)
+
+
 def go(page, label: str, timeout_ms: int = 300_000) -> None:
     """Open a page from the sidebar navigation and wait for its run to finish."""
     page.get_by_test_id("stSidebarNav").get_by_text(label, exact=True).click()

@@ -14,7 +14,7 @@ import re
 import pytest
 
 from browser_support import (  # noqa: F401  (browser: a fixture)
-    REQUEST_LOG, SHOTS, browser, go, leaves_machine, needs_chromium, server_fixture, shoot, wait_idle,
+    REQUEST_LOG, SHOTS, attach, browser, go, leaves_machine, needs_chromium, server_fixture, shoot, wait_idle,
 )
 from dashboard import plots
 
@@ -74,11 +74,10 @@ def test_recommendations_with_three_item_fields_keep_the_score_columns_in_view(s
 
 
 def upload(page, tmp_path) -> None:
-    for i, (name, data) in enumerate((("ratings.csv", INTERACTIONS), ("movies.csv", ITEMS))):
-        path = tmp_path / name
+    paths = [tmp_path / "ratings.csv", tmp_path / "movies.csv"]
+    for path, data in zip(paths, (INTERACTIONS, ITEMS)):
         path.write_bytes(data)
-        page.locator('[data-testid="stFileUploader"] input[type="file"]').nth(i).set_input_files(str(path))
-        wait_idle(page)
+    attach(page, paths)
 
 
 def rename(page, old: str, new: str) -> None:

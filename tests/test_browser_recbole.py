@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from browser_support import browser, go, needs_chromium, server_fixture, shoot, wait_idle  # noqa: F401  (browser: a fixture)
+from browser_support import attach, browser, go, needs_chromium, server_fixture, shoot, wait_idle  # noqa: F401  (browser: a fixture)
 from recbole_files import ML_INTER, ML_ITEM, ML_USER
 
 RUN_TIMEOUT_MS = 300_000
@@ -29,9 +29,7 @@ def test_recbole_files_upload_and_load_with_clean_field_names(server, browser, t
     page.goto(server, timeout=RUN_TIMEOUT_MS)
     wait_idle(page)
     go(page, "Data")
-    for i, path in enumerate(paths):
-        page.locator('[data-testid="stFileUploader"] input[type="file"]').nth(i).set_input_files(str(path))
-        wait_idle(page)
+    attach(page, paths)
     uploader_text = page.get_by_test_id("stFileUploader").all_inner_texts()
     assert not any("not allowed" in text for text in uploader_text), uploader_text
     assert all(path.name in " ".join(uploader_text) for path in paths), uploader_text

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from browser_support import REQUEST_LOG, browser, go, needs_chromium, server_fixture, shoot, wait_idle  # noqa: F401  (a fixture)
+from browser_support import REQUEST_LOG, attach, browser, go, needs_chromium, server_fixture, shoot, wait_idle  # noqa: F401  (a fixture)
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -169,9 +169,7 @@ def test_hostile_uploads_are_shown_as_text_on_every_page(server, browser, hostil
     wait_idle(page, RUN_TIMEOUT_MS)
 
     go(page, "Data")
-    for i, path in enumerate(hostile_files):
-        page.locator('[data-testid="stFileUploader"] input[type="file"]').nth(i).set_input_files(str(path))
-        wait_idle(page, RUN_TIMEOUT_MS)
+    attach(page, hostile_files, RUN_TIMEOUT_MS)
     page.get_by_role("button", name="Load dataset").click()
     page.get_by_text("Dataset loaded").wait_for(timeout=RUN_TIMEOUT_MS)
     check("data")
