@@ -157,4 +157,12 @@ def attach(page, paths, timeout_ms: int = 300_000) -> None:
 def go(page, label: str, timeout_ms: int = 300_000) -> None:
     """Open a page from the sidebar navigation and wait for its run to finish."""
     page.get_by_test_id("stSidebarNav").get_by_text(label, exact=True).click()
+    # The page's url path is its title with underscores (app.py). Waiting for it first means a slow
+    # machine cannot let wait_idle see the old page's finished run before the new one starts.
+    path = "/" if label == "Home" else "/" + label.replace(" ", "_")
+    page.wait_for_function(
+        "p => window.location.pathname.replace(/\\/$/, '').endsWith(p.replace(/\\/$/, ''))",
+        arg=path,
+        timeout=timeout_ms,
+    )
     wait_idle(page, timeout_ms)

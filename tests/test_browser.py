@@ -35,7 +35,7 @@ def test_an_analyst_walks_from_home_to_recommendations(server, browser):
 
     go(page, "Recommendations")
     page.get_by_role("heading", name="Recommended").wait_for()
-    assert page.get_by_test_id("stDataFrame").count() >= 2  # the history and the top-K
+    page.get_by_test_id("stDataFrame").nth(1).wait_for(timeout=RUN_TIMEOUT_MS)  # the history and the top-K
     assert page.get_by_text("Download as CSV").is_visible()
     assert not page.get_by_test_id("stException").count()
     shoot(page, "03_recommendations")
@@ -57,7 +57,9 @@ def test_every_page_renders_in_the_browser(server, browser, label, name):
     go(page, label)
     page.get_by_role("heading", name=label).first.wait_for()
     assert not page.get_by_test_id("stException").count()
-    assert page.locator(".js-plotly-plot").count() >= (0 if label == "Train" else 1)
+    if label != "Train":
+        # Charts draw after the script run ends; on a loaded CI machine that can take seconds.
+        page.locator(".js-plotly-plot").first.wait_for(timeout=RUN_TIMEOUT_MS)
     shoot(page, name)
     page.close()
 
