@@ -61,6 +61,21 @@ class UserInput:
     has_profile: torch.Tensor
 
 
+@dataclass
+class UserContext:
+    """The candidate-independent part of a batch of users, as the model computes it.
+
+    hist: (B, H, D) history item vectors with recency, zero where padded; valid: (B, H) mask;
+    keys: (B, H, D) attention keys (None without candidate attention);
+    profile: (B, D) projected profile (zeros without a profile; None when profiles are off).
+    """
+
+    hist: torch.Tensor
+    valid: torch.Tensor
+    keys: torch.Tensor | None
+    profile: torch.Tensor | None
+
+
 class HybridRecommender(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -122,29 +137,39 @@ class HybridRecommender(nn.Module):
             rep = rep + self.position.weight[:h].unsqueeze(0)
         return self.drop(rep) * valid.unsqueeze(-1), valid
 
-    def attention(self, hist: torch.Tensor, valid: torch.Tensor, cand: torch.Tensor) -> torch.Tensor:
+    def context(self, user: UserInput) -> UserContext:
+        """The user side that does not depend on the candidate, computed once per batch of users."""
+        hist, valid = self.history_repr(user)
+        keys = self.key(hist) if self.config.use_candidate_attention else None
+        profile = None
+        if self.config.use_profile:
+            profile = self.profile_proj(F.normalize(user.profile_vec, dim=-1)) * user.has_profile.unsqueeze(-1)
+        return UserContext(hist, valid, keys, profile)
+
+    def attention(self, ctx: UserContext, cand: torch.Tensor) -> torch.Tensor:
         """Weights (B, C, H) of each history item for each candidate (rows sum to 1, or 0 if no history)."""
-        b, h, _ = hist.shape
-        if self.config.use_candidate_attention:
-            q = self.query(cand).expand(b, -1, -1)  # projected before broadcasting to users: (B, C, D)
-            k = self.key(hist)  # (B, H, D)
-            logits = torch.einsum("bcd,bhd->bch", q, k) / math.sqrt(self.config.dim)
+        b, h, _ = ctx.hist.shape
+        if ctx.keys is not None:
+            q = self.query(cand)  # projected before broadcasting to users: (1|B, C, D)
+            if q.shape[0] == 1:  # shared candidates: one (B*H, D) x (D, C) product, no (B, C, D) copy
+                logits = (ctx.keys @ q[0].T).transpose(1, 2)
+            else:
+                logits = torch.einsum("bcd,bhd->bch", q, ctx.keys)
+            logits = logits / math.sqrt(self.config.dim)
         else:
-            logits = torch.zeros(b, cand.shape[1], h, dtype=hist.dtype, device=hist.device)
+            logits = torch.zeros(b, cand.shape[1], h, dtype=ctx.hist.dtype, device=ctx.hist.device)
         if self.config.use_positions:
             logits = logits + self.recency_logit[:h]
-        logits = logits.masked_fill(~valid.unsqueeze(1), float("-inf"))
+        logits = logits.masked_fill(~ctx.valid.unsqueeze(1), float("-inf"))
         weights = torch.softmax(logits, dim=-1)
         return torch.nan_to_num(weights, nan=0.0)  # users with no history: all-zero weights
 
-    def user_repr(self, user: UserInput, cand: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def user_repr(self, ctx: UserContext, cand: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Candidate-conditioned user vectors (B, C, D) and attention weights (B, C, H); cand is (1|B, C, D)."""
-        hist, valid = self.history_repr(user)
-        weights = self.attention(hist, valid, cand)
-        u = torch.einsum("bch,bhd->bcd", weights, hist)
-        if self.config.use_profile:
-            prof = self.profile_proj(F.normalize(user.profile_vec, dim=-1)) * user.has_profile.unsqueeze(-1)
-            u = u + prof.unsqueeze(1)
+        weights = self.attention(ctx, cand)
+        u = torch.bmm(weights, ctx.hist)
+        if ctx.profile is not None:
+            u = u + ctx.profile.unsqueeze(1)
         return self.user_norm(u), weights
 
     # -- scoring ---------------------------------------------------------------
@@ -160,13 +185,32 @@ class HybridRecommender(nn.Module):
         self, user: UserInput, cand_vecs: torch.Tensor, cand_idx: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Scores (B, C) as ``score``, and the history attention weights (B, C, H) behind them."""
-        b = user.hist_idx.shape[0]
+        return self.score_in_context(self.context(user), cand_vecs, cand_idx)
+
+    def score_in_context(
+        self, ctx: UserContext, cand_vecs: torch.Tensor, cand_idx: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``score_and_attention`` for a context already computed: training scores a batch's
+        targets and its shared negatives against one context (one dropout draw, half the work)."""
         if cand_vecs.dim() == 2:
             cand_vecs = cand_vecs.unsqueeze(0)
             cand_idx = cand_idx.unsqueeze(0)
         item, bias = self.item_repr(cand_vecs, cand_idx)  # (1|B, C, D)
-        u, weights = self.user_repr(user, item)
-        item = item.expand(b, -1, -1)
+        u, weights = self.user_repr(ctx, item)
+        return self.head(u, item, bias), weights
+
+    def head(self, u: torch.Tensor, item: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        """Scores (B, C) = MLP([u, i, u*i]) + theta . (u*i) + bias, for u (B, C, D) and items (1|B, C, D).
+
+        The MLP's first layer is applied block by block rather than to the concatenation:
+        the item block then costs C rows instead of B x C when candidates are shared, and
+        no (B, C, 3D) tensor is built.  In training this head over B x (1 + negatives) pairs
+        is most of a step, and the result equals the concatenated form (same weights).
+        """
+        first, act, last = self.mlp
+        w_user, w_item, w_inter = first.weight.split(self.config.dim, dim=1)
         inter = u * item
-        logits = self.mlp(torch.cat([u, item, inter], dim=-1)).squeeze(-1) + inter @ self.theta + bias
-        return logits, weights
+        hidden = F.linear(u, w_user) + F.linear(item, w_item, first.bias) + F.linear(inter, w_inter)
+        # (inter * theta).sum rather than inter @ theta: the matrix-vector form's backward is an
+        # outer product run as a K=1 matrix multiply, several times slower on CPU than this broadcast.
+        return last(act(hidden)).squeeze(-1) + (inter * self.theta).sum(-1) + bias

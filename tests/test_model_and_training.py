@@ -21,6 +21,17 @@ def test_scores_and_attention_shapes():
     assert torch.all(weights[1, :, 2] == 0)  # padding gets no attention
 
 
+def test_the_blockwise_head_equals_the_mlp_over_the_concatenation():
+    torch.manual_seed(0)
+    model = HybridRecommender(ModelConfig(n_items=10, text_dim=8, dim=16, hidden=8, max_history=3)).eval()
+    u, shared, bias = torch.randn(4, 5, 16), torch.randn(1, 5, 16), torch.randn(1, 5)
+    item = shared.expand(4, -1, -1)
+    inter = u * item
+    concatenated = model.mlp(torch.cat([u, item, inter], dim=-1)).squeeze(-1) + inter @ model.theta + bias
+    assert torch.allclose(model.head(u, shared, bias), concatenated, atol=1e-6)
+    assert torch.allclose(model.head(u, item, bias), concatenated, atol=1e-6)
+
+
 def test_cold_items_score_from_text_alone():
     model = HybridRecommender(ModelConfig(n_items=4, text_dim=8, dim=16, hidden=8, max_history=3)).eval()
     with torch.no_grad():

@@ -235,20 +235,16 @@ def gated_scores(game: HistoryGame, gates: torch.Tensor) -> torch.Tensor:
     user = make_user_input([game.ctx.history], [game.ctx.profile_vector], vectors, model.config.max_history)
     idx = torch.tensor([game.item])
     item, bias = model.item_repr(vectors[idx].unsqueeze(0), idx.unsqueeze(0))  # (1, 1, D)
-    hist, valid = model.history_repr(user)  # (1, H, D)
-    weights = model.attention(hist, valid, item)[:, :, : game.window]  # (1, 1, h)
-    hist = hist[:, : game.window]
+    ctx = model.context(user)  # (1, H, D) history
+    weights = model.attention(ctx, item)[:, :, : game.window]  # (1, 1, h)
+    hist = ctx.hist[:, : game.window]
     gated = weights * gates.unsqueeze(1)  # (B, 1, h)
     total = gated.sum(-1, keepdim=True)
     gated = torch.where(total > 0, gated / total.clamp_min(1e-30), torch.zeros_like(gated))
     u = torch.einsum("bch,bhd->bcd", gated, hist * gates.unsqueeze(-1))
-    if model.config.use_profile:
-        prof = model.profile_proj(torch.nn.functional.normalize(user.profile_vec, dim=-1)) * user.has_profile.unsqueeze(-1)
-        u = u + prof.unsqueeze(1)
-    u = model.user_norm(u)
-    item = item.expand(u.shape[0], -1, -1)
-    inter = u * item
-    return (model.mlp(torch.cat([u, item, inter], dim=-1)).squeeze(-1) + inter @ model.theta + bias)[:, 0]
+    if ctx.profile is not None:
+        u = u + ctx.profile.unsqueeze(1)
+    return model.head(model.user_norm(u), item, bias)[:, 0]
 
 
 def gate_integrated_gradients(game: HistoryGame, steps: int = 64) -> tuple[np.ndarray, float, float]:
