@@ -82,8 +82,8 @@ def featured_users(rec) -> None:
         who.markdown(f"**{plain(f.user_id)}**")
         what.markdown(f"{plain(formatting.item_label(rec, f.item_id))}  \n"
                       f"leads the next item by {f.margin:.2f} (logit)")
-        if go.button("Explain", key=f"featured_{f.user_id}", icon=page.ICONS["Explain"]):
-            state.request_explanation(state.ExplainTarget(f.item_id, f.user_id))
+        go.button("Explain", key=f"featured_{f.user_id}", icon=page.ICONS["Explain"],
+                  on_click=state.request_explanation, args=(state.ExplainTarget(f.item_id, f.user_id),))
 
 
 def file_page(path: Path) -> st.Page:

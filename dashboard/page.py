@@ -65,6 +65,7 @@ def setup(title: str, icon: str | None = None, heading: str | None = None) -> No
     """
     icon = icon or ICONS.get(title, ":material/article:")
     st.set_page_config(page_title=f"{title} · {APP_NAME}", page_icon=favicon(), layout="wide")
+    state.follow_explain_request()
     state.ensure_defaults()
     with st.sidebar:  # labels are file and model names, the encoder an id typed on the Train page
         st.caption(f"**Dataset:** {plain(state.dataset_label())}  \n{formatting.dataset_line(state.dataset())}")

@@ -86,9 +86,11 @@ with right, page.user_errors():
         if state.explain_page_available():
             explain_jobs.prefetch_status(prefetched)
             e1, e2 = st.columns([3, 1], vertical_alignment="bottom")
-            item = e1.selectbox("Explain a recommendation", [r.item_id for r in recs], key="rec_explain_item",
-                                format_func=lambda i: formatting.item_label(rec, i))
-            if e2.button("Explain", key="rec_explain", icon=":material/psychology_alt:"):
-                state.request_explanation(state.ExplainTarget(item, target.user_id, target.history, target.profile))
+            e1.selectbox("Explain a recommendation", [r.item_id for r in recs], key="rec_explain_item",
+                         format_func=lambda i: formatting.item_label(rec, i))
+            # The item is read when the button is pressed, so a choice made just before it counts.
+            e2.button("Explain", key="rec_explain", icon=":material/psychology_alt:",
+                      on_click=lambda t=target: state.request_explanation(
+                          state.ExplainTarget(st.session_state["rec_explain_item"], t.user_id, t.history, t.profile)))
     elif target is not None:
         st.info("No items left to recommend with these settings.")
