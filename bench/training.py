@@ -1,98 +1,83 @@
-"""End-to-end training time and peak memory: the demo data, and a synthetic 1M-interaction / 100k-item set.
+"""Time to the best validation NDCG@10: today's training settings against the ones they replaced.
 
-    python bench/training.py demo [--epochs 12]
-    python bench/training.py synthetic [--epochs 1] [--items 100000] [--interactions 1000000]
-    python bench/training.py all
+    python bench/training.py [demo] [100k] [--set negatives=64 --set lr=0.004]
 
-Each case runs in its own process so that its peak RSS (``ru_maxrss``) is its
-own.  Timings are split into encoding (with an empty embedding cache),
-training and evaluation (model + baselines).  The synthetic catalogue has short
-generated titles (a few words from a 2,000-word vocabulary) so the encoding
-cost stays comparable per item to a real title-only catalogue.
+For each case (bench/cases.py) the same script trains twice, alone, on the same split and
+with the embedding cache warm (encoding is bench/scale.py's business):
+  reference  the settings before issue 9 (128 shared negatives, batch 256, lr 2e-3)
+  current    ``TrainConfig()`` as it ships, plus any ``--set key=value``
+and prints each run's epochs, the time to its best validation epoch, the validation and
+test NDCG@10, and the ratio current / reference.  Each run gets a fresh process so one
+cannot warm or slow the other.
 """
 from __future__ import annotations
 
 import argparse
-import resource
+import json
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
-import numpy as np
-import pandas as pd
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-
-def synthetic(n_items: int, n_interactions: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    rng = np.random.default_rng(seed)
-    vocab = [f"w{i}" for i in range(2000)]
-    topics = rng.integers(0, 50, n_items)
-    words = rng.integers(0, 40, (n_items, 4)) + topics[:, None] * 40
-    items = pd.DataFrame({
-        "item_id": [f"i{i}" for i in range(n_items)],
-        "title": [" ".join(vocab[w] for w in row) for row in words],
-        "genres": [f"genre{t % 20}" for t in topics],
-    })
-    n_users = n_interactions // 50
-    user_topic = rng.integers(0, 50, n_users)
-    by_topic = [np.flatnonzero(topics == t) for t in range(50)]
-    users = rng.integers(0, n_users, n_interactions)
-    on_topic = rng.random(n_interactions) < 0.7
-    picks = np.where(
-        on_topic,
-        [by_topic[user_topic[u]][rng.integers(len(by_topic[user_topic[u]]))] for u in users],
-        rng.zipf(1.3, n_interactions) % n_items,
-    )
-    inter = pd.DataFrame({"user_id": [f"u{u}" for u in users], "item_id": [f"i{i}" for i in picks],
-                          "timestamp": np.arange(n_interactions)})
-    return inter.drop_duplicates(["user_id", "item_id"]), items
+REFERENCE = {"negatives": 128, "batch_size": 256, "lr": 2e-3}
+CACHE = Path(tempfile.gettempdir()) / "recsys-bench-cache"  # texts encode once per machine
 
 
-def run_case(case: str, epochs: int, n_items: int, n_interactions: int) -> None:
-    from recsys_core.demo import DEMO_ITEM_FIELDS, DEMO_USER_FIELDS, SAMPLE_DIR
-    from recsys_core.loading import load_dataset
-    from recsys_core.pipeline import FitOptions, Progress, fit
+def run(case: str, settings: dict) -> dict:
+    from cases import load_case
+    from recsys_core.catalog import build_catalog
+    from recsys_core.encoder import EncoderConfig, TextEncoder
+    from recsys_core.pipeline import FitOptions, fit
     from recsys_core.training import TrainConfig
 
-    if case == "demo":
-        data = load_dataset(SAMPLE_DIR / "interactions.csv", SAMPLE_DIR / "items.csv", SAMPLE_DIR / "users.csv",
-                            item_fields=DEMO_ITEM_FIELDS, user_fields=DEMO_USER_FIELDS)
-    else:
-        inter, items = synthetic(n_items, n_interactions)
-        data = load_dataset(inter, items, item_fields=["title", "genres"])
-    marks: dict[str, float] = {}
-    progress = Progress(stage=lambda s: marks.setdefault(s, time.perf_counter()))
+    data = load_case(case)
+    config = TrainConfig(**{"epochs": 40, **settings})
+    build_catalog(data, TextEncoder(EncoderConfig(), cache_dir=str(CACHE)))  # warm the cache: encoding is not timed
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as cache:
-        rec = fit(data, FitOptions(train=TrainConfig(epochs=epochs, patience=epochs), cache_dir=cache), progress)
-    end = time.perf_counter()
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    enc = marks["splitting"] - marks["encoding texts"]
-    train = marks["evaluating"] - marks["training"]
-    evaluation = end - marks["evaluating"]
-    s = data.summary()
-    test = rec.report.slices[0].metrics
-    best_base = max((m for m in test if m != "HybridBERT"), key=lambda m: test[m].get("NDCG@10", 0))
-    print(f"{case}: {s['interactions']:,} interactions, {s['users']:,} users, {s['items']:,} items, {epochs} epoch(s)")
-    print(f"  encoding {enc:7.1f} s ({s['items'] / enc:.0f} items/s) | training {train:7.1f} s "
-          f"({train / max(len(rec.train_log), 1):.1f} s/epoch) | evaluation {evaluation:6.1f} s | total {end - started:7.1f} s")
-    print(f"  peak RSS {peak_mb:,.0f} MB | NDCG@10 model {test['HybridBERT']['NDCG@10']:.4f} vs best baseline "
-          f"{best_base} {test[best_base]['NDCG@10']:.4f}")
+    rec = fit(data, FitOptions(train=config, baselines=False, cache_dir=str(CACHE)))
+    total = time.perf_counter() - started
+    best = max(rec.train_log, key=lambda e: e.val_ndcg10)
+    return {
+        "epochs": len(rec.train_log),
+        "best_epoch": best.epoch,
+        "to_best": sum(e.seconds for e in rec.train_log if e.epoch <= best.epoch),
+        "per_epoch": sum(e.seconds for e in rec.train_log) / len(rec.train_log),
+        "val": best.val_ndcg10,
+        "test": rec.report.slices[0].metrics["HybridBERT"]["NDCG@10"],
+        "total": total,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("case", choices=["demo", "synthetic", "all"])
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--items", type=int, default=100_000)
-    parser.add_argument("--interactions", type=int, default=1_000_000)
+    parser.add_argument("cases", nargs="*", default=["demo", "100k"])
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a TrainConfig field for the current run, e.g. negatives=64")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.case == "all":
-        for case, epochs in (("demo", args.epochs or 12), ("synthetic", args.epochs or 1)):
-            subprocess.run([sys.executable, __file__, case, "--epochs", str(epochs), "--items", str(args.items),
-                            "--interactions", str(args.interactions)], check=True)
+    if args.child:
+        case, settings = json.loads(args.child)
+        print(json.dumps(run(case, settings)))
         return
-    run_case(args.case, args.epochs or (12 if args.case == "demo" else 1), args.items, args.interactions)
+    current = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}
+    print("| case | run | settings | epochs | best epoch | s/epoch | time to best | val NDCG@10 | test NDCG@10 |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for case in args.cases:
+        results = {}
+        for name, settings in (("reference", REFERENCE), ("current", current)):
+            out = subprocess.run([sys.executable, __file__, "--child", json.dumps([case, settings])],
+                                 check=True, capture_output=True, text=True).stdout
+            r = results[name] = json.loads(out.strip().splitlines()[-1])
+            shown = ", ".join(f"{k}={v}" for k, v in settings.items()) or "defaults"
+            print(f"| {case} | {name} | {shown} | {r['epochs']} | {r['best_epoch']} | {r['per_epoch']:.1f} s | "
+                  f"{r['to_best']:.0f} s | {r['val']:.4f} | {r['test']:.4f} |", flush=True)
+        ratio = results["current"]["to_best"] / results["reference"]["to_best"]
+        print(f"| {case} | current / reference | | | | | **{ratio:.2f}×** | "
+              f"{results['current']['val'] - results['reference']['val']:+.4f} | "
+              f"{results['current']['test'] - results['reference']['test']:+.4f} |", flush=True)
 
 
 if __name__ == "__main__":

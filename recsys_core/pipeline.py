@@ -97,7 +97,7 @@ def fit(dataset: Dataset, options: FitOptions = FitOptions(), progress: Progress
     progress.say("splitting")
     split = make_split(dataset.interactions, catalog, options.split)
     model_config = model_config_for(catalog, options)
-    val_cases = split.validation[: options.train.max_val_users]
+    val_cases = split.validation[: options.train.validation_users(catalog.n_items)]
 
     def validate(model) -> float:
         return evaluate_scorer(model_scorer(model, catalog), val_cases, catalog.n_items, ks=(10,)).get("NDCG@10", 0.0)

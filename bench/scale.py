@@ -1,0 +1,95 @@
+"""End to end at three sizes: encode (empty cache), split, train, evaluate with baselines, save.
+
+    python bench/scale.py [demo] [100k] [1m] [--max-minutes M]
+
+Cases are described in bench/cases.py (the bundled demo, a MovieLens-100k-shaped set,
+and 1M interactions / 20k users / 100k items).  Each case runs in its own process so
+its peak RSS (``ru_maxrss``) is its own; the table gives each stage's wall time, the
+peak RSS, the test NDCG@10 of the model and of the best baseline, and how many test
+users were ranked (a seeded sample above ``evaluation.MAX_RANKED_PAIRS``).  Issue 9's
+target for the 1m case: at most 45 min and 8 GB on the 2-core machine.  Run it alone.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def run(case: str, max_minutes: float | None) -> dict:
+    from cases import load_case
+    from recsys_core import artifacts
+    from recsys_core.pipeline import FitOptions, Progress, fit
+    from recsys_core.training import TrainConfig
+
+    marks: dict[str, float] = {}
+    started = time.perf_counter()
+    data = load_case(case)
+    marks["loading"] = time.perf_counter() - started
+    stamps: dict[str, float] = {}
+    progress = Progress(stage=lambda s: stamps.setdefault(s, time.perf_counter()),
+                        epoch=lambda e: print(f"  {case} epoch {e.epoch}: val NDCG@10 {e.val_ndcg10:.4f} "
+                                              f"in {e.seconds:.0f} s", file=sys.stderr, flush=True))
+    with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as out:
+        rec = fit(data, FitOptions(train=TrainConfig(max_minutes=max_minutes), cache_dir=cache), progress)
+        fitted = time.perf_counter()
+        artifacts.save(rec, Path(out) / "model")
+        saved = time.perf_counter()
+    marks["encoding"] = stamps["splitting"] - stamps["encoding texts"]
+    marks["splitting"] = stamps["training"] - stamps["splitting"]
+    marks["training"] = stamps["evaluating"] - stamps["training"]
+    marks["evaluation"] = fitted - stamps["evaluating"]
+    marks["saving"] = saved - fitted
+    test = rec.report.slices[0]
+    best_base = max((m for m in test.metrics if m not in ("HybridBERT", "Random")),
+                    key=lambda m: test.metrics[m]["NDCG@10"])
+    s = data.summary()
+    return {
+        "case": case, "interactions": s["interactions"], "users": s["users"], "items": s["items"],
+        **marks, "total": saved - started,
+        "epochs": len(rec.train_log), "best_epoch": rec.settings["best_epoch"], "stopped": rec.settings["stopped"],
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "ndcg": test.metrics["HybridBERT"]["NDCG@10"], "ci": test.ci95.get("HybridBERT", {}).get("NDCG@10"),
+        "baseline": best_base, "baseline_ndcg": test.metrics[best_base]["NDCG@10"],
+        "test_users": test.n_cases, "test_total": test.n_total or test.n_cases,
+    }
+
+
+def minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("cases", nargs="*", default=["demo", "100k", "1m"])
+    parser.add_argument("--max-minutes", type=float, help="training time budget (TrainConfig.max_minutes)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(run(args.child, args.max_minutes)))
+        return
+    print("| case | interactions / users / items | encode | split | train (epochs, best) | evaluate | save | total "
+          "| peak RSS | test NDCG@10 model ± 95% | best baseline | test users ranked |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for case in args.cases:
+        command = [sys.executable, __file__, "--child", case]
+        if args.max_minutes:
+            command += ["--max-minutes", str(args.max_minutes)]
+        r = json.loads(subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout.splitlines()[-1])
+        ci = f" ± {r['ci']:.4f}" if r["ci"] is not None else ""
+        print(f"| {case} | {r['interactions']:,} / {r['users']:,} / {r['items']:,} | {minutes(r['encoding'])} | "
+              f"{minutes(r['splitting'])} | {minutes(r['training'])} ({r['epochs']}, best {r['best_epoch']}, "
+              f"{r['stopped']}) | {minutes(r['evaluation'])} | {minutes(r['saving'])} | **{minutes(r['total'])}** | "
+              f"{r['peak_mb'] / 1024:.1f} GB | {r['ndcg']:.4f}{ci} | {r['baseline']} {r['baseline_ndcg']:.4f} | "
+              f"{r['test_users']:,} of {r['test_total']:,} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
