@@ -103,7 +103,10 @@ with page.user_errors():
 
     s_col, h_col = st.columns(2, gap="large")
     share_box = s_col.empty()
-    share_box.plotly_chart(view.text_share_bar(exp.texts), width="stretch", theme="streamlit", key="explain_shares_first")
+    carrying = carrying_texts(pair_state)
+    if not all(n in pair_state.tokens for n in carrying):  # else the final chart below is drawn at once
+        share_box.plotly_chart(view.text_share_bar(exp.texts), width="stretch", theme="streamlit",
+                               key="explain_shares_first")
     if exp.history_items:
         h_col.plotly_chart(view.history_bar(exp.history_items), width="stretch", theme="streamlit")
         h_col.caption("Each bar is what removing the item from the history costs the score, through every path: "
@@ -135,7 +138,6 @@ with page.user_errors():
     with attr:
         st.subheader("Integrated gradients: what moved the score")
         st.html(view.legend_html())
-        carrying = carrying_texts(pair_state)
         step = actions.CancellableStep("first", "Splitting into tokens", "split")
         try:
             flagged = jobs.split(pair_state, carrying, progress=step.progress)
