@@ -212,8 +212,9 @@ def _loss(model, user, targets, warm_items, item_vectors, config: TrainConfig, r
     # Sampled softmax: each user's own target against negatives shared by the whole batch
     # (sharing keeps the cost at B × (1 + N) pairs instead of B × B).
     negs = torch.from_numpy(rng.choice(warm_items, size=min(config.negatives, len(warm_items)), replace=False))
-    pos = model.score(user, item_vectors[target_idx].unsqueeze(1), target_idx.unsqueeze(1))  # (B, 1)
-    neg = model.score(user, item_vectors[negs], negs)  # (B, N)
+    ctx = model.context(user)  # one user side (and one dropout draw) for the target and the negatives
+    pos = model.score_in_context(ctx, item_vectors[target_idx].unsqueeze(1), target_idx.unsqueeze(1))[0]  # (B, 1)
+    neg = model.score_in_context(ctx, item_vectors[negs], negs)[0]  # (B, N)
     neg = neg.masked_fill(negs.unsqueeze(0) == target_idx.unsqueeze(1), float("-inf"))  # a target is no negative
     logits = torch.cat([pos, neg], dim=1)
     return F.cross_entropy(logits, torch.zeros(len(targets), dtype=torch.long))
