@@ -325,6 +325,20 @@ def test_each_recommendation_shows_its_score_margin_to_the_next_best_unseen_item
     assert "by score and diversity" in texts(at.caption)
 
 
+def test_explain_opens_the_recommendation_chosen_just_before_the_click():
+    """The button is a callback: it reads the choice when pressed, and the next run goes straight to Explain."""
+    at = open_page("pages/3_Recommendations.py")
+    user = at.selectbox(key="rec_user").value
+    third = at.selectbox(key="rec_explain_item").options[2]
+    at.selectbox(key="rec_explain_item").set_value(third)
+    at.button(key="rec_explain").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    target = at.session_state["explain_target"]
+    assert (target.user_id, target.item_id) == (user, third)
+    assert "Score (logit)" in [m.label for m in at.metric]  # the Explain page ran
+    assert at.selectbox(key="explain_item").value == third
+
+
 def test_the_last_eligible_item_has_no_margin_rather_than_a_made_up_one(tiny_model):
     from dashboard import formatting
 
