@@ -102,3 +102,11 @@ def test_remaining_time_follows_the_pace_so_far_and_respects_the_budget():
     assert remaining_seconds([30.0], 5, 10, 10.0, epochs_left=3, budget_left=25.0)[1] == pytest.approx(25.0)
     with pytest.raises(Exception, match="max_minutes must be positive"):
         TrainConfig(max_minutes=0)
+
+
+def test_validation_users_shrink_with_the_catalogue_to_bound_each_epochs_ranking():
+    config = TrainConfig()
+    assert config.validation_users(2_000) == 1_000  # the demo: every validation user (up to 1,000)
+    assert config.validation_users(100_000) == 200  # 20M ranked pairs
+    assert config.validation_users(10**9) == 1  # never none
+    assert TrainConfig(max_val_pairs=10**12).validation_users(100_000) == 1_000
