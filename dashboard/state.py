@@ -339,8 +339,7 @@ def request_explanation(target: ExplainTarget) -> None:
     """A button's ``on_click``: hand a recommendation to the Explain page, which the next run opens.
 
     As a callback it runs before that run, and ``page.setup`` switches first thing
-    (``follow_explain_request``): the page the button was on is not drawn again on the way,
-    which saved most of a second per click on the Recommendations page.
+    (``follow_explain_request``): the page the button was on is not drawn again on the way.
     """
     st.session_state["explain_target"] = target
     st.session_state["_open_explain"] = True

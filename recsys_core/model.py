@@ -191,7 +191,8 @@ class HybridRecommender(nn.Module):
         self, ctx: UserContext, cand_vecs: torch.Tensor, cand_idx: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``score_and_attention`` for a context already computed: training scores a batch's
-        targets and its shared negatives against one context (one dropout draw, half the work)."""
+        targets and its shared negatives against one context (one dropout draw; the history is
+        projected once, not once per candidate set)."""
         if cand_vecs.dim() == 2:
             cand_vecs = cand_vecs.unsqueeze(0)
             cand_idx = cand_idx.unsqueeze(0)
