@@ -124,6 +124,25 @@ def text_lengths(lengths: pd.DataFrame) -> go.Figure:
     return style(fig, "Text length per item field", "characters", "", height=height)
 
 
+# -- recommendations -----------------------------------------------------------------
+def scores_by_rank(scores: Sequence[float], labels: Sequence[str]) -> go.Figure:
+    """The listed items' scores by rank: a step down is a clear lead, a flat run is a near-tie.
+
+    ``labels`` are uploaded titles and ids (hover text only), escaped for plotly.
+    """
+    ranks = list(range(1, len(scores) + 1))
+    fig = go.Figure(go.Bar(x=ranks, y=list(scores), marker_color=PALETTE[0],
+                           customdata=[plotly_text(label) for label in labels],
+                           hovertemplate="rank %{x}: %{customdata}<br>score %{y:.3f}<extra></extra>"))
+    fig = style(fig, "Score by rank", "rank", "score (logit)", height=300)
+    # Logits can all be far from 0: a zero-based axis would hide the gaps this chart is for.
+    low, high = min(scores), max(scores)
+    pad = max((high - low) * 0.15, 0.05)
+    fig.update_yaxes(range=[low - pad, high + pad])
+    fig.update_xaxes(dtick=1 if len(scores) <= 20 else 5)
+    return fig
+
+
 # -- training and evaluation -----------------------------------------------------------
 def training_curve(log: Sequence[EpochLog], best_epoch: int | None = None) -> go.Figure:
     """Training loss (left axis) and validation NDCG@10 (right axis) per epoch."""

@@ -1,7 +1,7 @@
 """Recommendations: top-K for a known user or for a new one described on the spot."""
 import streamlit as st
 
-from dashboard import explain_jobs, formatting, page, state
+from dashboard import explain_jobs, formatting, page, plots, state
 from dashboard.safe_text import plain
 from recsys_core.exports import to_csv_bytes
 
@@ -92,5 +92,8 @@ with right, page.user_errors():
             e2.button("Explain", key="rec_explain", icon=":material/psychology_alt:",
                       on_click=lambda t=target: state.request_explanation(
                           state.ExplainTarget(st.session_state["rec_explain_item"], t.user_id, t.history, t.profile)))
+        # Below the Explain controls, which stay next to the table.  (Plotly's script, loaded with
+        # this chart, is then ready when Explain opens: about a second of the click-to-Explain time.)
+        page.chart(plots.scores_by_rank([r.score for r in recs], [formatting.item_label(rec, r.item_id) for r in recs]))
     elif target is not None:
         st.info("No items left to recommend with these settings.")

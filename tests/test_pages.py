@@ -325,11 +325,21 @@ def test_each_recommendation_shows_its_score_margin_to_the_next_best_unseen_item
     assert "by score and diversity" in texts(at.caption)
 
 
+def test_the_scores_of_the_list_are_charted_by_rank():
+    at = open_page("pages/3_Recommendations.py")
+    table = at.dataframe[1].value
+    (chart,) = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    bars = chart["data"][0]
+    assert bars["x"] == list(range(1, len(table) + 1))
+    assert bars["y"] == pytest.approx(table["score"].tolist(), abs=1e-6)
+    assert all(label.endswith(f"({item})") for label, item in zip(bars["customdata"], table["item"]))
+
+
 def test_explain_opens_the_recommendation_chosen_just_before_the_click():
     """The button is a callback: it reads the choice when pressed, and the next run goes straight to Explain."""
     at = open_page("pages/3_Recommendations.py")
     user = at.selectbox(key="rec_user").value
-    third = at.selectbox(key="rec_explain_item").options[2]
+    third = at.dataframe[1].value["item"].iloc[2]  # the list's third item
     at.selectbox(key="rec_explain_item").set_value(third)
     at.button(key="rec_explain").click().run()
     assert not at.exception, [e.value for e in at.exception]
