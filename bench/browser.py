@@ -20,11 +20,14 @@ Streamlit's running indicator gone.  Wall clock; the machine may be shared (say 
 from __future__ import annotations
 
 import functools
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the dashboard package, from any directory
 
 from dashboard.serve import CHROMIUM, CHROMIUM_ARGS, dashboard_server, peak_rss_mb
 
