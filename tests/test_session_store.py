@@ -284,7 +284,8 @@ def test_leftovers_of_a_dead_writer_are_removed_by_the_next_write_and_foreign_fi
 
 
 # -- interrupted writes -------------------------------------------------------------------------------------
-def _write_in_child(root, sid, users_kept, log_path, pause_at):
+def _write_in_child(log_path, pause_at, write):
+    """Run ``write()`` with the store's step hook logging each step and sleeping at ``pause_at``."""
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
 
     def pause(step):
@@ -293,13 +294,27 @@ def _write_in_child(root, sid, users_kept, log_path, pause_at):
             time.sleep(5)  # the parent kills us during this pause
 
     session_store._pause = pause
-    SessionStore(root, days=7, max_mb=50).save_dataset(sid, source(users_kept=users_kept), f"v{users_kept}")
+    write()
     os.write(log, b"done\n")
     os._exit(0)
 
 
+def _kill_a_writer(write, log_path, pause_at, unpaused_wait: float, rng: random.Random) -> None:
+    """Fork a child running ``write`` and SIGKILL it: at the step ``pause_at``, or (None) after a random
+    wait of up to ``unpaused_wait`` seconds, wherever the write then is."""
+    child = multiprocessing.get_context("fork").Process(target=_write_in_child, args=(str(log_path), pause_at, write))
+    child.start()
+    if pause_at is None:
+        time.sleep(rng.uniform(0, unpaused_wait))
+    else:
+        end = time.monotonic() + 10
+        while time.monotonic() < end and pause_at not in (log_path.read_text() if log_path.exists() else ""):
+            time.sleep(0.002)
+    os.kill(child.pid, signal.SIGKILL)
+    child.join(10)
+
+
 def test_a_write_killed_at_any_moment_leaves_the_old_or_the_new_dataset(store, tmp_path):
-    fork = multiprocessing.get_context("fork")
     sid = new_id()
     store.save_dataset(sid, source(users_kept=5), "v5")
     started = time.perf_counter()
@@ -309,18 +324,9 @@ def test_a_write_killed_at_any_moment_leaves_the_old_or_the_new_dataset(store, t
     rng = random.Random(7)
     for trial in range(30):
         new = 12 if current == 5 else 5
-        log_path = tmp_path / f"log-{trial}"
         pause_at = rng.choice([None, "files written", "manifest written"])
-        child = fork.Process(target=_write_in_child, args=(store.root, sid, new, str(log_path), pause_at))
-        child.start()
-        if pause_at is None:
-            time.sleep(rng.uniform(0, write_seconds * 3))
-        else:
-            end = time.monotonic() + 10
-            while time.monotonic() < end and pause_at not in (log_path.read_text() if log_path.exists() else ""):
-                time.sleep(0.002)
-        os.kill(child.pid, signal.SIGKILL)
-        child.join(10)
+        _kill_a_writer(lambda new=new: SessionStore(store.root, days=7, max_mb=50).save_dataset(
+            sid, source(users_kept=new), f"v{new}"), tmp_path / f"log-{trial}", pause_at, write_seconds * 3, rng)
         restored = store.restore(sid)
         assert restored.status == "restored", (trial, pause_at, restored.problems)
         users = restored.dataset.summary()["users"]
@@ -332,22 +338,7 @@ def test_a_write_killed_at_any_moment_leaves_the_old_or_the_new_dataset(store, t
     assert sorted(p.name.split("-")[0] for p in (store.root / sid).iterdir()) == ["data", MANIFEST]
 
 
-def _draft_in_child(root, sid, model, log_path, pause_at):
-    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-
-    def pause(step):
-        os.write(log, (step + "\n").encode())
-        if step == pause_at:
-            time.sleep(5)
-
-    session_store._pause = pause
-    SessionStore(root, days=7, max_mb=50).save_model(sid, model.fingerprint, draft=model)
-    os.write(log, b"done\n")
-    os._exit(0)
-
-
 def test_a_draft_write_killed_at_any_moment_leaves_the_old_or_the_new_model(store, tmp_path, tiny_model):
-    fork = multiprocessing.get_context("fork")
     versions = [dataclasses.replace(tiny_model, fingerprint=f"v{i}") for i in range(2)]
     sid = new_id()
     store.save_model(sid, "v0", draft=versions[0])
@@ -355,18 +346,9 @@ def test_a_draft_write_killed_at_any_moment_leaves_the_old_or_the_new_model(stor
     rng = random.Random(11)
     for trial in range(12):
         new = 1 - current
-        log_path = tmp_path / f"log-{trial}"
         pause_at = rng.choice([None, "files written", "manifest written"])
-        child = fork.Process(target=_draft_in_child, args=(store.root, sid, versions[new], str(log_path), pause_at))
-        child.start()
-        if pause_at is None:
-            time.sleep(rng.uniform(0, 0.3))
-        else:
-            end = time.monotonic() + 10
-            while time.monotonic() < end and pause_at not in (log_path.read_text() if log_path.exists() else ""):
-                time.sleep(0.002)
-        os.kill(child.pid, signal.SIGKILL)
-        child.join(10)
+        _kill_a_writer(lambda model=versions[new]: SessionStore(store.root, days=7, max_mb=50).save_model(
+            sid, model.fingerprint, draft=model), tmp_path / f"log-{trial}", pause_at, 0.3, rng)
         kept = store.restore(sid).model
         assert kept is not None and kept.draft is not None, trial
         assert kept.label == kept.draft.fingerprint in (f"v{current}", f"v{new}")  # label and weights agree
