@@ -23,7 +23,7 @@ from recsys_core.explain import (
 )
 from recsys_core.explain.rollup import merge_words
 
-from .plots import FONT_SIZE, PALETTE, style
+from .plots import FONT_SIZE, PALETTE, fit_margins, style
 from .safe_text import plotly_text
 
 POSITIVE, NEGATIVE = "214, 39, 40", "31, 119, 180"
@@ -55,8 +55,9 @@ def text_share_bar(texts: list[TextContribution], n: int = 12) -> go.Figure:
     labels = [plotly_text(("✓ " if t.split else "") + t.label) for t in top]
     colours = [f"rgb({POSITIVE})" if t.attribution >= 0 else f"rgb({NEGATIVE})" for t in top]
     fig = go.Figure(go.Bar(x=[t.attribution for t in top], y=labels, orientation="h", marker_color=colours))
-    return style(fig, "Each text's share of the score (✓ = split into tokens)", "attribution (score units)", "",
-                 height=max(320, 30 * len(top) + 110))
+    style(fig, "Each text's share of the score (✓ = split into tokens)", "attribution (score units)", "",
+          height=max(320, 30 * len(top) + 110))
+    return fit_margins(fig, labels)
 
 
 def legend_html() -> str:
@@ -117,8 +118,8 @@ def top_tokens_bar(exp: Explanation, n: int = 15, merge: bool = True) -> go.Figu
     fig = go.Figure(go.Bar(x=frame["attribution"], y=frame["word"], orientation="h", marker_color=colours))
     fig = style(fig, "Top words by integrated gradients (text, position)", "attribution (score units)", "",
                 height=max(380, 28 * len(frame) + 100))
-    fig.update_yaxes(type="category", automargin=True)
-    return fig
+    fig.update_yaxes(type="category")
+    return fit_margins(fig, list(frame["word"]))
 
 
 def attention_heatmap(att: TextAttention, layer: int | None, head: int | None, hide_special: bool = False) -> go.Figure:
@@ -154,10 +155,10 @@ def attention_heatmap(att: TextAttention, layer: int | None, head: int | None, h
     style(fig, f"Where the encoder looks ({plotly_text(att.label)}) — {what}", "attended token (key)", "token (query)",
           height=side + int(longest * size * 0.62) + 260)
     fig.update_layout(margin={"l": 10, "r": 10, "t": 70, "b": 10})
-    ticks = {"tickmode": "array", "tickvals": at, "ticktext": labels, "tickfont_size": size, "automargin": True, "showgrid": False}
+    ticks = {"tickmode": "array", "tickvals": at, "ticktext": labels, "tickfont_size": size, "showgrid": False}
     fig.update_yaxes(autorange="reversed", **ticks)
     fig.update_xaxes(tickangle=-90, **ticks)
-    return fig
+    return fit_margins(fig, labels, labels, size)
 
 
 def field_bar(fields: dict[str, float], title: str = "Attribution per field") -> go.Figure:
@@ -165,7 +166,8 @@ def field_bar(fields: dict[str, float], title: str = "Attribution per field") ->
     frame = frame.reindex(frame["attribution"].abs().sort_values().index)
     colours = [f"rgb({POSITIVE})" if v >= 0 else f"rgb({NEGATIVE})" for v in frame["attribution"]]
     fig = go.Figure(go.Bar(x=frame["attribution"], y=frame["field"], orientation="h", marker_color=colours))
-    return style(fig, title, "attribution (score units)", "", height=max(320, 34 * len(frame) + 110))
+    style(fig, title, "attribution (score units)", "", height=max(320, 34 * len(frame) + 110))
+    return fit_margins(fig, list(frame["field"]))
 
 
 def history_items_shown(items: list[HistoryContribution], n: int = 10) -> list[HistoryContribution]:
@@ -203,18 +205,21 @@ def history_bar(items: list[HistoryContribution], n: int = 10) -> go.Figure:
                              hovertemplate="%{y}<br>total %{x:+.3f}<extra></extra>"))
     fig.add_trace(go.Bar(x=[h.attention_weight for h in top], y=labels, orientation="h", name="model attention",
                          marker_color=PALETTE[1], xaxis="x2", hovertemplate="%{y}<br>attention %{x:.2f}<extra></extra>"))
-    style(fig, "History items: what removing each one costs", "score units (text + other paths)", "",
-          height=max(380, 46 * len(top) + 170))
+    height = max(380, 46 * len(top) + 230)
+    style(fig, "History items: what removing each one costs", "score units (text + other paths)", "", height=height)
+    # The legend goes under the axis title: its offset is in plot heights, the room it needs in pixels.
+    below, legend_room = 2 * FONT_SIZE + 30, 100
     fig.update_layout(
         barmode="relative",
         xaxis={"domain": [0, 0.72], "zeroline": True, "zerolinecolor": "#666"},
         xaxis2={"domain": [0.78, 1], "anchor": "y", "range": [0, 1], "tickformat": ".0%", "showgrid": False,
                 "title": {"text": "attention", "font": {"size": FONT_SIZE}}},
-        legend={"orientation": "h", "y": -0.1, "yanchor": "top", "x": 0, "font": {"size": FONT_SIZE - 2}},
-        margin={"t": 60, "b": 90},
+        legend={"orientation": "h", "y": -below / (height - 60 - below - legend_room), "yanchor": "top", "x": 0,
+                "font": {"size": FONT_SIZE - 2}},
+        margin={"t": 60, "b": below + legend_room},
     )
     fig.update_yaxes(tickfont_size=FONT_SIZE - 3)
-    return fig
+    return fit_margins(fig, labels, size=FONT_SIZE - 3)
 
 
 def deletion_figure(curves: list[DeletionCurve]) -> go.Figure:
@@ -236,9 +241,8 @@ def contrast_bar(parts: list[tuple[str, float]], title: str) -> go.Figure:
                            marker_color=colours, text=[f"{v:+.3f}" for _, v in ordered], textposition="outside",
                            cliponaxis=False))
     fig = style(fig, title, "share of score(A) − score(B)", "", height=max(320, 34 * len(ordered) + 120))
-    fig.update_yaxes(type="category", automargin=True)
-    fig.update_xaxes(automargin=True)
-    return fig
+    fig.update_yaxes(type="category")
+    return fit_margins(fig, [plotly_text(k) for k, _ in ordered])
 
 
 def faithfulness_table(curves: list[DeletionCurve]) -> pd.DataFrame:

@@ -133,7 +133,10 @@ def test_heatmap_labels_every_token():
     maps = np.full((2, 1, n, n), 1.0 / n, dtype=np.float32)
     att = TextAttention("item", 0, tokens, maps, True, maps[0, 0], np.ones(n), np.ones(n))
     fig = attention_heatmap(att, 1, None, hide_special=True)
+    from dashboard.plots import label_width
+
     for axis in (fig.layout.xaxis, fig.layout.yaxis):
         assert axis.tickmode == "array" and len(axis.tickvals) == len(axis.ticktext) == 60
-        assert axis.automargin
+    room = label_width(fig.layout.yaxis.ticktext, fig.layout.yaxis.tickfont.size)
+    assert fig.layout.margin.l >= room and fig.layout.margin.b >= room  # rows' labels left, columns' (rotated) under
     assert fig.layout.height >= 60 * 14  # room for every row's label
