@@ -6,6 +6,7 @@ session uses is kept in ``st.session_state`` (see ``dashboard.state``).
 """
 from __future__ import annotations
 
+import gc
 
 import pandas as pd
 import streamlit as st
@@ -22,7 +23,29 @@ def demo_dataset() -> Dataset:
 
 @st.cache_resource(show_spinner="Loading the demo model (the first start trains it, 1–3 minutes)…")
 def demo_model() -> Recommender:
-    return demo.load_demo_model()
+    rec = demo.load_demo_model()
+    freeze_startup_heap()
+    return rec
+
+
+def freeze_startup_heap() -> None:
+    """Move the objects alive now (modules, the demo model) out of the garbage collector's sight, once.
+
+    Streamlit runs a full ``gc.collect(2)`` after every script run (``runner.postScriptGC``), in
+    the thread of the session that clicked, holding the GIL.  With torch, transformers and
+    plotly imported that walk visits ~550k objects: 0.26 s on every widget change of every session,
+    twice on a button that switches page.  ``gc.freeze`` moves the current objects to a generation
+    that is never walked; import-time objects live as long as the process, so nothing collectable
+    is lost, and objects made later (sessions' data, explanations) are collected as before (the
+    walk after three explanations: 3 ms).  BERT's modules, which the first explanation imports, are
+    imported here so that they are frozen too; captum is not (only the faithfulness panel's extra
+    methods import it, and it costs ~30 MB).  Called by the demo model's loader: once per process.
+    """
+    from recsys_core import heavy_imports
+
+    heavy_imports.module("transformers.models.bert.modeling_bert")
+    gc.collect()
+    gc.freeze()
 
 
 def registry() -> ModelRegistry:

@@ -141,3 +141,45 @@ def test_pages_give_alerts_material_icons_not_emoji():
     for path in [root / "app.py", *sorted((root / "pages").glob("*.py")), *sorted((root / "dashboard").glob("*.py"))]:
         icons = re.findall(r'icon="([^"]*)"', path.read_text(encoding="utf-8"))
         assert all(i.startswith(":material/") for i in icons), (path.name, icons)
+
+
+def test_fitted_margins_hold_the_longest_label_without_browser_measurement():
+    import plotly.graph_objects as go
+
+    short, long = ["a", "b"], ["a", "<b>a much longer label</b>", "two<br>lines"]
+    figs = []
+    for labels in (short, long):
+        fig = plots.style(go.Figure(go.Bar(x=[1] * len(labels), y=labels, orientation="h")), "t", "x title", "")
+        figs.append(plots.fit_margins(fig, labels))
+    assert figs[1].layout.margin.l - figs[0].layout.margin.l == plots.label_width(long, plots.FONT_SIZE - 1) - plots.label_width(short, plots.FONT_SIZE - 1)
+    # the escaped markup counts as the characters shown, and a <br> starts a new line
+    assert plots.label_width(["&lt;b&gt;"], 10) == plots.label_width(["<b>"], 10) < plots.label_width(["<b>x"], 10)
+    assert plots.label_width(["ab<br>abc"], 10) == plots.label_width(["abc"], 10)
+    for fig in figs:  # no second drawing pass and no per-label measurement in the browser
+        for axis in (fig.layout.xaxis, fig.layout.yaxis):
+            assert axis.automargin is False and axis.ticklabeloverflow == "allow"
+        assert fig.layout.margin.b >= plots.FONT_SIZE + plots.AXIS_TITLE  # the x axis title has room
+
+
+def test_the_startup_heap_freeze_leaves_later_garbage_collectable():
+    import gc
+    import weakref
+
+    from dashboard.resources import freeze_startup_heap
+
+    try:
+        freeze_startup_heap()
+        walked = len(gc.get_objects())  # what a full collection still walks
+
+        class Node:
+            pass
+
+        a, b = Node(), Node()
+        a.other, b.other = b, a  # a cycle made after the freeze: only the collector can free it
+        gone = weakref.ref(a)
+        del a, b
+        gc.collect()
+        assert gone() is None
+        assert walked < 50_000  # the modules and the test session's objects are no longer walked
+    finally:
+        gc.unfreeze()
