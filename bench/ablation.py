@@ -10,7 +10,11 @@ best classic baseline of the same run for reference.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # recsys_core from a checkout, installed or not
 
 from recsys_core.demo import load_demo_dataset
 from recsys_core.evaluation import MODEL_NAME

@@ -9,10 +9,14 @@ ratio (>1 means recsys_core is faster), plus the max difference of the vectors.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # recsys_core from a checkout, installed or not
 
 from recsys_core.demo import load_demo_dataset
 from recsys_core.encoder import EncoderConfig, TextEncoder, resolve_encoder_path

@@ -18,10 +18,14 @@ Run it alone: another heavy job on the 2 cores changes the timings 5–10×.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 import ray
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # recsys_core from a checkout, installed or not
 
 from recsys_core import artifacts
 from recsys_core.demo import DEMO_MODEL_DIR, load_demo_dataset

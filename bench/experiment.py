@@ -6,7 +6,11 @@ design choices (loss, negatives, ablations) are compared on the same split.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # recsys_core from a checkout, installed or not
 
 from recsys_core.commands import print_report
 from recsys_core.demo import load_demo_dataset

@@ -25,10 +25,14 @@ Medians over pairs.  Runs in ~6–9 minutes on 2 quiet cores.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # recsys_core from a checkout, installed or not
 
 from recsys_core import heavy_imports
 from recsys_core.demo import load_demo_model

@@ -34,10 +34,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 import time
 from dataclasses import dataclass
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # recsys_core from a checkout, installed or not
 
 from recsys_core.demo import load_demo_model
 from recsys_core.explain import ExplainConfig, compose, pair_state, what_if

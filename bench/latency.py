@@ -11,10 +11,14 @@ p95 per user, and the full-scoring time for the 100k catalogue as reference.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # recsys_core from a checkout, installed or not
 
 from recsys_core.catalog import Catalog
 from recsys_core.encoder import EncoderConfig

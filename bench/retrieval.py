@@ -20,11 +20,15 @@ Run it alone: another heavy job on the 2 cores changes the latencies 5–10×.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # recsys_core from a checkout, installed or not
 
 from recsys_core.catalog import Catalog
 from recsys_core.encoder import EncoderConfig
