@@ -49,7 +49,6 @@ def style(fig: go.Figure, title: str, x: str, y: str, height: int = HEIGHT) -> g
     return fig
 
 
-# -- data ---------------------------------------------------------------------------
 # Average advance of a character of the theme's sans-serif font, in font sizes (digits and lower case
 # are narrower, capitals wider): enough room for the labels the dashboard draws.
 CHAR_WIDTH = 0.62
@@ -68,8 +67,8 @@ def fit_margins(fig: go.Figure, y_labels: Sequence[str] = (), x_labels: Sequence
 
     ``automargin`` (on in plotly's default template) measures every tick label in the browser and then
     draws the chart a second time.  In a long page each measurement forces a layout of the whole page:
-    on the Explain page this was most of the first paint (0.7 s of 1.6 s from click to settled, for one
-    50-token heatmap).  For the same reason ``ticklabeloverflow`` is "allow": its default on numeric
+    on the Explain page this was about half the first paint (0.7–0.8 s of 1.6 s from click to settled,
+    for one 50-token heatmap).  For the same reason ``ticklabeloverflow`` is "allow": its default on numeric
     axes measures every label again to hide those that pass the chart's edge, which the margins prevent.
     ``x_labels`` are rotated tick labels under the plot; horizontal ones need no room.
     """
@@ -83,6 +82,7 @@ def fit_margins(fig: go.Figure, y_labels: Sequence[str] = (), x_labels: Sequence
     return fig
 
 
+# -- data ---------------------------------------------------------------------------
 def long_tail(entity_ids: pd.Series, what: str) -> go.Figure:
     """Interactions per user or item, most active first, on a log scale."""
     counts = entity_ids.value_counts().to_numpy()
