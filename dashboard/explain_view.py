@@ -23,7 +23,7 @@ from recsys_core.explain import (
 )
 from recsys_core.explain.rollup import merge_words
 
-from .plots import FONT_SIZE, PALETTE, fit_margins, style
+from .plots import FONT_SIZE, PALETTE, fit_margins, label_width, style
 from .safe_text import plotly_text
 
 POSITIVE, NEGATIVE = "214, 39, 40", "31, 119, 180"
@@ -151,10 +151,10 @@ def attention_heatmap(att: TextAttention, layer: int | None, head: int | None, h
     size = 11 if len(keep) > 40 else 12
     per_token = size + 3
     side = max(420, per_token * len(keep))
-    longest = max((len(lab) for lab in labels), default=4)
+    # The column labels stand rotated under the plot: the figure grows by the room fit_margins gives them.
     style(fig, f"Where the encoder looks ({plotly_text(att.label)}) — {what}", "attended token (key)", "token (query)",
-          height=side + int(longest * size * 0.62) + 260)
-    fig.update_layout(margin={"l": 10, "r": 10, "t": 70, "b": 10})
+          height=side + label_width(labels, size) + 260)
+    fig.update_layout(margin_t=70)  # left and bottom are fit_margins' below
     ticks = {"tickmode": "array", "tickvals": at, "ticktext": labels, "tickfont_size": size, "showgrid": False}
     fig.update_yaxes(autorange="reversed", **ticks)
     fig.update_xaxes(tickangle=-90, **ticks)
