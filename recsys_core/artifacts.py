@@ -33,6 +33,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -306,9 +307,9 @@ def _damaged(path: Path, what: str, details: str | None = None) -> ArtifactError
     return ArtifactError(f"The model in {shown_path(path)} is damaged: {what}; {_RETRAIN}.", details)
 
 
-def _read_json(base: str, name: str, shown: Path):
+def _read_json(files: dict[str, str], name: str, shown: Path):
     try:
-        with open(os.path.join(base, name), encoding="utf-8") as f:
+        with open(files[name], encoding="utf-8") as f:
             return json.load(f)
     except UnicodeDecodeError:
         raise _damaged(shown, f"{name} is not UTF-8 text") from None
@@ -316,31 +317,63 @@ def _read_json(base: str, name: str, shown: Path):
         raise _damaged(shown, f"{name} is not valid JSON ({exc.msg}, line {exc.lineno})") from None
 
 
-def _read_tensors(base: str, name: str, shown: Path, framework: str) -> dict:
+def _read_tensors(files: dict[str, str], name: str, shown: Path, framework: str) -> dict:
     try:
-        with safe_open(os.path.join(base, name), framework=framework) as f:
+        with safe_open(files[name], framework=framework) as f:
             return {key: f.get_tensor(key) for key in f.keys()}
     except (SafetensorError, ValueError, OSError) as exc:
         if isinstance(exc, FileNotFoundError):
             raise
-        size = os.path.getsize(os.path.join(base, name))
+        size = os.path.getsize(files[name])
         what = "is empty" if size == 0 else "is truncated or not a safetensors file"
         raise _damaged(shown, f"{name} {what} ({size} bytes)", str(exc).splitlines()[0][:300]) from None
 
 
 @contextmanager
-def _pinned(path: Path) -> Iterator[str]:
-    """A base path that keeps naming the same folder even if a save swaps ``path`` meanwhile (Linux /proc)."""
+def _opened(folder: Path) -> Iterator[dict[str, str]]:
+    """Open every model file at once and yield ``{name: path}`` paths that keep reading those very files.
+
+    A save may swap ``folder`` away and delete it while we read (Linux keeps
+    an open file readable after its unlink, and ``/proc/self/fd/N`` reopens
+    it).  Only the few microseconds spent opening are racy: when a file is
+    missing and ``folder`` no longer names the directory we opened, a save
+    raced us and :class:`FileNotFoundError` asks the caller to try again.
+    Elsewhere (no ``/proc``) the plain paths are used.
+    """
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        dir_fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     except OSError:
-        yield str(path)
+        yield {name: str(folder / name) for name in FILES if (folder / name).is_file()}
         return
+    fds: dict[str, int] = {}
     try:
-        base = f"/proc/self/fd/{fd}"
-        yield base if os.path.isdir(base) else str(path)
+        if not os.path.isdir(f"/proc/self/fd/{dir_fd}"):
+            yield {name: str(folder / name) for name in FILES if (folder / name).is_file()}
+            return
+        for name in FILES:
+            try:
+                fd = os.open(name, os.O_RDONLY, dir_fd=dir_fd)
+            except FileNotFoundError:
+                continue
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                fds[name] = fd
+            else:  # a folder under a model file's name counts as that file missing
+                os.close(fd)
+        if len(fds) < len(FILES) and not _still_named(folder, dir_fd):
+            raise FileNotFoundError(f"{folder} was replaced while it was being opened")
+        yield {name: f"/proc/self/fd/{fd}" for name, fd in fds.items()}
     finally:
-        os.close(fd)
+        for fd in fds.values():
+            os.close(fd)
+        os.close(dir_fd)
+
+
+def _still_named(folder: Path, dir_fd: int) -> bool:
+    try:
+        now, opened = os.stat(folder), os.fstat(dir_fd)
+    except OSError:
+        return False
+    return (now.st_dev, now.st_ino) == (opened.st_dev, opened.st_ino)
 
 
 def _find(path: Path) -> Path | None:
@@ -359,29 +392,29 @@ def load(directory: str | Path) -> Recommender:
     path = Path(directory)
     if path.exists() and not path.is_dir():
         raise ArtifactError(f"{shown_path(path)} is a file, not a model folder: give the folder that `train --out` wrote.")
-    for attempt in range(3):
+    for attempt in range(5):
         found = _find(path.absolute())
         if found is None:
             raise ArtifactError(
                 f"No model directory at {shown_path(path)}: train one with `python -m recsys_core train … --out DIR`."
             )
         try:
-            with _pinned(found) as base:
-                return _load_from(base, path)
+            with _opened(found) as files:
+                return _load_from(files, path)
         except FileNotFoundError:
-            if attempt == 2:  # a save swapped the folder while we read it: read the new one
+            if attempt == 4:  # a save swapped the folder while we opened it: open the new one
                 raise
-            time.sleep(0.05)
+            time.sleep(0.01 * (attempt + 1))
     raise AssertionError("unreachable")
 
 
-def _load_from(base: str, path: Path) -> Recommender:
-    missing = [f for f in FILES if not os.path.isfile(os.path.join(base, f))]
+def _load_from(files: dict[str, str], path: Path) -> Recommender:
+    missing = [f for f in FILES if f not in files]
     if missing:
         raise ArtifactError(
             f"The model directory {shown_path(path)} is incomplete: missing {', '.join(missing)}; {_RETRAIN}."
         )
-    config = _read_json(base, "config.json", path)
+    config = _read_json(files, "config.json", path)
     if not isinstance(config, dict):
         raise _damaged(path, f"config.json holds a JSON {type(config).__name__}, not an object")
     version = config.get("format_version")
@@ -400,7 +433,7 @@ def _load_from(base: str, path: Path) -> Recommender:
         raise _damaged(path, f"config.json has no {exc.args[0]!r} entry") from None
     except (TypeError, ValueError) as exc:
         raise _damaged(path, "config.json has unexpected model or encoder settings", str(exc)) from None
-    weights = _read_tensors(base, "weights.safetensors", path, "pt")
+    weights = _read_tensors(files, "weights.safetensors", path, "pt")
     model = HybridRecommender(model_config)
     try:
         model.load_state_dict(weights)
@@ -415,17 +448,17 @@ def _load_from(base: str, path: Path) -> Recommender:
             what += f" ({mismatched[0][:70]})"
         raise _damaged(path, what, str(exc)) from None
     model.eval()
-    vectors = _read_tensors(base, "vectors.safetensors", path, "numpy")
-    catalog_data = _read_json(base, "catalog.json", path)
+    vectors = _read_tensors(files, "vectors.safetensors", path, "numpy")
+    catalog_data = _read_json(files, "catalog.json", path)
     try:
         catalog = _catalog_from(config, catalog_data, vectors, model_config, item_fields, user_fields, path)
     except KeyError as exc:
         raise _damaged(path, f"catalog.json or vectors.safetensors has no {exc.args[0]!r} entry") from None
     except (TypeError, ValueError, IndexError) as exc:
         raise _damaged(path, "catalog.json has an unexpected layout", str(exc)) from None
-    metrics = _read_json(base, "metrics.json", path)
+    metrics = _read_json(files, "metrics.json", path)
     try:
-        log = [EpochLog(**e) for e in _read_json(base, "train_log.json", path)]
+        log = [EpochLog(**e) for e in _read_json(files, "train_log.json", path)]
         report = EvaluationReport.from_dict(metrics) if metrics else None
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise _damaged(path, "metrics.json or train_log.json has an unexpected layout", str(exc)) from None
