@@ -1,6 +1,6 @@
 """Two-stage serving on large catalogues: recall of the final top-10 against full scoring, and latency.
 
-    python bench/retrieval.py [--sizes 100000,1000000] [--users 50] [--epochs 1]
+    python bench/retrieval.py [--sizes 100000,1000000] [--users 50] [--epochs 1] [--cache DIR]
 
 For each catalogue size a model is *trained* (so that the cheap first-stage
 score and the model agree as much as they do in practice; an untrained model
@@ -10,12 +10,18 @@ bench/training.py), and users who mostly pick items from a favourite cluster,
 with popular items mixed in.  Then, for held-out users, it measures per user:
 
 - full scoring of the whole catalogue by the model (the reference list);
-- two-stage with the exact retriever (cheap score over every item, model on 2,000);
+- two-stage with the exact retriever (personal candidates by the cheap score over
+  every item, plus the items of largest bias; model on 2,000);
+- the same with personal candidates only (``POPULAR_SHARE = 0``, the first stage
+  before the popular share was added), for comparison in the same run;
 - two-stage with the faiss HNSW retriever (index build time reported once);
 
 and prints median / p95 latency, the ratio to full scoring measured in the same
 run, and recall@10 = |two-stage top-10 ∩ full top-10| / 10.
 Run it alone: another heavy job on the 2 cores changes the latencies 5–10×.
+Training one epoch at 1M items takes ~20 min here; ``--cache DIR`` keeps the
+trained weights (per size and epochs; the data is seeded, so they match) for
+the next run, which then says it loaded them.
 """
 from __future__ import annotations
 
@@ -30,9 +36,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # recsys_core from a checkout, installed or not
 
+from recsys_core import retrieval
 from recsys_core.catalog import Catalog
 from recsys_core.encoder import EncoderConfig
-from recsys_core.model import ModelConfig
+from recsys_core.model import HybridRecommender, ModelConfig
 from recsys_core.recommender import RETRIEVE, Recommender
 from recsys_core.splits import SplitConfig, make_split
 from recsys_core.text import build_field_text
@@ -64,15 +71,25 @@ def synthetic(n_items: int, n_users: int, per_user: int = 30, seed: int = 0) -> 
     return catalog, interactions
 
 
-def build(n_items: int, n_users: int, epochs: int) -> tuple[Recommender, list]:
+def build(n_items: int, n_users: int, epochs: int, cache: Path | None) -> tuple[Recommender, list]:
     catalog, interactions = synthetic(n_items, n_users)
     split = make_split(interactions, catalog, SplitConfig())
-    started = time.perf_counter()
-    result = train_model(catalog, split, ModelConfig(n_items=n_items, text_dim=384, use_profile=False),
-                         TrainConfig(epochs=epochs))
-    print(f"  trained {epochs} epoch(s) on {len(interactions):,} interactions in {time.perf_counter() - started:.0f} s")
+    config = ModelConfig(n_items=n_items, text_dim=384, use_profile=False)
+    stored = cache / f"retrieval_model_{n_items}_{epochs}.pt" if cache else None
+    if stored is not None and stored.exists():
+        model = HybridRecommender(config)
+        model.load_state_dict(torch.load(stored))
+        model.eval()
+        print(f"  loaded the weights trained earlier ({epochs} epoch(s)) from {stored}")
+    else:
+        started = time.perf_counter()
+        model = train_model(catalog, split, config, TrainConfig(epochs=epochs)).model
+        print(f"  trained {epochs} epoch(s) on {len(interactions):,} interactions in {time.perf_counter() - started:.0f} s")
+        if stored is not None:
+            stored.parent.mkdir(parents=True, exist_ok=True)
+            torch.save(model.state_dict(), stored)
     catalog.histories = dict(split.train)
-    return Recommender(result.model, catalog, EncoderConfig()), split.test
+    return Recommender(model, catalog, EncoderConfig()), split.test
 
 
 def per_user(rec: Recommender, users: list[str], fn) -> tuple[np.ndarray, list]:
@@ -90,11 +107,12 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--cache", type=Path, default=None, help="folder keeping trained weights between runs")
     args = parser.parse_args()
     print(f"torch threads {torch.get_num_threads()}; first stage keeps {RETRIEVE:,} candidates")
     for n_items in (int(s) for s in args.sizes.split(",")):
         print(f"\n{n_items:,} items")
-        rec, test = build(n_items, n_users=max(2_000, n_items // 50), epochs=args.epochs)
+        rec, test = build(n_items, n_users=max(2_000, n_items // 50), epochs=args.epochs, cache=args.cache)
         users = [c.user_id for c in test[: args.users]]
 
         def full(u):
@@ -110,6 +128,12 @@ def main() -> None:
         rows = [("full scoring", ref_ms, 1.0)]
         exact_ms, exact = per_user(rec, users, two_stage)
         rows.append(("two-stage, exact", exact_ms, np.mean([len(a & b) / 10 for a, b in zip(exact, ref)])))
+        shipped, retrieval.POPULAR_SHARE = retrieval.POPULAR_SHARE, 0.0
+        try:
+            alone_ms, alone = per_user(rec, users, two_stage)
+        finally:
+            retrieval.POPULAR_SHARE = shipped
+        rows.append(("  personal only", alone_ms, np.mean([len(a & b) / 10 for a, b in zip(alone, ref)])))
         started = time.perf_counter()
         rec.use_retriever("faiss")
         print(f"  faiss HNSW index built in {time.perf_counter() - started:.1f} s")

@@ -252,13 +252,12 @@ class Recommender:
         return [Recommendation(self.catalog.item_ids[pool[j]], float(scores[j]), r + 1) for r, j in enumerate(order)]
 
     def _retrieve(self, ctx: UserContext, pool: np.ndarray, n: int) -> np.ndarray:
-        """First stage for big catalogues: the ``n`` best items of ``pool`` by the retriever's cheap score."""
+        """First stage for big catalogues: ``n`` candidates of ``pool`` from the retriever (personal and popular)."""
         query = self.retriever.query(ctx.history[-self.model.config.max_history :], ctx.profile_vector)
         excluded = np.setdiff1d(np.arange(self.catalog.n_items), pool, assume_unique=True)
         if len(excluded) > n:
             # An explicit candidate list: scoring it exactly is cheaper than searching around the exclusions.
-            cheap = self.item_units[pool] @ query + self.retriever.bias[pool]
-            return pool[top_k(cheap[None, :], n)[0]]
+            return self.retriever.candidates_within(query, pool, n)
         return self.retriever.candidates(query, n, exclude=excluded)
 
     def _mmr(self, pool: np.ndarray, scores: np.ndarray, k: int, diversity: float) -> np.ndarray:

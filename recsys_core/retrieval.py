@@ -1,15 +1,27 @@
 """First-stage candidate retrieval for large catalogues, behind one small ``Retriever`` seam.
 
 Above ``recommender.RERANK_ABOVE`` items a user's list is served in two
-stages: a cheap score picks a few thousand candidates, and the full model
-ranks only those.  The cheap score is the cosine between the item's text
-vector and a query (the mean of the user's recent history vectors plus the
-profile vector) plus the model's learned item bias.  Written as one inner
-product over augmented vectors, ``[v̂ᵢ, bᵢ] · [q, 1]``, it can be answered
-exactly (``ExactRetriever``: one matrix–vector product over vectors
-normalised once) or approximately by an HNSW graph (``FaissRetriever``, the
-optional ``faiss-cpu`` of the scale extra).  ``bench/retrieval.py`` reports
-the recall of the final top-10 against full scoring and the latency of each.
+stages: a cheap rule picks a few thousand candidates, and the full model
+ranks only those.  The candidates come from two sources, because the model's
+top items come from two places:
+
+- **personal**: the items nearest the user by ``cos(item text, query) + item
+  bias``, the query being the mean of the user's recent history vectors plus
+  the profile vector.  Written as one inner product over augmented vectors,
+  ``[v̂ᵢ, bᵢ] · [q, 1]``, it is answered exactly (``ExactRetriever``: one
+  matrix–vector product over vectors normalised once) or approximately by an
+  HNSW graph (``FaissRetriever``, the optional ``faiss-cpu`` of the scale extra);
+- **popular**: the items with the largest learned item bias, the same list
+  for every user (sorted once), minus the user's own exclusions.
+
+Why both: a cosine lies in [-1, 1] while a trained bias spreads far less, so
+the personal rule barely sees the bias.  On a synthetic 1M-item catalogue
+trained one epoch the model's top-10 were all high-bias items outside the
+user's taste cluster; the personal rule alone recalled 0.3% of them, the
+popular list alone 100% (on a 100k-item one: 99.7% and 47.5%).
+``POPULAR_SHARE`` of the candidates (a quarter) recalled 100% at both sizes.
+``bench/retrieval.py`` reports the recall of the final top-10 against full
+scoring and the latency of each backend.
 """
 from __future__ import annotations
 
@@ -20,6 +32,7 @@ import numpy as np
 from .errors import RecsysError
 
 RETRIEVERS = ("exact", "faiss")
+POPULAR_SHARE = 0.25  # of the candidates, taken by item bias alone (see the module docstring)
 
 
 def unit_rows(vectors: np.ndarray) -> np.ndarray:
@@ -37,9 +50,10 @@ def retrieval_query(item_units: np.ndarray, recent: np.ndarray, profile: np.ndar
 
 
 class Retriever(ABC):
-    """Candidates by the cheap score ``cos(item text, query) + item bias``.
+    """Candidates: the personal nearest items plus the items of largest bias (see the module docstring).
 
-    Built once per catalogue (vectors normalised and indexed once, never per call).
+    Built once per catalogue (vectors normalised, indexed and the bias order
+    sorted once, never per call).
     """
 
     name: str
@@ -49,13 +63,34 @@ class Retriever(ABC):
             raise ValueError(f"{len(item_vectors)} item vectors but {len(item_bias)} biases.")
         self.units = unit_rows(item_vectors)
         self.bias = np.asarray(item_bias, dtype=np.float32)
+        self.by_bias = np.argsort(-self.bias, kind="stable")
 
     def query(self, recent: np.ndarray, profile: np.ndarray | None) -> np.ndarray:
         return retrieval_query(self.units, recent, profile)
 
-    @abstractmethod
     def candidates(self, query: np.ndarray, n: int, exclude: np.ndarray | None = None) -> np.ndarray:
-        """Up to ``n`` item indices, best cheap score first, none of them in ``exclude``."""
+        """Up to ``n`` item indices, none in ``exclude``: the personal ones by cheap score, then the popular ones."""
+        excluded = np.zeros(0, np.int64) if exclude is None else np.asarray(exclude, dtype=np.int64)
+        personal = self.nearest(query, n - int(n * POPULAR_SHARE), excluded)
+        taken = np.concatenate([personal, excluded])
+        # The first n + |taken| of the bias order always hold n items that are not taken.
+        head = self.by_bias[: n + len(taken)]
+        popular = head[~np.isin(head, taken)][: n - len(personal)]
+        return np.concatenate([personal, popular]).astype(np.int64)
+
+    def candidates_within(self, query: np.ndarray, pool: np.ndarray, n: int) -> np.ndarray:
+        """``candidates`` restricted to an explicit ``pool`` of item indices (exact: pools are small)."""
+        n = min(n, len(pool))
+        cheap = self.units[pool] @ query + self.bias[pool]
+        n_personal = n - int(n * POPULAR_SHARE)
+        personal = np.argpartition(-cheap, n_personal - 1)[:n_personal] if n_personal else np.zeros(0, np.int64)
+        rest = np.setdiff1d(np.arange(len(pool)), personal)
+        popular = rest[np.argsort(-self.bias[pool[rest]], kind="stable")[: n - n_personal]]
+        return pool[np.concatenate([personal, popular])].astype(np.int64)
+
+    @abstractmethod
+    def nearest(self, query: np.ndarray, n: int, exclude: np.ndarray) -> np.ndarray:
+        """Up to ``n`` item indices, best ``[v̂ᵢ, bᵢ] · [q, 1]`` first, none of them in ``exclude``."""
 
 
 class ExactRetriever(Retriever):
@@ -63,9 +98,9 @@ class ExactRetriever(Retriever):
 
     name = "exact"
 
-    def candidates(self, query: np.ndarray, n: int, exclude: np.ndarray | None = None) -> np.ndarray:
+    def nearest(self, query: np.ndarray, n: int, exclude: np.ndarray) -> np.ndarray:
         cheap = self.units @ query + self.bias
-        if exclude is not None and len(exclude):
+        if len(exclude):
             cheap[exclude] = -np.inf
         n = min(n, int(np.isfinite(cheap).sum()))
         if n <= 0:
@@ -98,12 +133,14 @@ class FaissRetriever(Retriever):
         self.index.add(augmented)
         self.search_depth = search_depth
 
-    def candidates(self, query: np.ndarray, n: int, exclude: np.ndarray | None = None) -> np.ndarray:
+    def nearest(self, query: np.ndarray, n: int, exclude: np.ndarray) -> np.ndarray:
         import faiss
 
-        excluded = np.unique(exclude) if exclude is not None and len(exclude) else np.zeros(0, np.int64)
+        excluded = np.unique(exclude)
         # Over-fetch by the excluded count so that removing seen items still leaves n candidates.
         want = min(n + len(excluded), self.index.ntotal)
+        if want <= 0:
+            return np.zeros(0, dtype=np.int64)
         params = faiss.SearchParametersHNSW(efSearch=max(self.search_depth, want))
         _, found = self.index.search(np.append(query, 1.0).astype(np.float32)[None, :], want, params=params)
         found = found[0][found[0] >= 0]

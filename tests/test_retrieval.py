@@ -1,11 +1,12 @@
-"""The first stage of two-stage serving: exact retrieval is the cheap score's true top-n, HNSW approximates it."""
+"""The first stage of two-stage serving: personal candidates by the cheap score (exact, or approximated by HNSW)
+plus the items of largest bias."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from recsys_core.errors import RecsysError
-from recsys_core.retrieval import ExactRetriever, make_retriever, retrieval_query, unit_rows
+from recsys_core.retrieval import POPULAR_SHARE, ExactRetriever, make_retriever, retrieval_query, unit_rows
 
 
 def _catalogue(n_items: int = 3000, dim: int = 32, seed: int = 0):
@@ -21,14 +22,43 @@ def _brute_force(vectors, bias, query, n, exclude):
     return np.argsort(-cheap, kind="stable")[:n]
 
 
-def test_exact_retriever_returns_the_true_top_n_without_excluded_items():
+def test_exact_retriever_returns_the_true_top_personal_then_the_top_biases_without_excluded_items():
     vectors, bias = _catalogue()
     retriever = ExactRetriever(vectors, bias)
     history = np.array([5, 17, 2900, 44])
     query = retriever.query(history, profile=None)
     got = retriever.candidates(query, 100, exclude=history)
-    assert got.tolist() == _brute_force(vectors, bias, query, 100, history).tolist()
-    assert not set(history) & set(got.tolist())
+    n_personal = 100 - int(100 * POPULAR_SHARE)
+    personal = _brute_force(vectors, bias, query, n_personal, history)
+    assert got[:n_personal].tolist() == personal.tolist()
+    rest = [i for i in np.argsort(-bias, kind="stable") if i not in set(personal) | set(history)]
+    assert got[n_personal:].tolist() == rest[: 100 - n_personal]
+    assert len(set(got.tolist())) == 100 and not set(history) & set(got.tolist())
+
+
+def test_high_bias_items_far_from_the_user_are_still_candidates():
+    # The failure seen at 1M items: the model's favourites were high-bias items the cosine never reaches.
+    vectors, bias = _catalogue()
+    retriever = ExactRetriever(vectors, bias)
+    history = np.array([5, 17, 44])
+    query = retriever.query(history, profile=None)
+    far = np.argsort(retriever.units @ query)[:10]  # the ten items least like the user's history
+    bias = bias.copy()
+    bias[far] = 0.5  # above every other bias (σ 0.1), yet less than the cosine gap to near items
+    retriever = ExactRetriever(vectors, bias)
+    assert not set(far.tolist()) & set(retriever.nearest(query, 75, history).tolist())
+    assert set(far.tolist()) <= set(retriever.candidates(query, 100, exclude=history).tolist())
+
+
+def test_candidates_within_an_explicit_pool_stay_in_the_pool():
+    vectors, bias = _catalogue()
+    retriever = ExactRetriever(vectors, bias)
+    pool = np.arange(0, 3000, 7)
+    query = retriever.query(np.array([1, 2]), profile=None)
+    got = retriever.candidates_within(query, pool, 40)
+    assert len(set(got.tolist())) == 40 and set(got.tolist()) <= set(pool.tolist())
+    assert pool[np.argmax(bias[pool])] in got
+    assert sorted(retriever.candidates_within(query, pool[:3], 40).tolist()) == pool[:3].tolist()
 
 
 def test_query_is_the_mean_history_unit_vector_plus_the_unit_profile():
