@@ -343,12 +343,12 @@ def _opened(folder: Path) -> Iterator[dict[str, str]]:
     try:
         dir_fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     except OSError:
-        yield {name: str(folder / name) for name in FILES if (folder / name).is_file()}
+        yield _plain_paths(folder)
         return
     fds: dict[str, int] = {}
     try:
         if not os.path.isdir(f"/proc/self/fd/{dir_fd}"):
-            yield {name: str(folder / name) for name in FILES if (folder / name).is_file()}
+            yield _plain_paths(folder)
             return
         for name in FILES:
             try:
@@ -368,12 +368,15 @@ def _opened(folder: Path) -> Iterator[dict[str, str]]:
         os.close(dir_fd)
 
 
+def _plain_paths(folder: Path) -> dict[str, str]:
+    return {name: str(folder / name) for name in FILES if (folder / name).is_file()}
+
+
 def _still_named(folder: Path, dir_fd: int) -> bool:
     try:
-        now, opened = os.stat(folder), os.fstat(dir_fd)
+        return os.path.samestat(os.stat(folder), os.fstat(dir_fd))
     except OSError:
         return False
-    return (now.st_dev, now.st_ino) == (opened.st_dev, opened.st_ino)
 
 
 def _find(path: Path) -> Path | None:
