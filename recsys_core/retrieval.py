@@ -71,7 +71,7 @@ class Retriever(ABC):
     def candidates(self, query: np.ndarray, n: int, exclude: np.ndarray | None = None) -> np.ndarray:
         """Up to ``n`` item indices, none in ``exclude``: the personal ones by cheap score, then the popular ones."""
         excluded = np.zeros(0, np.int64) if exclude is None else np.asarray(exclude, dtype=np.int64)
-        personal = self.nearest(query, n - int(n * POPULAR_SHARE), excluded)
+        personal = self.nearest(query, _n_personal(n), excluded)
         taken = np.concatenate([personal, excluded])
         # The first n + |taken| of the bias order always hold n items that are not taken.
         head = self.by_bias[: n + len(taken)]
@@ -81,12 +81,18 @@ class Retriever(ABC):
     def candidates_within(self, query: np.ndarray, pool: np.ndarray, n: int) -> np.ndarray:
         """``candidates`` restricted to an explicit ``pool`` of item indices (exact: pools are small)."""
         n = min(n, len(pool))
-        cheap = self.units[pool] @ query + self.bias[pool]
-        n_personal = n - int(n * POPULAR_SHARE)
+        cheap = self.cheap(query, pool)
+        n_personal = _n_personal(n)
         personal = np.argpartition(-cheap, n_personal - 1)[:n_personal] if n_personal else np.zeros(0, np.int64)
         rest = np.setdiff1d(np.arange(len(pool)), personal)
         popular = rest[np.argsort(-self.bias[pool[rest]], kind="stable")[: n - n_personal]]
         return pool[np.concatenate([personal, popular])].astype(np.int64)
+
+    def cheap(self, query: np.ndarray, items: np.ndarray | None = None) -> np.ndarray:
+        """The personal score ``[v̂ᵢ, bᵢ] · [q, 1]`` of the given item indices (default: every item)."""
+        if items is None:
+            return self.units @ query + self.bias
+        return self.units[items] @ query + self.bias[items]
 
     @abstractmethod
     def nearest(self, query: np.ndarray, n: int, exclude: np.ndarray) -> np.ndarray:
@@ -99,7 +105,7 @@ class ExactRetriever(Retriever):
     name = "exact"
 
     def nearest(self, query: np.ndarray, n: int, exclude: np.ndarray) -> np.ndarray:
-        cheap = self.units @ query + self.bias
+        cheap = self.cheap(query)
         if len(exclude):
             cheap[exclude] = -np.inf
         n = min(n, int(np.isfinite(cheap).sum()))
@@ -147,6 +153,11 @@ class FaissRetriever(Retriever):
         if len(excluded):
             found = found[~np.isin(found, excluded)]
         return found[:n].astype(np.int64)
+
+
+def _n_personal(n: int) -> int:
+    """How many of ``n`` candidates come from the personal score; the rest are the popular share."""
+    return n - int(n * POPULAR_SHARE)
 
 
 def make_retriever(kind: str, item_vectors: np.ndarray, item_bias: np.ndarray) -> Retriever:
