@@ -30,7 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # recsys_core from
 from recsys_core import artifacts
 from recsys_core.demo import DEMO_MODEL_DIR, load_demo_dataset
 from recsys_core.encoder import EncoderConfig
-from recsys_core.engines import Engine, encode_texts, explain_pairs, recommend_all
+from recsys_core.batch import recommend_all
+from recsys_core.encoding import encode_texts
+from recsys_core.explain.batch import explain_pairs
+from recsys_core.parallel import Engine
 from recsys_core.explain import ExplainConfig
 
 

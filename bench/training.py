@@ -34,7 +34,7 @@ def run(case: str, settings: dict) -> dict:
 
     data = load_case(case)
     config = TrainConfig(**{"epochs": 40, **settings})
-    build_catalog(data, TextEncoder(EncoderConfig(), cache_dir=str(CACHE)))  # warm the cache: encoding is not timed
+    build_catalog(data, TextEncoder(EncoderConfig(), cache_dir=str(CACHE)).encode)  # warm the cache: encoding is not timed
     started = time.perf_counter()
     rec = fit(data, FitOptions(train=config, baselines=False, cache_dir=str(CACHE)))
     total = time.perf_counter() - started

@@ -5,19 +5,19 @@ of the items in it, so no item text is ever encoded twice.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from .encoder import ProgressFn, TextEncoder
+from .encoder import ProgressFn
 from .errors import DataValidationError
 from .schema import ITEM, TIMESTAMP, USER, Dataset
 from .text import FieldText, build_field_text, build_texts
 
-if TYPE_CHECKING:  # engines imports the encoder; only the type is needed here
-    from .engines import Engine
+# texts (and an optional (done, total) counter) → (len(texts), dim) float32 vectors
+EncodeFn = Callable[[Sequence[str], ProgressFn | None], np.ndarray]
 
 
 @dataclass
@@ -79,13 +79,11 @@ def user_histories(interactions: pd.DataFrame, item_index: dict[str, int]) -> di
     return {user: items for user, (items, _) in timed_histories(interactions, item_index).items()}
 
 
-def build_catalog(
-    dataset: Dataset, encoder: TextEncoder, progress: ProgressFn | None = None, engine: Engine | None = None
-) -> Catalog:
-    """Build texts for every item and profile and encode them (through the encoder's cache).
+def build_catalog(dataset: Dataset, encode: EncodeFn, progress: ProgressFn | None = None) -> Catalog:
+    """Build texts for every item and profile and encode them with ``encode``.
 
-    With a Ray ``engine`` the texts missing from the cache are encoded by Ray
-    workers (``engines.encode_texts``); the vectors are the same.
+    ``encode`` is usually ``TextEncoder.encode`` (through its cache); the pipeline
+    hands in a Ray-backed one (``encoding.encoder_for``) when the job runs on Ray.
     """
     items = dataset.items
     item_ids = items[ITEM].astype(str).tolist()
@@ -104,15 +102,7 @@ def build_catalog(
                 profile_ids.append(uid)
                 profile_texts.append(ft)
     all_texts = [t.text for t in item_texts] + [t.text for t in profile_texts]
-    if engine is not None and engine.kind == "ray":
-        from .engines import encode_texts
-
-        cache_root = encoder.cache.dir.parent if encoder.cache else None
-        vectors = encode_texts(all_texts, encoder.config, cache_dir=cache_root, engine=engine)
-        if progress:
-            progress(len(all_texts), len(all_texts))
-    else:
-        vectors = encoder.encode(all_texts, progress=progress)
+    vectors = encode(all_texts, progress)
     n = len(item_ids)
     index = {item: i for i, item in enumerate(item_ids)}
     return Catalog(

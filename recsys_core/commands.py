@@ -9,13 +9,14 @@ from pathlib import Path
 import pandas as pd
 
 from . import artifacts
+from .batch import RECOMMENDATION_COLUMNS, recommend_all, recommendation_rows
 from .encoder import EncoderConfig
-from .engines import RECOMMENDATION_COLUMNS, Engine, recommend_all, recommendation_rows
 from .errors import RecsysError
 from .evaluation import EvaluationReport
 from .exports import write_csv
 from .loading import load_dataset, load_interactions
 from .metrics import metric_table
+from .parallel import Engine
 from .pipeline import FitOptions, Progress, fit
 from .pipeline import evaluate as evaluate_model
 from .schema import ColumnMap, ITEM, TIMESTAMP, USER

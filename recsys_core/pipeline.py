@@ -14,7 +14,7 @@ import numpy as np
 
 from .catalog import Catalog, build_catalog
 from .encoder import EncoderConfig, TextEncoder, default_cache_dir
-from .engines import Engine
+from .encoding import encoder_for
 from .evaluation import (
     MODEL_NAME,
     EvaluationReport,
@@ -25,6 +25,7 @@ from .evaluation import (
     model_scorer,
 )
 from .model import ModelConfig
+from .parallel import Engine
 from .recommender import Recommender
 from .schema import Dataset
 from .splits import Split, SplitConfig, make_split
@@ -93,7 +94,7 @@ def fit(dataset: Dataset, options: FitOptions = FitOptions(), progress: Progress
     started = time.perf_counter()
     progress.say("encoding texts")
     encoder = TextEncoder(options.encoder, cache_dir=options.cache_dir or default_cache_dir())
-    catalog = build_catalog(dataset, encoder, progress=progress.encode, engine=options.engine)
+    catalog = build_catalog(dataset, encoder_for(encoder, options.engine), progress.encode)
     progress.say("splitting")
     split = make_split(dataset.interactions, catalog, options.split)
     model_config = model_config_for(catalog, options)

@@ -11,7 +11,10 @@ import pytest
 
 from recsys_core import artifacts
 from recsys_core.encoder import EmbeddingCache, EncoderConfig
-from recsys_core.engines import Engine, encode_texts, explain_pairs, recommend_all
+from recsys_core.batch import recommend_all
+from recsys_core.encoding import encode_texts, encoder_for
+from recsys_core.explain.batch import explain_pairs
+from recsys_core.parallel import Engine
 from recsys_core.errors import RecsysError
 from recsys_core.explain import ExplainConfig
 
@@ -97,7 +100,7 @@ def test_training_with_the_ray_engine_encodes_the_same_catalogue(ray_runtime, ti
     from recsys_core.encoder import TextEncoder
 
     encoder = TextEncoder(EncoderConfig(), cache_dir=tmp_path / "empty-cache")
-    catalog = build_catalog(tiny_dataset, encoder, engine=RAY)
+    catalog = build_catalog(tiny_dataset, encoder_for(encoder, RAY))
     np.testing.assert_allclose(catalog.item_vectors, tiny_model.catalog.item_vectors, atol=1e-5)
     np.testing.assert_allclose(catalog.profile_vectors, tiny_model.catalog.profile_vectors, atol=1e-5)
     assert catalog.item_ids == tiny_model.catalog.item_ids

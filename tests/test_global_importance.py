@@ -351,7 +351,7 @@ def test_page_cancel_shows_no_partial_result(tiny_model, tiny_dataset):
 # ---------------------------------------------------------------------------- 8. the Ray engine
 def test_global_importance_on_ray_equals_local(tiny_model):
     ray = pytest.importorskip("ray", reason="the scale extra (requirements/scale.txt) is not installed")
-    from recsys_core.engines import Engine
+    from recsys_core.parallel import Engine
 
     users = tiny_model.known_users()[:2]
     config = replace_steps(FAST, 7)

@@ -5,7 +5,7 @@
   values that raised scores most, and the same shares split by user activity
   and item popularity buckets; plus the attention–IG agreement across the sample.
   The pairs are explained in this process or, with ``engine=Engine("ray")``,
-  on Ray workers (``engines.explain_pairs``); both give the same numbers.
+  on Ray workers (``explain.batch.explain_pairs``); both give the same numbers.
 - ``field_ablation``: drop one field from every text, re-encode, and measure the
   change of NDCG@10 on validation cases (each user's second-last interaction),
   with a seeded bootstrap interval over those cases.
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..catalog import Catalog
-from ..engines import Engine
+from ..parallel import Engine
 from ..errors import RecsysError
 from ..evaluation import model_scorer, top_k
 from ..metrics import per_user_metrics
@@ -289,7 +289,7 @@ def _explain_here(recommender, pairs, config, say: Progress, cancel: Cancel) -> 
 
 def _explain_on_ray(recommender, pairs, config, engine, model_dir, say: Progress, cancel: Cancel) -> list[Explanation]:
     from .. import artifacts
-    from ..engines import explain_pairs
+    from .batch import explain_pairs
 
     cancel()
     say(0.0, f"Explaining {len(pairs)} pairs on Ray (no progress until the workers finish)…")
