@@ -66,7 +66,7 @@ def main() -> None:
             baselines_done = True
         m = test[MODEL_NAME]
         c = cold.get(MODEL_NAME, {}).get("NDCG@10", float("nan"))
-        print(f"| {name} | {m['NDCG@10']:.4f} | {m['HitRate@10']:.4f} | {c:.4f} | {rec.settings['best_epoch']} | {seconds:.0f} |", flush=True)
+        print(f"| {name} | {m['NDCG@10']:.4f} | {m['HitRate@10']:.4f} | {c:.4f} | {rec.training.best_epoch} | {seconds:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

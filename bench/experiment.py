@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # recsys_core from
 
 from recsys_core.commands import print_report
 from recsys_core.demo import load_demo_dataset
-from recsys_core.pipeline import FitOptions, Progress, fit
+from recsys_core.pipeline import FIT_STAGES, FitOptions, fit
 from recsys_core.splits import SplitConfig
 from recsys_core.training import TrainConfig
 
@@ -41,8 +41,8 @@ def main() -> None:
         cache_dir=args.cache_dir,
     )
     started = time.perf_counter()
-    rec = fit(load_demo_dataset(), options, Progress(stage=print, epoch=print))
-    print(f"total {time.perf_counter() - started:.1f}s, best epoch {rec.settings['best_epoch']}")
+    rec = fit(load_demo_dataset(), options, lambda _f, message: message in FIT_STAGES and print(message), on_epoch=print)
+    print(f"total {time.perf_counter() - started:.1f}s, best epoch {rec.training.best_epoch}")
     print_report(rec.report)
 
 

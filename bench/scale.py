@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 def run(case: str, max_minutes: float | None) -> dict:
     from cases import load_case
     from recsys_core import artifacts
-    from recsys_core.pipeline import FitOptions, Progress, fit
+    from recsys_core.pipeline import FIT_STAGES, FitOptions, fit
     from recsys_core.training import TrainConfig
 
     marks: dict[str, float] = {}
@@ -34,11 +34,16 @@ def run(case: str, max_minutes: float | None) -> dict:
     data = load_case(case)
     marks["loading"] = time.perf_counter() - started
     stamps: dict[str, float] = {}
-    progress = Progress(stage=lambda s: stamps.setdefault(s, time.perf_counter()),
-                        epoch=lambda e: print(f"  {case} epoch {e.epoch}: val NDCG@10 {e.val_ndcg10:.4f} "
-                                              f"in {e.seconds:.0f} s", file=sys.stderr, flush=True))
+
+    def progress(_fraction: float, message: str) -> None:
+        if message in FIT_STAGES:
+            stamps.setdefault(message, time.perf_counter())
+
+    def epoch_line(e) -> None:
+        print(f"  {case} epoch {e.epoch}: val NDCG@10 {e.val_ndcg10:.4f} in {e.seconds:.0f} s", file=sys.stderr, flush=True)
+
     with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as out:
-        rec = fit(data, FitOptions(train=TrainConfig(max_minutes=max_minutes), cache_dir=cache), progress)
+        rec = fit(data, FitOptions(train=TrainConfig(max_minutes=max_minutes), cache_dir=cache), progress, on_epoch=epoch_line)
         fitted = time.perf_counter()
         artifacts.save(rec, Path(out) / "model")
         saved = time.perf_counter()
@@ -54,7 +59,7 @@ def run(case: str, max_minutes: float | None) -> dict:
     return {
         "case": case, "interactions": s["interactions"], "users": s["users"], "items": s["items"],
         **marks, "total": saved - started,
-        "epochs": len(rec.train_log), "best_epoch": rec.settings["best_epoch"], "stopped": rec.settings["stopped"],
+        "epochs": len(rec.train_log), "best_epoch": rec.training.best_epoch, "stopped": rec.training.stopped,
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "ndcg": test.metrics["HybridBERT"]["NDCG@10"], "ci": test.ci95.get("HybridBERT", {}).get("NDCG@10"),
         "baseline": best_base, "baseline_ndcg": test.metrics[best_base]["NDCG@10"],

@@ -114,14 +114,14 @@ if job is not None:
         page.error(job.error)
     elif job.succeeded:
         rec = job.result
-        st.success(f"Training finished ({plain(rec.settings['stopped'])}, best epoch {rec.settings['best_epoch']}, "
-                   f"{rec.settings['train_seconds']} s). The other pages now use this model.",
+        st.success(f"Training finished ({plain(rec.training.stopped)}, best epoch {rec.training.best_epoch}, "
+                   f"{rec.training.train_seconds} s). The other pages now use this model.",
                    icon=":material/check_circle:")
         test = next(s for s in rec.report.slices if s.name == "test")
         st.dataframe(formatting.highlight_best(formatting.slice_table(test, rec.report.ks, ("NDCG", "Recall",
                      "HitRate"))), width="stretch")
         st.caption(f"Test slice, {test.n_cases:,} users. Protocol: {plain(rec.report.protocol)}")
-        page.chart(plots.training_curve(rec.train_log, rec.settings.get("best_epoch")))
+        page.chart(plots.training_curve(rec.train_log, rec.training.best_epoch or None))
         save_form(rec)
 elif state.model_is_draft():  # trained before a reload: kept with the session only until it is saved
     st.header("Unsaved draft")

@@ -39,9 +39,9 @@ if len(report.slices) == 1:
 st.header("Training")
 with page.user_errors():
     if rec.train_log:
-        settings = rec.settings
-        st.caption(plain(f"Best epoch {settings.get('best_epoch', '?')} of {len(rec.train_log)} "
-                         f"({settings.get('stopped', 'completed')}); {settings.get('train_seconds', '?')} s in total."))
-        page.chart(plots.training_curve(rec.train_log, settings.get("best_epoch")))
+        record = rec.training
+        st.caption(plain(f"Best epoch {record.best_epoch or '?'} of {len(rec.train_log)} "
+                         f"({record.stopped or 'completed'}); {record.train_seconds or '?'} s in total."))
+        page.chart(plots.training_curve(rec.train_log, record.best_epoch or None))
     else:
         st.caption("No training log was saved with this model.")

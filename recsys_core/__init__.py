@@ -12,19 +12,26 @@ from .artifacts import load, save
 from .encoder import DEFAULT_ENCODER, EncoderConfig, TextEncoder
 from .errors import ArtifactError, DataValidationError, RecsysError, UnknownEntityError
 from .loading import load_dataset, read_table
-from .pipeline import FitOptions, Progress, fit
-from .recommender import Recommendation, Recommender
+from .parallel import Engine
+from .pipeline import FIT_STAGES, FitOptions, fit
+from .progress import Cancelled, Checkpoint, Progress
+from .recommender import Recommendation, Recommender, UserContext
 from .schema import ColumnMap, Dataset, Notice
 from .splits import SplitConfig
-from .training import TrainConfig
+from .training import EpochLog, TrainConfig, TrainingRecord
 
 __all__ = [
     "DEFAULT_ENCODER",
     "ArtifactError",
+    "Cancelled",
+    "Checkpoint",
     "ColumnMap",
     "DataValidationError",
     "Dataset",
     "EncoderConfig",
+    "Engine",
+    "EpochLog",
+    "FIT_STAGES",
     "FitOptions",
     "Notice",
     "Progress",
@@ -34,7 +41,9 @@ __all__ = [
     "SplitConfig",
     "TextEncoder",
     "TrainConfig",
+    "TrainingRecord",
     "UnknownEntityError",
+    "UserContext",
     "fit",
     "load",
     "load_dataset",

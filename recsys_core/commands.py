@@ -17,11 +17,11 @@ from .exports import write_csv
 from .loading import load_dataset, load_interactions
 from .metrics import metric_table
 from .parallel import Engine
-from .pipeline import FitOptions, Progress, fit
+from .pipeline import FIT_STAGES, FitOptions, fit
 from .pipeline import evaluate as evaluate_model
 from .schema import ColumnMap, ITEM, TIMESTAMP, USER
 from .splits import EvalCase, Split, SplitConfig
-from .training import TrainConfig
+from .training import EpochLog, TrainConfig
 
 
 class _Bar:
@@ -34,23 +34,32 @@ class _Bar:
 
     def __init__(self, interactive: bool | None = None) -> None:
         self.bar = None
+        self.training = False
+        self.last = ""  # the last count printed to a log (the encoder reports its end twice)
         self.interactive = sys.stderr.isatty() if interactive is None else interactive
 
     def stage(self, name: str) -> None:
         self.close()
         print(f"· {name}", file=sys.stderr)
 
-    def update(self, done: int, total: int, desc: str) -> None:
+    def progress(self, fraction: float, message: str) -> None:
+        """``fit``'s progress: a line per stage; within a stage a bar (terminal) or its last count (log)."""
+        if message in FIT_STAGES:
+            self.stage(message)
+            self.training = message == "training"
+            return
         if not self.interactive:
-            if done >= total and desc != "epoch":  # epochs get their own line with loss and NDCG
-                print(f"  {desc}: {done:,} / {total:,} done", file=sys.stderr)
+            # A log gets the finished count of encoding; epochs get their own line with loss and NDCG.
+            if fraction >= 1.0 and not self.training and message != self.last:
+                print(f"  {message} done", file=sys.stderr)
+                self.last = message
             return
         from tqdm import tqdm
 
-        if self.bar is None or self.bar.total != total or self.bar.desc != desc:
-            self.close()
-            self.bar = tqdm(total=total, desc=desc, file=sys.stderr, leave=False, dynamic_ncols=True)
-        self.bar.n = done
+        if self.bar is None:
+            self.bar = tqdm(total=1000, file=sys.stderr, leave=False, dynamic_ncols=True, bar_format="{l_bar}{bar}")
+        self.bar.set_description_str(message, refresh=False)
+        self.bar.n = round(1000 * min(max(fraction, 0.0), 1.0))
         self.bar.refresh()
 
     def close(self) -> None:
@@ -114,17 +123,14 @@ def train(args: Namespace) -> int:
         rename=_renames(args.rename),
     )
     for notice in dataset.notices:
-        print(f"{'WARNING' if notice.severity == 'warning' else 'note'}: {notice.message}", file=sys.stderr)
+        print(f"{'warning' if notice.is_warning else 'note'}: {notice.message}", file=sys.stderr)
     bar = _Bar()
-    progress = Progress(
-        stage=bar.stage,
-        encode=lambda d, t: bar.update(d, t, "encoding"),
-        step=lambda d, t: bar.update(d, t, "epoch"),
-        epoch=lambda e: print(
-            f"  epoch {e.epoch}: loss {e.loss:.4f}, validation NDCG@10 {e.val_ndcg10:.4f} ({e.seconds:.1f}s)",
-            file=sys.stderr,
-        ),
-    )
+
+    def epoch_line(e: EpochLog) -> None:
+        bar.close()
+        print(f"  epoch {e.epoch}: loss {e.loss:.4f}, validation NDCG@10 {e.val_ndcg10:.4f} ({e.seconds:.1f}s)",
+              file=sys.stderr)
+
     options = FitOptions(
         encoder=EncoderConfig(name=args.encoder, pooling=args.pooling),
         split=SplitConfig(kind=args.split, cold_items=args.cold_items, holdout_users=args.holdout_users, seed=args.seed),
@@ -133,7 +139,7 @@ def train(args: Namespace) -> int:
         engine=Engine(args.engine, address=args.ray_address),
         **_given(args, MODEL_OPTIONS),
     )
-    recommender = fit(dataset, options, progress)
+    recommender = fit(dataset, options, bar.progress, on_epoch=epoch_line)
     bar.close()
     path = artifacts.save(recommender, args.out)
     print_report(recommender.report)

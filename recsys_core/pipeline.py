@@ -1,7 +1,8 @@
 """One call from a validated Dataset to a trained, evaluated Recommender.
 
 The CLI's ``train`` command and the dashboard's Train page both call ``fit``;
-progress is reported through plain callbacks so either can draw it.
+progress and cancellation follow the package's one protocol (``progress.py``),
+so either can draw it and stop it.
 """
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
+from typing import Literal
 
 import numpy as np
 
@@ -23,13 +25,15 @@ from .evaluation import (
     evaluate_scorer,
     fit_baselines,
     model_scorer,
+    random_scorer,
 )
 from .model import ModelConfig
 from .parallel import Engine
+from .progress import Checkpoint, Progress, counted, quiet
 from .recommender import Recommender
 from .schema import Dataset
 from .splits import Split, SplitConfig, make_split
-from .training import EpochLog, TrainConfig, train_model
+from .training import EpochLog, TrainConfig, TrainingRecord, train_model
 
 
 @dataclass(frozen=True)
@@ -49,19 +53,9 @@ class FitOptions:
         return asdict(self)
 
 
-@dataclass
-class Progress:
-    """Callbacks a caller may set; each is optional."""
-
-    stage: Callable[[str], None] | None = None  # "encoding texts", "training", ...
-    encode: Callable[[int, int], None] | None = None
-    step: Callable[[int, int], None] | None = None
-    epoch: Callable[[EpochLog], None] | None = None
-    should_stop: Callable[[], bool] | None = None
-
-    def say(self, text: str) -> None:
-        if self.stage:
-            self.stage(text)
+# What ``fit`` says it is doing; each stage starts with ``progress(0.0, stage)``.
+FitStage = Literal["encoding texts", "splitting", "training", "evaluating"]
+FIT_STAGES: tuple[FitStage, ...] = ("encoding texts", "splitting", "training", "evaluating")
 
 
 def data_fingerprint(dataset: Dataset) -> str:
@@ -88,14 +82,27 @@ def model_config_for(catalog: Catalog, options: FitOptions) -> ModelConfig:
     return replace(config, **{name: False for name in options.ablate})
 
 
-def fit(dataset: Dataset, options: FitOptions = FitOptions(), progress: Progress | None = None) -> Recommender:
-    """Encode, split, train with early stopping, evaluate against baselines on the same split."""
-    progress = progress or Progress()
+def fit(
+    dataset: Dataset,
+    options: FitOptions = FitOptions(),
+    progress: Progress | None = None,
+    checkpoint: Checkpoint | None = None,
+    on_epoch: Callable[[EpochLog], None] | None = None,
+) -> Recommender:
+    """Encode, split, train with early stopping, evaluate against baselines on the same split.
+
+    progress(fraction of the current stage, message): each stage of ``FIT_STAGES`` starts with
+    ``progress(0.0, stage)``; encoding then reports "encoding: 1,200 / 4,000 texts" and training
+    "epoch 2 of at most 30, batch 5 / 40 — about …".  checkpoint() is called before every training
+    batch: a ``Cancelled`` it raises stops training, and the best complete epoch is kept
+    (``training.train_model``).  on_epoch(EpochLog) after each validated epoch.
+    """
+    say = progress or quiet
     started = time.perf_counter()
-    progress.say("encoding texts")
+    say(0.0, "encoding texts")
     encoder = TextEncoder(options.encoder, cache_dir=options.cache_dir or default_cache_dir())
-    catalog = build_catalog(dataset, encoder_for(encoder, options.engine), progress.encode)
-    progress.say("splitting")
+    catalog = build_catalog(dataset, encoder_for(encoder, options.engine), counted(say, "encoding", "texts"))
+    say(0.0, "splitting")
     split = make_split(dataset.interactions, catalog, options.split)
     model_config = model_config_for(catalog, options)
     val_cases = split.validation[: options.train.validation_users(catalog.n_items)]
@@ -103,42 +110,37 @@ def fit(dataset: Dataset, options: FitOptions = FitOptions(), progress: Progress
     def validate(model) -> float:
         return evaluate_scorer(model_scorer(model, catalog), val_cases, catalog.n_items, ks=(10,)).get("NDCG@10", 0.0)
 
-    progress.say("training")
+    say(0.0, "training")
     result = train_model(
         catalog,
         split,
         model_config,
         options.train,
-        on_epoch=progress.epoch,
-        on_step=progress.step,
-        should_stop=progress.should_stop,
+        on_epoch=on_epoch,
+        progress=say,
+        checkpoint=checkpoint,
         validate=validate if val_cases else None,
     )
-    progress.say("evaluating")
+    say(0.0, "evaluating")
     report = evaluate(result.model, catalog, split, baselines=options.baselines)
     recommender = Recommender(
         model=result.model,
         catalog=catalog,
         encoder_config=options.encoder,
-        settings={
-            "options": options.to_dict(),
-            "best_epoch": result.best_epoch,
-            "stopped": result.stopped,
-            "train_seconds": round(time.perf_counter() - started, 1),
-            "dataset": dataset.summary(),
-            "n_train_interactions": int(sum(len(s) for s in split.train.values())),
-        },
+        training=TrainingRecord(
+            best_epoch=result.best_epoch,
+            stopped=result.stopped,
+            train_seconds=round(time.perf_counter() - started, 1),
+            dataset=dataset.summary(),
+            n_train_interactions=int(sum(len(s) for s in split.train.values())),
+            options=options.to_dict(),
+        ),
         report=report,
         train_log=result.log,
         fingerprint=data_fingerprint(dataset),
         _encoder=encoder,
     )
     return recommender
-
-
-def random_scorer(n_items: int, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    return lambda cases: rng.random((len(cases), n_items), dtype=np.float32)
 
 
 def evaluate(model, catalog: Catalog, split: Split, baselines: bool = True) -> EvaluationReport:

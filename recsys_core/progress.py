@@ -37,6 +37,6 @@ def scaled(progress: Progress, start: float, stop: float) -> Progress:
     return lambda fraction, message: progress(start + (stop - start) * fraction, message)
 
 
-def counted(progress: Progress, what: str) -> Callable[[int, int], None]:
-    """A (done, total) counter reported as ``progress(done / total, "what done/total")``."""
-    return lambda done, total: progress(done / total if total else 1.0, f"{what} {done:,}/{total:,}")
+def counted(progress: Progress, what: str, unit: str) -> Callable[[int, int], None]:
+    """A (done, total) counter reported as ``progress(done / total, "what: done / total unit")``."""
+    return lambda done, total: progress(done / total if total else 1.0, f"{what}: {done:,} / {total:,} {unit}")

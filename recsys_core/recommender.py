@@ -21,7 +21,7 @@ from .model import HybridRecommender, UserInput
 from .retrieval import ExactRetriever, Retriever, make_retriever
 from .scoring import ModelScorer, Users
 from .text import FieldText, build_field_text
-from .training import EpochLog
+from .training import EpochLog, TrainingRecord
 
 RERANK_ABOVE = 20_000  # catalogues larger than this are scored in two stages
 RETRIEVE = 2_000  # candidates the first stage keeps for the full model
@@ -49,7 +49,7 @@ class Recommender:
     model: HybridRecommender
     catalog: Catalog
     encoder_config: EncoderConfig
-    settings: dict = field(default_factory=dict)  # training/split configs, for the record
+    training: TrainingRecord = field(default_factory=TrainingRecord)  # how it was trained, for the record
     report: EvaluationReport | None = None
     train_log: list[EpochLog] = field(default_factory=list)
     fingerprint: str = ""

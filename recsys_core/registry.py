@@ -22,6 +22,7 @@ from . import artifacts
 from .errors import ArtifactError, RecsysError, UnknownEntityError
 from .evaluation import MODEL_NAME
 from .recommender import Recommender
+from .training import TrainingRecord
 
 MODELS_DIR_ENV = "RECSYS_MODELS_DIR"
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # ASCII only: no look-alike or control characters
@@ -136,7 +137,7 @@ class ModelRegistry:
             path=path,
             saved_at=config.get("saved_at", ""),
             n_items=config.get("model", {}).get("n_items"),
-            n_users=config.get("settings", {}).get("dataset", {}).get("users"),
+            n_users=TrainingRecord.from_dict(config.get("settings")).n_users,
             ndcg10=_test_ndcg10(metrics),
             encoder=config.get("encoder", {}).get("name", ""),
         )

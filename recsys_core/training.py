@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import torch
@@ -22,6 +22,7 @@ from .batching import make_user_input
 from .catalog import Catalog
 from .errors import RecsysError
 from .model import HybridRecommender, ModelConfig
+from .progress import Cancelled, Checkpoint, Progress, go_on, quiet
 from .splits import Split
 
 LOSSES = ("softmax", "bpr")
@@ -69,6 +70,41 @@ class EpochLog:
     seconds: float
 
 
+@dataclass(frozen=True)
+class TrainingRecord:
+    """How a model came to be, kept with it (``config.json``'s ``"settings"``) and shown on its pages.
+
+    best_epoch: the epoch whose weights were kept (1-based; 0 when unknown).
+    stopped: why training ended: "completed" | "early-stopping" | "stopped by user" | "time budget".
+    train_seconds: wall time of the whole fit (encoding, training, evaluation).
+    dataset: ``Dataset.summary()`` of what it was trained on (interactions, users, items, users_with_profiles).
+    n_train_interactions: interactions in the training part of the split.
+    options: ``FitOptions.to_dict()`` as written (an archive of every setting, read by people, not code).
+    """
+
+    best_epoch: int = 0
+    stopped: str = ""
+    train_seconds: float = 0.0
+    dataset: dict[str, int] = field(default_factory=dict)
+    n_train_interactions: int = 0
+    options: dict = field(default_factory=dict)
+
+    @property
+    def n_users(self) -> int | None:
+        return self.dataset.get("users")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: object) -> "TrainingRecord":
+        """The one reader of saved records; models saved before a key existed (or with none) get its default."""
+        if not isinstance(data, dict):
+            return cls()
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
 class TrainingStopped(RecsysError):
     """Training was stopped before any epoch was complete and validated: there is no model to keep."""
 
@@ -98,18 +134,20 @@ def train_model(
     model_config: ModelConfig,
     config: TrainConfig = TrainConfig(),
     on_epoch: Callable[[EpochLog], None] | None = None,
-    on_step: Callable[[int, int], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
+    progress: Progress | None = None,
+    checkpoint: Checkpoint | None = None,
     validate: Callable[[HybridRecommender], float] | None = None,
 ) -> TrainResult:
     """Train with early stopping on ``validate(model)`` (validation NDCG@10).
 
-    ``on_step(done, total)`` reports batches of the current epoch; ``should_stop``
-    is polled between batches so a dashboard's stop button takes effect at once.
-    An epoch cut short by a stop is neither validated nor logged (its weights
-    are a partial pass); the best complete epoch is kept, and a stop before
-    the first complete epoch raises ``TrainingStopped``.
+    ``progress(fraction of all epochs, "epoch 2 of at most 30, batch 5 / 40 — about …")``
+    is called after every batch; ``checkpoint()`` is called before every batch,
+    and a ``Cancelled`` it raises stops training at once (a dashboard's Stop
+    button).  An epoch cut short by a stop is neither validated nor logged (its
+    weights are a partial pass); the best complete epoch is kept, and a stop
+    before the first complete epoch raises ``TrainingStopped``.
     """
+    say, check = progress or quiet, checkpoint or go_on
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     model = HybridRecommender(model_config)
@@ -137,7 +175,9 @@ def train_model(
         order = rng.permutation(len(positions))
         losses = []
         for b in range(n_batches):
-            if should_stop and should_stop():
+            try:
+                check()
+            except Cancelled:
                 result.stopped = "stopped by user"
                 break
             rows = order[b * config.batch_size : (b + 1) * config.batch_size]
@@ -154,8 +194,9 @@ def train_model(
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             optimiser.step()
             losses.append(loss.item())
-            if on_step:
-                on_step(b + 1, n_batches)
+            say(min((epoch - 1 + (b + 1) / n_batches) / config.epochs, 1.0),
+                batch_message(epoch, config.epochs, b + 1, n_batches, [e.seconds for e in result.log],
+                              time.perf_counter() - started, budget - (time.perf_counter() - training_started) if budget else None))
         model.eval()
         if result.stopped == "stopped by user":
             break  # a partial epoch: not validated, not logged
@@ -200,6 +241,26 @@ def remaining_seconds(
     if budget_left is not None:
         total = min(total, max(budget_left, this_epoch))
     return this_epoch, total
+
+
+def duration(seconds: float) -> str:
+    """"45 s", "3 min", "1 h 20 min": an estimate, so rounded to what a person plans with."""
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+
+
+def batch_message(
+    epoch: int, epochs: int, done: int, total: int, epoch_seconds: list[float], epoch_elapsed: float,
+    budget_left: float | None,
+) -> str:
+    """"epoch 2 of at most 10, batch 5 / 40 — about 3 s left in this epoch, at most 2 min in all"."""
+    this_epoch, at_most = remaining_seconds(epoch_seconds, done, total, epoch_elapsed, epochs - epoch, budget_left)
+    # One batch is too little to go on, unless finished epochs already give the pace.
+    known = done > 1 or bool(epoch_seconds)
+    eta = f" — about {duration(this_epoch)} left in this epoch, at most {duration(at_most)} in all" if known else ""
+    return f"epoch {epoch} of at most {epochs}, batch {done} / {total}{eta}"
 
 
 def _loss(model, user, targets, warm_items, item_vectors, config: TrainConfig, rng) -> torch.Tensor:

@@ -264,7 +264,7 @@ def test_train_passes_ids_renames_and_settings_to_the_library(tmp_path, capsys, 
     (tmp_path / "ml.user").write_bytes(ML_USER.replace(b"user_id:token", b"uid:token", 1))
     seen = {}
 
-    def fake_fit(dataset, options, progress=None):
+    def fake_fit(dataset, options, progress=None, checkpoint=None, on_epoch=None):
         seen.update(dataset=dataset, options=options)
         raise commands.RecsysError("stopped by the test")
 
@@ -290,7 +290,7 @@ def test_train_without_settings_keeps_the_library_defaults(files, tmp_path, caps
     from recsys_core.training import TrainConfig
 
     seen = {}
-    monkeypatch.setattr(commands, "fit", lambda d, o, p=None: (seen.update(options=o), (_ for _ in ()).throw(commands.RecsysError("stop")))[1])
+    monkeypatch.setattr(commands, "fit", lambda d, o, p=None, **_: (seen.update(options=o), (_ for _ in ()).throw(commands.RecsysError("stop")))[1])
     main_run(capsys, "train", "--interactions", str(files / "interactions.csv"), "--items", str(files / "items.tsv"), "--out", str(tmp_path / "m"))
     options = seen["options"]
     assert options.train.batch_size == TrainConfig().batch_size and options.train.lr == TrainConfig().lr

@@ -108,21 +108,18 @@ def test_interval_table_lists_each_models_half_widths():
 
 
 def test_training_estimates_read_as_a_person_plans():
-    from dashboard.training import _duration
+    from recsys_core.training import duration as _duration
 
     assert [_duration(s) for s in (0.2, 45, 200, 3 * 3600 + 20 * 60)] == ["1 s", "45 s", "3 min", "3 h 20 min"]
 
 
-def test_the_training_progress_line_gives_an_estimate_once_the_pace_is_known(tiny_dataset):
-    from recsys_core.training import EpochLog
+def test_the_training_progress_line_gives_an_estimate_once_the_pace_is_known():
+    from recsys_core.training import batch_message
 
-    job = TrainingJob(tiny_dataset, FitOptions(train=TrainConfig(epochs=10, max_minutes=5)))
-    step = job._progress().step
-    step(1, 1)
-    assert "left" not in job.detail  # first batch of the first epoch: no pace yet
-    job.epochs.append(EpochLog(1, 1.0, 0.1, 30.0))
-    step(1, 1)
-    assert "epoch 2 of at most 10" in job.detail and "left in this epoch" in job.detail and "in all" in job.detail
+    detail = batch_message(1, 10, 1, 1, [], 2.0, 300.0)
+    assert "left" not in detail  # first batch of the first epoch: no pace yet
+    detail = batch_message(2, 10, 1, 1, [30.0], 2.0, 270.0)
+    assert "epoch 2 of at most 10" in detail and "left in this epoch" in detail and "in all" in detail
 
 
 def test_training_curve_ndcg_axis_starts_at_zero_even_for_one_epoch():

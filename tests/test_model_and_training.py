@@ -61,18 +61,25 @@ def test_training_learns_the_tiny_genre_structure(tiny_model):
 
 
 def _stop_after(batches: int):
-    from recsys_core.pipeline import Progress
+    """A checkpoint that cancels once it has been passed ``batches`` times."""
+    from recsys_core.progress import Cancelled
 
     calls = []
-    return Progress(should_stop=lambda: calls.append(1) or len(calls) > batches)
+
+    def checkpoint() -> None:
+        calls.append(1)
+        if len(calls) > batches:
+            raise Cancelled()
+
+    return checkpoint
 
 
 def test_a_stop_keeps_the_best_complete_epoch_and_never_validates_a_partial_one(tiny_dataset, embedding_cache):
     options = FitOptions(train=TrainConfig(epochs=50, batch_size=8, patience=50), baselines=False, cache_dir=embedding_cache)
     n_batches = -(-len(tiny_dataset.interactions) // 8)  # at least this many batches per epoch
-    rec = fit(tiny_dataset, options, _stop_after(n_batches + 2))  # stop early in epoch 2
-    assert rec.settings["stopped"] == "stopped by user"
-    assert [e.epoch for e in rec.train_log] == [1] and rec.settings["best_epoch"] == 1
+    rec = fit(tiny_dataset, options, checkpoint=_stop_after(n_batches + 2))  # stop early in epoch 2
+    assert rec.training.stopped == "stopped by user"
+    assert [e.epoch for e in rec.train_log] == [1] and rec.training.best_epoch == 1
 
 
 def test_a_stop_before_the_first_complete_epoch_makes_no_model(tiny_dataset, embedding_cache):
@@ -80,14 +87,14 @@ def test_a_stop_before_the_first_complete_epoch_makes_no_model(tiny_dataset, emb
 
     options = FitOptions(train=TrainConfig(epochs=50, batch_size=8), baselines=False, cache_dir=embedding_cache)
     with pytest.raises(TrainingStopped, match="before any epoch was complete"):
-        fit(tiny_dataset, options, _stop_after(2))
+        fit(tiny_dataset, options, checkpoint=_stop_after(2))
 
 
 def test_a_time_budget_stops_before_an_epoch_that_would_overrun_it(tiny_dataset, embedding_cache):
     options = FitOptions(train=TrainConfig(epochs=50, patience=50, max_minutes=1e-6), baselines=False,
                          cache_dir=embedding_cache)
     rec = fit(tiny_dataset, options)
-    assert rec.settings["stopped"] == "time budget"
+    assert rec.training.stopped == "time budget"
     assert len(rec.train_log) == 1  # the first epoch always completes; the next would end past the budget
 
 
