@@ -18,7 +18,7 @@ from .progress import Cancelled, Checkpoint, Progress
 from .recommender import Recommendation, Recommender, UserContext
 from .schema import ColumnMap, Dataset, Notice
 from .splits import SplitConfig
-from .training import EpochLog, TrainConfig, TrainingRecord
+from .training import LOSSES, EpochLog, TrainConfig, TrainingRecord
 
 __all__ = [
     "DEFAULT_ENCODER",
@@ -33,6 +33,7 @@ __all__ = [
     "EpochLog",
     "FIT_STAGES",
     "FitOptions",
+    "LOSSES",
     "Notice",
     "Progress",
     "Recommendation",

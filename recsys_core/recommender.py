@@ -281,11 +281,3 @@ class Recommender:
             available[best] = False
             max_sim = np.maximum(max_sim, vecs @ vecs[best])
         return shortlist[chosen]
-
-    def similar_items(self, item_id: str, k: int = 10) -> list[Recommendation]:
-        """Items whose text vectors are closest (cosine) to the given item's."""
-        i = self.item_position(item_id)
-        sims = self.item_units @ self.item_units[i]
-        sims[i] = -np.inf
-        order = top_k(sims[None, :], k)[0]
-        return [Recommendation(self.catalog.item_ids[j], float(sims[j]), r + 1) for r, j in enumerate(order)]

@@ -13,6 +13,7 @@ import copy
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
+from typing import Literal, get_args
 
 import numpy as np
 import torch
@@ -25,7 +26,10 @@ from .model import HybridRecommender, ModelConfig
 from .progress import Cancelled, Checkpoint, Progress, go_on, quiet
 from .splits import Split
 
-LOSSES = ("softmax", "bpr")
+Loss = Literal["softmax", "bpr"]
+LOSSES: tuple[Loss, ...] = get_args(Loss)
+# Why training ended (TrainResult.stopped, TrainingRecord.stopped).
+StopReason = Literal["completed", "early-stopping", "stopped by user", "time budget"]
 
 
 @dataclass(frozen=True)
@@ -35,7 +39,7 @@ class TrainConfig:
     lr: float = 2e-3
     weight_decay: float = 1e-4
     negatives: int = 128
-    loss: str = "softmax"
+    loss: Loss = "softmax"
     patience: int = 3
     seed: int = 0
     max_val_users: int = 1000  # validation subsample that drives early stopping
@@ -83,7 +87,7 @@ class TrainingRecord:
     """
 
     best_epoch: int = 0
-    stopped: str = ""
+    stopped: StopReason | Literal[""] = ""  # "" in records saved before it was kept
     train_seconds: float = 0.0
     dataset: dict[str, int] = field(default_factory=dict)
     n_train_interactions: int = 0
@@ -114,7 +118,7 @@ class TrainResult:
     model: HybridRecommender
     log: list[EpochLog] = field(default_factory=list)
     best_epoch: int = 0
-    stopped: str = "completed"  # "completed" | "early-stopping" | "stopped by user" | "time budget"
+    stopped: StopReason = "completed"
 
 
 def _examples(split: Split, catalog: Catalog) -> tuple[list[str], np.ndarray]:

@@ -1,0 +1,141 @@
+"""The layering rules of docs/architecture.md, checked on the source (the next engineer's room stays findable).
+
+Every import counts, at module level and inside functions (a lazy import still ties two modules
+together); only ``if TYPE_CHECKING:`` blocks are left out, since they never run.
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MAX_LINES = 600
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _modules(package: str) -> dict[str, Path]:
+    return {_module_name(p): p for p in sorted((ROOT / package).rglob("*.py"))}
+
+
+def _type_checking_nodes(tree: ast.AST) -> set[int]:
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skipped.update(id(n) for stmt in node.body for n in ast.walk(stmt))
+    return skipped
+
+
+def _imported(module: str, path: Path, node: ast.Import | ast.ImportFrom) -> list[str]:
+    """Absolute names an import statement reaches (``from . import x`` names ``package.x``)."""
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names]
+    if node.level:
+        base = module.split(".")
+        if path.name != "__init__.py":
+            base = base[:-1]
+        base = base[: len(base) - (node.level - 1)]
+        prefix = ".".join(base + ([node.module] if node.module else []))
+    else:
+        prefix = node.module or ""
+    return [f"{prefix}.{a.name}" for a in node.names] + [prefix]
+
+
+def import_graph(package: str) -> dict[str, set[str]]:
+    """Module → the package's modules it imports (every import that can run)."""
+    modules = _modules(package)
+    graph: dict[str, set[str]] = {m: set() for m in modules}
+    for module, path in modules.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        skipped = _type_checking_nodes(tree)
+        for node in ast.walk(tree):
+            if not isinstance(node, (ast.Import, ast.ImportFrom)) or id(node) in skipped:
+                continue
+            for name in _imported(module, path, node):
+                while name and name not in modules:  # "pkg.mod.func" → "pkg.mod"
+                    name = name.rpartition(".")[0]
+                if name and name != module:
+                    graph[module].add(name)
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_the_scan_sees_imports_inside_functions():
+    """The check can fail: a lazy import closing a loop is a cycle."""
+    graph = {"p.a": {"p.b"}, "p.b": {"p.a"}, "p.c": set()}
+    assert cycles(graph) == [["p.a", "p.b"]]
+    tree = ast.parse("def f():\n    from .b import g\n")
+    node = next(n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom))
+    assert "p.b.g" in _imported("p.a", Path("a.py"), node)
+
+
+def test_recsys_core_has_no_import_cycle():
+    assert cycles(import_graph("recsys_core")) == []
+
+
+def test_the_core_never_imports_streamlit_or_the_dashboard():
+    for module, path in _modules("recsys_core").items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                assert not any(n.split(".")[0] in {"streamlit", "dashboard", "pages"} for n in names), module
+
+
+def test_the_bottom_floor_imports_nothing_of_the_package():
+    graph = import_graph("recsys_core")
+    assert graph["recsys_core.progress"] == set()
+    assert graph["recsys_core.parallel"] <= {"recsys_core.errors"}
+
+
+def test_no_module_is_over_600_lines():
+    long = {
+        str(p.relative_to(ROOT)): n
+        for package in ("recsys_core", "dashboard")
+        for p in (ROOT / package).rglob("*.py")
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
+    assert long == {}
+
+
+def test_pages_are_layout_and_never_touch_session_state_directly():
+    for path in [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]:
+        assert "session_state" not in path.read_text(encoding="utf-8"), path.name
+    assert len((ROOT / "pages" / "4_Explain.py").read_text(encoding="utf-8").splitlines()) <= 200
