@@ -15,13 +15,6 @@ from recsys_core.text import FieldText
 
 HEADLINE_METRICS = ("NDCG@10", "Recall@10", "HitRate@10")
 EXTRA_METRICS = ("Coverage@10", "Diversity@10")
-# Notices that mean data was dropped or will train poorly; the rest are informational.
-WARNING_NOTICES = {
-    "duplicate_interactions",
-    "items_without_metadata",
-    "single_interaction_users",
-    "interactions_without_user_profile",
-}
 BEST_STYLE = "background-color: rgba(255, 75, 75, 0.22); font-weight: 700"
 
 

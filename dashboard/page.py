@@ -108,14 +108,10 @@ def user_errors() -> Iterator[None]:
               "Your data and model are unchanged; the details are in the server log.")
 
 
-def is_warning(notice: Notice) -> bool:
-    """Findings that mean results may be poor or misleading (shown as warnings, and again on the Train page)."""
-    return notice.severity == "warning" or notice.code in formatting.WARNING_NOTICES
-
-
 def show_notices(notices: list[Notice]) -> None:
+    """Each notice as the core rated it: ``Notice.severity`` alone decides warning or info."""
     for n in notices:  # messages quote values from the uploaded files
-        if is_warning(n):
+        if n.is_warning:
             st.warning(plain(n.message), icon=":material/warning:")
         else:
             st.info(plain(n.message), icon=":material/info:")

@@ -50,7 +50,7 @@ page.setup("Train")
 data = state.dataset()
 st.caption(f"Training data: **{plain(state.dataset_label())}** — {formatting.dataset_line(data)}")
 # What the Data page warned about (e.g. most items without text) matters most here, before training on it.
-page.show_notices([n for n in data.notices if n.severity == "warning"])
+page.show_notices([n for n in data.notices if n.is_warning])
 job = state.training_job()
 running = job is not None and job.running
 

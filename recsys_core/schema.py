@@ -6,6 +6,7 @@ that a CSV, a Parquet file and a typed-in id all agree.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import pandas as pd
 
@@ -30,14 +31,26 @@ class ColumnMap:
     timestamp: str | None = None
 
 
+Severity = Literal["info", "warning"]
+
+
 @dataclass(frozen=True)
 class Notice:
-    """One finding of validation that did not stop loading (e.g. duplicates dropped)."""
+    """One finding of validation that did not stop loading (e.g. duplicates dropped).
+
+    ``severity`` is final: the loader decides it where it makes the notice, and every page and the CLI
+    show it as given.  "warning": rows were dropped, or results may be poor or misleading (shown
+    prominently, and again before training); "info": worth knowing, such as what a setting did.
+    """
 
     code: str  # stable machine-readable key, e.g. "duplicate_interactions"
     message: str  # one sentence for the analyst
     count: int = 0
-    severity: str = "info"  # "warning": results may be poor or misleading; show it prominently
+    severity: Severity = "info"
+
+    @property
+    def is_warning(self) -> bool:
+        return self.severity == "warning"
 
 
 @dataclass

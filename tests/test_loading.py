@@ -2,13 +2,21 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from recsys_core.errors import DataValidationError
-from recsys_core.loading import DEFAULT_MAX_BYTES, describe_fields, load_dataset, load_interactions, read_table
+from recsys_core.loading import (
+    DEFAULT_MAX_BYTES,
+    LoadOptions,
+    describe_fields,
+    load_dataset,
+    load_interactions,
+    read_table,
+)
 from recsys_core.schema import ColumnMap, Dataset
 
 INTERACTIONS = """user_id,item_id,rating,timestamp
@@ -399,6 +407,34 @@ def test_profile_coverage_notices(tmp_path):
     assert notice(ds, "users_without_interactions").count == 2
     assert notice(ds, "interactions_without_user_profile").count == 2  # u2's two interactions
     assert len(ds.users) == 3
+
+
+def test_the_core_decides_which_notices_are_warnings(tmp_path):
+    # Dropped rows and entities known only by an id are warnings on every page and in the CLI;
+    # what a setting did, or what is merely worth knowing, is information.
+    text = INTERACTIONS + "u1,i1,5,1700000000\nu2,i9,4,1700000400\nu3,i1,4,1700000500\n"
+    ds = load(tmp_path, interactions=text, users="user_id,age\nu1,30\nu8,40\n", min_rating=3)
+    severities = {n.code: n.severity for n in ds.notices}
+    assert severities == {
+        "duplicate_interactions": "warning",
+        "items_without_metadata": "warning",
+        "interactions_without_user_profile": "warning",
+        "single_interaction_users": "warning",
+        "below_min_rating": "info",
+        "items_without_interactions": "info",
+        "users_without_interactions": "info",
+    }
+    assert all(n.is_warning == (n.severity == "warning") for n in ds.notices)
+
+
+def test_load_options_are_load_datasets_choices_and_survive_json(tmp_path):
+    options = LoadOptions.of(columns=ColumnMap(rating="rating"), item_fields=["title"], min_rating=3,
+                             rename={"title": "name"})
+    assert LoadOptions.from_dict(json.loads(json.dumps(options.to_dict()))) == options
+    ds = load(tmp_path, **options.kwargs())
+    assert ds.item_fields == ["name"] and ds.interactions["rating"].min() >= 3
+    with pytest.raises(ValueError):
+        LoadOptions.from_dict({**options.to_dict(), "min_rating": "3"})
 
 
 def test_no_profile_notice_without_users_table(tmp_path):

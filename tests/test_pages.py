@@ -253,7 +253,7 @@ def test_the_stop_button_ends_training_early_and_keeps_the_best_epoch(tiny_datas
     at.run()
     at.button(key="stop_training").click().run()
     wait_for_training(at)
-    assert job.result.settings["stopped"] == "stopped by user"
+    assert job.result.training.stopped == "stopped by user"
     assert len(job.result.train_log) < 400
     assert at.session_state["model"] is job.result
 
@@ -474,7 +474,7 @@ def test_an_unexpected_error_in_a_page_action_is_one_message_not_a_traceback(mon
     at = open_page("pages/1_Data.py")
     before = at.session_state["dataset"]
     monkeypatch.setattr(resources, "read_upload", broken)  # the page imported the name: patch both
-    monkeypatch.setattr("recsys_core.loading.read_table", broken)
+    monkeypatch.setattr("recsys_core.loading.tables.read_table", broken)
     upload(at, GOOD_INTERACTIONS, GOOD_ITEMS)
     assert not at.exception, [e.value for e in at.exception]
     assert "did not expect (KeyError: 'slices')" in texts(at.error)

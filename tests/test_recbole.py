@@ -102,7 +102,7 @@ def test_a_bad_rating_in_an_atomic_file_is_named_with_its_row():
 
 
 def test_label_lists_are_told_from_words_by_how_often_tokens_recur():
-    from recsys_core.recbole import _is_label_list
+    from recsys_core.loading.recbole import _is_label_list
 
     genres = pd.Series(["Drama Crime", "Comedy", "Drama", "Comedy Drama", "Crime Thriller", "Thriller Drama", "Comedy"])
     titles = pd.Series(["The Deep Blue Sea", "Heat", "The Usual Suspects", "Blue Velvet", "Sea of Love", "Alien", "Jaws"])

@@ -21,6 +21,9 @@ arrive with these files, so :func:`recsys_core.loading.read_table` accepts them:
 A file is read this way when its extension is one of :data:`EXTENSIONS`
 (typed names are stripped; untyped ones are kept as they are), or, whatever
 its name, when *every* column name carries a RecBole type.
+
+:func:`read_typed` applies all of this to a table as it is read (:mod:`.tables`), and
+:func:`note_recbole` turns what was done into the ``recbole_format`` notice.
 """
 from __future__ import annotations
 
@@ -31,8 +34,12 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from recsys_core.errors import DataValidationError
+from recsys_core.schema import Notice
+
+from .messages import agree, cap, column_list
+
 EXTENSIONS = frozenset({".inter", ".item", ".user"})
-TYPES = ("token", "token_seq", "float", "float_seq")
 MAX_LABELS_PER_CELL = 10  # more tokens than this per cell reads as prose, not as a label list
 MAX_SINGLE_USE_LABELS = 1 / 3  # share of distinct tokens used by one cell only; about 1/2 in any text (Zipf)
 
@@ -54,7 +61,6 @@ class RecboleHeader:
 
     columns: tuple[TypedColumn, ...]
     label_lists: tuple[str, ...] = ()  # token_seq columns written as "Action, Comedy"
-    word_lists: tuple[str, ...] = ()  # token_seq columns kept as words ("Toy Story")
 
     def renamed(self) -> list[tuple[str, str]]:
         return [(c.original, c.name) for c in self.columns]
@@ -82,7 +88,7 @@ def clean_names(columns: Iterable[object], typed: Sequence[TypedColumn]) -> list
 
 def convert_cells(frame: pd.DataFrame, typed: Sequence[TypedColumn]) -> RecboleHeader:
     """Turn the typed cells of ``frame`` (already renamed) into text or numbers, in place."""
-    labels, words = [], []
+    labels = []
     for column in typed:
         values = frame[column.name]
         if column.type == "float":
@@ -90,12 +96,55 @@ def convert_cells(frame: pd.DataFrame, typed: Sequence[TypedColumn]) -> RecboleH
         elif column.type == "float_seq":
             frame[column.name] = _join_tokens(values)
         elif column.type == "token_seq":
-            if _is_label_list(values):
+            if _is_label_list(values):  # otherwise words, such as a tokenised title: kept as they are
                 frame[column.name] = _join_tokens(values)
                 labels.append(column.name)
-            else:
-                words.append(column.name)
-    return RecboleHeader(tuple(typed), tuple(labels), tuple(words))
+    return RecboleHeader(tuple(typed), tuple(labels))
+
+
+def read_typed(frame: pd.DataFrame, extension: str, where: str) -> tuple[TypedColumn, ...]:
+    """Read a RecBole atomic file's typed header and cells (see above), in place.
+
+    Returns the typed columns (none for an ordinary table); what was done is kept
+    in ``frame.attrs["recbole"]`` so that :func:`note_recbole` can tell the analyst.
+    """
+    typed = typed_header(list(frame.columns), extension)
+    if not typed:
+        return ()
+    names = clean_names(frame.columns, typed)
+    seen: dict[str, str] = {}
+    for original, name in zip(frame.columns, names):
+        if name in seen:
+            raise DataValidationError(
+                f"{cap(where)} has two columns named '{name}' once the RecBole types are removed "
+                f"('{seen[name]}' and '{original}'): rename or remove one."
+            )
+        seen[name] = original
+    frame.columns = names
+    frame.attrs["recbole"] = convert_cells(frame, typed)
+    return typed
+
+
+def note_recbole(frame: pd.DataFrame, label: str, notices: list[Notice]) -> None:
+    """Add the ``recbole_format`` notice when :func:`read_typed` read ``frame`` as a RecBole file."""
+    header = frame.attrs.pop("recbole", None)
+    if header is None:
+        return
+    shown = ", ".join(f"{old} → {new}" for old, new in header.renamed()[:3])
+    more = ", …" if len(header.columns) > 3 else ""
+    lists = (
+        f" {column_list(header.label_lists)} {agree(len(header.label_lists), 'holds', 'hold')} label lists, written as "
+        "'Action, Comedy'."
+        if header.label_lists
+        else ""
+    )
+    notices.append(
+        Notice(
+            "recbole_format",
+            f"Read {label} as a RecBole atomic file: type suffixes removed from the column names ({shown}{more}).{lists}",
+            len(header.columns),
+        )
+    )
 
 
 def _numbers(values: pd.Series) -> pd.Series:

@@ -1,0 +1,39 @@
+"""Reading uploaded tables and turning them into a validated :class:`~recsys_core.schema.Dataset`.
+
+The public API; each concept has its own module:
+
+* :mod:`.tables` -- :func:`read_table`: one file (path, bytes, upload) to a DataFrame: CSV / TSV /
+  Parquet detection, encoding checks, size limit.  Knows nothing about users or items.
+* :mod:`.recbole` -- RecBole atomic files (``.inter``/``.item``/``.user``) read as ordinary tables.
+* :mod:`.interactions` -- the interaction columns, ratings, timestamps, duplicates, ``min_rating``;
+  :func:`load_interactions`.
+* :mod:`.entities` -- the items and users tables: ids, renames, text fields (:func:`describe_fields`),
+  coverage against the interactions.
+* :mod:`.dataset` -- :func:`load_dataset`, the three tables in order into a ``Dataset``.
+* :mod:`.options` -- :class:`LoadOptions`, load_dataset's choices as one typed, storable object.
+* :mod:`.columns`, :mod:`.messages` -- shared helpers: reading id/number columns; wording messages.
+
+Every problem the analyst can fix is raised as :class:`~recsys_core.errors.DataValidationError` with a
+message that names the file, says what was expected, what was found and how to fix it.  Findings that
+did not stop loading are :class:`~recsys_core.schema.Notice` objects in ``Dataset.notices``, each with
+its final severity ("warning" or "info"), decided where it is made.  Nothing here imports streamlit.
+"""
+from __future__ import annotations
+
+from .dataset import load_dataset
+from .entities import describe_fields
+from .interactions import load_interactions
+from .options import LoadOptions
+from .tables import DEFAULT_MAX_BYTES, BinaryReadable, TableInput, TableSource, read_table
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "BinaryReadable",
+    "LoadOptions",
+    "TableInput",
+    "TableSource",
+    "describe_fields",
+    "load_dataset",
+    "load_interactions",
+    "read_table",
+]
