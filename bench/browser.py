@@ -29,9 +29,9 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the dashboard package, from any directory
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # tests/serve.py, from any directory
 
-from dashboard.serve import CHROMIUM, CHROMIUM_ARGS, dashboard_server, peak_rss_mb
+from serve import CHROMIUM, CHROMIUM_ARGS, dashboard_server, peak_rss_mb
 
 PORTS = range(8640, 8650)
 PREFETCHED_USERS = ("u0005", "u0006", "u0007", "u0008", "u0009")

@@ -16,10 +16,12 @@ with the same options, so a restore passes through the same validation as the up
 draft is read by ``recsys_core.artifacts.load``; a model saved in the shared registry is stored
 by name only.
 
-Crash safety: new files go into a new folder whose name no entry points at yet, are fsynced, and
-only then does ``session.json`` change (temporary file, fsync, atomic rename).  ``kill -9`` at any
-instant therefore leaves ``session.json`` pointing at complete files, old or new; folders no entry
-points at are removed by the session's next write (only those of this process or of dead ones).
+Crash safety, with the primitives of ``recsys_core.durable``: new files go into a new folder whose
+name no entry points at yet (``durable.write_folder``, or ``artifacts.save`` for a draft), and only
+then does ``session.json`` change (``durable.write_file``: temporary, fsync, atomic rename).
+``kill -9`` at any instant therefore leaves ``session.json`` pointing at complete files, old or new.
+The session's next write removes entries no record points at and the temporaries ``durable`` names
+(only those of this process or of dead ones; ``durable`` says which process wrote a leftover).
 
 Expiry: a session is kept ``days`` after its last write or restore (``session.json``'s
 modification time); expired sessions are removed lazily (``prune``, at most every few minutes).
@@ -38,15 +40,13 @@ import math
 import os
 import re
 import secrets
-import shutil
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recsys_core import ColumnMap, Dataset, Recommender, RecsysError, artifacts, load_dataset
-from recsys_core.durable import fsync_dir, pid_alive
+from recsys_core import ColumnMap, Dataset, Recommender, RecsysError, artifacts, durable, load_dataset
 from recsys_core.schema import ITEM, USER
 
 log = logging.getLogger(__name__)
@@ -64,12 +64,7 @@ VERSION = 1
 MANIFEST = "session.json"
 ROLES = ("interactions", "items", "users")
 _ID = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32): 32 random bytes, base64url without padding
-_ENTRY = re.compile(r"(?P<kind>data|draft)-(?P<pid>\d+)-[A-Za-z0-9_-]{16}")
-# Leftovers that carry their writer's pid: our entries, artifacts.save's temporaries, our manifest temporaries.
-_WRITER_PID = re.compile(r"^\.?(?:data|draft)-(?P<pid>\d+)-|\.(?:saving|old|deleting)-(?P<tpid>\d+)-\d+$"
-                         r"|^\.session\.json\.(?P<mpid>\d+)-")
-
-_DELETING = re.compile(r"\.[A-Za-z0-9_-]{43}\.deleting-(?P<pid>\d+)-\d+")
+_ENTRY = re.compile(r"(?P<kind>data|draft)-(?P<pid>\d+)-[A-Za-z0-9_-]{16}")  # a folder a record may point at
 
 # Test hook, like recsys_core.artifacts._pause: called with a step name so a crash test can kill a
 # writing process exactly between two steps ("files written", "manifest written").
@@ -453,18 +448,11 @@ class SessionStore:
                         f"({self.max_bytes / 2**20:,.0f} MB): they work until you close or reload the page, "
                         "but a reload starts on the demo data.")
                 directory = self._new_entry("data")
-                target = folder / directory
-                target.mkdir(mode=0o700)
-                described = {}
-                for role, upload in source.files.items():
-                    path = target / role
-                    with open(path, "wb") as f:
-                        f.write(upload.data)
-                        f.flush()
-                        os.fsync(f.fileno())
-                    described[role] = {"name": upload.name, "size": len(upload.data),
-                                       "sha256": hashlib.sha256(upload.data).hexdigest()}
-                fsync_dir(target)
+                # file names inside are the fixed roles, never the uploaded names
+                durable.write_folder(folder / directory, {role: f.data for role, f in source.files.items()},
+                                     mode=0o700)
+                described = {role: {"name": f.name, "size": len(f.data), "sha256": hashlib.sha256(f.data).hexdigest()}
+                             for role, f in source.files.items()}
                 _step("files written")
                 manifest["dataset"] = {"dir": directory, "label": label, "files": described,
                                        "options": source.options.to_dict()}
@@ -489,7 +477,7 @@ class SessionStore:
                 _step("files written")
                 kept = {folder / manifest["dataset"]["dir"]} if manifest.get("dataset") else set()
                 if _size(folder / directory) + sum(_size(p) for p in kept) > self.max_bytes:
-                    shutil.rmtree(folder / directory, ignore_errors=True)
+                    durable.discard(folder / directory)
                     manifest["model"] = None
                     self._commit(folder, manifest)
                     raise SessionTooLarge(
@@ -528,17 +516,7 @@ class SessionStore:
 
     def _commit(self, folder: Path, manifest: dict) -> None:
         """Replace session.json atomically, then remove what it no longer points at."""
-        tmp = folder / f".{MANIFEST}.{os.getpid()}-{threading.get_ident()}-{time.time_ns()}"
-        try:
-            with open(tmp, "w", encoding="utf-8") as f:
-                json.dump(manifest, f, allow_nan=False)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, folder / MANIFEST)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
-        fsync_dir(folder)
+        durable.write_file(folder / MANIFEST, json.dumps(manifest, allow_nan=False).encode("utf-8"))
         _step("manifest written")
         self._collect(folder, manifest)
 
@@ -550,15 +528,15 @@ class SessionStore:
         for path in folder.iterdir():
             if path.name == MANIFEST or path.name in keep:
                 continue
-            match = _WRITER_PID.search(path.name)
-            if match is None:
+            entry, temporary = _ENTRY.fullmatch(path.name), durable.parse_temporary(path)
+            if temporary is not None:  # session.json's, or artifacts.save's for a draft
+                pid = temporary.pid
+            elif entry is not None:
+                pid = int(entry["pid"])
+            else:
                 continue  # not ours: never delete what we did not write
-            pid = int(match["pid"] or match["tpid"] or match["mpid"])
-            if pid == os.getpid() or not pid_alive(pid):
-                if path.is_dir() and not path.is_symlink():
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
-                    path.unlink(missing_ok=True)
+            if pid == os.getpid() or not durable.pid_alive(pid):
+                durable.discard(path)
 
     # -- expiry -----------------------------------------------------------------------------------
     def prune_now_and_then(self) -> None:
@@ -591,20 +569,17 @@ class SessionStore:
         return removed
 
     def _collect_removals(self) -> None:
-        """Finish removals that a killed process began (``.ID.deleting-PID-NS`` folders of dead pids)."""
-        for path in self.root.iterdir():
-            match = _DELETING.fullmatch(path.name)
-            if match and not pid_alive(int(match["pid"])) and path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path, ignore_errors=True)
+        """Finish removals of sessions that a killed process began (its ``_remove`` was cut short)."""
+        for temp in durable.orphans(self.root):
+            if temp.kind == durable.DELETING and valid_id(temp.name):
+                durable.discard(temp.path)
 
     def _remove(self, folder: Path) -> None:
         """Take the session's id out of use at once (rename), then delete its files."""
-        doomed = folder.with_name(f".{folder.name}.deleting-{os.getpid()}-{time.time_ns()}")
         try:
-            os.replace(folder, doomed)
+            durable.remove_folder(folder)
         except OSError:
-            return
-        shutil.rmtree(doomed, ignore_errors=True)
+            pass
 
 
 def _size(path: Path) -> int:

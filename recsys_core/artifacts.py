@@ -9,35 +9,22 @@ Layout (FORMAT_VERSION 1):
     train_log.json     loss and validation NDCG@10 per epoch
 
 Crash safety (``kill -9`` at any instant leaves the old or the new model
-loadable under its name):
-
-1. every file is written into a temporary sibling ``.NAME.saving-PID-NS``,
-   fsynced, and the directory itself fsynced;
-2. the finished directory takes the place of ``NAME`` by an atomic exchange
-   (Linux ``renameat2(RENAME_EXCHANGE)``), so ``NAME`` is never missing; the
-   old model, now under the temporary name, is then removed;
-3. where the exchange is unsupported the old model is first renamed to
-   ``.NAME.old-PID-NS`` and the new one renamed into place; if a kill lands
-   between those two renames, :func:`load` reads the ``.old`` copy (and puts it
-   back once its writer is gone).
-
-Temporaries of dead writers (only names of the two patterns above, for this
-NAME) are removed by the next save.  Replacing is allowed only for an empty
+loadable under its name) comes from :func:`recsys_core.durable.replace_folder`:
+the files are written into a temporary sibling ``.NAME.saving-PID-NS``, fsynced,
+and the folder takes the place of ``NAME`` by an atomic exchange, or by two
+renames with the old model kept aside as ``.NAME.old-PID-NS``, which :func:`load`
+reads (and puts back once its writer is gone).  This module only decides what a
+model folder is (:func:`is_model_dir`): replacing is allowed only for an empty
 folder or a folder that holds nothing but a model of this format, so a wrong
-``--out`` can never delete an analyst's files.
+``--out`` can never delete an analyst's files, and only such a folder kept aside
+is ever put back.
 """
 from __future__ import annotations
 
-import ctypes
 import json
 import os
-import re
-import shutil
-import stat
-import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -45,21 +32,19 @@ from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file as save_numpy
 from safetensors.torch import save_file as save_torch
 
+from . import durable
 from .catalog import Catalog
-from .durable import fsync_dir, fsync_path, pid_alive
 from .encoder import EncoderConfig
 from .errors import ArtifactError, OutputPathError, shown_path
 from .evaluation import EvaluationReport
 from .model import HybridRecommender, ModelConfig
 from .recommender import Recommender
 from .text import FieldText, Span
-from .training import EpochLog
+from .training import EpochLog, TrainingRecord
 
 FORMAT_VERSION = 1
 FORMAT_MARKER = "recsys_core.model"  # config.json "format": tells our model folders from anyone else's
 FILES = ("config.json", "weights.safetensors", "vectors.safetensors", "catalog.json", "metrics.json", "train_log.json")
-# Temporaries: a save in progress, the previous model set aside, a registry delete in progress.
-_TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<kind>saving|old|deleting)-(?P<pid>\d+)-(?P<ns>\d+)$")
 
 # Test hook: called with a step name ("written", "old moved aside", "swapped") so a crash test can
 # pause a saving child process exactly between two steps before killing it.
@@ -127,77 +112,13 @@ def check_output_dir(directory: str | Path) -> Path:
     return target
 
 
-# -- durable writes -------------------------------------------------------------------
-
-
-def _umask() -> int:
-    """The process umask, read without changing it (os.umask would race with other threads)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    return 0o022
-
-
-_RENAME_EXCHANGE = 2
-_AT_FDCWD = -100
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Atomically swap two paths (Linux renameat2); False when this system cannot."""
-    if not sys.platform.startswith("linux") or os.environ.get("RECSYS_NO_RENAME_EXCHANGE"):
-        return False
-    try:
-        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
-    except (OSError, AttributeError):
-        return False
-    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
-        return True
-    err = ctypes.get_errno()
-    if err in (22, 38, 95):  # EINVAL / ENOSYS / EOPNOTSUPP: file system or kernel without exchange
-        return False
-    raise OSError(err, os.strerror(err), str(b))
-
-
-def _temporaries(target: Path) -> Iterator[tuple[Path, str, int]]:
-    """(path, "saving"|"old", writer pid) of this model's temporaries, by our naming pattern only."""
-    try:
-        siblings = list(target.parent.iterdir())
-    except OSError:
-        return
-    for path in siblings:
-        match = _TEMP.match(path.name)
-        if match and match["name"] == target.name and path.is_dir() and not path.is_symlink():
-            yield path, match["kind"], int(match["pid"])
-
-
-def _recover(target: Path) -> None:
-    """Put back a model whose writer died between the two renames; remove other dead writers' leftovers."""
-    for path, kind, pid in sorted(_temporaries(target), key=lambda t: t[0].name, reverse=True):
-        if pid_alive(pid):
-            continue
-        if kind == "old" and not target.exists() and is_model_dir(path):
-            try:
-                os.replace(path, target)
-                fsync_dir(target.parent)
-                continue
-            except OSError:
-                pass  # another process restored it first
-        shutil.rmtree(path, ignore_errors=True)
+# -- durable writes (the folder swap itself lives in recsys_core.durable) ----------------
 
 
 def recover_all(parent: str | Path) -> None:
-    """:func:`_recover` every model of a shared folder (the registry calls it when listing)."""
-    parent = Path(parent)
-    try:
-        names = {m["name"] for m in map(_TEMP.match, (p.name for p in parent.iterdir())) if m}
-    except OSError:
-        return
-    for name in names:
-        _recover(parent / name)
+    """Put back models of a shared folder whose save was killed mid-swap; drop dead writers' leftovers
+    (the registry calls it when listing)."""
+    durable.recover_all(Path(parent), is_model_dir)
 
 
 def save(recommender: Recommender, directory: str | Path) -> Path:
@@ -207,44 +128,13 @@ def save(recommender: Recommender, directory: str | Path) -> Path:
     model of this format (see :func:`check_output_dir`).
     """
     target = check_output_dir(directory)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _recover(target)
-    tmp = target.parent / f".{target.name}.saving-{os.getpid()}-{time.time_ns()}"
-    umask = _umask()
-    tmp.mkdir()
-    try:
-        tmp.chmod(0o777 & ~umask)  # a saved model is shared like any folder the user creates
-        _write(recommender, tmp)
-        for name in FILES:  # safetensors writes 0600: give every file the same, ordinary mode
-            (tmp / name).chmod(0o666 & ~umask)
-            fsync_path(tmp / name)
-        fsync_dir(tmp)
-        _step("written")
-        check_output_dir(directory)  # still safe to replace after the (possibly long) write?
-        if target.is_dir() and any(target.iterdir()):
-            if _exchange(tmp, target):
-                fsync_dir(target.parent)
-                _step("swapped")
-            else:
-                old = target.parent / f".{target.name}.old-{os.getpid()}-{time.time_ns()}"
-                os.replace(target, old)
-                _step("old moved aside")
-                try:
-                    os.replace(tmp, target)
-                except BaseException:
-                    os.replace(old, target)  # put the previous model back before giving up
-                    raise
-                fsync_dir(target.parent)
-                _step("swapped")
-                tmp = old
-        else:
-            os.replace(tmp, target)  # rename(2) may replace an empty folder
-            fsync_dir(target.parent)
-            _step("swapped")
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    return durable.replace_folder(
+        target,
+        lambda folder: _write(recommender, folder),
+        is_whole=is_model_dir,
+        check=lambda: check_output_dir(directory),  # still safe to replace after the (possibly long) write?
+        step=_step,
+    )
 
 
 def _write_json(path: Path, value) -> None:
@@ -266,7 +156,7 @@ def _write(rec: Recommender, out: Path) -> None:
         "item_fields": cat.item_fields,
         "user_fields": cat.user_fields,
         "model": rec.model.config.to_dict(),
-        "settings": rec.settings,
+        "settings": rec.training.to_dict(),
         "data_fingerprint": rec.fingerprint,
         "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
@@ -329,80 +219,20 @@ def _read_tensors(files: dict[str, str], name: str, shown: Path, framework: str)
         raise _damaged(shown, f"{name} {what} ({size} bytes)", str(exc).splitlines()[0][:300]) from None
 
 
-@contextmanager
-def _opened(folder: Path) -> Iterator[dict[str, str]]:
-    """Open every model file at once and yield ``{name: path}`` paths that keep reading those very files.
-
-    A save may swap ``folder`` away and delete it while we read (Linux keeps
-    an open file readable after its unlink, and ``/proc/self/fd/N`` reopens
-    it).  Only the few microseconds spent opening are racy: when a file is
-    missing and ``folder`` no longer names the directory we opened, a save
-    raced us and :class:`FileNotFoundError` asks the caller to try again.
-    Elsewhere (no ``/proc``) the plain paths are used.
-    """
-    try:
-        dir_fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        yield _plain_paths(folder)
-        return
-    fds: dict[str, int] = {}
-    try:
-        if not os.path.isdir(f"/proc/self/fd/{dir_fd}"):
-            yield _plain_paths(folder)
-            return
-        for name in FILES:
-            try:
-                fd = os.open(name, os.O_RDONLY, dir_fd=dir_fd)
-            except FileNotFoundError:
-                continue
-            if stat.S_ISREG(os.fstat(fd).st_mode):
-                fds[name] = fd
-            else:  # a folder under a model file's name counts as that file missing
-                os.close(fd)
-        if len(fds) < len(FILES) and not _still_named(folder, dir_fd):
-            raise FileNotFoundError(f"{folder} was replaced while it was being opened")
-        yield {name: f"/proc/self/fd/{fd}" for name, fd in fds.items()}
-    finally:
-        for fd in fds.values():
-            os.close(fd)
-        os.close(dir_fd)
-
-
-def _plain_paths(folder: Path) -> dict[str, str]:
-    return {name: str(folder / name) for name in FILES if (folder / name).is_file()}
-
-
-def _still_named(folder: Path, dir_fd: int) -> bool:
-    try:
-        return os.path.samestat(os.stat(folder), os.fstat(dir_fd))
-    except OSError:
-        return False
-
-
-def _find(path: Path) -> Path | None:
-    """``path`` itself, or the previous model kept aside by a save that was interrupted between renames."""
-    if path.is_dir():
-        return path
-    _recover(path)  # its writer is dead: put the old model back under its name
-    if path.is_dir():
-        return path
-    olds = [p for p, kind, _ in _temporaries(path) if kind == "old" and is_model_dir(p)]
-    return sorted(olds, key=lambda p: p.name)[-1] if olds else None
-
-
 def load(directory: str | Path) -> Recommender:
     """Read a model directory written by ``save``; clear errors for anything missing or unknown."""
     path = Path(directory)
     if path.exists() and not path.is_dir():
         raise ArtifactError(f"{shown_path(path)} is a file, not a model folder: give the folder that `train --out` wrote.")
     for attempt in range(5):
-        found = _find(path.absolute())
+        # the model itself, or the previous one kept aside by a save killed between its two renames
+        found = durable.find(path.absolute(), is_model_dir)
         if found is None:
             raise ArtifactError(
                 f"No model directory at {shown_path(path)}: train one with `python -m recsys_core train … --out DIR`."
             )
         try:
-            with _opened(found) as files:
+            with durable.opened_files(found, FILES) as files:
                 return _load_from(files, path)
         except FileNotFoundError:
             if attempt == 4:  # a save swapped the folder while we opened it: open the new one
@@ -469,7 +299,7 @@ def _load_from(files: dict[str, str], path: Path) -> Recommender:
         model=model,
         catalog=catalog,
         encoder_config=encoder_config,
-        settings=config.get("settings", {}),
+        training=TrainingRecord.from_dict(config.get("settings")),
         report=report,
         train_log=log,
         fingerprint=config.get("data_fingerprint", ""),

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import heavy_imports
-from .durable import pid_alive
+from . import durable, heavy_imports
 from .errors import RecsysError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a model hub at run time
@@ -248,9 +247,11 @@ logger = logging.getLogger(__name__)
 class EmbeddingCache:
     """Pooled vectors on disk, keyed by (encoder, pooling, max length, text hash).
 
-    Each write is a new ``shard-PID-NS.npz`` file: written under a temporary
-    name the reader never matches (``.partial-PID-NS``), fsynced, then renamed,
-    so a reader only ever sees complete shards.  A shard that cannot be read
+    Each write is a new ``shard-PID-NS-TID.npz`` file written by
+    :func:`recsys_core.durable.write_file` (a hidden temporary the reader never
+    matches, fsynced, then renamed), so a reader only ever sees complete
+    shards; temporaries of writers that died are removed by the next reader
+    that lists the folder.  A shard that cannot be read
     anyway (disk damage, a file truncated by another tool) counts as missing:
     its texts are encoded again and a warning is issued once per shard.  One
     instance may be shared by threads (dashboard sessions): the in-memory
@@ -261,8 +262,9 @@ class EmbeddingCache:
     FLUSH_TEXTS = 1024  # write a shard at least this often while encoding ...
     FLUSH_SECONDS = 15.0  # ... or after this long, so a kill loses little work
     _SHARD = re.compile(r"^shard-.*\.npz$")
-    _PARTIAL = re.compile(r"^\.partial-(?P<pid>\d+)-\d+$")
-    _OLD_TEMP = re.compile(r"^shard-\d+-(?P<pid>\d+)\.tmp\.npz$")  # what earlier versions left behind
+    # Temporaries of earlier versions (before recsys_core.durable named them): removed once their writer is gone.
+    _LEGACY_TEMPS = (re.compile(r"^\.partial-(?P<pid>\d+)-\d+(?:-\d+)?$"),
+                     re.compile(r"^shard-\d+-(?P<pid>\d+)\.tmp\.npz$"))
     _warned: set[str] = set()
     _warned_lock = threading.Lock()
 
@@ -286,14 +288,8 @@ class EmbeddingCache:
         for name in names:
             if name in self._seen:
                 continue
-            if self._OLD_TEMP.match(name):
-                self._remove_if_dead(name, self._OLD_TEMP)
-                continue
-            if self._PARTIAL.match(name):
-                self._remove_if_dead(name, self._PARTIAL)
-                continue
-            if not self._SHARD.match(name):
-                continue
+            if self._remove_if_orphaned(name) or not self._SHARD.match(name):
+                continue  # a temporary (removed if its writer is gone), or not a shard
             self._seen.add(name)
             try:
                 # Our own file handle: np.load leaks its handle when the archive is damaged.
@@ -306,14 +302,22 @@ class EmbeddingCache:
             except Exception as exc:  # noqa: BLE001 - zipfile, zlib, numpy and OS errors alike: a cache miss
                 self._warn_once(name, exc)
 
-    def _remove_if_dead(self, name: str, pattern: re.Pattern) -> None:
-        """Delete a temporary this class wrote whose writer process is gone (never anything else)."""
-        if pid_alive(int(pattern.match(name)["pid"])):
-            return  # still writing
-        try:
-            (self.dir / name).unlink()
-        except OSError:
-            pass
+    def _remove_if_orphaned(self, name: str) -> bool:
+        """True when ``name`` is a temporary of a writer of this cache; deleted if that writer is gone.
+
+        Never reads nor deletes anything else.
+        """
+        temp = durable.parse_temporary(self.dir / name)
+        if temp is not None:
+            pid = temp.pid
+        else:
+            legacy = next((m for m in (p.match(name) for p in self._LEGACY_TEMPS) if m), None)
+            if legacy is None:
+                return False
+            pid = int(legacy["pid"])
+        if not durable.pid_alive(pid):
+            durable.discard(self.dir / name)
+        return True
 
     def _warn_once(self, name: str, exc: Exception, writing: bool = False) -> None:
         key = str(self.dir / name)
@@ -350,19 +354,11 @@ class EmbeddingCache:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         stamp = f"{os.getpid()}-{time.time_ns()}-{threading.get_ident() % 10_000}"
         final = self.dir / f"shard-{stamp}.npz"
-        tmp = self.dir / f".partial-{stamp}"
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as f:  # a file object: np.savez would append ".npz" to a name
-                np.savez(f, hashes=hashes, vectors=vectors)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, final)
+            # into a file object: np.savez would append ".npz" to a name
+            durable.write_file(final, lambda f: np.savez(f, hashes=hashes, vectors=vectors))
         except OSError as exc:  # a full or read-only disk, or a file in the way, costs speed, not the encoding
-            try:
-                tmp.unlink(missing_ok=True)
-            except OSError:
-                pass
             self._warn_once(final.name, exc, writing=True)
         with self._lock:
             self._seen.add(final.name)

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from dashboard.serve import CHROMIUM, CHROMIUM_ARGS, dashboard_server
+from serve import CHROMIUM, CHROMIUM_ARGS, dashboard_server
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "test-output" / "screenshots"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.serve import CHROMIUM, CHROMIUM_ARGS, dashboard_server
+from serve import CHROMIUM, CHROMIUM_ARGS, dashboard_server
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "test-output" / "screenshots"

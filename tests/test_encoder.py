@@ -135,6 +135,21 @@ def test_stale_temporaries_are_never_read_and_dead_writers_files_are_removed(tmp
     assert f".partial-{os.getpid()}-2" in left and "notes.txt" in left
 
 
+def test_a_shard_temporary_of_a_killed_writer_is_removed_whatever_its_stamp(tmp_path):
+    folder = tmp_path / "k"
+    texts, _ = _fill(EmbeddingCache(tmp_path, "k"))
+    left = [f".shard-{DEAD_PID}-1-2.npz.{DEAD_PID}-3-4",  # what a writer killed mid-write leaves now
+            f".partial-{DEAD_PID}-1-2"]  # ... and what it left before (pid, time, thread)
+    for name in left:
+        (folder / name).write_bytes(b"PK\x03\x04 half")
+    (folder / f".shard-{os.getpid()}-1-2.npz.{os.getpid()}-3-4").write_bytes(b"PK")  # a live writer's
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(EmbeddingCache(tmp_path, "k").get_many(texts)) == len(texts)
+    names = {p.name for p in folder.iterdir()}
+    assert not names & set(left) and f".shard-{os.getpid()}-1-2.npz.{os.getpid()}-3-4" in names
+
+
 def test_encode_with_a_damaged_shard_re_encodes_instead_of_failing(tmp_path):
     enc = TextEncoder(EncoderConfig(), cache_dir=tmp_path)
     texts = ["a quiet film about the sea", "a loud film about cars"]

@@ -1,4 +1,6 @@
-"""Start the dashboard as a local server process (for the browser test and the browser benchmark)."""
+"""Start the dashboard as a local server process: test tooling for the browser tests
+(``tests/browser_support.py``, ``tests/test_browser_explain.py``) and the browser benchmark
+(``bench/browser.py``), kept out of the app package."""
 from __future__ import annotations
 
 import os
