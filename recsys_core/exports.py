@@ -24,12 +24,12 @@ neutralised (they keep their leading quote).
 from __future__ import annotations
 
 import io
-import os
 import re
 from pathlib import Path
 
 import pandas as pd
 
+from . import durable
 from .errors import RecsysError
 
 # What spreadsheets treat as the start of a formula (OWASP list), and the quote used to neutralise it.
@@ -72,7 +72,7 @@ def to_csv_bytes(frame: pd.DataFrame) -> bytes:
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write :func:`to_csv_bytes` to ``path`` atomically (a temporary sibling renamed into place).
+    """Write :func:`to_csv_bytes` to ``path`` atomically (``durable.write_file``: a reader sees the old or new file).
 
     Raises RecsysError when ``path`` is a folder, instead of leaving a temporary file behind.
     """
@@ -80,12 +80,7 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
     if path.is_dir():
         raise RecsysError(f"{path} is a folder: give a file name for the CSV, e.g. {path / 'out.csv'}.")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(to_csv_bytes(frame))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    durable.write_file(path, to_csv_bytes(frame))
     return path
 
 

@@ -13,12 +13,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import artifacts
+from . import artifacts, durable
 from .errors import ArtifactError, RecsysError, UnknownEntityError
 from .evaluation import MODEL_NAME
 from .recommender import Recommender
@@ -114,10 +112,8 @@ class ModelRegistry:
         path = self.path_of(name)
         if not path.is_dir():
             raise UnknownEntityError(self._unknown(name))
-        # Rename first so that the name is free at once and a half-deleted model is never listed.
-        trash = self.root / f".{name}.deleting-{os.getpid()}-{time.time_ns()}"
-        os.replace(path, trash)
-        shutil.rmtree(trash, ignore_errors=True)
+        # Renamed first (durable.remove_folder): the name is free at once and a half-deleted model is never listed.
+        durable.remove_folder(path)
 
     # -- helpers -------------------------------------------------------------
     def _unknown(self, name: str) -> str:

@@ -34,7 +34,7 @@ import pandas as pd
 import pytest
 
 from conftest import tiny_tables
-from recsys_core import artifacts
+from recsys_core import artifacts, durable
 from recsys_core.cli import main
 from recsys_core.errors import SUMMARY_LIMIT, RecsysError
 
@@ -358,7 +358,9 @@ def test_bad_input_gets_a_clear_message_and_loses_nothing(case: Case, ws: Path, 
     lost = [p for p, h in before.items() if after.get(p) != h]
     STATS["files lost"] += len(lost)
     assert not lost, lost
-    left = [p for p in after if p.endswith(".tmp") or "/.partial-" in p or ".saving-" in p]
+    # Our temporaries are whatever durable.parse_temporary recognises (files, or any folder on the way).
+    left = [p for p in after if p.endswith(".tmp") or "/.partial-" in p
+            or any(durable.parse_temporary(ws / Path(*Path(p).parts[: n + 1])) for n in range(len(Path(p).parts)))]
     STATS["temporaries left"] += len(left)
     assert not left, left
     STATS["clear messages"] += 1
