@@ -46,7 +46,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recsys_core import ColumnMap, Dataset, Recommender, RecsysError, artifacts, durable, load_dataset
+from recsys_core import ColumnMap, Dataset, LoadOptions, Recommender, RecsysError, artifacts, durable, load_dataset
 from recsys_core.schema import ITEM, USER
 
 log = logging.getLogger(__name__)
@@ -97,76 +97,10 @@ class UploadedFile:
     data: bytes
 
 
-@dataclass(frozen=True)
-class LoadOptions:
-    """The keyword arguments of ``recsys_core.load_dataset`` that the Data page sets (all JSON-safe)."""
-
-    columns: ColumnMap = ColumnMap()
-    item_fields: tuple[str, ...] | None = None
-    user_fields: tuple[str, ...] | None = None
-    min_rating: float | None = None
-    item_id_col: str = ITEM
-    user_id_col: str = USER
-    rename: tuple[tuple[str, str], ...] | None = None
-
-    def to_dict(self) -> dict:
-        return {
-            "columns": {"user": self.columns.user, "item": self.columns.item,
-                        "rating": self.columns.rating, "timestamp": self.columns.timestamp},
-            "item_fields": None if self.item_fields is None else list(self.item_fields),
-            "user_fields": None if self.user_fields is None else list(self.user_fields),
-            "min_rating": self.min_rating,
-            "item_id_col": self.item_id_col,
-            "user_id_col": self.user_id_col,
-            "rename": None if self.rename is None else [list(pair) for pair in self.rename],
-        }
-
-    @classmethod
-    def from_dict(cls, data: object) -> LoadOptions:
-        """Strictly typed: anything unexpected raises ValueError (the entry is then treated as damaged)."""
-        if not isinstance(data, dict):
-            raise ValueError("options are not an object")
-        columns = data["columns"]
-        if not isinstance(columns, dict):
-            raise ValueError("columns are not an object")
-        rating = data["min_rating"]
-        if rating is not None and (isinstance(rating, bool) or not isinstance(rating, (int, float))
-                                   or not math.isfinite(rating)):
-            raise ValueError("min_rating is not a number")
-        rename = data["rename"]
-        return cls(
-            columns=ColumnMap(user=_text(columns["user"]), item=_text(columns["item"]),
-                              rating=_text_or_none(columns["rating"]), timestamp=_text_or_none(columns["timestamp"])),
-            item_fields=_texts_or_none(data["item_fields"]),
-            user_fields=_texts_or_none(data["user_fields"]),
-            min_rating=None if rating is None else float(rating),
-            item_id_col=_text(data["item_id_col"]),
-            user_id_col=_text(data["user_id_col"]),
-            rename=None if rename is None else tuple((_text(p[0]), _text(p[1])) for p in _pairs(rename)),
-        )
-
-
 def _text(value: object) -> str:
+    """A string from session.json, or ValueError (the entry is then treated as damaged)."""
     if not isinstance(value, str):
         raise ValueError(f"expected text, found {type(value).__name__}")
-    return value
-
-
-def _text_or_none(value: object) -> str | None:
-    return None if value is None else _text(value)
-
-
-def _texts_or_none(value: object) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    if not isinstance(value, list):
-        raise ValueError("expected a list of names")
-    return tuple(_text(v) for v in value)
-
-
-def _pairs(value: object) -> list:
-    if not isinstance(value, list) or not all(isinstance(p, list) and len(p) == 2 for p in value):
-        raise ValueError("expected a list of [old, new] pairs")
     return value
 
 
@@ -186,14 +120,9 @@ class DatasetSource:
            item_id_col: str = ITEM, user_id_col: str = USER,
            rename: Mapping[str, str] | None = None) -> DatasetSource:
         """The files plus ``load_dataset``'s keyword arguments, as the Data page passes them."""
-        options = LoadOptions(
-            columns=columns,
-            item_fields=None if item_fields is None else tuple(item_fields),
-            user_fields=None if user_fields is None else tuple(user_fields),
-            min_rating=None if min_rating is None else float(min_rating),
-            item_id_col=item_id_col, user_id_col=user_id_col,
-            rename=None if rename is None else tuple(rename.items()),
-        )
+        options = LoadOptions.of(columns=columns, item_fields=item_fields, user_fields=user_fields,
+                                 min_rating=min_rating, item_id_col=item_id_col, user_id_col=user_id_col,
+                                 rename=rename)
         return cls(interactions, items, users, options)
 
     @property
@@ -207,14 +136,11 @@ class DatasetSource:
 
     def load(self) -> Dataset:
         """``recsys_core.load_dataset`` on these files and options (raises its DataValidationError)."""
-        o = self.options
         return load_dataset(
             (self.interactions.name, self.interactions.data),
             (self.items.name, self.items.data),
             (self.users.name, self.users.data) if self.users is not None else None,
-            columns=o.columns, item_fields=o.item_fields, user_fields=o.user_fields, min_rating=o.min_rating,
-            item_id_col=o.item_id_col, user_id_col=o.user_id_col,
-            rename=None if o.rename is None else dict(o.rename),
+            **self.options.kwargs(),
         )
 
 

@@ -11,7 +11,7 @@ the Streamlit dashboard; nothing here imports Streamlit.
 from .artifacts import load, save
 from .encoder import DEFAULT_ENCODER, EncoderConfig, TextEncoder
 from .errors import ArtifactError, DataValidationError, RecsysError, UnknownEntityError
-from .loading import load_dataset, read_table
+from .loading import LoadOptions, load_dataset, read_table
 from .parallel import Engine
 from .pipeline import FIT_STAGES, FitOptions, fit
 from .progress import Cancelled, Checkpoint, Progress
@@ -33,6 +33,7 @@ __all__ = [
     "EpochLog",
     "FIT_STAGES",
     "FitOptions",
+    "LoadOptions",
     "LOSSES",
     "Notice",
     "Progress",

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from recsys_core.schema import ITEM, USER, ColumnMap
+from ..schema import ITEM, USER, ColumnMap
 
 
 @dataclass(frozen=True)
