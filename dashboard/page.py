@@ -9,8 +9,7 @@ from functools import lru_cache
 import streamlit as st
 from PIL import Image, ImageDraw
 
-from recsys_core import RecsysError
-from recsys_core.schema import Notice
+from recsys_core import Notice, RecsysError
 
 from . import formatting, plots, state
 from .safe_text import plain

@@ -16,8 +16,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from recsys_core.evaluation import MODEL_NAME
-from recsys_core.training import EpochLog
+from recsys_core import MODEL_NAME, EpochLog
 
 from .safe_text import plotly_text
 

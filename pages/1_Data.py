@@ -4,10 +4,7 @@ import streamlit as st
 from dashboard import formatting, page, plots, state
 from dashboard.resources import read_upload
 from dashboard.safe_text import plain
-from recsys_core import ColumnMap
-from recsys_core.loading import describe_fields
-from recsys_core.schema import ITEM, TIMESTAMP, USER
-from recsys_core.text import build_field_text
+from recsys_core import ITEM, TIMESTAMP, USER, ColumnMap, build_field_text, describe_fields
 
 FILE_TYPES = ["csv", "tsv", "tab", "txt", "parquet", "pq", "inter", "item", "user"]  # + RecBole atomic files (TSV)
 NONE = "(none)"

@@ -7,10 +7,18 @@ import streamlit as st
 from dashboard import formatting, page, plots, resources, state
 from dashboard.safe_text import plain
 from dashboard.training import TrainingJob
-from recsys_core import DEFAULT_ENCODER, LOSSES, EncoderConfig, FitOptions, SplitConfig, TrainConfig
-from recsys_core.encoder import POOLINGS
-from recsys_core.schema import ITEM, USER
-from recsys_core.splits import SPLITS
+from recsys_core import (
+    DEFAULT_ENCODER,
+    ITEM,
+    LOSSES,
+    POOLINGS,
+    SPLITS,
+    USER,
+    EncoderConfig,
+    FitOptions,
+    SplitConfig,
+    TrainConfig,
+)
 
 DEFAULT = FitOptions()
 # The page's default budget lets any dataset finish on a small shared CPU; the CLI has no limit by default.

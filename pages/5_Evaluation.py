@@ -3,7 +3,7 @@ import streamlit as st
 
 from dashboard import formatting, page, plots, state
 from dashboard.safe_text import plain
-from recsys_core.metrics import METRIC_NAMES
+from recsys_core import METRIC_NAMES
 
 page.setup("Evaluation")
 rec = state.model()

@@ -9,19 +9,31 @@ the Streamlit dashboard; nothing here imports Streamlit.
     rec.recommend("u0001", k=10)
 """
 from .artifacts import load, save
-from .encoder import DEFAULT_ENCODER, EncoderConfig, TextEncoder
+from .encoder import DEFAULT_ENCODER, POOLINGS, EncoderConfig, TextEncoder
 from .errors import ArtifactError, DataValidationError, RecsysError, UnknownEntityError
-from .loading import LoadOptions, load_dataset, read_table
+from .evaluation import MODEL_NAME, EvaluationReport
+from .loading import LoadOptions, describe_fields, load_dataset, read_table
+from .metrics import METRIC_NAMES
 from .parallel import Engine
 from .pipeline import FIT_STAGES, FitOptions, fit
 from .progress import Cancelled, Checkpoint, Progress
 from .recommender import Recommendation, Recommender, UserContext
-from .schema import ColumnMap, Dataset, Notice
-from .splits import SplitConfig
+from .schema import ITEM, TIMESTAMP, USER, ColumnMap, Dataset, Notice
+from .splits import SPLITS, SplitConfig
+from .text import FieldText, build_field_text
 from .training import LOSSES, EpochLog, TrainConfig, TrainingRecord
 
 __all__ = [
     "DEFAULT_ENCODER",
+    "FIT_STAGES",
+    "ITEM",
+    "LOSSES",
+    "METRIC_NAMES",
+    "MODEL_NAME",
+    "POOLINGS",
+    "SPLITS",
+    "TIMESTAMP",
+    "USER",
     "ArtifactError",
     "Cancelled",
     "Checkpoint",
@@ -31,10 +43,10 @@ __all__ = [
     "EncoderConfig",
     "Engine",
     "EpochLog",
-    "FIT_STAGES",
+    "EvaluationReport",
+    "FieldText",
     "FitOptions",
     "LoadOptions",
-    "LOSSES",
     "Notice",
     "Progress",
     "Recommendation",
@@ -46,6 +58,8 @@ __all__ = [
     "TrainingRecord",
     "UnknownEntityError",
     "UserContext",
+    "build_field_text",
+    "describe_fields",
     "fit",
     "load",
     "load_dataset",
