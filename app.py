@@ -7,10 +7,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import explain_jobs, formatting, page, state
+from dashboard import explanations, formatting, page, state
 from dashboard.safe_text import plain
 from dashboard.resources import registry
-from recsys_core.pipeline import data_fingerprint
 
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
 
@@ -44,7 +43,7 @@ def home() -> None:
             st.caption(f"Test slice, next to the best baseline. Protocol: {plain(rec.report.protocol)}")
 
     st.subheader("Next step")
-    if rec.fingerprint and rec.fingerprint != data_fingerprint(data):
+    if state.model_trained_on_other_data():
         st.info("The current model was trained on other data than the current dataset: "
                 "train one on this dataset to compare them fairly.", icon=":material/info:")
         st.page_link("pages/2_Train.py", label="Train a model on this dataset", icon=page.ICONS["Train"])
@@ -73,7 +72,7 @@ def home() -> None:
 def featured_users(rec) -> None:
     """Demo users whose explanations are prepared in the background, so a presenter opens them at once."""
     st.subheader("Featured users")
-    featured = explain_jobs.featured(rec)
+    featured = explanations.featured(rec)
     ready = sum(1 for f in featured if f.job.done and f.job.error is None)
     st.caption(f"Users whose top recommendation leads their second clearly. Their explanations are prepared in "
                f"the background: {ready} of {len(featured)} ready as this page was drawn.")

@@ -21,7 +21,7 @@ from recsys_core.explain import (
     TextContribution,
     TokenAttribution,
 )
-from recsys_core.explain.rollup import merge_words
+from recsys_core.explain.rollup import merge_words  # the one WordPiece join (HTML export, global words): not exported yet
 
 from .plots import FONT_SIZE, PALETTE, fit_margins, label_width, style
 from .safe_text import plotly_text
@@ -266,18 +266,3 @@ def bucket_bars(by_bucket: dict[str, dict[str, float]], title: str, bucket_name:
     fig.update_yaxes(tickformat=".0%")
     fig.update_xaxes(tickangle=-30)
     return style(fig, title, "", "share of |attribution|", height=440)
-
-
-def words_bar(words: list[tuple[str, float]], title: str) -> go.Figure:
-    frame = pd.DataFrame([(plotly_text(w), v) for w, v in words], columns=["word", "attribution"]).iloc[::-1]
-    fig = px.bar(frame, x="attribution", y="word", orientation="h")
-    return style(fig, title, "summed positive attribution", "", height=max(380, 26 * len(frame) + 100))
-
-
-def ablation_bar(drops: dict[str, float], base: float) -> go.Figure:
-    frame = pd.DataFrame({"field": [plotly_text(f) for f in drops], "drop": list(drops.values())}).sort_values("drop")
-    fig = px.bar(frame, x="drop", y="field", orientation="h", text_auto=".4f")
-    fig.update_traces(textfont_size=FONT_SIZE)
-    return style(fig, f"NDCG@10 lost without each field (validation NDCG@10 with all: {base:.4f})",
-                 "drop in NDCG@10", "", height=max(320, 34 * len(frame) + 110))
-

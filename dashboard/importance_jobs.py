@@ -1,8 +1,9 @@
-"""Feature-importance runs as cancellable jobs of the process's explanation executor.
+"""Feature-importance runs as cancellable jobs of the process's explanation executor, and the session's
+runs and results (the page reads and writes them only through ``runs()`` and ``results()``).
 
 A sample of pairs takes minutes, so it must not hold the two cores against
 other analysts' explanations: it goes through the one explanation worker of
-the process (``recsys_core.explain.executor``) at ``ON_REQUEST`` urgency, and
+the process (``dashboard.executor``) at ``ON_REQUEST`` urgency, and
 an analyst opening a pair on the Explain page is served between its steps.
 
 The page script waits for the job, redrawing a progress bar with the measured
@@ -21,12 +22,27 @@ from typing import Any
 
 import streamlit as st
 
-from recsys_core.explain.executor import ON_REQUEST, Cancelled, Job, executor
+from recsys_core import Recommender
+from recsys_core.explain import field_ablation, global_importance
+from recsys_core.progress import Cancelled, Checkpoint, Progress
 
-from .explain_jobs import session_id
+from .executor import ON_REQUEST, Job, executor
+from .explanations import session_id
 from .safe_text import plain
 
 POLL_SECONDS = 0.25
+RESULTS, RUNS = "importance", "importance_runs"  # session keys (tests fill them to set a page up)
+
+
+def results() -> dict[tuple[str, str], Any]:
+    """This session's computed results: (model fingerprint, kind) → GlobalImportance or FieldAblation."""
+    return st.session_state.setdefault(RESULTS, {})
+
+
+def runs() -> dict[tuple[str, str], ImportanceRun]:
+    """This session's latest run per (model fingerprint, kind): a run on another model goes on when the
+    analyst loads a different one, and its result is there when they come back."""
+    return st.session_state.setdefault(RUNS, {})
 
 
 @dataclass
@@ -43,7 +59,22 @@ class ImportanceRun:
         return isinstance(self.job.error, Cancelled)
 
 
-def start(kind: str, model: str, work: Callable[[Callable[[float, str], None], Callable[[], None]], Any]) -> ImportanceRun:
+def start_shares(rec: Recommender, n_users: int, k: int) -> ImportanceRun:
+    """Attribution shares of ``n_users`` sampled users × their top ``k`` items, queued as this session's run.
+
+    With ``global_importance``'s own default settings (16 steps, carrying texts only): the ones its
+    measured pace and field shares were checked with."""
+    return start("ig", rec.model_fingerprint, lambda progress, cancel: global_importance(
+        rec, n_users=n_users, k=k, progress=progress, cancel=cancel))
+
+
+def start_ablation(rec: Recommender, max_users: int) -> ImportanceRun:
+    """Each field's worth in validation NDCG@10 (on up to ``max_users`` users), queued as this session's run."""
+    return start("ablation", rec.model_fingerprint, lambda progress, cancel: field_ablation(
+        rec, max_users=max_users, progress=progress, cancel=cancel))
+
+
+def start(kind: str, model: str, work: Callable[[Progress, Checkpoint], Any]) -> ImportanceRun:
     """Queue ``work(progress, cancel)`` on the explanation worker; the run remembers its last progress."""
     holder: dict[str, ImportanceRun] = {}
 
@@ -82,4 +113,4 @@ def cancelled_message(run: ImportanceRun, what: str) -> str:
             f"{what} from part of the sample are not the result you asked for.")
 
 
-__all__ = ["ImportanceRun", "cancelled_message", "follow", "start"]
+__all__ = ["ImportanceRun", "cancelled_message", "follow", "results", "runs", "start", "start_ablation", "start_shares"]

@@ -6,14 +6,27 @@ are drawn as bars (a share from two pairs would look as solid as one from fifty)
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from recsys_core.explain.global_importance import Bucket, FieldAblation, WordWeight
+# Internal on purpose, and the only one: the time format of the run's own progress text, so the
+# estimate reads like it (ask for it to be exported from recsys_core.explain rather than copying it).
+from recsys_core.explain.global_importance import duration
 
 from .plots import FONT_SIZE, PALETTE, style
 from .safe_text import plotly_text
+
+if TYPE_CHECKING:  # result types, for annotations only
+    from recsys_core.explain import Bucket, FieldAblation, GlobalImportance, WordWeight
+
+
+def estimate(last: GlobalImportance, n_users: int, k: int) -> str:
+    """How long ``n_users`` × ``k`` pairs would take at the pace the last run measured here (never a promise)."""
+    return (f"The last run here measured {last.seconds_per_pair:.1f} s per pair: {n_users} users × {k} items "
+            f"would take about {duration(last.seconds_per_pair * n_users * k)} at that pace.")
 
 
 def bucket_table(buckets: list[Bucket], unit: str, population: str) -> pd.DataFrame:

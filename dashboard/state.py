@@ -23,12 +23,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import streamlit as st
 
 from recsys_core import Dataset, Recommender, RecsysError
+from recsys_core.pipeline import data_fingerprint
 
 from . import resources
 from .safe_text import plain
@@ -178,6 +179,13 @@ def _set_model(rec: Recommender, label: str, draft: bool = False) -> None:
     st.session_state["model"] = rec
     st.session_state["model_label"] = label
     st.session_state["model_is_draft"] = draft
+
+
+def model_trained_on_other_data() -> bool:
+    """True when the session's model was trained on other data than the session's dataset (comparing the
+    two would not be fair; a model without a data fingerprint, e.g. an old artifact, is given the benefit)."""
+    rec = model()
+    return bool(rec.fingerprint) and rec.fingerprint != data_fingerprint(dataset())
 
 
 def model_is_draft() -> bool:
@@ -343,6 +351,14 @@ def request_explanation(target: ExplainTarget) -> None:
     """
     st.session_state["explain_target"] = target
     st.session_state["_open_explain"] = True
+
+
+def request_chosen_explanation(target: ExplainTarget, item_key: str) -> None:
+    """A button's ``on_click``: explain, for ``target``'s user, the item chosen in the select box ``item_key``.
+
+    The choice is read when the button is pressed, so one made just before the click counts.
+    """
+    request_explanation(replace(target, item_id=st.session_state[item_key]))
 
 
 def follow_explain_request() -> None:

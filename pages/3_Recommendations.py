@@ -1,7 +1,7 @@
 """Recommendations: top-K for a known user or for a new one described on the spot."""
 import streamlit as st
 
-from dashboard import explain_jobs, formatting, page, plots, state
+from dashboard import explanations, formatting, page, plots, state
 from dashboard.safe_text import plain
 from recsys_core.exports import to_csv_bytes
 
@@ -45,7 +45,7 @@ with left, page.user_errors():
         ranked = formatting.recommend_with_margins(rec, ctx, k, exclude_seen=exclude_seen, diversity=diversity)
         recs, margins, n_eligible = ranked.shown, ranked.margins, ranked.n_eligible
         target = state.ExplainTarget(item_id="", user_id=user_id)
-        prefetched = explain_jobs.prefetch(rec, user_id, [r.item_id for r in recs], ctx)  # Explain opens them at once
+        prefetched = explanations.prefetch(rec, user_id, [r.item_id for r in recs], ctx)  # Explain opens them at once
     else:
         st.subheader("Describe a new user")
         profile = {f: st.text_input(plain(f), key=f"new_user_{f}") for f in rec.catalog.user_fields}
@@ -84,14 +84,13 @@ with right, page.user_errors():
         st.download_button("Download as CSV", to_csv_bytes(table), "recommendations.csv",
                            "text/csv", key="rec_download", icon=":material/download:")
         if state.explain_page_available():
-            explain_jobs.prefetch_status(prefetched)
+            explanations.prefetch_status(prefetched)
             e1, e2 = st.columns([3, 1], vertical_alignment="bottom")
             e1.selectbox("Explain a recommendation", [r.item_id for r in recs], key="rec_explain_item",
                          format_func=lambda i: formatting.item_label(rec, i))
             # The item is read when the button is pressed, so a choice made just before it counts.
             e2.button("Explain", key="rec_explain", icon=":material/psychology_alt:",
-                      on_click=lambda t=target: state.request_explanation(
-                          state.ExplainTarget(st.session_state["rec_explain_item"], t.user_id, t.history, t.profile)))
+                      on_click=state.request_chosen_explanation, args=(target, "rec_explain_item"))
         # Below the Explain controls, which stay next to the table.  (Plotly's script, loaded with
         # this chart, is then ready when Explain opens: about a second of the click-to-Explain time.)
         page.chart(plots.scores_by_rank([r.score for r in recs], [formatting.item_label(rec, r.item_id) for r in recs]))

@@ -6,8 +6,6 @@ from dashboard import importance_jobs as jobs
 from dashboard import importance_view as iview
 from dashboard import page, state
 from dashboard.safe_text import plotly_text
-from recsys_core.explain import field_ablation, global_importance
-from recsys_core.explain.global_importance import IMPORTANCE_CONFIG, duration
 
 
 def labelled(values: dict) -> dict:
@@ -35,10 +33,8 @@ def finished(kind: str, what: str):
 
 page.setup("Feature importance")
 rec = state.model()
-results = st.session_state.setdefault("importance", {})  # (model fingerprint, kind) → computed result
-# (model fingerprint, kind) → this session's latest run: a run on another model goes on when the analyst
-# loads a different one, and its result is there when they come back.
-runs = st.session_state.setdefault("importance_runs", {})
+results = jobs.results()  # (model fingerprint, kind) → computed result
+runs = jobs.runs()  # (model fingerprint, kind) → this session's latest run (one on another model goes on)
 key = rec.model_fingerprint
 
 st.markdown("Integrated-gradients attributions of many (user, recommended item) pairs, rolled up to fields; and "
@@ -51,14 +47,12 @@ with page.user_errors():
                        "buckets in proportion to their size (seeded).")
     k = b.slider("Top-K items per user", 1, 10, 3, key="fi_k")
     if c.button("Compute attribution shares", type="primary", key="fi_run", disabled=busy) and not busy:
-        runs[key, "ig"] = jobs.start("ig", key, lambda progress, cancel: global_importance(
-            rec, n_users=n_users, k=k, config=IMPORTANCE_CONFIG, progress=progress, cancel=cancel))
+        runs[key, "ig"] = jobs.start_shares(rec, n_users, k)
         st.rerun()  # redraw with the button disabled while the run goes on
     finished("ig", "shares")
     last = results.get((key, "ig"))
     if last is not None:  # an estimate only from a time measured here, never a promise
-        st.caption(f"The last run here measured {last.seconds_per_pair:.1f} s per pair: {n_users} users × {k} items "
-                   f"would take about {duration(last.seconds_per_pair * n_users * k)} at that pace.")
+        st.caption(iview.estimate(last, n_users, k))
 
     ig = results.get((key, "ig"))
     if ig is None:
@@ -103,8 +97,7 @@ with page.user_errors():
     max_users = st.slider("Validation users", 50, 1000, 300, 50, key="fi_ablation_users")
     if st.button("Run ablation (re-encodes the catalogue once per field)", key="fi_ablation",
                  disabled=ablation_busy) and not ablation_busy:
-        runs[key, "ablation"] = jobs.start("ablation", key, lambda progress, cancel: field_ablation(
-            rec, max_users=max_users, progress=progress, cancel=cancel))
+        runs[key, "ablation"] = jobs.start_ablation(rec, max_users)
         st.rerun()
     finished("ablation", "NDCG@10 changes")
     ablation = results.get((key, "ablation"))

@@ -9,14 +9,9 @@ import threading
 
 import pytest
 
-from recsys_core.explain import ExplainConfig, add_faithfulness, pair_state
-from recsys_core.explain.core import cached_state, clear_cache
-from recsys_core.explain.executor import (
-    INTERACTIVE,
-    ON_REQUEST,
-    Cancelled,
-    ExplanationExecutor,
-)
+from dashboard.executor import INTERACTIVE, ON_REQUEST, ExplanationExecutor
+from recsys_core.explain import ExplainConfig, add_faithfulness, cached_state, clear_cache, pair_state
+from recsys_core.progress import Cancelled
 
 
 def _blocking_job(started: threading.Event, release: threading.Event):

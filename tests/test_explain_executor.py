@@ -5,13 +5,8 @@ import threading
 
 import pytest
 
-from recsys_core.explain.executor import (
-    INTERACTIVE,
-    ON_REQUEST,
-    PREFETCH,
-    Cancelled,
-    ExplanationExecutor,
-)
+from dashboard.executor import INTERACTIVE, ON_REQUEST, PREFETCH, ExplanationExecutor
+from recsys_core.progress import Cancelled
 
 
 def _blocker(pool: ExplanationExecutor):

@@ -1,5 +1,8 @@
 """One explanation worker per process: a priority queue in front of a single thread.
 
+Only the dashboard queues work (the CLI and a notebook call ``recsys_core.explain`` directly), so the
+worker lives here; it imports no Streamlit, so its tests drive it with plain threads.
+
 Why one thread: an explanation is CPU-bound torch work that already uses both
 cores; two sessions computing at once only thrash them and double the peak
 memory (three sessions at once once reached 1.6 GB).  Queued work is done one
@@ -16,6 +19,10 @@ is full, and queued jobs can be cancelled (a running one stops at its next
 that arrived meanwhile before going on, so a prefetch never makes an analyst
 wait for more than one text's worth of work.  Results land in the explanation cache as well, so a job
 whose waiter went away (a rerun, a closed tab) is not wasted.
+
+A job's ``progress`` and ``checkpoint`` are the package's one protocol (``recsys_core.progress``), and a
+cancelled job raises that module's ``Cancelled``: core code stopped by a job's checkpoint and the code
+waiting for the job see the same exception.
 """
 from __future__ import annotations
 
@@ -30,12 +37,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from recsys_core.progress import Cancelled
+
 INTERACTIVE, ON_REQUEST, PREFETCH = 0, 1, 2
 MAX_QUEUED = 32  # beyond this, prefetch jobs are refused (the queue bounds memory and latency)
-
-
-class Cancelled(Exception):
-    """Raised inside a job whose cancel() was called."""
 
 
 @dataclass(eq=False)
@@ -66,12 +71,12 @@ class Job:
         return job
 
     def progress(self, fraction: float, message: str) -> None:
-        """The package-wide progress signature: (fraction done, what is running)."""
+        """A ``recsys_core.progress.Progress``; also a checkpoint (long steps report more often than they check)."""
         self.fraction, self.message = fraction, message
         self.checkpoint()
 
     def checkpoint(self) -> None:
-        """Stop here if cancelled; first run any more urgent job that is waiting."""
+        """A ``recsys_core.progress.Checkpoint``: stop here if cancelled; first run any more urgent job that is waiting."""
         if self.cancelled:
             raise Cancelled()
         if self._executor is not None:
@@ -273,3 +278,6 @@ def executor() -> ExplanationExecutor:
             _executor = ExplanationExecutor()
             atexit.register(_executor.shutdown)
         return _executor
+
+
+__all__ = ["INTERACTIVE", "MAX_QUEUED", "ON_REQUEST", "PREFETCH", "Cancelled", "ExplanationExecutor", "Job", "executor"]
