@@ -320,7 +320,7 @@ class PairExplanation:
     # -- what if ----------------------------------------------------------------------------------------
     def history_window(self) -> list[str]:
         """The history items the model reads (its ``max_history`` latest), newest first."""
-        n = self.rec.model.config.max_history
+        n = self.rec.max_history
         return [self.rec.catalog.item_ids[i] for i in self.ctx.history[-n:][::-1]]
 
     def item_text(self) -> str:

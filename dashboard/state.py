@@ -28,8 +28,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from recsys_core import Dataset, Recommender, RecsysError
-from recsys_core.pipeline import data_fingerprint
+from recsys_core import Dataset, Recommender, RecsysError, data_fingerprint
 
 from . import resources
 from .safe_text import plain

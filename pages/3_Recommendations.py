@@ -3,7 +3,7 @@ import streamlit as st
 
 from dashboard import explanations, formatting, page, plots, state
 from dashboard.safe_text import plain
-from recsys_core.exports import to_csv_bytes
+from recsys_core import to_csv_bytes
 
 page.setup("Recommendations")
 rec = state.model()

@@ -12,10 +12,11 @@ from .artifacts import load, save
 from .encoder import DEFAULT_ENCODER, POOLINGS, EncoderConfig, TextEncoder
 from .errors import ArtifactError, DataValidationError, RecsysError, UnknownEntityError
 from .evaluation import MODEL_NAME, EvaluationReport
+from .exports import to_csv_bytes
 from .loading import LoadOptions, describe_fields, load_dataset, read_table
 from .metrics import METRIC_NAMES
 from .parallel import Engine
-from .pipeline import FIT_STAGES, FitOptions, fit
+from .pipeline import FIT_STAGES, FitOptions, data_fingerprint, fit
 from .progress import Cancelled, Checkpoint, Progress
 from .recommender import Recommendation, Recommender, UserContext
 from .schema import ITEM, TIMESTAMP, USER, ColumnMap, Dataset, Notice
@@ -59,10 +60,12 @@ __all__ = [
     "UnknownEntityError",
     "UserContext",
     "build_field_text",
+    "data_fingerprint",
     "describe_fields",
     "fit",
     "load",
     "load_dataset",
     "read_table",
     "save",
+    "to_csv_bytes",
 ]

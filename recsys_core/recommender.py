@@ -78,6 +78,11 @@ class Recommender:
             self._encoder = TextEncoder(self.encoder_config)
         return self._encoder
 
+    @property
+    def max_history(self) -> int:
+        """How many of a user's latest history items the model reads (older ones never reach a score)."""
+        return self.model.config.max_history
+
     def known_users(self) -> list[str]:
         return sorted(self.catalog.histories)
 
