@@ -43,9 +43,10 @@ from recsys_core.explain import (
     pair_state,
     split_texts,
 )
-from recsys_core.explain.core import carrying_texts, spearman, token_grid
+from recsys_core.explain.core import spearman
 from recsys_core.explain.faithfulness import deletion_curves
 from recsys_core.explain.pair import build_pair
+from recsys_core.explain.state import carrying_texts, token_grid
 
 TOLERANCE = 0.05
 

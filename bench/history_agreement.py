@@ -34,25 +34,27 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 import time
 from dataclasses import dataclass
+from math import factorial
+from pathlib import Path
 
 import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # recsys_core from a checkout, installed or not
 
+from recsys_core.batching import make_user_input
 from recsys_core.demo import load_demo_model
 from recsys_core.explain import ExplainConfig, compose, pair_state, what_if
 from recsys_core.explain.core import spearman
-from recsys_core.explain.history import (
-    HistoryGame,
-    gate_integrated_gradients,
-    leave_one_out,
-    shapley_values,
-)
+from recsys_core.explain.history import HistoryGame, leave_one_out
+from recsys_core.explain.integrated_gradients import integration_rule
 
 MATERIAL = 0.05  # score units (logit): removal effects smaller than this have no meaningful sign
+EXACT_MAX = 10  # windows up to this many items: exact Shapley over all 2^H subsets (≤ 1024 re-scores)
+PERMUTATIONS = 96  # otherwise this many seeded permutations (half of them the reverses of the others)
+SEED = 0
 METHODS = (
     "old: text-only IG",
     "new: full path (= removal, shipped)",
@@ -61,6 +63,94 @@ METHODS = (
 )
 
 
+# -- the two additive alternatives measured here (not shipped: they credit substitutes) -------------
+# Both are games over ``recsys_core.explain.history.HistoryGame``, the removal game the shipped
+# full-path contributions come from; tests/test_explain_history.py checks they keep their promises.
+def shapley_values(game: HistoryGame) -> tuple[np.ndarray, float, float]:
+    """(h,) Shapley values of the window items in the removal game, v(all) and v(∅); they add up exactly
+    to v(all) − v(∅) (every sampled permutation telescopes).  Exact over all subsets for h ≤ ``EXACT_MAX``."""
+    h = game.window
+    if h == 0:
+        full = float(game.scores(np.zeros((1, 0), bool))[0])
+        return np.zeros(0), full, full
+    if h <= EXACT_MAX:
+        return _exact(game)
+    return _sampled(game)
+
+
+def _exact(game: HistoryGame) -> tuple[np.ndarray, float, float]:
+    h = game.window
+    codes = np.arange(2**h)
+    present = ((codes[:, None] >> np.arange(h)) & 1).astype(bool)
+    values = game.scores(present)
+    sizes = present.sum(1)
+    # weight of a coalition S (not holding k) in k's value: |S|! (h − |S| − 1)! / h!
+    weight = np.array([factorial(s) * factorial(h - s - 1) / factorial(h) for s in range(h)])
+    phi = np.zeros(h)
+    for k in range(h):
+        without = ~present[:, k]
+        with_k = codes[without] | (1 << k)
+        phi[k] = float((weight[sizes[without]] * (values[with_k] - values[codes[without]])).sum())
+    return phi, float(values[-1]), float(values[0])
+
+
+def _sampled(game: HistoryGame) -> tuple[np.ndarray, float, float]:
+    h = game.window
+    rng = np.random.default_rng(SEED)
+    half = [rng.permutation(h) for _ in range(PERMUTATIONS // 2)]
+    orders = half + [p[::-1] for p in half]  # antithetic pairs: early and late arrivals balance
+    present = np.zeros((len(orders), h + 1, h), bool)
+    for r, order in enumerate(orders):
+        for j in range(1, h + 1):
+            present[r, j, order[:j]] = True
+    values = game.scores(present.reshape(-1, h)).reshape(len(orders), h + 1)
+    phi = np.zeros(h)
+    for r, order in enumerate(orders):
+        phi[order] += np.diff(values[r])
+    phi /= len(orders)
+    return phi, float(values[0, -1]), float(values[0, 0])
+
+
+def gated_scores(game: HistoryGame, gates: torch.Tensor) -> torch.Tensor:
+    """Scores (B,) with each window slot's presence relaxed to a gate in [0, 1] (slots at their served places).
+
+    Gate g_k scales slot k's whole representation (text + id + position) *and* its
+    attention numerator (the softmax renormalises over the gated slots): g_k = 1
+    is the served slot, g_k = 0 is exactly the model's masked (absent) slot.  The
+    layers are the model's own; only the user vector's assembly is spelled out,
+    because the model offers no gate (``tests/test_explain_history.py`` checks both
+    ends against ``model.score``).
+    """
+    model = game.recommender.model
+    vectors = torch.from_numpy(game.recommender.catalog.item_vectors)
+    user = make_user_input([game.ctx.history], [game.ctx.profile_vector], vectors, model.config.max_history)
+    idx = torch.tensor([game.item])
+    item, bias = model.item_repr(vectors[idx].unsqueeze(0), idx.unsqueeze(0))  # (1, 1, D)
+    ctx = model.context(user)  # (1, H, D) history
+    weights = model.attention(ctx, item)[:, :, : game.window]  # (1, 1, h)
+    hist = ctx.hist[:, : game.window]
+    gated = weights * gates.unsqueeze(1)  # (B, 1, h)
+    total = gated.sum(-1, keepdim=True)
+    gated = torch.where(total > 0, gated / total.clamp_min(1e-30), torch.zeros_like(gated))
+    u = torch.einsum("bch,bhd->bcd", gated, hist * gates.unsqueeze(-1))
+    if ctx.profile is not None:
+        u = u + ctx.profile.unsqueeze(1)
+    return model.head(model.user_norm(u), item, bias)[:, 0]
+
+
+def gate_integrated_gradients(game: HistoryGame, steps: int = 64) -> tuple[np.ndarray, float, float]:
+    """(h,) IG of the score over the slots' presence gates, from every slot masked to every slot served."""
+    alphas, wts = integration_rule("gausslegendre", steps)
+    with torch.enable_grad():
+        gates = (alphas.view(-1, 1) * torch.ones(1, game.window)).requires_grad_(True)
+        (grads,) = torch.autograd.grad(gated_scores(game, gates).sum(), gates)
+    values = (grads * wts.view(-1, 1)).sum(0).double().numpy()
+    with torch.inference_mode():
+        ends = gated_scores(game, torch.stack([torch.ones(game.window), torch.zeros(game.window)]))
+    return values, float(ends[0]), float(ends[1])
+
+
+# -- judging --------------------------------------------------------------------------------------
 @dataclass
 class Verdict:
     sign: bool  # material top items agree in sign with their removal effect

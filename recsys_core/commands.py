@@ -20,7 +20,7 @@ from .parallel import Engine
 from .pipeline import FIT_STAGES, FitOptions, fit
 from .pipeline import evaluate as evaluate_model
 from .schema import ColumnMap, ITEM, TIMESTAMP, USER
-from .splits import EvalCase, Split, SplitConfig
+from .splits import Split, SplitConfig, last_out_case
 from .training import EpochLog, TrainConfig
 
 
@@ -215,11 +215,8 @@ def evaluate(args: Namespace) -> int:
     recommender = artifacts.load(args.model)
     catalog = recommender.catalog
     histories = _histories_from_file(args)
-    cases = []
-    for user, items in histories.items():
-        idx = catalog.indices(items)
-        if len(idx) >= 2:
-            cases.append(EvalCase(user, idx[:-1], idx[-1:]))
+    built = (last_out_case(user, catalog.indices(items)) for user, items in histories.items())
+    cases = [case for case in built if case is not None]
     if not cases:
         raise RecsysError(
             f"No user in {args.interactions} has 2 or more interactions with items of this model's catalogue; "

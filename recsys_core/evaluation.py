@@ -3,11 +3,20 @@
 For every held-out case the scorer ranks the *whole* catalogue (or, for the
 cold-item slice, every cold item); the case's history — training and, at test
 time, validation items — is masked first, so nothing seen can count as a hit.
+
+Every scorer evaluated is a ``CaseScorer``: an object whose ``score(cases)``
+gives (len(cases), n_items) scores.  ``CatalogScorer`` makes one of a
+``scoring.Scorer`` (the model, a baseline) and the catalogue that supplies each
+case's profile; ``model_scorer``, ``baseline_scorer`` and ``random_scorer``
+build the ones the reports compare.  ``per_case_metrics`` is the one masking
++ top-k + per-case metric loop (reports average it; field ablation pairs it
+across ablations).
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -17,7 +26,7 @@ from .batching import history_matrix
 from .catalog import Catalog
 from .metrics import catalogue_coverage, ci95_half_width, intra_list_diversity, per_user_metrics
 from .model import HybridRecommender
-from .scoring import DEFAULT_BUDGET, BaselineScorer, ModelScorer, Users
+from .scoring import DEFAULT_BUDGET, BaselineScorer, ModelScorer, Scorer, Users
 from .splits import EvalCase, Split
 
 KS = (5, 10, 20)
@@ -25,8 +34,54 @@ MODEL_NAME = "HybridBERT"
 # Users × rankable items one scorer ranks per slice before the slice is evaluated on a seeded user
 # sample instead (e.g. 1,000 users of a 100k-item catalogue); below it, every user is evaluated.
 MAX_RANKED_PAIRS = 100_000_000
-# (cases, n_items) → scores (len(cases), n_items); higher is better.
-ScoreFn = Callable[[Sequence[EvalCase]], np.ndarray]
+
+
+class CaseScorer(Protocol):
+    """What evaluation scores with: every catalogue item for each case."""
+
+    def score(self, cases: Sequence[EvalCase]) -> np.ndarray:
+        """Scores (len(cases), n_items), higher is better (seen items are masked by the caller)."""
+
+
+def case_users(cases: Sequence[EvalCase], catalog: Catalog) -> Users:
+    """The user side of evaluation cases: each case's history and its user's profile vector."""
+    return Users([c.history for c in cases], [catalog.profile_vector(c.user_id) for c in cases])
+
+
+@dataclass(frozen=True)
+class CatalogScorer:
+    """A ``Scorer`` (model or baseline) as a ``CaseScorer``: cases' users taken from ``catalog``."""
+
+    scorer: Scorer
+    catalog: Catalog
+
+    def score(self, cases: Sequence[EvalCase]) -> np.ndarray:
+        return self.scorer.score(case_users(cases, self.catalog))
+
+
+class RandomScorer:
+    """Seeded uniform scores: the floor every real scorer should clear."""
+
+    def __init__(self, n_items: int, seed: int = 0):
+        self.n_items = n_items
+        self.rng = np.random.default_rng(seed)
+
+    def score(self, cases: Sequence[EvalCase]) -> np.ndarray:
+        return self.rng.random((len(cases), self.n_items), dtype=np.float32)
+
+
+def model_scorer(model: HybridRecommender, catalog: Catalog, budget: int = DEFAULT_BUDGET) -> CatalogScorer:
+    """Scores of every catalogue item for each case's history and profile (through ``ModelScorer``)."""
+    return CatalogScorer(ModelScorer(model, catalog.item_vectors, budget), catalog)
+
+
+def baseline_scorer(baseline: Baseline, catalog: Catalog, budget: int = DEFAULT_BUDGET) -> CatalogScorer:
+    """Scores of every catalogue item for each case's history (through ``BaselineScorer``)."""
+    return CatalogScorer(BaselineScorer(baseline, catalog.n_items, budget), catalog)
+
+
+def random_scorer(n_items: int, seed: int = 0) -> RandomScorer:
+    return RandomScorer(n_items, seed)
 
 
 @dataclass
@@ -91,23 +146,6 @@ class EvaluationReport:
         )
 
 
-def case_users(cases: Sequence[EvalCase], catalog: Catalog) -> Users:
-    """The user side of evaluation cases: each case's history and its user's profile vector."""
-    return Users([c.history for c in cases], [catalog.profile_vector(c.user_id) for c in cases])
-
-
-def model_scorer(model: HybridRecommender, catalog: Catalog, budget: int = DEFAULT_BUDGET) -> ScoreFn:
-    """Scores of every catalogue item for each case's history and profile (through ``ModelScorer``)."""
-    scorer = ModelScorer(model, catalog.item_vectors, budget)
-    return lambda cases: scorer.score(case_users(cases, catalog))
-
-
-def baseline_scorer(baseline: Baseline, catalog: Catalog, budget: int = DEFAULT_BUDGET) -> ScoreFn:
-    """Scores of every catalogue item for each case's history (through ``BaselineScorer``)."""
-    scorer = BaselineScorer(baseline, catalog.n_items, budget)
-    return lambda cases: scorer.score(case_users(cases, catalog))
-
-
 def fit_baselines(split: Split, catalog: Catalog) -> list[Baseline]:
     """The classic baselines, fitted on exactly the model's training interactions."""
     users = sorted(split.train)
@@ -125,7 +163,7 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
 
 
 def evaluate_scorer(
-    score_fn: ScoreFn,
+    scorer: CaseScorer,
     cases: Sequence[EvalCase],
     n_items: int,
     ks: Sequence[int] = KS,
@@ -134,11 +172,49 @@ def evaluate_scorer(
     chunk: int = 512,
 ) -> dict[str, float]:
     """Metrics of one scorer over ``cases``; ``candidates`` restricts ranking to those items."""
-    return scorer_metrics(score_fn, cases, n_items, ks, candidates, item_vectors, chunk)[0]
+    return scorer_metrics(scorer, cases, n_items, ks, candidates, item_vectors, chunk)[0]
+
+
+def per_case_metrics(
+    scorer: CaseScorer,
+    cases: Sequence[EvalCase],
+    n_items: int,
+    ks: Sequence[int] = KS,
+    candidates: np.ndarray | None = None,
+    chunk: int = 512,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Each case's ranked list and ranking metrics, its history masked (a seen item is never a hit).
+
+    Returns ``(top, metrics)``: ``top`` (len(cases), max(*ks, 10)) item indices best first, a rank
+    past the end of a small catalogue holding ``n_items`` (no item); ``metrics`` name → (len(cases),)
+    values ("NDCG@10", "HitRate@5"…), paired with ``cases``.  ``candidates`` restricts the ranking
+    to those items.  Every case needs a target outside its history.
+    """
+    kmax = max(*ks, 10)  # coverage and diversity are always read at 10
+    allowed = None
+    if candidates is not None:
+        allowed = np.zeros(n_items, dtype=bool)
+        allowed[candidates] = True
+    tops = []
+    for start in range(0, len(cases), chunk):
+        part = cases[start : start + chunk]
+        scores = np.asarray(scorer.score(part), dtype=np.float32).copy()
+        for row, case in enumerate(part):
+            scores[row, case.history] = -np.inf
+        if allowed is not None:
+            scores[:, ~allowed] = -np.inf
+        tops.append(top_k(scores, kmax))
+    top = np.concatenate(tops)
+    if top.shape[1] < kmax:
+        # A catalogue smaller than the largest K: the ranks past its end hold no item. The index
+        # n_items names no item, so it can never be a hit (HitRate@20 on 12 items = HitRate@12).
+        top = np.hstack([top, np.full((len(top), kmax - top.shape[1]), n_items, dtype=top.dtype)])
+    relevant = [np.setdiff1d(c.targets, c.history) for c in cases]
+    return top, per_user_metrics(top, relevant, ks)
 
 
 def scorer_metrics(
-    score_fn: ScoreFn,
+    scorer: CaseScorer,
     cases: Sequence[EvalCase],
     n_items: int,
     ks: Sequence[int] = KS,
@@ -148,31 +224,11 @@ def scorer_metrics(
 ) -> tuple[dict[str, float], dict[str, float]]:
     """(metrics, 95% interval half-widths of the ranking metrics) of one scorer over ``cases``."""
     cases = [c for c in cases if len(np.setdiff1d(c.targets, c.history))]  # a re-consumed item cannot be found
-    kmax = max(*ks, 10)  # coverage and diversity are always read at 10
-    allowed = None
-    if candidates is not None:
-        allowed = np.zeros(n_items, dtype=bool)
-        allowed[candidates] = True
-    tops, relevant = [], []
-    for start in range(0, len(cases), chunk):
-        part = cases[start : start + chunk]
-        scores = np.asarray(score_fn(part), dtype=np.float32).copy()
-        for row, case in enumerate(part):
-            scores[row, case.history] = -np.inf
-        if allowed is not None:
-            scores[:, ~allowed] = -np.inf
-        tops.append(top_k(scores, kmax))
-        relevant.extend(np.setdiff1d(c.targets, c.history) for c in part)
-    if not relevant:
+    if not cases:
         return {}, {}
-    topk = np.concatenate(tops)
-    if topk.shape[1] < kmax:
-        # A catalogue smaller than the largest K: the ranks past its end hold no item. The index
-        # n_items names no item, so it can never be a hit (HitRate@20 on 12 items = HitRate@12).
-        topk = np.hstack([topk, np.full((len(topk), kmax - topk.shape[1]), n_items, dtype=topk.dtype)])
-    per_user = per_user_metrics(topk, relevant, ks)
-    result = {name: float(np.mean(values)) for name, values in per_user.items()}
-    intervals = {name: ci95_half_width(values) for name, values in per_user.items()}
+    topk, per_case = per_case_metrics(scorer, cases, n_items, ks, candidates, chunk)
+    result = {name: float(np.mean(values)) for name, values in per_case.items()}
+    intervals = {name: ci95_half_width(values) for name, values in per_case.items()}
     pool = n_items if candidates is None else len(candidates)
     k_list = min(10, topk.shape[1], pool)
     # Share of the rankable items (the catalogue, or the candidates) that appear in some list.
@@ -198,7 +254,7 @@ def sample_cases(
 
 
 def evaluate_all(
-    scorers: dict[str, ScoreFn],
+    scorers: dict[str, CaseScorer],
     split: Split,
     catalog: Catalog,
     ks: Sequence[int] = KS,
@@ -225,9 +281,9 @@ def evaluate_all(
         n_rankable = catalog.n_items if candidates is None else len(candidates)
         evaluated = sample_cases(cases, n_rankable, max_pairs, seed)
         metrics, intervals = {}, {}
-        for model, fn in scorers.items():
+        for model, scorer in scorers.items():
             metrics[model], intervals[model] = scorer_metrics(
-                fn, evaluated, catalog.n_items, ks, candidates, catalog.item_vectors
+                scorer, evaluated, catalog.n_items, ks, candidates, catalog.item_vectors
             )
         result = SliceResult(name, len(evaluated), metrics, note, intervals)
         if len(evaluated) < len(cases):

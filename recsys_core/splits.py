@@ -2,7 +2,9 @@
 
 Every held-out case says what the model may see (``history``) and what it must
 find (``targets``); evaluation masks the history, so a user's training and
-validation items can never count as hits.
+validation items can never count as hits.  ``last_out_case`` builds the
+leave-last-out case of one sequence, for the split here and for every other
+place that holds out a user's last item (field ablation, ``evaluate`` on a file).
 """
 from __future__ import annotations
 
@@ -38,6 +40,18 @@ class EvalCase:
     user_id: str
     history: np.ndarray  # item indices the model may use, oldest first (masked at ranking time)
     targets: np.ndarray  # held-out relevant item indices
+
+
+def last_out_case(user_id: str, items: np.ndarray) -> EvalCase | None:
+    """The leave-last-out case of a sequence (oldest first): its last item to find given the earlier
+    ones, or None when there are fewer than 2 items (nothing to give or nothing to hold out).
+
+    For an earlier step (e.g. the validation case, the second-last item) pass the sequence cut
+    before it: ``last_out_case(user, items[:-1])``.
+    """
+    if len(items) < 2:
+        return None
+    return EvalCase(user_id, items[:-1], items[-1:])
 
 
 @dataclass
@@ -88,9 +102,7 @@ def make_split(interactions: pd.DataFrame, catalog: Catalog, config: SplitConfig
             "(leave-last-out) — upload more interactions or choose another split."
         )
 
-    inductive = [
-        EvalCase(u, items[:-1], items[-1:]) for u in sorted(holdout) for items, _ in [warm_seqs[u]] if len(items) >= 2
-    ]
+    inductive = [c for c in (last_out_case(u, warm_seqs[u][0]) for u in sorted(holdout)) if c is not None]
     cold_test = []
     if len(cold):
         for user in users:
@@ -111,8 +123,8 @@ def _leave_last_out(seqs):
                 train[user] = items
             continue
         train[user] = items[:-2]
-        val.append(EvalCase(user, items[:-2], items[-2:-1]))
-        test.append(EvalCase(user, items[:-1], items[-1:]))
+        val.append(last_out_case(user, items[:-1]))
+        test.append(last_out_case(user, items))
     return train, val, test
 
 

@@ -29,8 +29,9 @@ def _type_checking_nodes(tree: ast.AST) -> set[int]:
     return skipped
 
 
-def _imported(module: str, path: Path, node: ast.Import | ast.ImportFrom) -> list[str]:
-    """Absolute names an import statement reaches (``from . import x`` names ``package.x``)."""
+def _imported(module: str, path: Path, node: ast.Import | ast.ImportFrom, modules: set[str]) -> list[str]:
+    """Modules an import statement reaches: ``from . import x`` reaches ``package.x`` when that is a
+    module, else (a name defined in the package) the package itself."""
     if isinstance(node, ast.Import):
         return [a.name for a in node.names]
     if node.level:
@@ -41,7 +42,7 @@ def _imported(module: str, path: Path, node: ast.Import | ast.ImportFrom) -> lis
         prefix = ".".join(base + ([node.module] if node.module else []))
     else:
         prefix = node.module or ""
-    return [f"{prefix}.{a.name}" for a in node.names] + [prefix]
+    return [f"{prefix}.{a.name}" if f"{prefix}.{a.name}" in modules else prefix for a in node.names]
 
 
 def import_graph(package: str) -> dict[str, set[str]]:
@@ -54,7 +55,7 @@ def import_graph(package: str) -> dict[str, set[str]]:
         for node in ast.walk(tree):
             if not isinstance(node, (ast.Import, ast.ImportFrom)) or id(node) in skipped:
                 continue
-            for name in _imported(module, path, node):
+            for name in _imported(module, path, node, set(modules)):
                 while name and name not in modules:  # "pkg.mod.func" → "pkg.mod"
                     name = name.rpartition(".")[0]
                 if name and name != module:
@@ -103,7 +104,10 @@ def test_the_scan_sees_imports_inside_functions():
     assert cycles(graph) == [["p.a", "p.b"]]
     tree = ast.parse("def f():\n    from .b import g\n")
     node = next(n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom))
-    assert "p.b.g" in _imported("p.a", Path("a.py"), node)
+    assert _imported("p.a", Path("a.py"), node, {"p", "p.a", "p.b"}) == ["p.b"]
+    tree = ast.parse("from . import b, VERSION\n")
+    node = next(n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom))
+    assert _imported("p.a", Path("a.py"), node, {"p", "p.a", "p.b"}) == ["p.b", "p"]
 
 
 def test_recsys_core_has_no_import_cycle():

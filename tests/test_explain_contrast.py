@@ -13,7 +13,7 @@ from recsys_core.explain import (
     explanation_html,
 )
 from recsys_core.explain import whatif as whatif_module
-from recsys_core.explain.executor import Cancelled
+from recsys_core.progress import Cancelled
 
 FAST = ExplainConfig(n_steps=8, faithfulness=False)
 

@@ -6,16 +6,9 @@ import pytest
 import torch
 from torch import nn
 
+from bench.history_agreement import _sampled, gate_integrated_gradients, gated_scores, shapley_values
 from recsys_core.explain import ExplainConfig, compose, pair_state, what_if
-from recsys_core.explain.history import (
-    HistoryGame,
-    _sampled,
-    gate_integrated_gradients,
-    gated_scores,
-    history_paths,
-    leave_one_out,
-    shapley_values,
-)
+from recsys_core.explain.history import HistoryGame, history_paths, leave_one_out
 from recsys_core.recommender import Recommender, UserContext
 
 FIRST = ExplainConfig(token_level="none", faithfulness=False, method="ig")

@@ -6,7 +6,7 @@ import threading
 import numpy as np
 import pytest
 
-from recsys_core.explain import ExplainConfig, clear_cache, core, explain_pair
+from recsys_core.explain import ExplainConfig, clear_cache, explain_pair, state, state_cache
 
 CONFIG = ExplainConfig(method="ig", faithfulness=False, n_steps=16)
 
@@ -73,14 +73,14 @@ def test_identical_requests_compute_the_first_stage_once(tiny_model, monkeypatch
     item = tiny_model.recommend(user, 1)[0].item_id
     clear_cache()
     calls = []
-    original = core._first_stage
+    original = state._first_stage
 
     def counting(*args, **kwargs):
         calls.append(1)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(core, "_first_stage", counting)
-    states = _run_together([lambda: core.pair_state(tiny_model, user, item, CONFIG)] * 4)
+    monkeypatch.setattr(state, "_first_stage", counting)
+    states = _run_together([lambda: state.pair_state(tiny_model, user, item, CONFIG)] * 4)
     assert len(calls) == 1 and all(s is states[0] for s in states)
 
 
@@ -91,19 +91,19 @@ def test_a_flagged_split_is_returned_but_never_cached(tiny_model):
     strict = ExplainConfig(method="ig", faithfulness=False, n_steps=1, ig_method="riemann_right", delta_tolerance=0.0)
     first = explain_pair(tiny_model, user, item, strict)
     assert not first.delta_ok and first.warnings
-    state = core.pair_state(tiny_model, user, item, strict)
-    assert not state.tokens  # the flagged token splits stayed with their caller
+    cached = state.pair_state(tiny_model, user, item, strict)
+    assert not cached.tokens  # the flagged token splits stayed with their caller
     again = explain_pair(tiny_model, user, item, strict)
     assert not again.delta_ok  # served flagged again, never as a good cached result
 
 
 def test_cache_survives_many_threads_inserting_and_evicting(tiny_model, monkeypatch):
-    monkeypatch.setattr(core, "CACHE_SIZE", 2)
+    monkeypatch.setattr(state_cache.STATES, "size", 2)
     clear_cache()
     users = tiny_model.known_users()[:6]
     cfg = ExplainConfig(method="ig", faithfulness=False, token_level="none")
     items = [tiny_model.recommend(u, 1)[0].item_id for u in users]
     results = _run_together([lambda u=u, i=i: explain_pair(tiny_model, u, i, cfg) for u, i in zip(users, items)])
-    assert len(core._states) <= 2
+    assert len(state_cache.STATES) <= 2
     for exp in results:
         assert sum(t.attribution for t in exp.texts) == pytest.approx(exp.score - exp.baseline_score + exp.text_delta, abs=1e-6)

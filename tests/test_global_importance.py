@@ -15,14 +15,13 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from recsys_core.explain import ExplainConfig, field_ablation, global_importance
-from recsys_core.explain.executor import ON_REQUEST, Cancelled, executor
+from dashboard.executor import ON_REQUEST, Cancelled, executor
+from recsys_core.explain.field_ablation import FieldAblation, bootstrap_interval
 from recsys_core.explain.global_importance import (
     MIN_BUCKET_PAIRS,
     STOP_WORDS,
     Bucket,
-    FieldAblation,
     GlobalImportance,
-    bootstrap_interval,
     eta_message,
     pace,
     quantile_buckets,

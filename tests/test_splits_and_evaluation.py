@@ -1,13 +1,20 @@
 """Splits hold out the right interactions and evaluation never counts seen items."""
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from recsys_core.catalog import Catalog
 from recsys_core.evaluation import evaluate_scorer, top_k
-from recsys_core.splits import EvalCase, SplitConfig, make_split
+from recsys_core.splits import EvalCase, SplitConfig, last_out_case, make_split
 from recsys_core.text import build_field_text
 from recsys_core.errors import RecsysError
+
+
+def scorer(scores_of_cases) -> SimpleNamespace:
+    """A ``CaseScorer`` (an object with ``score(cases)``) from a function of the cases."""
+    return SimpleNamespace(score=scores_of_cases)
 
 
 def _catalog(n_items: int) -> Catalog:
@@ -56,6 +63,12 @@ def test_temporal_and_random_splits_are_disjoint():
             assert not np.isin(case.targets, split.train[case.user_id]).any()
 
 
+def test_a_leave_last_out_case_holds_out_the_last_item_given_the_earlier_ones():
+    case = last_out_case("u", np.array([4, 7, 2]))
+    assert case.user_id == "u" and case.history.tolist() == [4, 7] and case.targets.tolist() == [2]
+    assert last_out_case("u", np.array([4])) is None  # nothing to give the model
+
+
 def test_unknown_split_is_refused():
     with pytest.raises(RecsysError, match="Unknown split"):
         SplitConfig(kind="by-moon-phase")
@@ -71,7 +84,7 @@ def test_masking_seen_items_cannot_be_hits():
         scores[:, 3] = 1.0
         return scores
 
-    m = evaluate_scorer(history_lover, cases, 6, ks=(1,))
+    m = evaluate_scorer(scorer(history_lover), cases, 6, ks=(1,))
     assert m["HitRate@1"] == 1.0  # seen items were masked, so the target is first
 
     def seen_only(batch):
@@ -80,12 +93,12 @@ def test_masking_seen_items_cannot_be_hits():
         scores[:, 3] = -1.0
         return scores
 
-    assert evaluate_scorer(seen_only, cases, 6, ks=(1,))["HitRate@1"] == 0.0
+    assert evaluate_scorer(scorer(seen_only), cases, 6, ks=(1,))["HitRate@1"] == 0.0
 
 
 def test_candidate_restriction_ranks_only_candidates():
     cases = [EvalCase("u", np.array([0]), np.array([4]))]
-    scores = lambda batch: np.tile(np.array([0, 9, 8, 7, 1, 0], np.float32), (len(batch), 1))
+    scores = scorer(lambda batch: np.tile(np.array([0, 9, 8, 7, 1, 0], np.float32), (len(batch), 1)))
     assert evaluate_scorer(scores, cases, 6, ks=(1,))["HitRate@1"] == 0.0
     assert evaluate_scorer(scores, cases, 6, ks=(1,), candidates=np.array([4, 5]))["HitRate@1"] == 1.0
 
@@ -104,9 +117,9 @@ def test_large_slices_are_evaluated_on_a_stated_seeded_sample_with_intervals():
     from recsys_core.evaluation import evaluate_all
 
     split, catalog = _many_users_split()
-    popular = lambda cases: np.tile(np.arange(catalog.n_items, 0, -1, dtype=np.float32), (len(cases), 1))
+    popular = scorer(lambda cases: np.tile(np.arange(catalog.n_items, 0, -1, dtype=np.float32), (len(cases), 1)))
     seen = []
-    recorder = lambda cases: seen.append([c.user_id for c in cases]) or popular(cases)
+    recorder = scorer(lambda cases: seen.append([c.user_id for c in cases]) or popular.score(cases))
     report = evaluate_all({"pop": popular, "recorder": recorder}, split, catalog, max_pairs=50 * catalog.n_items, seed=7)
     (test,) = report.slices
     assert (test.n_cases, test.n_total, test.sample_seed) == (50, len(split.test), 7)
@@ -122,7 +135,7 @@ def test_small_slices_are_evaluated_exactly():
     from recsys_core.evaluation import evaluate_all
 
     split, catalog = _many_users_split(n_users=40)
-    popular = lambda cases: np.tile(np.arange(catalog.n_items, 0, -1, dtype=np.float32), (len(cases), 1))
+    popular = scorer(lambda cases: np.tile(np.arange(catalog.n_items, 0, -1, dtype=np.float32), (len(cases), 1)))
     (test,) = evaluate_all({"pop": popular}, split, catalog).slices
     assert test.n_cases == len(split.test) and test.n_total is None and "sample" not in test.note
 
@@ -148,7 +161,7 @@ def test_a_catalogue_smaller_than_the_largest_k_is_evaluated():
     from recsys_core.evaluation import evaluate_all
 
     split, catalog = _many_users_split(n_users=30, n_items=12)
-    popular = lambda cases: np.tile(np.arange(catalog.n_items, 0, -1, dtype=np.float32), (len(cases), 1))
+    popular = scorer(lambda cases: np.tile(np.arange(catalog.n_items, 0, -1, dtype=np.float32), (len(cases), 1)))
     (test,) = evaluate_all({"pop": popular}, split, catalog).slices  # ks = 5, 10, 20 > 12 items
     metrics = test.metrics["pop"]
     assert metrics["HitRate@20"] == pytest.approx(1.0)  # every unseen item is in a 12-item list

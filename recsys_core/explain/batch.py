@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import artifacts
+from ..artifacts import load as load_model
 from ..parallel import Engine, cpus_per_worker, map_on_ray
 from ..recommender import Recommender
 from .core import explain_pair
@@ -31,7 +31,7 @@ class _ExplainBatch:
         import torch
 
         torch.set_num_threads(cpus_per_worker(ray))
-        self.recommender = artifacts.load(model_dir)
+        self.recommender = load_model(model_dir)
         self.config = config
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -52,7 +52,7 @@ def explain_pairs(
     config = config or ExplainConfig()
     pairs = [(str(u), str(i)) for u, i in pairs]
     if engine.kind == "local" or not pairs:
-        return explanation_batch(artifacts.load(model_dir), pairs, config)
+        return explanation_batch(load_model(model_dir), pairs, config)
     users, items = zip(*pairs)
     rows = pd.DataFrame({"row": np.arange(len(pairs)), "user_id": users, "item_id": items})
     out = map_on_ray(engine, rows, _ExplainBatch, (str(Path(model_dir)), config), pairs_per_batch)

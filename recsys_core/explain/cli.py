@@ -6,7 +6,7 @@ import sys
 from argparse import Namespace
 from pathlib import Path
 
-from .. import artifacts
+from ..artifacts import load as load_model
 from ..errors import RecsysError
 from ..loading import load_interactions
 from ..schema import ColumnMap, ITEM, TIMESTAMP, USER
@@ -29,7 +29,7 @@ def _write(path: Path, text: str) -> None:
 
 
 def run_explain(args: Namespace) -> int:
-    recommender = artifacts.load(args.model)
+    recommender = load_model(args.model)
     ctx = None
     if args.user not in recommender.catalog.histories and args.interactions:
         frame = load_interactions(args.interactions, columns=ColumnMap(args.user_col, args.item_col, None, args.time_col))

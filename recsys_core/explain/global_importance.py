@@ -1,49 +1,43 @@
-"""Feature importance beyond one pair.
+"""Global feature importance: integrated gradients over a sample of pairs, rolled up.
 
-- ``global_importance``: integrated gradients over a sample of (user, top-K item)
-  pairs, rolled up to each field's share of |attribution|, the words of field
-  values that raised scores most, and the same shares split by user activity
-  and item popularity buckets; plus the attention–IG agreement across the sample.
-  The pairs are explained in this process or, with ``engine=Engine("ray")``,
-  on Ray workers (``explain.batch.explain_pairs``); both give the same numbers.
-- ``field_ablation``: drop one field from every text, re-encode, and measure the
-  change of NDCG@10 on validation cases (each user's second-last interaction),
-  with a seeded bootstrap interval over those cases.
+``global_importance`` explains a sample of (user, top-K item) pairs and rolls
+them up to each field's share of |attribution|, the words of field values that
+raised scores most, and the same shares split by user activity and item
+popularity buckets; plus the attention–IG agreement across the sample.  The
+pairs are explained in this process (with a measured time per pair and the
+time left as progress text) or, with ``engine=Engine("ray")``, on Ray workers
+(``explain.batch.explain_pairs``); both give the same numbers.
 
-Long runs report through the package's one progress signature
-(``Progress``: fraction done in [0, 1], message) and can be stopped through a
-``cancel`` callback that raises; a cancelled run returns nothing, so a partial
-sample is never mistaken for the requested one.
+The other global view, what removing a field from every text does to the
+ranking, is ``field_ablation``.
+
+Long runs report through the package's one protocol (``recsys_core.progress``:
+``progress(fraction, message)`` and a ``cancel`` checkpoint that raises
+``Cancelled``); a cancelled run returns nothing, so a partial sample is never
+mistaken for the requested one.
 """
 from __future__ import annotations
 
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..catalog import Catalog
-from ..parallel import Engine
 from ..errors import RecsysError
-from ..evaluation import model_scorer, top_k
-from ..metrics import per_user_metrics
+from ..parallel import Engine
+from ..progress import Checkpoint, Progress, go_on, quiet
 from ..recommender import Recommender
-from ..splits import EvalCase
 from .core import explain_pair
-from .methods import Progress
-from .rollup import SEPARATORS, merge_words
-from .types import ExplainConfig, Explanation, TokenAttribution, jsonable
-
-Cancel = Callable[[], None]  # raises (e.g. the executor's Cancelled) to stop a run between steps
+from .rollup import merge_words
+from .types import SEPARATORS, ExplainConfig, Explanation, FieldKey, TokenAttribution, jsonable
 
 BUCKET_NAMES = ("low", "mid", "high")
 MIN_BUCKET_PAIRS = 5  # below this many sampled pairs a bucket's shares are shown as "n too small"
 TOP_WORDS = 25
-BOOTSTRAP_SAMPLES = 1000
 # Token-level IG of the texts that carry the score only (see ``global_importance``): a quarter to half
 # the time of splitting every text, field shares within 0.012 on the demo model.
 IMPORTANCE_CONFIG = ExplainConfig(n_steps=16, faithfulness=False, token_level="carrying")
@@ -62,14 +56,6 @@ STOP_WORDS = frozenset((
     "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you",
     "your", "yours", "yourself", "yourselves",
 ))
-
-
-def _quiet(_fraction: float, _message: str) -> None:
-    pass
-
-
-def _go_on() -> None:
-    pass
 
 
 # -- buckets ---------------------------------------------------------------------------------
@@ -117,7 +103,7 @@ class Bucket:
     high: int
     population: int  # users / items of the dataset in this bucket
     n_pairs: int  # sampled pairs that fell in it
-    field_share: dict[str, float]  # mean share of |attribution| per field over its pairs ({} without pairs)
+    field_share: dict[FieldKey, float]  # mean share of |attribution| per field over its pairs ({} without pairs)
 
     @property
     def enough(self) -> bool:
@@ -144,8 +130,8 @@ class WordWeight:
 @dataclass
 class GlobalImportance:
     n_pairs: int
-    field_share: dict[str, float]  # field → mean share of |attribution| (sums to 1)
-    field_signed: dict[str, float]  # field → mean signed attribution (score units)
+    field_share: dict[FieldKey, float]  # field → mean share of |attribution| (sums to 1)
+    field_signed: dict[FieldKey, float]  # field → mean signed attribution (score units)
     top_words: list[WordWeight]  # words of field values (labels, punctuation, stop-words excluded)
     by_user_activity: list[Bucket]  # every bucket of the dataset, in order low → high
     by_item_popularity: list[Bucket]
@@ -268,7 +254,7 @@ def eta_message(done: int, total: int, per_pair: float) -> str:
     return f"Explained {done} of {total} pairs · {per_pair:.1f} s per pair{left}"
 
 
-def _explain_here(recommender, pairs, config, say: Progress, cancel: Cancel) -> list[Explanation]:
+def _explain_here(recommender, pairs, config, say: Progress, cancel: Checkpoint) -> list[Explanation]:
     out: list[Explanation] = []
     durations: list[float] = []
     total = len(pairs)
@@ -287,8 +273,8 @@ def _explain_here(recommender, pairs, config, say: Progress, cancel: Cancel) -> 
     return out
 
 
-def _explain_on_ray(recommender, pairs, config, engine, model_dir, say: Progress, cancel: Cancel) -> list[Explanation]:
-    from .. import artifacts
+def _explain_on_ray(recommender, pairs, config, engine, model_dir, say: Progress, cancel: Checkpoint) -> list[Explanation]:
+    from ..artifacts import save as save_model
     from .batch import explain_pairs
 
     cancel()
@@ -299,7 +285,7 @@ def _explain_on_ray(recommender, pairs, config, engine, model_dir, say: Progress
         # Workers load the model from a directory; a temporary one only works where workers share this
         # machine's disk (a local runtime) — on a cluster pass ``model_dir`` on shared storage.
         with tempfile.TemporaryDirectory(prefix="recsys-importance-") as tmp:
-            path = artifacts.save(recommender, Path(tmp) / "model")
+            path = save_model(recommender, Path(tmp) / "model")
             result = explain_pairs(path, pairs, config, engine=engine)
     cancel()
     return result
@@ -313,7 +299,7 @@ def global_importance(
     seed: int = 0,
     users: list[str] | None = None,
     progress: Progress | None = None,
-    cancel: Cancel | None = None,
+    cancel: Checkpoint | None = None,
     engine: Engine | None = None,
     model_dir: str | Path | None = None,
 ) -> GlobalImportance:
@@ -332,7 +318,7 @@ def global_importance(
     ``model_dir`` (default: the recommender saved to a temporary directory,
     fine for a local Ray runtime only).
     """
-    say, go_on = progress or _quiet, cancel or _go_on
+    say, checkpoint = progress or quiet, cancel or go_on
     if users is None:
         users = sample_users(recommender, n_users, seed)
     lists = recommender.recommend_many(users, k)
@@ -342,9 +328,9 @@ def global_importance(
     started = time.perf_counter()
     kind = engine.kind if engine is not None else "local"
     if kind == "ray":
-        explanations = _explain_on_ray(recommender, pairs, config, engine, model_dir, say, go_on)
+        explanations = _explain_on_ray(recommender, pairs, config, engine, model_dir, say, checkpoint)
     else:
-        explanations = _explain_here(recommender, pairs, config, say, go_on)
+        explanations = _explain_here(recommender, pairs, config, say, checkpoint)
     seconds = (time.perf_counter() - started) / max(len(pairs), 1)
     return summarise(recommender, explanations, config, seconds, kind)
 
@@ -422,120 +408,3 @@ def _mean_dicts(dicts: list[dict[str, float]]) -> dict[str, float]:
             sums[k] += v
     n = max(len(dicts), 1)
     return dict(sorted(((k, v / n) for k, v in sums.items()), key=lambda kv: -abs(kv[1])))
-
-
-# -- field ablation --------------------------------------------------------------------------
-@dataclass
-class FieldAblation:
-    """Validation NDCG@10 with each field removed from every text (drop = how much the field is worth).
-
-    ``intervals[field]`` is the seeded bootstrap 95% interval of the drop over the
-    validation cases (the same resamples for every field); an interval that
-    contains zero means the difference is within noise — neither a gain nor a loss.
-    """
-
-    base_ndcg10: float
-    ablated_ndcg10: dict[str, float]  # "item: genres" → NDCG@10 without it
-    n_cases: int
-    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)  # field → (low, high) of the drop
-    n_bootstrap: int = BOOTSTRAP_SAMPLES
-    seed: int = 0
-
-    @property
-    def drop(self) -> dict[str, float]:
-        return dict(sorted(((k, self.base_ndcg10 - v) for k, v in self.ablated_ndcg10.items()), key=lambda kv: -kv[1]))
-
-    def within_noise(self, name: str) -> bool:
-        low, high = self.intervals[name]
-        return low <= 0.0 <= high
-
-    def verdict(self, name: str) -> str:
-        """Plain words for one field: worth something, removing it helps, or within noise."""
-        if self.within_noise(name):
-            return "within noise"
-        return "the field helps" if self.drop[name] > 0 else "removing it helps"
-
-    def to_dict(self) -> dict:
-        verdicts = {name: self.verdict(name) for name in self.intervals}
-        return jsonable({**asdict(self), "drop": self.drop, "verdict": verdicts})
-
-
-def validation_cases(recommender: Recommender, max_users: int = 500, seed: int = 0) -> list[EvalCase]:
-    """Each user's second-last interaction given the earlier ones (the leave-last-out validation case).
-
-    A case whose target is already in its history (a re-consumed item) cannot be
-    found by a ranking that hides seen items, so it is left out.
-    """
-    rng = np.random.default_rng(seed)
-    users = [u for u, h in recommender.catalog.histories.items() if len(h) >= 3]
-    if len(users) > max_users:
-        users = sorted(rng.choice(users, size=max_users, replace=False).tolist())
-    cases = [EvalCase(u, recommender.catalog.histories[u][:-2], recommender.catalog.histories[u][-2:-1]) for u in users]
-    return [c for c in cases if len(np.setdiff1d(c.targets, c.history))]
-
-
-def per_case_ndcg10(model, catalog: Catalog, cases: Sequence[EvalCase], chunk: int = 512) -> np.ndarray:
-    """NDCG@10 of every case (full catalogue ranked, its history hidden): paired across ablations."""
-    score = model_scorer(model, catalog)
-    tops = []
-    for start in range(0, len(cases), chunk):
-        part = cases[start : start + chunk]
-        scores = np.asarray(score(part), dtype=np.float32).copy()
-        for row, case in enumerate(part):
-            scores[row, case.history] = -np.inf
-        tops.append(top_k(scores, 10))
-    topk = np.concatenate(tops)
-    if topk.shape[1] < 10:  # a catalogue under 10 items: the missing ranks hold no item
-        topk = np.hstack([topk, np.full((len(topk), 10 - topk.shape[1]), catalog.n_items, dtype=topk.dtype)])
-    relevant = [np.setdiff1d(c.targets, c.history) for c in cases]
-    return per_user_metrics(topk, relevant, ks=(10,))["NDCG@10"]
-
-
-def bootstrap_interval(diffs: np.ndarray, resamples: np.ndarray) -> tuple[float, float]:
-    """95% percentile interval of the mean of ``diffs`` over the given resampled index rows."""
-    means = diffs[resamples].mean(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5])
-    return float(low), float(high)
-
-
-def field_ablation(
-    recommender: Recommender,
-    fields: list[str] | None = None,
-    max_users: int = 500,
-    progress: Progress | None = None,
-    cancel: Cancel | None = None,
-    n_bootstrap: int = BOOTSTRAP_SAMPLES,
-    seed: int = 0,
-) -> FieldAblation:
-    """Re-encode texts without each field and re-score validation cases (same model weights)."""
-    say, go_on = progress or _quiet, cancel or _go_on
-    catalog = recommender.catalog
-    cases = validation_cases(recommender, max_users, seed)
-    if not cases:
-        raise RecsysError("Field ablation needs validation cases: no user has 3 or more interactions with a new item "
-                          "second-to-last. Train on data where users have longer histories.")
-    base = per_case_ndcg10(recommender.model, catalog, cases)
-    resamples = np.random.default_rng(seed).integers(0, len(cases), size=(n_bootstrap, len(cases)))
-    todo = fields or [f"item: {f}" for f in catalog.item_fields] + [f"profile: {f}" for f in catalog.user_fields if catalog.profile_ids]
-    ablated, intervals = {}, {}
-    for n, key in enumerate(todo):
-        go_on()
-        say(n / len(todo), f"Re-encoding without field {n + 1} of {len(todo)}")
-        side, name = key.split(": ", 1)
-        if side == "item":
-            texts = [t.without([name]) for t in catalog.item_texts]
-            vectors = recommender.encoder.encode([t.text for t in texts])
-            changed = replace_catalog(catalog, item_vectors=vectors)
-        else:
-            texts = [t.without([name]) for t in catalog.profile_texts]
-            vectors = recommender.encoder.encode([t.text for t in texts]) if texts else catalog.profile_vectors
-            changed = replace_catalog(catalog, profile_vectors=vectors)
-        without = per_case_ndcg10(recommender.model, changed, cases)
-        ablated[key] = float(without.mean())
-        intervals[key] = bootstrap_interval(base - without, resamples)
-    say(1.0, f"{len(todo)} of {len(todo)} fields done")
-    return FieldAblation(float(base.mean()), ablated, len(cases), intervals, n_bootstrap, seed)
-
-
-def replace_catalog(catalog: Catalog, **changes) -> Catalog:
-    return replace(catalog, **changes)

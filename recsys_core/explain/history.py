@@ -26,30 +26,23 @@ Why removal and not an additive split (both measured by
 attends mostly to the newest items, and a removed item's place is taken by the
 next one, so items substitute for each other.  Shapley values in this game and
 integrated gradients over a masked→present gate on each slot's whole
-representation (``shapley_values``, ``gate_integrated_gradients``, kept for
-that comparison) both credit substitutes with large shares that removing them
-does not bear out.
+representation (both in the bench script, built on ``HistoryGame``) credit
+substitutes with large shares that removing them does not bear out.
 
-Nothing shared is mutated; the sampling generator is local and seeded, so
-every thread gets the same numbers.
+Nothing shared is mutated, so every thread gets the same numbers.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from math import factorial
 
 import numpy as np
 import torch
 
 from ..batching import make_user_input
 from ..recommender import Recommender, UserContext
-from .integrated_gradients import integration_rule
 from .pair import full_rank
 from .types import HistoryContribution
 
-EXACT_MAX = 10  # windows up to this many items: exact Shapley over all 2^H subsets (≤ 1024 re-scores)
-PERMUTATIONS = 96  # otherwise this many seeded permutations (half of them the reverses of the others)
-SEED = 0
 ROWS_PER_BATCH = 512  # variant histories re-scored per model call
 REMOVAL_TOP = 5  # items whose removal also gets a full-catalogue rank (one catalogue scoring each)
 
@@ -172,91 +165,3 @@ def leave_one_out(game: HistoryGame) -> tuple[np.ndarray, float, float]:
     present[-1] = False
     values = game.scores(present)
     return values[0] - values[1 : h + 1], float(values[0]), float(values[-1])
-
-
-# -- measured alternatives (bench/history_agreement.py): additive, but they credit substitutes ---------
-def shapley_values(game: HistoryGame) -> tuple[np.ndarray, float, float]:
-    """(h,) Shapley values of the window items in the removal game, v(all) and v(∅); they add up exactly
-    to v(all) − v(∅) (every sampled permutation telescopes).  Exact over all subsets for h ≤ ``EXACT_MAX``."""
-    h = game.window
-    if h == 0:
-        full = float(game.scores(np.zeros((1, 0), bool))[0])
-        return np.zeros(0), full, full
-    if h <= EXACT_MAX:
-        return _exact(game)
-    return _sampled(game)
-
-
-def _exact(game: HistoryGame) -> tuple[np.ndarray, float, float]:
-    h = game.window
-    codes = np.arange(2**h)
-    present = ((codes[:, None] >> np.arange(h)) & 1).astype(bool)
-    values = game.scores(present)
-    sizes = present.sum(1)
-    # weight of a coalition S (not holding k) in k's value: |S|! (h − |S| − 1)! / h!
-    weight = np.array([factorial(s) * factorial(h - s - 1) / factorial(h) for s in range(h)])
-    phi = np.zeros(h)
-    for k in range(h):
-        without = ~present[:, k]
-        with_k = codes[without] | (1 << k)
-        phi[k] = float((weight[sizes[without]] * (values[with_k] - values[codes[without]])).sum())
-    return phi, float(values[-1]), float(values[0])
-
-
-def _sampled(game: HistoryGame) -> tuple[np.ndarray, float, float]:
-    h = game.window
-    rng = np.random.default_rng(SEED)
-    half = [rng.permutation(h) for _ in range(PERMUTATIONS // 2)]
-    orders = half + [p[::-1] for p in half]  # antithetic pairs: early and late arrivals balance
-    present = np.zeros((len(orders), h + 1, h), bool)
-    for r, order in enumerate(orders):
-        for j in range(1, h + 1):
-            present[r, j, order[:j]] = True
-    values = game.scores(present.reshape(-1, h)).reshape(len(orders), h + 1)
-    phi = np.zeros(h)
-    for r, order in enumerate(orders):
-        phi[order] += np.diff(values[r])
-    phi /= len(orders)
-    return phi, float(values[0, -1]), float(values[0, 0])
-
-
-def gated_scores(game: HistoryGame, gates: torch.Tensor) -> torch.Tensor:
-    """Scores (B,) with each window slot's presence relaxed to a gate in [0, 1] (slots at their served places).
-
-    Gate g_k scales slot k's whole representation (text + id + position) *and* its
-    attention numerator (the softmax renormalises over the gated slots): g_k = 1
-    is the served slot, g_k = 0 is exactly the model's masked (absent) slot.  The
-    layers are the model's own; only the user vector's assembly is spelled out,
-    because the model offers no gate (``tests/test_explain_history.py`` checks both
-    ends against ``model.score``).
-    """
-    model = game.recommender.model
-    vectors = torch.from_numpy(game.recommender.catalog.item_vectors)
-    user = make_user_input([game.ctx.history], [game.ctx.profile_vector], vectors, model.config.max_history)
-    idx = torch.tensor([game.item])
-    item, bias = model.item_repr(vectors[idx].unsqueeze(0), idx.unsqueeze(0))  # (1, 1, D)
-    ctx = model.context(user)  # (1, H, D) history
-    weights = model.attention(ctx, item)[:, :, : game.window]  # (1, 1, h)
-    hist = ctx.hist[:, : game.window]
-    gated = weights * gates.unsqueeze(1)  # (B, 1, h)
-    total = gated.sum(-1, keepdim=True)
-    gated = torch.where(total > 0, gated / total.clamp_min(1e-30), torch.zeros_like(gated))
-    u = torch.einsum("bch,bhd->bcd", gated, hist * gates.unsqueeze(-1))
-    if ctx.profile is not None:
-        u = u + ctx.profile.unsqueeze(1)
-    return model.head(model.user_norm(u), item, bias)[:, 0]
-
-
-def gate_integrated_gradients(game: HistoryGame, steps: int = 64) -> tuple[np.ndarray, float, float]:
-    """(h,) IG of the score over the slots' presence gates, from every slot masked to every slot served."""
-    alphas, wts = integration_rule("gausslegendre", steps)
-    with torch.enable_grad():
-        gates = (alphas.view(-1, 1) * torch.ones(1, game.window)).requires_grad_(True)
-        (grads,) = torch.autograd.grad(gated_scores(game, gates).sum(), gates)
-    values = (grads * wts.view(-1, 1)).sum(0).double().numpy()
-    with torch.inference_mode():
-        ends = gated_scores(game, torch.stack([torch.ones(game.window), torch.zeros(game.window)]))
-    return values, float(ends[0]), float(ends[1])
-
-
-__all__ = ["HistoryGame", "HistoryPaths", "Removal", "full_path_items", "gate_integrated_gradients", "history_paths", "leave_one_out", "shapley_values"]

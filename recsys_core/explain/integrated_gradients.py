@@ -105,11 +105,6 @@ class TokenScores:
     baseline_score: float
     convergence_delta: float  # sum(values) - (score - baseline_score)
 
-    @property
-    def delta_share(self) -> float:
-        gap = abs(self.score - self.baseline_score)
-        return abs(self.convergence_delta) / gap if gap > 1e-9 else 0.0
-
 
 def joint_integrated_gradients(
     encoder,

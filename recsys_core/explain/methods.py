@@ -9,27 +9,24 @@ Each method works text by text on the two-level decomposition of
 ``levels`` where it can (the score's share of text n is the linear read-out
 ``w_n · g(e_n)`` of that text's vector), so a method costs a pass per text,
 not a pass through all texts per sample.
+
+Layering: methods read a computed ``state.PairState`` (below them); the
+faithfulness stage that runs them all (``core.add_faithfulness``) sits above.
 """
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from .. import heavy_imports
+from ..heavy_imports import attribute as heavy_attribute
 from ..encoder import pool
 from .attention import attention_token_scores
+from .faithfulness import score_variants
 from .integrated_gradients import bert, embed
 from .rollup import field_key
-
-if TYPE_CHECKING:
-    from .core import PairTarget
-
-# One progress signature for every long explanation step: (fraction done in [0, 1], what is running).
-Progress = Callable[[float, str], None]
+from .state import PairTarget, every_attention, split_texts, token_grid
 
 
 class TokenMethod(ABC):
@@ -49,8 +46,6 @@ class TwoLevelIntegratedGradients(TokenMethod):
     description = "Integrated gradients, texts then tokens (adds up exactly to score − blanked-text score)."
 
     def token_scores(self, target: PairTarget) -> np.ndarray:
-        from .core import split_texts, token_grid
-
         state = target.state
         flagged = split_texts(state, list(range(target.pair.n_texts)))
         return token_grid(state, flagged)
@@ -66,7 +61,7 @@ class GradientShapPerText(TokenMethod):
     samples = 16
 
     def token_scores(self, target: PairTarget) -> np.ndarray:
-        GradientShap = heavy_imports.attribute("captum.attr", "GradientShap")
+        GradientShap = heavy_attribute("captum.attr", "GradientShap")
         pair, level = target.pair, target.state.level
         encoder = pair.recommender.encoder
         grid = np.zeros(tuple(pair.input_ids.shape))
@@ -88,7 +83,7 @@ class GradientShapPerText(TokenMethod):
         return grid * pair.removable.numpy()
 
 
-class FieldAblation(TokenMethod):
+class FeatureAblationPerField(TokenMethod):
     """Captum's FeatureAblation over fields: each (text, field) replaced by [PAD] in turn, score drop
     spread evenly over the field's tokens (a perturbation method: no gradients at all)."""
 
@@ -96,9 +91,7 @@ class FieldAblation(TokenMethod):
     description = "Captum FeatureAblation: each field of each text replaced by [PAD], the score drop per token."
 
     def token_scores(self, target: PairTarget) -> np.ndarray:
-        FeatureAblation = heavy_imports.attribute("captum.attr", "FeatureAblation")
-        from .faithfulness import score_variants
-
+        FeatureAblation = heavy_attribute("captum.attr", "FeatureAblation")
         pair = target.pair
         groups: dict[tuple[int, str], int] = {}
         feature = torch.zeros(tuple(pair.input_ids.shape), dtype=torch.long)
@@ -133,8 +126,6 @@ class EncoderAttention(TokenMethod):
     use_rollout = False
 
     def token_scores(self, target: PairTarget) -> np.ndarray:
-        from .core import every_attention
-
         return attention_token_scores(every_attention(target.state), tuple(target.pair.input_ids.shape), self.use_rollout)
 
 
@@ -145,5 +136,5 @@ class AttentionRollout(EncoderAttention):
 
 
 TOKEN_METHODS: dict[str, TokenMethod] = {
-    m.name: m for m in (TwoLevelIntegratedGradients(), GradientShapPerText(), FieldAblation(), EncoderAttention(), AttentionRollout())
+    m.name: m for m in (TwoLevelIntegratedGradients(), GradientShapPerText(), FeatureAblationPerField(), EncoderAttention(), AttentionRollout())
 }

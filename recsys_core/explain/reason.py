@@ -1,7 +1,7 @@
 """A plain-language reason built only from the numbers of an explanation (no language model)."""
 from __future__ import annotations
 
-from .types import HistoryContribution
+from .types import FieldKey, HistoryContribution
 
 
 def _quote(titles: list[str]) -> str:
@@ -9,8 +9,13 @@ def _quote(titles: list[str]) -> str:
     return titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + " and " + titles[-1]
 
 
-def _name(field: str) -> str:
-    return "text" if field == "(whole text)" else field
+def _name(key: FieldKey) -> str:
+    return "text" if key.is_whole_text else key.name
+
+
+def _positive(fields: dict[str, float], side: str) -> dict[FieldKey, float]:
+    """The fields of one side ("item", "profile") that raised the score."""
+    return {key: v for key, v in ((FieldKey(k), v) for k, v in fields.items()) if key.side == side and v > 0}
 
 
 def _removal(h: HistoryContribution, rank: int | None) -> str:
@@ -50,8 +55,8 @@ def build_reason(
         named = [h for h in pos_hist if h.attribution >= 0.1 * top][:3]
         parts.append(f"Recommended mainly because of {_quote([h.title for h in named])} in the user's history"
                      + _removal(named[0], rank))
-    item_fields = {k.split(": ", 1)[1]: v for k, v in fields.items() if k.startswith("item: ") and v > 0}
-    profile_fields = {k.split(": ", 1)[1]: v for k, v in fields.items() if k.startswith("profile: ") and v > 0}
+    item_fields = _positive(fields, "item")
+    profile_fields = _positive(fields, "profile")
     if item_fields:
         top = max(item_fields.values())
         names = [f for f, v in sorted(item_fields.items(), key=lambda kv: -kv[1]) if v >= 0.1 * top][:2]

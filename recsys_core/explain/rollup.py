@@ -10,10 +10,7 @@ from collections import defaultdict
 import numpy as np
 
 from .pair import PairInputs, item_title
-from .types import HistoryContribution, TokenAttribution
-
-SEPARATORS = "(separators)"
-WHOLE_TEXT = "(whole text)"  # field bucket of a text not split into tokens yet: its exact text-level share
+from .types import SEPARATORS, WHOLE_TEXT, FieldKey, HistoryContribution, TokenAttribution
 
 
 def token_attributions(pair: PairInputs, values: np.ndarray, texts: list[int] | None = None) -> list[TokenAttribution]:
@@ -39,21 +36,21 @@ def token_attributions(pair: PairInputs, values: np.ndarray, texts: list[int] | 
     return out
 
 
-def field_key(pair: PairInputs, n: int, field: str | None) -> str:
+def field_key(pair: PairInputs, n: int, field: str | None) -> FieldKey:
     """Roll-up bucket of a token: "item: title", "profile: age", "history: genres" or separators."""
     if field is None:
         return SEPARATORS
     if n == 0:
-        return f"item: {field}"
+        return FieldKey.of("item", field)
     if pair.history_slot(n) is None:
-        return f"profile: {field}"
-    return f"history: {field}"
+        return FieldKey.of("profile", field)
+    return FieldKey.of("history", field)
 
 
-def field_totals(pair: PairInputs, values: np.ndarray, unsplit: dict[int, float] | None = None) -> dict[str, float]:
+def field_totals(pair: PairInputs, values: np.ndarray, unsplit: dict[int, float] | None = None) -> dict[FieldKey, float]:
     """Summed attribution per field bucket; a text in ``unsplit`` (text index → its share) adds its
     whole share to "<side>: (whole text)" instead of its tokens."""
-    totals: dict[str, float] = defaultdict(float)
+    totals: dict[FieldKey, float] = defaultdict(float)
     unsplit = unsplit or {}
     for n in range(pair.n_texts):
         if n in unsplit:

@@ -7,6 +7,10 @@ data: ``to_dict()`` gives JSON-ready values.
 Units: attributions are in **score units** (the model's logit); they are
 signed (positive pushed the item up) and, for integrated gradients, sum to
 ``score - baseline_score`` up to the reported convergence delta.
+
+Field roll-ups are keyed by ``FieldKey`` ("item: title", "profile: age",
+"history: genres", "(separators)"): a ``str``, so JSON and dict look-ups see
+the plain text, with the side and the field name as properties.
 """
 from __future__ import annotations
 
@@ -29,6 +33,42 @@ def jsonable(value):
         return int(value)
     return value
 
+
+class FieldKey(str):
+    """A field roll-up bucket: "<side>: <field>" ("item: title", "profile: age", "history: genres"),
+    or ``SEPARATORS`` for tokens outside every field.
+
+    A ``str`` (equal to, hashed and serialised as its text), so a dict keyed by it is looked up
+    with "item: title" and exports as plain JSON; build one with ``FieldKey.of`` and read it
+    with ``side`` / ``name`` instead of splitting the text.
+    """
+
+    __slots__ = ()
+    SEPARATOR = ": "  # field names never hold ":" (the text builder writes "name: value")
+
+    @classmethod
+    def of(cls, side: str, name: str) -> FieldKey:
+        return cls(f"{side}{cls.SEPARATOR}{name}")
+
+    @property
+    def side(self) -> str:
+        """"item", "profile", "history" (or a contrast's "A item" / "B item"); "" for ``SEPARATORS``."""
+        side, sep, _ = self.partition(self.SEPARATOR)
+        return side if sep else ""
+
+    @property
+    def name(self) -> str:
+        """The field ("title", "age"…), ``WHOLE_TEXT``, or the whole key for ``SEPARATORS``."""
+        side, sep, name = self.partition(self.SEPARATOR)
+        return name if sep else side
+
+    @property
+    def is_whole_text(self) -> bool:
+        return self.name == WHOLE_TEXT
+
+
+WHOLE_TEXT = "(whole text)"  # field name of a text not split into tokens yet: its exact text-level share
+SEPARATORS = FieldKey("(separators)")  # bucket of tokens outside every field (" | " between fields)
 
 TOKEN_LEVELS = ("none", "carrying", "all")
 ATTENTION_DETAIL = ("summary", "full")  # how much of the attention maps an exported explanation keeps
@@ -158,7 +198,7 @@ class Explanation:
     convergence_delta: float
     delta_ok: bool
     tokens: list[TokenAttribution]
-    fields: dict[str, float]  # "item: title", "profile: age", "history: genres", "(separators)" → summed attribution
+    fields: dict[FieldKey, float]  # "item: title", "profile: age", "history: genres", "(separators)" → summed attribution
     history_items: list[HistoryContribution]
     attention: list[TextAttention]
     faithfulness: list[DeletionCurve]

@@ -4,7 +4,11 @@
   item ids and the item bias (Shapley values: they add up, identical fields get 0), and optionally
   attributes it to the words of both texts: why A ranks above B.
 - ``what_if`` removes history items or item fields, or replaces the item's text,
-  re-encodes only what changed, and reports the new score and rank.
+  re-encodes only what changed, and re-scores through the model's ``Scorer``
+  (the one scoring path of serving): the new score and rank.
+
+Field keys of the word level are ``FieldKey``s: "A item: genres", "B item: genres",
+"history: title", "(separators)".
 """
 from __future__ import annotations
 
@@ -17,14 +21,15 @@ import numpy as np
 import torch
 
 from ..errors import RecsysError
+from ..progress import Checkpoint, Progress, quiet
 from ..recommender import Recommender, UserContext
+from ..scoring import ModelScorer, Users
 from ..text import build_field_text
-from .core import resolve_context
 from .integrated_gradients import joint_integrated_gradients
-from .methods import Progress
 from .pair import build_pair, full_rank, item_title
 from .rollup import field_totals, history_contributions, token_attributions
-from .types import ExplainConfig, HistoryContribution, TokenAttribution, jsonable
+from .state import resolve_context
+from .types import SEPARATORS, ExplainConfig, FieldKey, HistoryContribution, TokenAttribution, jsonable
 
 
 @dataclass
@@ -62,7 +67,7 @@ class Contrast:
     convergence_delta: float = float("nan")
     tokens_a: list[TokenAttribution] = field(default_factory=list)  # A's text and the (shared) user texts
     tokens_b: list[TokenAttribution] = field(default_factory=list)  # B's text
-    word_fields: dict[str, float] = field(default_factory=dict)  # "A item: genres", "history: title", ...
+    word_fields: dict[FieldKey, float] = field(default_factory=dict)  # "A item: genres", "history: title", ...
     history_items: list[HistoryContribution] = field(default_factory=list)
 
     @property
@@ -162,13 +167,13 @@ def contrast_pair(
     ctx: UserContext | None = None,
     words: bool = True,
     progress: Progress | None = None,
-    cancel: Callable[[], None] | None = None,
+    cancel: Checkpoint | None = None,
 ) -> Contrast:
     """Why A ranks above B for the user: ``score(u, A) − score(u, B)`` split into net field, id and bias
     shares (see ``Contrast``); with ``words`` also joint integrated gradients over A's, B's and the user's
     texts.  ``progress(fraction, message)`` is called between stages, ``cancel`` between encoder passes
     of the word level (either may raise to stop)."""
-    say = progress or (lambda _fraction, _message: None)
+    say = progress or quiet
     ctx = resolve_context(recommender, user_id, ctx)
     a, b = recommender.item_position(item_a), recommender.item_position(item_b)
     if a == b:
@@ -207,7 +212,7 @@ def contrast_pair(
 
 
 def _add_words(contrast: Contrast, recommender: Recommender, ctx: UserContext, a: int, b: int,
-               config: ExplainConfig, cancel: Callable[[], None] | None) -> None:
+               config: ExplainConfig, cancel: Checkpoint | None) -> None:
     """Joint integrated gradients of the difference over A's, B's and the user's texts.
 
     Both pairs share the user texts; B's pair contributes only its item text,
@@ -242,13 +247,13 @@ def _add_words(contrast: Contrast, recommender: Recommender, ctx: UserContext, a
     va = values[:n, : pa.input_ids.shape[1]]
     vb = np.zeros(pb.input_ids.shape)
     vb[0] = values[n, : pb.input_ids.shape[1]]
-    fields = {}
+    fields: dict[FieldKey, float] = {}
     for key, value in field_totals(pa, va).items():
-        fields[("A " + key) if key.startswith("item: ") else key] = value
-    for key, value in field_totals(pb, vb).items():
-        if key.startswith("item: "):
-            fields["B " + key] = value
-        elif key == "(separators)":
+        fields[FieldKey.of("A item", key.name) if key.side == "item" else key] = value
+    for key, value in field_totals(pb, vb).items():  # B's pair adds only its item text (and separators)
+        if key.side == "item":
+            fields[FieldKey.of("B item", key.name)] = value
+        elif key == SEPARATORS:
             fields[key] = fields.get(key, 0.0) + value
     weights = recommender.history_attention(ctx, a)  # A's attention, for reference next to the attributions
     contrast.baseline_difference = result.baseline_score
@@ -310,10 +315,7 @@ def what_if(
         raise RecsysError("Nothing to change: remove a history item or a field, or edit the item text.")
     new_scores = recommender.score_items(new_ctx)
     if text is not None:
-        vector = recommender.encoder.encode([text])
-        with torch.inference_mode():
-            idx = torch.tensor([item])
-            new_scores[item] = float(recommender.model.score(recommender.user_input(new_ctx), torch.from_numpy(vector), idx)[0, 0])
+        new_scores[item] = _score_with_text(recommender, new_ctx, item, text)
     return WhatIf(
         item_id=item_id,
         change="; ".join(changes),
@@ -322,3 +324,15 @@ def what_if(
         rank_before=before_rank,
         rank_after=full_rank(recommender, new_ctx, item, new_scores),
     )
+
+
+def _score_with_text(recommender: Recommender, ctx: UserContext, item: int, text: str) -> float:
+    """The score of ``item`` for ``ctx`` with ``text`` as its text, through the model's ``Scorer``.
+
+    The scorer reads item vectors from one table, so it gets a copy of the catalogue's with the
+    item's row re-encoded (N × T float32 for the call; the shared catalogue is never written).
+    """
+    vectors = recommender.catalog.item_vectors.copy()
+    vectors[item] = recommender.encoder.encode([text])[0]
+    scorer = ModelScorer(recommender.model, vectors)
+    return float(scorer.score(Users([ctx.history], [ctx.profile_vector]), np.array([item]))[0, 0])
