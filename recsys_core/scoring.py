@@ -93,6 +93,23 @@ class ModelScorer(Scorer):
         with torch.inference_mode():
             return self.model.score(user, self.item_vectors[idx], idx).numpy()
 
+    def score_vectors(self, users: Users, vectors: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Scores ``(len(users), len(items))`` of catalogue items ``items`` as if their text vectors were
+        ``vectors`` (C, T): what-if edits and contrast coalitions.  Histories still read the catalogue's
+        vectors; the table is never written, so concurrent callers share one scorer safely."""
+        items = np.asarray(items, dtype=np.int64)
+        vectors = torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32))
+        out = np.empty((len(users), len(items)), dtype=np.float32)
+        item_block, user_block = self._blocks(len(items))
+        for u0 in range(0, len(users), user_block):
+            block = users.rows(u0, u0 + user_block)
+            user = make_user_input(block.histories, block.profiles, self.item_vectors, self.model.config.max_history)
+            for i0 in range(0, len(items), item_block):
+                idx = torch.from_numpy(items[i0 : i0 + item_block])
+                with torch.inference_mode():
+                    out[u0 : u0 + len(block), i0 : i0 + len(idx)] = self.model.score(user, vectors[i0 : i0 + len(idx)], idx).numpy()
+        return out
+
 
 class BaselineScorer(Scorer):
     """A fitted classic baseline; histories are weighted by recency as in training."""

@@ -34,6 +34,21 @@ def test_model_scorer_blocks_give_the_unblocked_scores(tiny_model, budget):
     np.testing.assert_allclose(scorer.score(users, items), _direct_model_scores(tiny_model, contexts, items), atol=1e-6)
 
 
+@pytest.mark.parametrize("budget", [5, 40, 10_000])
+def test_scoring_given_item_vectors_uses_them_for_the_candidates_only(tiny_model, budget):
+    """What-if and contrast score edited item texts through the scorer: the stored vectors give the
+    served scores, other vectors change the candidates' scores but never the histories."""
+    contexts, users = _users(tiny_model, tiny_model.known_users()[:9])
+    items = np.arange(tiny_model.catalog.n_items)[::-1].copy()
+    scorer = ModelScorer(tiny_model.model, tiny_model.catalog.item_vectors, budget=budget)
+    stored = tiny_model.catalog.item_vectors[items]
+    np.testing.assert_allclose(scorer.score_vectors(users, stored, items), scorer.score(users, items), atol=1e-6)
+    other = np.roll(stored, 1, axis=0)  # every candidate gets another item's text
+    changed = scorer.score_vectors(users, other, items)
+    assert not np.allclose(changed, scorer.score(users, items), atol=1e-4)
+    np.testing.assert_allclose(scorer.score(users, items), _direct_model_scores(tiny_model, contexts, items), atol=1e-6)
+
+
 @pytest.mark.parametrize("budget", [1, 50, 10_000])
 def test_baseline_scorers_give_the_baselines_own_scores(tiny_model, tiny_dataset, budget):
     from recsys_core.splits import make_split

@@ -23,7 +23,7 @@ import torch
 from ..errors import RecsysError
 from ..progress import Checkpoint, Progress, quiet
 from ..recommender import Recommender, UserContext
-from ..scoring import ModelScorer, Users
+from ..scoring import Users
 from ..text import build_field_text
 from .integrated_gradients import joint_integrated_gradients
 from .pair import build_pair, full_rank, item_title
@@ -126,10 +126,9 @@ def _coalition_values(recommender: Recommender, ctx: UserContext, a: int, b: int
     fresh = [r for r in rows if isinstance(r, str)]
     encoded = iter(recommender.encoder.encode(fresh) if fresh else [])
     vectors = np.stack([catalog.item_vectors[r] if isinstance(r, int) else next(encoded) for r in rows]).astype(np.float32)
-    cand_vecs = torch.from_numpy(vectors[[texts[frozenset(i for i in c if i < id_player)] for c in coalitions]])
-    cand_idx = torch.tensor([a if id_player in c else b for c in coalitions], dtype=torch.long)
-    with torch.inference_mode():
-        scores = recommender.model.score(recommender.user_input(ctx), cand_vecs, cand_idx)[0]
+    cand_vecs = vectors[[texts[frozenset(i for i in c if i < id_player)] for c in coalitions]]
+    cand_idx = np.array([a if id_player in c else b for c in coalitions], dtype=np.int64)
+    scores = recommender.scorer.score_vectors(Users([ctx.history], [ctx.profile_vector]), cand_vecs, cand_idx)[0]
     return {c: float(s) for c, s in zip(coalitions, scores)}
 
 
@@ -327,12 +326,8 @@ def what_if(
 
 
 def _score_with_text(recommender: Recommender, ctx: UserContext, item: int, text: str) -> float:
-    """The score of ``item`` for ``ctx`` with ``text`` as its text, through the model's ``Scorer``.
-
-    The scorer reads item vectors from one table, so it gets a copy of the catalogue's with the
-    item's row re-encoded (N × T float32 for the call; the shared catalogue is never written).
-    """
-    vectors = recommender.catalog.item_vectors.copy()
-    vectors[item] = recommender.encoder.encode([text])[0]
-    scorer = ModelScorer(recommender.model, vectors)
-    return float(scorer.score(Users([ctx.history], [ctx.profile_vector]), np.array([item]))[0, 0])
+    """The score of ``item`` for ``ctx`` with ``text`` as its text, through the model's ``Scorer``
+    (the history keeps the stored texts: only the candidate is edited)."""
+    vector = recommender.encoder.encode([text])
+    users = Users([ctx.history], [ctx.profile_vector])
+    return float(recommender.scorer.score_vectors(users, vector, np.array([item]))[0, 0])
