@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 
 # Internal on purpose, and the only one: the time format of the run's own progress text, so the
 # estimate reads like it (ask for it to be exported from recsys_core.explain rather than copying it).
-from recsys_core.explain.global_importance import duration
+from recsys_core.progress import duration
 
 from .plots import FONT_SIZE, PALETTE, style
 from .safe_text import plotly_text

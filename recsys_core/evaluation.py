@@ -26,7 +26,7 @@ from .batching import history_matrix
 from .catalog import Catalog
 from .metrics import catalogue_coverage, ci95_half_width, intra_list_diversity, per_user_metrics
 from .model import HybridRecommender
-from .scoring import DEFAULT_BUDGET, BaselineScorer, ModelScorer, Scorer, Users
+from .scoring import DEFAULT_BUDGET, BaselineScorer, ModelScorer, Scorer, Users, top_k
 from .splits import EvalCase, Split
 
 KS = (5, 10, 20)
@@ -152,14 +152,6 @@ def fit_baselines(split: Split, catalog: Catalog) -> list[Baseline]:
     train = history_matrix([split.train[u] for u in users], catalog.n_items)
     train.data[:] = 1.0  # co-occurrence baselines want plain binary interactions
     return [b.fit(train, catalog.item_vectors) for b in default_baselines(catalog.n_items)]
-
-
-def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k highest scores of each row, best first (no full sort)."""
-    k = min(k, scores.shape[1])
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(part, order, axis=1)
 
 
 def evaluate_scorer(

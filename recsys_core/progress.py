@@ -40,3 +40,28 @@ def scaled(progress: Progress, start: float, stop: float) -> Progress:
 def counted(progress: Progress, what: str, unit: str) -> Callable[[int, int], None]:
     """A (done, total) counter reported as ``progress(done / total, "what: done / total unit")``."""
     return lambda done, total: progress(done / total if total else 1.0, f"{what}: {done:,} / {total:,} {unit}")
+
+
+# -- time left, in words ------------------------------------------------------------------
+# Two readings of a number of seconds, for two kinds of estimate: a pace measured on finished units
+# (explained pairs) is worth its seconds; a training run's remaining time is rounded to what a person
+# plans with, since early stopping may end it sooner anyway.
+
+def duration(seconds: float) -> str:
+    """"57 s", "3 min 20 s", "1 h 35 min"."""
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {rest:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def rough_duration(seconds: float) -> str:
+    """"45 s", "3 min", "1 h 20 min": an estimate, so rounded to what a person plans with."""
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"

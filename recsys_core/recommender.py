@@ -16,10 +16,10 @@ from .batching import make_user_input
 from .catalog import Catalog
 from .encoder import EncoderConfig, TextEncoder
 from .errors import UnknownEntityError
-from .evaluation import EvaluationReport, top_k
+from .evaluation import EvaluationReport
 from .model import HybridRecommender, UserInput
 from .retrieval import ExactRetriever, Retriever, make_retriever
-from .scoring import ModelScorer, Users
+from .scoring import ModelScorer, Users, top_k
 from .text import FieldText, build_field_text
 from .training import EpochLog, TrainingRecord
 

@@ -126,3 +126,11 @@ class BaselineScorer(Scorer):
 
     def _score_block(self, users: Users, items: np.ndarray) -> np.ndarray:
         return self.baseline.score(history_matrix(list(users.histories), self.n_items))[:, items]
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k highest scores of each row, best first (no full sort)."""
+    k = min(k, scores.shape[1])
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1)

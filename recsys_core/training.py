@@ -23,7 +23,7 @@ from .batching import make_user_input
 from .catalog import Catalog
 from .errors import RecsysError
 from .model import HybridRecommender, ModelConfig
-from .progress import Cancelled, Checkpoint, Progress, go_on, quiet
+from .progress import Cancelled, Checkpoint, Progress, go_on, quiet, rough_duration
 from .splits import Split
 
 Loss = Literal["softmax", "bpr"]
@@ -247,14 +247,6 @@ def remaining_seconds(
     return this_epoch, total
 
 
-def duration(seconds: float) -> str:
-    """"45 s", "3 min", "1 h 20 min": an estimate, so rounded to what a person plans with."""
-    if seconds < 90:
-        return f"{max(1, round(seconds))} s"
-    minutes = round(seconds / 60)
-    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
-
-
 def batch_message(
     epoch: int, epochs: int, done: int, total: int, epoch_seconds: list[float], epoch_elapsed: float,
     budget_left: float | None,
@@ -263,7 +255,7 @@ def batch_message(
     this_epoch, at_most = remaining_seconds(epoch_seconds, done, total, epoch_elapsed, epochs - epoch, budget_left)
     # One batch is too little to go on, unless finished epochs already give the pace.
     known = done > 1 or bool(epoch_seconds)
-    eta = f" — about {duration(this_epoch)} left in this epoch, at most {duration(at_most)} in all" if known else ""
+    eta = f" — about {rough_duration(this_epoch)} left in this epoch, at most {rough_duration(at_most)} in all" if known else ""
     return f"epoch {epoch} of at most {epochs}, batch {done} / {total}{eta}"
 
 

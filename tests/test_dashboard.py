@@ -108,7 +108,7 @@ def test_interval_table_lists_each_models_half_widths():
 
 
 def test_training_estimates_read_as_a_person_plans():
-    from recsys_core.training import duration as _duration
+    from recsys_core.progress import rough_duration as _duration
 
     assert [_duration(s) for s in (0.2, 45, 200, 3 * 3600 + 20 * 60)] == ["1 s", "45 s", "3 min", "3 h 20 min"]
 

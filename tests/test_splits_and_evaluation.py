@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from recsys_core.catalog import Catalog
-from recsys_core.evaluation import evaluate_scorer, top_k
+from recsys_core.evaluation import evaluate_scorer
+from recsys_core.scoring import top_k
 from recsys_core.splits import EvalCase, SplitConfig, last_out_case, make_split
 from recsys_core.text import build_field_text
 from recsys_core.errors import RecsysError

@@ -24,7 +24,7 @@ See ``types`` for the result schema and ``docs/explanations.md`` for the methods
 from ..progress import Progress
 from .core import add_faithfulness, compose, explain_pair
 from .field_ablation import FieldAblation, field_ablation
-from .global_importance import IMPORTANCE_CONFIG, Bucket, GlobalImportance, WordWeight, duration, global_importance
+from .global_importance import IMPORTANCE_CONFIG, Bucket, GlobalImportance, WordWeight, global_importance
 from .html import explanation_html
 from .levels import TextTokens
 from .methods import TOKEN_METHODS, TokenMethod
@@ -77,7 +77,6 @@ __all__ = [
     "clear_cache",
     "compose",
     "contrast_pair",
-    "duration",
     "explain_pair",
     "explanation_html",
     "field_ablation",

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import RecsysError
 from ..parallel import Engine
-from ..progress import Checkpoint, Progress, go_on, quiet
+from ..progress import Checkpoint, Progress, duration, go_on, quiet
 from ..recommender import Recommender
 from .core import explain_pair
 from .rollup import merge_words
@@ -225,18 +225,6 @@ def sample_users(recommender: Recommender, n_users: int, seed: int = 0) -> list[
         members = [u for u, name in zip(known, names) if name == b.name]
         chosen.extend(rng.choice(members, size=count, replace=False).tolist())
     return sorted(chosen)
-
-
-def duration(seconds: float) -> str:
-    """"57 s", "3 min 20 s", "1 h 35 min"."""
-    seconds = max(0.0, seconds)
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    minutes, rest = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {rest:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
 
 
 def pace(durations: Sequence[float]) -> float:
