@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import streamlit as st
@@ -87,22 +87,30 @@ def _wait(job: Job, progress: Progress | None):
 
 
 # -- what the session remembers -------------------------------------------------------------------
+# The first element of every executor job key this module submits: what kind of work the job is.
+JobKind = Literal["state", "split", "faithfulness", "contrast", "prefetch"]
+StepName = Literal["first", "rest", "faithfulness", "contrast"]  # the Explain page's cancellable steps
+Status = Literal["idle", "asked", "cancelled"]
+
+
 @dataclass(frozen=True)
 class _Step:
     """A long step of the Explain page that the analyst can cancel."""
 
-    kinds: frozenset[str]  # the executor work it waits for (the first element of those jobs' keys)
+    kinds: frozenset[JobKind]  # the executor work it waits for
     parts: tuple[str, ...] = ("",)  # its Cancel buttons: one per wait of the step within a run
     per_pair: bool = True  # a cancel is remembered for the pair; else until the step is asked for again
 
 
-STEPS = {
+STEPS: dict[StepName, _Step] = {
     "first": _Step(frozenset({"state", "split"}), ("view", "split")),  # the first view and its token split
     "rest": _Step(frozenset({"split"})),  # the other history texts
     "faithfulness": _Step(frozenset({"faithfulness", "split"})),
     "contrast": _Step(frozenset({"contrast"}), per_pair=False),
 }
-IDLE, ASKED, CANCELLED = "idle", "asked", "cancelled"  # a step's status (see PairExplanation.status)
+IDLE: Status = "idle"  # a step's status (see PairExplanation.status)
+ASKED: Status = "asked"
+CANCELLED: Status = "cancelled"
 _ANY_PAIR = "any"
 
 
@@ -243,12 +251,12 @@ class PairExplanation:
     def _inputs(self, step: str) -> Any:
         return self.key if STEPS[step].per_pair else _ANY_PAIR
 
-    def ask(self, step: str) -> None:
+    def ask(self, step: StepName) -> None:
         """The analyst pressed the step's button: run it for this pair (again, if it was cancelled)."""
         self._memory.asked[step] = self.key
         self._memory.cancelled.pop(step, None)
 
-    def status(self, step: str) -> str:
+    def status(self, step: StepName) -> Status:
         """``CANCELLED`` when the analyst clicked one of the step's Cancel buttons (this run) or cancelled it for
         this pair before; else ``ASKED`` when it was asked for this pair (or, the comparison, is running); else
         ``IDLE``.  On a fresh click this session withdraws from the step's executor work."""
@@ -265,7 +273,7 @@ class PairExplanation:
         return IDLE
 
     @contextmanager
-    def running(self, step: str, what: str, part: str = "") -> Iterator[CancellableStep]:
+    def running(self, step: StepName, what: str, part: str = "") -> Iterator[CancellableStep]:
         """Progress and a Cancel button while the body waits for the step's work.
 
         A ``Cancelled`` from the body (another session's cancel of shared work, a server shutdown) ends it:

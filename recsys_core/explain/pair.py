@@ -17,8 +17,8 @@ from ..encoder import pool
 from ..model import UserInput
 from ..recommender import Recommender, UserContext
 from ..text import FieldText
+from .types import BASELINES
 
-BASELINES = ("pad", "mask", "empty")
 
 
 @dataclass

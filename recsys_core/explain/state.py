@@ -33,11 +33,10 @@ from ..recommender import Recommender, UserContext
 from .attention import text_attentions
 from .history import HistoryPaths, history_paths
 from .levels import TextLevel, TextTokens, baseline_vectors, split_tokens, text_level
-from .pair import BASELINES, PairInputs, build_pair, full_rank
+from .pair import PairInputs, build_pair, full_rank
 from .state_cache import STATES
-from .types import TOKEN_LEVELS, DeletionCurve, ExplainConfig, TextAttention
+from .types import DeletionCurve, ExplainConfig, TextAttention
 
-METHODS = ("ig", "attention", "all")
 CARRY_SHARE = 0.9  # history texts are split, largest |share| first, until they cover this share of the history's |shares|
 CARRY_MAX = 5  # ... but at most this many history texts up front
 CARRY_MIN = 0.01  # ... and none whose |share| is below this fraction of |score − baseline|
@@ -112,17 +111,6 @@ def resolve_context(recommender: Recommender, user_id: str | None, ctx: UserCont
     return recommender.context(user_id)
 
 
-def check_config(config: ExplainConfig) -> None:
-    if config.method not in METHODS:
-        raise RecsysError(f"Unknown method {config.method!r}: choose one of {', '.join(METHODS)}.")
-    if config.baseline not in BASELINES:
-        raise RecsysError(f"Unknown baseline {config.baseline!r}: choose one of {', '.join(BASELINES)}.")
-    if config.token_level not in TOKEN_LEVELS:
-        raise RecsysError(f"Unknown token level {config.token_level!r}: choose one of {', '.join(TOKEN_LEVELS)}.")
-    if config.n_steps < 1:
-        raise RecsysError(f"The number of integration steps must be at least 1, got {config.n_steps}.")
-
-
 def cached_state(
     recommender: Recommender, user_id: str | None, item_id: str, config: ExplainConfig, ctx: UserContext | None = None
 ) -> PairState | None:
@@ -146,7 +134,6 @@ def pair_state(
     progress: Progress | None = None,
 ) -> PairState:
     """The first stage of a pair's explanation (cached; computed once however many threads ask)."""
-    check_config(config)
     ctx = resolve_context(recommender, user_id, ctx)
     item = recommender.item_position(item_id)
     key = state_key(recommender, ctx, item_id, config)

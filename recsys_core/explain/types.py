@@ -15,8 +15,11 @@ the plain text, with the side and the field name as properties.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
+from typing import Literal, get_args
 
 import numpy as np
+
+from ..errors import RecsysError
 
 
 def jsonable(value):
@@ -70,22 +73,36 @@ class FieldKey(str):
 WHOLE_TEXT = "(whole text)"  # field name of a text not split into tokens yet: its exact text-level share
 SEPARATORS = FieldKey("(separators)")  # bucket of tokens outside every field (" | " between fields)
 
-TOKEN_LEVELS = ("none", "carrying", "all")
+Method = Literal["ig", "attention", "all"]
+Baseline = Literal["pad", "mask", "empty"]
+TokenLevel = Literal["none", "carrying", "all"]
+METHODS: tuple[Method, ...] = get_args(Method)
+BASELINES: tuple[Baseline, ...] = get_args(Baseline)
+TOKEN_LEVELS: tuple[TokenLevel, ...] = get_args(TokenLevel)
 ATTENTION_DETAIL = ("summary", "full")  # how much of the attention maps an exported explanation keeps
 
 
 @dataclass(frozen=True)
 class ExplainConfig:
-    method: str = "all"  # "ig" | "attention" | "all"
+    method: Method = "all"
     n_steps: int = 64  # most integration steps per text; fewer are used when the delta is already within the flag
     ig_method: str = "gausslegendre"  # integration rule: "gausslegendre" or riemann_{trapezoid,left,right,middle}
-    baseline: str = "pad"  # "pad" | "mask" | "empty" (field values blanked, field names kept)
+    baseline: Baseline = "pad"  # "empty": field values blanked, field names kept
     max_history: int = 20  # history items attributed (the model never looks further back)
-    token_level: str = "all"  # texts split into tokens: "none", "carrying" (item, profile, history items carrying the score) or "all"
+    token_level: TokenLevel = "all"  # texts split into tokens; "carrying": the item, profile and history items carrying the score
     delta_tolerance: float = 0.05  # flag |delta| above this share of |score - baseline score|
     faithfulness: bool = True  # deletion curves (costly: the dashboard asks for them on request)
     deletion_fractions: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
     attention_layers: str = "full"  # "full": layers × heads for item/profile texts; history texts head-averaged
+
+    def __post_init__(self) -> None:
+        """Checked at construction, so a wrong setting is one clear message before any work."""
+        for name, allowed in (("method", METHODS), ("baseline", BASELINES), ("token level", TOKEN_LEVELS)):
+            value = getattr(self, name.replace(" ", "_"))
+            if value not in allowed:
+                raise RecsysError(f"Unknown {name} {value!r}: choose one of {', '.join(allowed)}.")
+        if self.n_steps < 1:
+            raise RecsysError(f"The number of integration steps must be at least 1, got {self.n_steps}.")
 
     def to_dict(self) -> dict:
         return asdict(self)
