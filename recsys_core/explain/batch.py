@@ -5,6 +5,7 @@ loads the model directory and its own copy of the encoder.
 """
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..artifacts import load as load_model
+from ..artifacts import save as save_model
 from ..parallel import Engine, cpus_per_worker, map_on_ray
 from ..recommender import Recommender
 from .core import explain_pair
@@ -57,3 +59,23 @@ def explain_pairs(
     rows = pd.DataFrame({"row": np.arange(len(pairs)), "user_id": users, "item_id": items})
     out = map_on_ray(engine, rows, _ExplainBatch, (str(Path(model_dir)), config), pairs_per_batch)
     return out.sort_values("row")["explanation"].tolist()
+
+
+def explain_recommender_pairs(
+    recommender: Recommender,
+    pairs: Sequence[tuple[str, str]],
+    config: ExplainConfig | None = None,
+    *,
+    engine: Engine = Engine(),
+    model_dir: str | Path | None = None,
+) -> list[Explanation]:
+    """``explain_pairs`` for a recommender in memory: Ray workers load ``model_dir`` when given (a
+    cluster needs it on shared storage), else a copy saved to a temporary folder for the call, which
+    only works where the workers share this machine's disk (a local runtime)."""
+    config = config or ExplainConfig()
+    if engine.kind == "local":
+        return explanation_batch(recommender, pairs, config)
+    if model_dir is not None:
+        return explain_pairs(model_dir, pairs, config, engine=engine)
+    with tempfile.TemporaryDirectory(prefix="recsys-importance-") as tmp:
+        return explain_pairs(save_model(recommender, Path(tmp) / "model"), pairs, config, engine=engine)

@@ -18,7 +18,6 @@ mistaken for the requested one.
 """
 from __future__ import annotations
 
-import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -31,6 +30,7 @@ from ..errors import RecsysError
 from ..parallel import Engine
 from ..progress import Checkpoint, Progress, duration, go_on, quiet
 from ..recommender import Recommender
+from .batch import explain_recommender_pairs
 from .core import explain_pair
 from .rollup import merge_words
 from .types import SEPARATORS, ExplainConfig, Explanation, FieldKey, TokenAttribution, jsonable
@@ -262,19 +262,9 @@ def _explain_here(recommender, pairs, config, say: Progress, cancel: Checkpoint)
 
 
 def _explain_on_ray(recommender, pairs, config, engine, model_dir, say: Progress, cancel: Checkpoint) -> list[Explanation]:
-    from ..artifacts import save as save_model
-    from .batch import explain_pairs
-
     cancel()
     say(0.0, f"Explaining {len(pairs)} pairs on Ray (no progress until the workers finish)…")
-    if model_dir is not None:
-        result = explain_pairs(model_dir, pairs, config, engine=engine)
-    else:
-        # Workers load the model from a directory; a temporary one only works where workers share this
-        # machine's disk (a local runtime) — on a cluster pass ``model_dir`` on shared storage.
-        with tempfile.TemporaryDirectory(prefix="recsys-importance-") as tmp:
-            path = save_model(recommender, Path(tmp) / "model")
-            result = explain_pairs(path, pairs, config, engine=engine)
+    result = explain_recommender_pairs(recommender, pairs, config, engine=engine, model_dir=model_dir)
     cancel()
     return result
 
