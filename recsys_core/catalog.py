@@ -11,13 +11,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .encoder import ProgressFn
 from .errors import DataValidationError
+from .progress import Progress
 from .schema import ITEM, TIMESTAMP, USER, Dataset
 from .text import FieldText, build_field_text, build_texts
 
-# texts (and an optional (done, total) counter) → (len(texts), dim) float32 vectors
-EncodeFn = Callable[[Sequence[str], ProgressFn | None], np.ndarray]
+# texts (and an optional progress callback) → (len(texts), dim) float32 vectors
+EncodeFn = Callable[[Sequence[str], Progress | None], np.ndarray]
 
 
 @dataclass
@@ -79,7 +79,7 @@ def user_histories(interactions: pd.DataFrame, item_index: dict[str, int]) -> di
     return {user: items for user, (items, _) in timed_histories(interactions, item_index).items()}
 
 
-def build_catalog(dataset: Dataset, encode: EncodeFn, progress: ProgressFn | None = None) -> Catalog:
+def build_catalog(dataset: Dataset, encode: EncodeFn, progress: Progress | None = None) -> Catalog:
     """Build texts for every item and profile and encode them with ``encode``.
 
     ``encode`` is usually ``TextEncoder.encode`` (through its cache); the pipeline

@@ -2,7 +2,7 @@
 instant leaves the previous state usable, and how it cleans up after writers that died.
 
 One home for the primitives that :mod:`recsys_core.artifacts` (a model folder, replaced whole),
-:class:`recsys_core.encoder.EmbeddingCache` (one shard file per write) and the dashboard's session
+:class:`recsys_core.embedding_cache.EmbeddingCache` (one shard file per write) and the dashboard's session
 store (``session.json`` and the folders it points at) all rely on:
 
 * :func:`write_file` — a file is seen whole or not at all: written to a temporary sibling, fsynced,

@@ -12,8 +12,10 @@ import numpy as np
 import pandas as pd
 
 from .catalog import EncodeFn
-from .encoder import EmbeddingCache, EncoderConfig, ProgressFn, TextEncoder
+from .embedding_cache import EmbeddingCache
+from .encoder import EncoderConfig, TextEncoder
 from .parallel import Engine, cpus_per_worker, map_on_ray
+from .progress import Progress, counted
 
 
 class _EncodeBatch:
@@ -75,11 +77,11 @@ def encoder_for(encoder: TextEncoder, engine: Engine) -> EncodeFn:
     if engine.kind == "local":
         return encoder.encode
 
-    def on_ray(texts: Sequence[str], progress: ProgressFn | None = None) -> np.ndarray:
+    def on_ray(texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         cache_root = encoder.cache.dir.parent if encoder.cache else None
         vectors = encode_texts(texts, encoder.config, cache_dir=cache_root, engine=engine)
-        if progress:
-            progress(len(texts), len(texts))
+        if progress:  # the workers report nothing on the way: one count at the end
+            counted(progress, "encoding", "texts")(len(texts), len(texts))
         return vectors
 
     return on_ray

@@ -29,7 +29,7 @@ from .evaluation import (
 )
 from .model import ModelConfig
 from .parallel import Engine
-from .progress import Checkpoint, Progress, counted, quiet
+from .progress import Checkpoint, Progress, quiet
 from .recommender import Recommender
 from .schema import Dataset
 from .splits import Split, SplitConfig, make_split
@@ -101,7 +101,7 @@ def fit(
     started = time.perf_counter()
     say(0.0, "encoding texts")
     encoder = TextEncoder(options.encoder, cache_dir=options.cache_dir or default_cache_dir())
-    catalog = build_catalog(dataset, encoder_for(encoder, options.engine), counted(say, "encoding", "texts"))
+    catalog = build_catalog(dataset, encoder_for(encoder, options.engine), say)
     say(0.0, "splitting")
     split = make_split(dataset.interactions, catalog, options.split)
     model_config = model_config_for(catalog, options)

@@ -77,7 +77,7 @@ import time  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from recsys_core.encoder import EmbeddingCache  # noqa: E402
+from recsys_core.embedding_cache import EmbeddingCache  # noqa: E402
 
 DEAD_PID = 2**22 + 4321  # above the default pid_max: no such process
 
@@ -186,11 +186,12 @@ def test_one_cache_shared_by_threads(tmp_path):
 
 CHILD = """
 import sys, time
-from recsys_core.encoder import EmbeddingCache, EncoderConfig, TextEncoder
+from recsys_core.embedding_cache import EmbeddingCache
+from recsys_core.encoder import EncoderConfig, TextEncoder
 EmbeddingCache.FLUSH_TEXTS = 16
 enc = TextEncoder(EncoderConfig(batch_size=8), cache_dir=sys.argv[1])
 texts = [f"film number {i} about the sea and the stars" for i in range(4000)]
-enc.encode(texts, progress=lambda done, total: time.sleep(0.01))
+enc.encode(texts, progress=lambda fraction, message: time.sleep(0.01))
 """
 
 

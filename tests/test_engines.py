@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from recsys_core import artifacts
-from recsys_core.encoder import EmbeddingCache, EncoderConfig
+from recsys_core.embedding_cache import EmbeddingCache
+from recsys_core.encoder import EncoderConfig
 from recsys_core.batch import recommend_all
 from recsys_core.encoding import encode_texts, encoder_for
 from recsys_core.explain.batch import explain_pairs
