@@ -86,14 +86,14 @@ def fit(
     dataset: Dataset,
     options: FitOptions = FitOptions(),
     progress: Progress | None = None,
-    checkpoint: Checkpoint | None = None,
+    cancel: Checkpoint | None = None,
     on_epoch: Callable[[EpochLog], None] | None = None,
 ) -> Recommender:
     """Encode, split, train with early stopping, evaluate against baselines on the same split.
 
     progress(fraction of the current stage, message): each stage of ``FIT_STAGES`` starts with
     ``progress(0.0, stage)``; encoding then reports "encoding: 1,200 / 4,000 texts" and training
-    "epoch 2 of at most 30, batch 5 / 40 — about …".  checkpoint() is called before every training
+    "epoch 2 of at most 30, batch 5 / 40 — about …".  cancel() is called before every training
     batch: a ``Cancelled`` it raises stops training, and the best complete epoch is kept
     (``training.train_model``).  on_epoch(EpochLog) after each validated epoch.
     """
@@ -118,7 +118,7 @@ def fit(
         options.train,
         on_epoch=on_epoch,
         progress=say,
-        checkpoint=checkpoint,
+        cancel=cancel,
         validate=validate if val_cases else None,
     )
     say(0.0, "evaluating")

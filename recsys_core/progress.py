@@ -1,11 +1,12 @@
 """One protocol for long work: how it reports progress and how a caller stops it.
 
-Every long step of the package (encoding, training, explaining a pair, global
-feature importance, field ablation) takes the same two optional callables:
+Every long step of the package (training, explaining a pair, global feature
+importance, field ablation; encoding reports progress only) takes the same two
+optional callables:
 
-    progress(fraction, message)  fraction done in [0, 1] and what is running now
-    checkpoint()                 called between units of work; raises ``Cancelled``
-                                 when the caller wants the work stopped
+    progress: Progress     progress(fraction done in [0, 1], what is running now)
+    cancel: Checkpoint     cancel() is called between units of work and raises
+                           ``Cancelled`` when the caller wants the work stopped
 
 A step that is cancelled either raises ``Cancelled`` to its caller (nothing
 half-computed is kept) or, where a partial result is worth keeping (training

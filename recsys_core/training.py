@@ -139,19 +139,19 @@ def train_model(
     config: TrainConfig = TrainConfig(),
     on_epoch: Callable[[EpochLog], None] | None = None,
     progress: Progress | None = None,
-    checkpoint: Checkpoint | None = None,
+    cancel: Checkpoint | None = None,
     validate: Callable[[HybridRecommender], float] | None = None,
 ) -> TrainResult:
     """Train with early stopping on ``validate(model)`` (validation NDCG@10).
 
     ``progress(fraction of all epochs, "epoch 2 of at most 30, batch 5 / 40 — about …")``
-    is called after every batch; ``checkpoint()`` is called before every batch,
+    is called after every batch; ``cancel()`` is called before every batch,
     and a ``Cancelled`` it raises stops training at once (a dashboard's Stop
     button).  An epoch cut short by a stop is neither validated nor logged (its
     weights are a partial pass); the best complete epoch is kept, and a stop
     before the first complete epoch raises ``TrainingStopped``.
     """
-    say, check = progress or quiet, checkpoint or go_on
+    say, check = progress or quiet, cancel or go_on
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     model = HybridRecommender(model_config)

@@ -264,7 +264,7 @@ def test_train_passes_ids_renames_and_settings_to_the_library(tmp_path, capsys, 
     (tmp_path / "ml.user").write_bytes(ML_USER.replace(b"user_id:token", b"uid:token", 1))
     seen = {}
 
-    def fake_fit(dataset, options, progress=None, checkpoint=None, on_epoch=None):
+    def fake_fit(dataset, options, progress=None, cancel=None, on_epoch=None):
         seen.update(dataset=dataset, options=options)
         raise commands.RecsysError("stopped by the test")
 

@@ -77,7 +77,7 @@ def _stop_after(batches: int):
 def test_a_stop_keeps_the_best_complete_epoch_and_never_validates_a_partial_one(tiny_dataset, embedding_cache):
     options = FitOptions(train=TrainConfig(epochs=50, batch_size=8, patience=50), baselines=False, cache_dir=embedding_cache)
     n_batches = -(-len(tiny_dataset.interactions) // 8)  # at least this many batches per epoch
-    rec = fit(tiny_dataset, options, checkpoint=_stop_after(n_batches + 2))  # stop early in epoch 2
+    rec = fit(tiny_dataset, options, cancel=_stop_after(n_batches + 2))  # stop early in epoch 2
     assert rec.training.stopped == "stopped by user"
     assert [e.epoch for e in rec.train_log] == [1] and rec.training.best_epoch == 1
 
@@ -87,7 +87,7 @@ def test_a_stop_before_the_first_complete_epoch_makes_no_model(tiny_dataset, emb
 
     options = FitOptions(train=TrainConfig(epochs=50, batch_size=8), baselines=False, cache_dir=embedding_cache)
     with pytest.raises(TrainingStopped, match="before any epoch was complete"):
-        fit(tiny_dataset, options, checkpoint=_stop_after(2))
+        fit(tiny_dataset, options, cancel=_stop_after(2))
 
 
 def test_a_time_budget_stops_before_an_epoch_that_would_overrun_it(tiny_dataset, embedding_cache):
