@@ -138,11 +138,13 @@ def measure(
     warm_run: bool = True,
     id_dropout: float | None = None,
     say: Callable[[str], None] = lambda _line: None,
+    on_evaluated: Callable[[ColdStartResult], None] | None = None,
 ) -> ColdStartResult:
     """Train product, text-only (and the warm product, and an id-dropout variant) on ``options.split``.
 
     ``options.split`` must hold out users and cold items (``split_config``).  Baselines are not
-    fitted (``Random`` is the floor here); ``say`` hears each step as it ends.
+    fitted (``Random`` is the floor here); ``say`` hears each step as it ends, ``on_evaluated`` the
+    result before the warm run starts (so a stopped run still leaves the main table).
     """
     if not (options.split.cold_items > 0 and options.split.holdout_users > 0):
         raise ValueError(f"The split must hold out cold items and users, got {options.split}.")
@@ -179,6 +181,8 @@ def measure(
 
     report, cold_vs_text = step("evaluate (all slices)", evaluate)
     result = ColdStartResult(report, models, cold_vs_text, seconds=seconds)
+    if on_evaluated is not None:
+        on_evaluated(result)
     if warm_run:
         warm_options = replace(options, split=replace(options.split, holdout_users=0.0))
         warm = step("fit product, warm run (no users held out)", lambda: fit(dataset, warm_options))
@@ -253,7 +257,8 @@ def main() -> None:
         data = load_case(case)
         print(f"  loading: {time.perf_counter() - started:.1f} s", flush=True)
         result = measure(data, options, warm_run=not args.no_warm_run, id_dropout=args.id_dropout,
-                         say=lambda line: print(line, flush=True))
+                         say=lambda line: print(line, flush=True),
+                         on_evaluated=lambda r: print("\n" + format_result(f"{case} (before the warm run)", r) + "\n", flush=True))
         print("\n" + format_result(case, result), flush=True)
         print(f"[{case}] done in {(time.perf_counter() - started) / 60:.1f} min", flush=True)
 
