@@ -1,0 +1,273 @@
+"""Cold items and new users (issue 17): the product's model against a text-only reference, on one split.
+
+    python bench/cold_start.py [--case demo 100k] [--epochs N] [--max-minutes M] [--seed 0] [--id-dropout 0.5]
+
+For each case (bench/cases.py; ``1m`` is accepted but slow) every model is trained with
+``recsys_core.fit`` on ONE split, ``SplitConfig(cold_items=0.1, holdout_users=0.2, seed)``:
+
+* **product**: ``FitOptions()`` as shipped (only the split is set);
+* **text-only**: the same, item ids switched off (``ablate=("use_item_ids",)``): the same text
+  vectors, no id embeddings and no item bias;
+* **Random**: ``evaluation.random_scorer``.
+
+All three are evaluated by ``evaluation.evaluate_all`` on the same cases: warm test (last item
+of trained users), cold items (each user's cold items, ranked among the cold items only) and
+inductive users (users held out of training: their last warm item given the earlier ones and
+their profile, if any), each with a 95% interval over users.
+
+**New user vs warm, the same users.** A second product model is trained on the split with
+``holdout_users=0`` (same seed, so the same cold items; the held-out users' items but the last
+two are now trained on) and scored on the inductive users' very same cases (same history, same
+target, whole catalogue).  The ratio new-user / warm says what not having trained on a user costs.
+
+Ratios are of means; next to each, the paired difference over the same users with its 95%
+interval says whether the gap is more than noise.  ``--id-dropout X`` adds, in the same run, the
+product model trained with ``ModelConfig.id_dropout = X`` (default 0.25) on the same split.
+Everything is seeded; each step's wall time is printed.  Run it alone (2 cores).
+
+Run time (demo, 2026-12-01, alone, epochs as shipped): product 197 s (incl. 31 s encoding; best
+epoch 6), text-only 790 s (best epoch 22: it converges far slower, so ``--max-minutes`` or a low
+``--epochs`` cuts it short and favours the product), ``--id-dropout 0.5`` 206 s (best epoch 12),
+evaluation 18 s, the warm run (25% more users) a few minutes (best epoch 5, stopped at 8): about
+25 min for the demo case with ``--id-dropout``.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # recsys_core from a checkout, installed or not
+
+from recsys_core import pipeline
+from recsys_core.evaluation import (
+    MAX_RANKED_PAIRS,
+    MODEL_NAME,
+    CaseScorer,
+    EvaluationReport,
+    evaluate_all,
+    model_scorer,
+    per_case_metrics,
+    random_scorer,
+    sample_cases,
+)
+from recsys_core.metrics import ci95_half_width
+from recsys_core.pipeline import FitOptions, fit
+from recsys_core.recommender import Recommender
+from recsys_core.schema import Dataset
+from recsys_core.splits import EvalCase, SplitConfig, make_split
+from recsys_core.training import TrainConfig
+
+TEXT_ONLY = "text-only (no ids)"
+RANDOM = "Random"
+METRIC = "NDCG@10"
+SAMPLE_SEED = 0  # evaluate_all's user sample (above MAX_RANKED_PAIRS) and the paired comparisons use the same one
+COLD, NEW_USERS = "cold items", "inductive users"  # evaluate_all's slice names
+
+
+def split_config(seed: int = 0) -> SplitConfig:
+    """The one split of issue 17's measurements."""
+    return SplitConfig(cold_items=0.1, holdout_users=0.2, seed=seed)
+
+
+@dataclass(frozen=True)
+class Paired:
+    """Two scorers on the same cases: means of ``METRIC``, their ratio, and the paired difference a − b."""
+
+    a: float
+    b: float
+    n_cases: int
+    diff_ci95: float  # half-width of the 95% interval of the mean per-case difference
+
+    @property
+    def ratio(self) -> float:
+        return self.a / self.b if self.b > 0 else math.nan
+
+    @property
+    def diff(self) -> float:
+        return self.a - self.b
+
+
+@dataclass
+class ColdStartResult:
+    """One case's measurement.
+
+    report: ``evaluate_all`` of product, text-only, Random (and any extra variant) on test, cold items
+    and inductive users.  cold_vs_text: product (a) vs text-only (b) on the cold-item cases.
+    new_vs_warm: the product on the inductive users (a) vs the warm-run product on the same cases (b);
+    None without a warm run.  seconds: wall time of each step, in order.
+    """
+
+    report: EvaluationReport
+    models: dict[str, Recommender]
+    cold_vs_text: Paired
+    new_vs_warm: Paired | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def model_config_change(**changes) -> Iterator[None]:
+    """``fit`` building its ``ModelConfig`` with ``changes`` (e.g. id_dropout=0.5) inside the block.
+
+    ``FitOptions`` can only switch parts off (``ablate``); a measurement of another value goes
+    through here so the product's options and saved format stay as they are.
+    """
+    original = pipeline.model_config_for
+    pipeline.model_config_for = lambda catalog, options: replace(original(catalog, options), **changes)
+    try:
+        yield
+    finally:
+        pipeline.model_config_for = original
+
+
+def paired(a: CaseScorer, b: CaseScorer, cases: Sequence[EvalCase], n_items: int,
+           candidates: np.ndarray | None = None) -> Paired:
+    """``METRIC`` of two scorers on the same cases, as ``evaluate_all`` picks and ranks them."""
+    n_rankable = n_items if candidates is None else len(candidates)
+    cases = [c for c in sample_cases(cases, n_rankable, MAX_RANKED_PAIRS, SAMPLE_SEED)
+             if len(np.setdiff1d(c.targets, c.history))]  # evaluation leaves out a re-consumed target too
+    va = per_case_metrics(a, cases, n_items, (10,), candidates)[1][METRIC]
+    vb = per_case_metrics(b, cases, n_items, (10,), candidates)[1][METRIC]
+    return Paired(float(va.mean()), float(vb.mean()), len(cases), ci95_half_width(va - vb))
+
+
+def measure(
+    dataset: Dataset,
+    options: FitOptions,
+    warm_run: bool = True,
+    id_dropout: float | None = None,
+    say: Callable[[str], None] = lambda _line: None,
+    on_evaluated: Callable[[ColdStartResult], None] | None = None,
+) -> ColdStartResult:
+    """Train product, text-only (and the warm product, and an id-dropout variant) on ``options.split``.
+
+    ``options.split`` must hold out users and cold items (``split_config``).  Baselines are not
+    fitted (``Random`` is the floor here); ``say`` hears each step as it ends, ``on_evaluated`` the
+    result before the warm run starts (so a stopped run still leaves the main table).
+    """
+    if not (options.split.cold_items > 0 and options.split.holdout_users > 0):
+        raise ValueError(f"The split must hold out cold items and users, got {options.split}.")
+    options = replace(options, baselines=False)
+    seconds: dict[str, float] = {}
+
+    def step(name: str, run):
+        started = time.perf_counter()
+        value = run()
+        seconds[name] = time.perf_counter() - started
+        extra = ""
+        if isinstance(value, Recommender):
+            extra = f" (best epoch {value.training.best_epoch}, {value.training.stopped})"
+        say(f"  {name}: {seconds[name]:.1f} s{extra}")
+        return value
+
+    product = step("fit product", lambda: fit(dataset, options))
+    text = step("fit text-only", lambda: fit(dataset, replace(options, ablate=("use_item_ids",))))
+    models = {MODEL_NAME: product, TEXT_ONLY: text}
+    if id_dropout is not None:
+        def fit_variant():
+            with model_config_change(id_dropout=id_dropout):
+                return fit(dataset, options)
+        models[f"{MODEL_NAME} id_dropout={id_dropout}"] = step(f"fit product, id_dropout={id_dropout}", fit_variant)
+    catalog = product.catalog
+    split = make_split(dataset.interactions, catalog, options.split)
+    scorers: dict[str, CaseScorer] = {name: model_scorer(rec.model, catalog) for name, rec in models.items()}
+    scorers[RANDOM] = random_scorer(catalog.n_items, options.split.seed)
+
+    def evaluate():
+        report = evaluate_all(scorers, split, catalog, seed=SAMPLE_SEED)
+        cold_vs_text = paired(scorers[MODEL_NAME], scorers[TEXT_ONLY], split.cold_test, catalog.n_items, split.cold_items)
+        return report, cold_vs_text
+
+    report, cold_vs_text = step("evaluate (all slices)", evaluate)
+    result = ColdStartResult(report, models, cold_vs_text, seconds=seconds)
+    if on_evaluated is not None:
+        on_evaluated(result)
+    if warm_run:
+        warm_options = replace(options, split=replace(options.split, holdout_users=0.0))
+        warm = step("fit product, warm run (no users held out)", lambda: fit(dataset, warm_options))
+        warm_split = make_split(dataset.interactions, warm.catalog, warm_options.split)
+        if not np.array_equal(warm_split.cold_items, split.cold_items):
+            raise RuntimeError("The warm run's split has other cold items: the comparison would not be like for like.")
+        models["warm run"] = warm
+        result.new_vs_warm = step(
+            "evaluate new users vs warm",
+            lambda: paired(scorers[MODEL_NAME], model_scorer(warm.model, catalog), split.inductive_test, catalog.n_items),
+        )
+    return result
+
+
+def _slice(report: EvaluationReport, name: str):
+    return next((s for s in report.slices if s.name == name), None)
+
+
+def format_result(case: str, result: ColdStartResult) -> str:
+    """The printed table and ratios of one case (markdown, pasted into docs/benchmarks.md as is)."""
+    report = result.report
+    lines = [f"### {case}", "", f"Protocol: {report.protocol}", ""]
+    names = list(report.slices[0].metrics)
+    header = "| " + " | ".join([f"{METRIC} ± 95%"] + [f"{s.name} ({s.n_cases} users)" for s in report.slices]) + " |"
+    lines += [header, "|" + "---|" * (len(report.slices) + 1)]
+    for name in names:
+        cells = []
+        for s in report.slices:
+            value = s.metrics.get(name, {}).get(METRIC, math.nan)
+            half = s.ci95.get(name, {}).get(METRIC, math.nan)
+            cells.append(f"{value:.4f} ± {half:.4f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines.append("")
+
+    def ratio_line(label: str, p: Paired) -> str:
+        return (f"- {label}: {p.a:.4f} / {p.b:.4f} = **{p.ratio:.2f}** "
+                f"(paired difference {p.diff:+.4f} ± {p.diff_ci95:.4f}, {p.n_cases} users)")
+
+    lines.append(ratio_line("cold items, product / text-only", result.cold_vs_text))
+    cold = _slice(report, COLD)
+    if cold is not None:
+        to_random = cold.metrics[MODEL_NAME][METRIC] / cold.metrics[RANDOM][METRIC] if cold.metrics[RANDOM][METRIC] > 0 else math.nan
+        lines.append(f"- cold items, product / Random: {cold.metrics[MODEL_NAME][METRIC]:.4f} / "
+                     f"{cold.metrics[RANDOM][METRIC]:.4f} = **{to_random:.2f}**")
+    if result.new_vs_warm is not None:
+        lines.append(ratio_line("new users, product / the same users' cases in the warm run", result.new_vs_warm))
+    lines.append("")
+    lines.append("Training: " + "; ".join(
+        f"{name} best epoch {rec.training.best_epoch} ({rec.training.stopped})" for name, rec in result.models.items()))
+    lines.append("Wall time: " + "; ".join(f"{name} {s:.0f} s" for name, s in result.seconds.items())
+                 + f"; total {sum(result.seconds.values()) / 60:.1f} min")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    from cases import CASES, load_case
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--case", nargs="+", default=["demo", "100k"], choices=list(CASES))
+    parser.add_argument("--epochs", type=int, default=TrainConfig.epochs, help="at most this many epochs per model")
+    parser.add_argument("--max-minutes", type=float, default=None, help="training budget per model")
+    parser.add_argument("--seed", type=int, default=0, help="split and training seed")
+    parser.add_argument("--id-dropout", type=float, default=None, help="also train the product with this id dropout")
+    parser.add_argument("--no-warm-run", action="store_true", help="skip the warm run (no new-user / warm ratio)")
+    args = parser.parse_args()
+    train = TrainConfig(epochs=args.epochs, max_minutes=args.max_minutes, seed=args.seed)
+    options = FitOptions(split=split_config(args.seed), train=train)
+    print(f"bench/cold_start.py {' '.join(sys.argv[1:])} — {time.strftime('%Y-%m-%d %H:%M')}", flush=True)
+    for case in args.case:
+        started = time.perf_counter()
+        print(f"\n[{case}] loading", flush=True)
+        data = load_case(case)
+        print(f"  loading: {time.perf_counter() - started:.1f} s", flush=True)
+        result = measure(data, options, warm_run=not args.no_warm_run, id_dropout=args.id_dropout,
+                         say=lambda line: print(line, flush=True),
+                         on_evaluated=lambda r: print("\n" + format_result(f"{case} (before the warm run)", r) + "\n", flush=True))
+        print("\n" + format_result(case, result), flush=True)
+        print(f"[{case}] done in {(time.perf_counter() - started) / 60:.1f} min", flush=True)
+
+
+if __name__ == "__main__":
+    main()
