@@ -34,11 +34,10 @@ evaluation 18 s, the warm run (25% more users) a few minutes (best epoch 5, stop
 from __future__ import annotations
 
 import argparse
-import contextlib
 import math
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -46,7 +45,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # recsys_core from a checkout, installed or not
 
-from recsys_core import pipeline
 from recsys_core.evaluation import (
     MAX_RANKED_PAIRS,
     MODEL_NAME,
@@ -112,21 +110,6 @@ class ColdStartResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-@contextlib.contextmanager
-def model_config_change(**changes) -> Iterator[None]:
-    """``fit`` building its ``ModelConfig`` with ``changes`` (e.g. id_dropout=0.5) inside the block.
-
-    ``FitOptions`` can only switch parts off (``ablate``); a measurement of another value goes
-    through here so the product's options and saved format stay as they are.
-    """
-    original = pipeline.model_config_for
-    pipeline.model_config_for = lambda catalog, options: replace(original(catalog, options), **changes)
-    try:
-        yield
-    finally:
-        pipeline.model_config_for = original
-
-
 def paired(a: CaseScorer, b: CaseScorer, cases: Sequence[EvalCase], n_items: int,
            candidates: np.ndarray | None = None) -> Paired:
     """``METRIC`` of two scorers on the same cases, as ``evaluate_all`` picks and ranks them."""
@@ -171,10 +154,9 @@ def measure(
     text = step("fit text-only", lambda: fit(dataset, replace(options, ablate=("use_item_ids",))))
     models = {MODEL_NAME: product, TEXT_ONLY: text}
     if id_dropout is not None:
-        def fit_variant():
-            with model_config_change(id_dropout=id_dropout):
-                return fit(dataset, options)
-        models[f"{MODEL_NAME} id_dropout={id_dropout}"] = step(f"fit product, id_dropout={id_dropout}", fit_variant)
+        variant = replace(options, id_dropout=id_dropout)
+        models[f"{MODEL_NAME} id_dropout={id_dropout}"] = step(f"fit product, id_dropout={id_dropout}",
+                                                              lambda: fit(dataset, variant))
     catalog = product.catalog
     split = make_split(dataset.interactions, catalog, options.split)
     scorers: dict[str, CaseScorer] = {name: model_scorer(rec.model, catalog) for name, rec in models.items()}

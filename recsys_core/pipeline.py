@@ -44,6 +44,7 @@ class FitOptions:
     dim: int = 64
     hidden: int = 64
     max_history: int = 20
+    id_dropout: float = ModelConfig.id_dropout  # share of item ids hidden per training example (cold items fall back to text)
     ablate: tuple[str, ...] = ()  # ModelConfig switches to turn off, e.g. ("use_item_ids",)
     baselines: bool = True
     cache_dir: str | None = None  # None: default_cache_dir(); the cache never changes results
@@ -77,6 +78,7 @@ def model_config_for(catalog: Catalog, options: FitOptions) -> ModelConfig:
         dim=options.dim,
         hidden=options.hidden,
         max_history=options.max_history,
+        id_dropout=options.id_dropout,
         use_profile=bool(catalog.profile_ids),
     )
     return replace(config, **{name: False for name in options.ablate})

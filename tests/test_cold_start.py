@@ -5,9 +5,8 @@ from dataclasses import replace
 import pytest
 
 from bench.cold_start import COLD, METRIC, NEW_USERS, RANDOM, TEXT_ONLY, format_result, measure, split_config
-from recsys_core import pipeline
 from recsys_core.evaluation import MODEL_NAME
-from recsys_core.pipeline import FitOptions, model_config_for
+from recsys_core.pipeline import FitOptions
 from recsys_core.training import TrainConfig
 
 
@@ -38,7 +37,6 @@ def test_the_id_dropout_variant_changes_that_setting_only_and_for_that_fit_only(
     product = measured.models[MODEL_NAME].model.config
     assert variant.id_dropout == 0.5 and product.id_dropout == 0.25
     assert replace(variant, id_dropout=product.id_dropout) == product
-    assert pipeline.model_config_for is model_config_for  # the measurement put fit's own back
 
 
 def test_paired_comparisons_are_the_reports_own_numbers(measured):
