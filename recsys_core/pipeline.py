@@ -10,7 +10,7 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -56,7 +56,7 @@ class FitOptions:
 
 # What ``fit`` says it is doing; each stage starts with ``progress(0.0, stage)``.
 FitStage = Literal["encoding texts", "splitting", "training", "evaluating"]
-FIT_STAGES: tuple[FitStage, ...] = ("encoding texts", "splitting", "training", "evaluating")
+FIT_STAGES: tuple[FitStage, ...] = get_args(FitStage)
 
 
 def data_fingerprint(dataset: Dataset) -> str:
