@@ -9,7 +9,7 @@ users × items × hidden size; a baseline's dense score block as users × catalo
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,15 +55,20 @@ class Scorer(ABC):
     def score(self, users: Users, items: np.ndarray | None = None) -> np.ndarray:
         """Scores ``(len(users), len(items))`` float32; ``items`` are catalogue indices (default: all)."""
         items = np.arange(self.n_items) if items is None else np.asarray(items, dtype=np.int64)
-        out = np.empty((len(users), len(items)), dtype=np.float32)
-        if len(users) == 0 or len(items) == 0:
+        return self._in_blocks(users, len(items), lambda block, cols: self._score_block(block, items[cols]))
+
+    def _in_blocks(self, users: Users, n_items: int, score_block: Callable[[Users, slice], np.ndarray]) -> np.ndarray:
+        """``(len(users), n_items)`` float32 filled block by block within the budget: ``score_block(users, cols)``
+        scores one block of users against the requested items at positions ``cols``."""
+        out = np.empty((len(users), n_items), dtype=np.float32)
+        if len(users) == 0 or n_items == 0:
             return out
-        item_block, user_block = self._blocks(len(items))
+        item_block, user_block = self._blocks(n_items)
         for u0 in range(0, len(users), user_block):
             block = users.rows(u0, u0 + user_block)
-            for i0 in range(0, len(items), item_block):
-                part = items[i0 : i0 + item_block]
-                out[u0 : u0 + len(block), i0 : i0 + len(part)] = self._score_block(block, part)
+            for i0 in range(0, n_items, item_block):
+                cols = slice(i0, min(i0 + item_block, n_items))
+                out[u0 : u0 + len(block), cols] = score_block(block, cols)
         return out
 
     def _blocks(self, n_requested: int) -> tuple[int, int]:
@@ -87,11 +92,12 @@ class ModelScorer(Scorer):
         self.model = model
         self.item_vectors = torch.from_numpy(np.ascontiguousarray(item_vectors))
 
-    def _score_block(self, users: Users, items: np.ndarray) -> np.ndarray:
+    def _score_block(self, users: Users, items: np.ndarray, vectors: torch.Tensor | None = None) -> np.ndarray:
+        """Scores of one block; ``vectors`` are the candidates' text vectors (default: the catalogue's)."""
         user = make_user_input(users.histories, users.profiles, self.item_vectors, self.model.config.max_history)
         idx = torch.from_numpy(items)
         with torch.inference_mode():
-            return self.model.score(user, self.item_vectors[idx], idx).numpy()
+            return self.model.score(user, self.item_vectors[idx] if vectors is None else vectors, idx).numpy()
 
     def score_vectors(self, users: Users, vectors: np.ndarray, items: np.ndarray) -> np.ndarray:
         """Scores ``(len(users), len(items))`` of catalogue items ``items`` as if their text vectors were
@@ -99,16 +105,7 @@ class ModelScorer(Scorer):
         vectors; the table is never written, so concurrent callers share one scorer safely."""
         items = np.asarray(items, dtype=np.int64)
         vectors = torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32))
-        out = np.empty((len(users), len(items)), dtype=np.float32)
-        item_block, user_block = self._blocks(len(items))
-        for u0 in range(0, len(users), user_block):
-            block = users.rows(u0, u0 + user_block)
-            user = make_user_input(block.histories, block.profiles, self.item_vectors, self.model.config.max_history)
-            for i0 in range(0, len(items), item_block):
-                idx = torch.from_numpy(items[i0 : i0 + item_block])
-                with torch.inference_mode():
-                    out[u0 : u0 + len(block), i0 : i0 + len(idx)] = self.model.score(user, vectors[i0 : i0 + len(idx)], idx).numpy()
-        return out
+        return self._in_blocks(users, len(items), lambda block, cols: self._score_block(block, items[cols], vectors[cols]))
 
 
 class BaselineScorer(Scorer):
