@@ -123,7 +123,8 @@ def gated_scores(game: HistoryGame, gates: torch.Tensor) -> torch.Tensor:
     """
     model = game.recommender.model
     vectors = torch.from_numpy(game.recommender.catalog.item_vectors)
-    user = make_user_input([game.ctx.history], [game.ctx.profile_vector], vectors, model.config.max_history)
+    user = make_user_input([game.ctx.history], [game.ctx.profile_vector], vectors, model.config.max_history,
+                           [game.ctx.ratings], model.config.rating_scale)
     idx = torch.tensor([game.item])
     item, bias = model.item_repr(vectors[idx].unsqueeze(0), idx.unsqueeze(0))  # (1, 1, D)
     ctx = model.context(user)  # (1, H, D) history

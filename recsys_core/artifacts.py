@@ -3,7 +3,8 @@
 Layout (FORMAT_VERSION 1):
     config.json        format marker and version, encoder, fields, model and training settings, data fingerprint
     weights.safetensors  the model's parameters and buffers
-    vectors.safetensors  item text vectors, profile vectors, user histories (flattened + offsets)
+    vectors.safetensors  item text vectors, profile vectors, user histories (flattened + offsets) and,
+                       when the data had them, their ratings and times (flattened the same way)
     catalog.json       item ids, user ids, item and profile texts with their field spans
     metrics.json       the evaluation report (model and baselines, every slice)
     train_log.json     loss and validation NDCG@10 per epoch
@@ -166,15 +167,21 @@ def _write(rec: Recommender, out: Path) -> None:
     users = sorted(cat.histories)
     lengths = np.array([len(cat.histories[u]) for u in users], dtype=np.int64)
     flat = np.concatenate([cat.histories[u] for u in users]) if users else np.zeros(0, np.int64)
-    save_numpy(
-        {
-            "item_vectors": np.ascontiguousarray(cat.item_vectors, dtype=np.float32),
-            "profile_vectors": np.ascontiguousarray(cat.profile_vectors, dtype=np.float32).reshape(-1, cat.text_dim),
-            "history_items": flat.astype(np.int64),
-            "history_lengths": lengths,
-        },
-        str(out / "vectors.safetensors"),
-    )
+    tensors = {
+        "item_vectors": np.ascontiguousarray(cat.item_vectors, dtype=np.float32),
+        "profile_vectors": np.ascontiguousarray(cat.profile_vectors, dtype=np.float32).reshape(-1, cat.text_dim),
+        "history_items": flat.astype(np.int64),
+        "history_lengths": lengths,
+    }
+    # Aligned with the histories; a user without an entry gets NaN ratings / time 0 (never happens for a
+    # catalogue built by build_catalog, which gives every user both or nobody either).
+    if cat.ratings and users:
+        tensors["history_ratings"] = np.concatenate(
+            [cat.ratings.get(u, np.full(len(cat.histories[u]), np.nan)) for u in users]).astype(np.float32)
+    if cat.times and users:
+        tensors["history_times"] = np.concatenate(
+            [cat.times.get(u, np.zeros(len(cat.histories[u]))) for u in users]).astype(np.int64)
+    save_numpy(tensors, str(out / "vectors.safetensors"))
     catalog = {
         "item_ids": cat.item_ids,
         "item_texts": _texts_to_json(cat.item_texts),
@@ -327,6 +334,12 @@ def _catalog_from(config, data, vectors, model_config, item_fields, user_fields,
         raise _damaged(path, f"a user history refers to item position {bad}, outside the {n_items} items")
     offsets = np.concatenate([[0], np.cumsum(lengths)])
     histories = {u: flat[offsets[i] : offsets[i + 1]] for i, u in enumerate(users)}
+    aligned = {}
+    for name, dtype in (("history_ratings", np.float32), ("history_times", np.int64)):  # absent in older models
+        values = np.asarray(vectors.get(name, np.zeros(0)), dtype=dtype)
+        if name in vectors and len(values) != len(flat):
+            raise _damaged(path, f"{name} in vectors.safetensors does not match the user histories")
+        aligned[name] = {u: values[offsets[i] : offsets[i + 1]] for i, u in enumerate(users)} if name in vectors else {}
     return Catalog(
         item_ids=item_ids,
         item_texts=_texts_from_json(data["item_texts"]),
@@ -337,4 +350,6 @@ def _catalog_from(config, data, vectors, model_config, item_fields, user_fields,
         profile_texts=_texts_from_json(data["profile_texts"]),
         profile_vectors=vectors["profile_vectors"],
         histories=histories,
+        ratings=aligned["history_ratings"],
+        times=aligned["history_times"],
     )

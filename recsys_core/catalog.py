@@ -6,14 +6,14 @@ of the items in it, so no item text is ever encoded twice.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from .errors import DataValidationError
 from .progress import Progress
-from .schema import ITEM, TIMESTAMP, USER, Dataset
+from .schema import ITEM, RATING, TIMESTAMP, USER, Dataset
 from .text import FieldText, build_field_text, build_texts
 
 # texts (and an optional progress callback) → (len(texts), dim) float32 vectors
@@ -27,6 +27,10 @@ class Catalog:
     item_vectors: (n_items, T) pooled encoder vectors of the item texts.
     profile_vectors: (n_profiles, T) vectors of user profile texts; ``profile_index`` maps user id → row.
     histories: user id → item indices, oldest first (all known interactions).
+    ratings: user id → the rating of each history item (float32, aligned with ``histories``; NaN where
+        unrated); empty when the data had no ratings.
+    times: user id → unix seconds of each history item (aligned); empty when the data had no
+        timestamps (its row order is no date) or for models saved before times were kept.
     """
 
     item_ids: list[str]
@@ -38,6 +42,8 @@ class Catalog:
     profile_texts: list[FieldText]
     profile_vectors: np.ndarray
     histories: dict[str, np.ndarray]
+    ratings: dict[str, np.ndarray] = field(default_factory=dict)
+    times: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.item_index = {item: i for i, item in enumerate(self.item_ids)}
@@ -59,24 +65,43 @@ class Catalog:
         row = self.profile_index.get(user_id)
         return None if row is None else self.profile_texts[row]
 
+    def ratings_of(self, user_id: str) -> np.ndarray | None:
+        """The ratings of a known user's history (aligned with ``histories``), or None without ratings."""
+        return self.ratings.get(user_id)
+
     def indices(self, item_ids) -> np.ndarray:
         """Catalogue indices of known item ids, in order; unknown ids are skipped."""
         return np.array([self.item_index[i] for i in item_ids if i in self.item_index], dtype=np.int64)
 
 
-def timed_histories(interactions: pd.DataFrame, item_index: dict[str, int]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """(item indices, timestamps) of each user, oldest first; items missing from ``item_index`` are skipped."""
-    frame = interactions[[USER, ITEM, TIMESTAMP]].copy()
+@dataclass(frozen=True)
+class UserEvents:
+    """One user's interactions, oldest first: item indices, unix seconds, ratings (None without)."""
+
+    items: np.ndarray
+    times: np.ndarray
+    ratings: np.ndarray | None = None
+
+    def where(self, keep: np.ndarray) -> "UserEvents":
+        return UserEvents(self.items[keep], self.times[keep], None if self.ratings is None else self.ratings[keep])
+
+
+def timed_histories(interactions: pd.DataFrame, item_index: dict[str, int]) -> dict[str, UserEvents]:
+    """Each user's interactions, oldest first; items missing from ``item_index`` are skipped.
+
+    Ratings come along when the frame has a rating column."""
+    has_ratings = RATING in interactions.columns
+    frame = interactions[[USER, ITEM, TIMESTAMP] + ([RATING] if has_ratings else [])].copy()
     frame["_idx"] = frame[ITEM].map(item_index)
     frame = frame.dropna(subset=["_idx"]).sort_values([USER, TIMESTAMP], kind="stable")
     return {
-        str(u): (g["_idx"].to_numpy(np.int64), g[TIMESTAMP].to_numpy(np.int64)) for u, g in frame.groupby(USER, sort=False)
+        str(u): UserEvents(
+            g["_idx"].to_numpy(np.int64),
+            g[TIMESTAMP].to_numpy(np.int64),
+            g[RATING].to_numpy(np.float32) if has_ratings else None,
+        )
+        for u, g in frame.groupby(USER, sort=False)
     }
-
-
-def user_histories(interactions: pd.DataFrame, item_index: dict[str, int]) -> dict[str, np.ndarray]:
-    """Item indices of each user, oldest first."""
-    return {user: items for user, (items, _) in timed_histories(interactions, item_index).items()}
 
 
 def build_catalog(dataset: Dataset, encode: EncodeFn, progress: Progress | None = None) -> Catalog:
@@ -105,6 +130,7 @@ def build_catalog(dataset: Dataset, encode: EncodeFn, progress: Progress | None 
     vectors = encode(all_texts, progress)
     n = len(item_ids)
     index = {item: i for i, item in enumerate(item_ids)}
+    events = timed_histories(dataset.interactions, index)
     return Catalog(
         item_ids=item_ids,
         item_texts=item_texts,
@@ -114,5 +140,7 @@ def build_catalog(dataset: Dataset, encode: EncodeFn, progress: Progress | None 
         profile_ids=profile_ids,
         profile_texts=profile_texts,
         profile_vectors=vectors[n:].reshape(len(profile_ids), vectors.shape[1]) if len(vectors) else vectors,
-        histories=user_histories(dataset.interactions, index),
+        histories={u: e.items for u, e in events.items()},
+        ratings={u: e.ratings for u, e in events.items() if e.ratings is not None} if dataset.has_ratings else {},
+        times={u: e.times for u, e in events.items()} if dataset.has_timestamps else {},
     )

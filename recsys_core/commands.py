@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import sys
 from argparse import Namespace
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -19,7 +20,8 @@ from .metrics import metric_table
 from .parallel import Engine
 from .pipeline import FIT_STAGES, FitOptions, fit
 from .pipeline import evaluate as evaluate_model
-from .schema import ColumnMap, ITEM, TIMESTAMP, USER
+from .ratings import RatingScale, liked
+from .schema import ColumnMap, ITEM, RATING, TIMESTAMP, USER
 from .splits import Split, SplitConfig, last_out_case
 from .training import EpochLog, TrainConfig
 
@@ -147,10 +149,22 @@ def train(args: Namespace) -> int:
     return 0
 
 
-def _histories_from_file(args: Namespace) -> dict[str, list[str]]:
+@dataclass(frozen=True)
+class GivenHistory:
+    """One user's interactions from an ``--interactions`` file, oldest first, with their ratings if it has any."""
+
+    items: list[str]
+    ratings: list[float] | None = None
+
+
+def _histories_from_file(args: Namespace) -> dict[str, GivenHistory]:
     frame = load_interactions(args.interactions, columns=_columns(args))
     frame = frame.sort_values([USER, TIMESTAMP], kind="stable")
-    return {str(u): g[ITEM].astype(str).tolist() for u, g in frame.groupby(USER, sort=True)}
+    rated = RATING in frame.columns
+    return {
+        str(u): GivenHistory(g[ITEM].astype(str).tolist(), g[RATING].astype(float).tolist() if rated else None)
+        for u, g in frame.groupby(USER, sort=True)
+    }
 
 
 def read_id_file(path: str | Path) -> list[str]:
@@ -200,7 +214,8 @@ def recommend(args: Namespace) -> int:
         known_rows = recommendation_rows(recommender, known, args.k, exclude_seen)
     by_user = {u: list(g.itertuples(index=False, name=None)) for u, g in known_rows.groupby("user_id", sort=False)}
     for user in new:
-        recs = recommender.recommend_from_history(given[user], args.k, exclude_seen=exclude_seen)
+        recs = recommender.recommend_from_history(given[user].items, args.k, ratings=given[user].ratings,
+                                                  exclude_seen=exclude_seen)
         by_user[user] = [(user, r.item_id, r.rank, r.score) for r in recs]
     rows = [(u, i, rank, float(f"{score:.6f}")) for user in users for u, i, rank, score in by_user.get(user, [])]
     table = pd.DataFrame(rows, columns=RECOMMENDATION_COLUMNS)
@@ -215,14 +230,23 @@ def evaluate(args: Namespace) -> int:
     recommender = artifacts.load(args.model)
     catalog = recommender.catalog
     histories = _histories_from_file(args)
-    built = (last_out_case(user, catalog.indices(items)) for user, items in histories.items())
-    cases = [case for case in built if case is not None]
+    scale = RatingScale(*recommender.model.config.rating_scale) if recommender.reads_ratings else None
+    cases = []
+    for user, given in histories.items():
+        # Items outside the catalogue are skipped with their ratings; with ratings the held-out item is a like.
+        ctx = recommender.new_user_context(given.items, None, given.ratings)
+        rated = scale is not None and ctx.ratings is not None
+        case = last_out_case(user, ctx.history, ctx.ratings if rated else None,
+                             liked(ctx.ratings, scale) if rated else None)
+        if case is not None:
+            cases.append(case)
     if not cases:
         raise RecsysError(
             f"No user in {args.interactions} has 2 or more interactions with items of this model's catalogue; "
             "evaluation needs a history and a held-out last item per user."
         )
-    split = Split(SplitConfig(), dict(catalog.histories), [], cases)
+    targets = {u: liked(r, scale) for u, r in catalog.ratings.items()} if scale is not None else {}
+    split = Split(SplitConfig(), dict(catalog.histories), [], cases, train_targets=targets)
     report = evaluate_model(recommender.model, catalog, split)
     report.protocol = (
         f"leave-last-out on {args.interactions}: each user's last interaction is ranked against the full catalogue "

@@ -26,6 +26,7 @@ from .batching import history_matrix
 from .catalog import Catalog
 from .metrics import catalogue_coverage, ci95_half_width, intra_list_diversity, per_user_metrics
 from .model import HybridRecommender
+from .ratings import RatingScale
 from .scoring import DEFAULT_BUDGET, BaselineScorer, ModelScorer, Scorer, Users, top_k
 from .splits import EvalCase, Split
 
@@ -45,7 +46,8 @@ class CaseScorer(Protocol):
 
 def case_users(cases: Sequence[EvalCase], catalog: Catalog) -> Users:
     """The user side of evaluation cases: each case's history and its user's profile vector."""
-    return Users([c.history for c in cases], [catalog.profile_vector(c.user_id) for c in cases])
+    return Users([c.history for c in cases], [catalog.profile_vector(c.user_id) for c in cases],
+                 [c.ratings for c in cases])
 
 
 @dataclass(frozen=True)
@@ -75,9 +77,11 @@ def model_scorer(model: HybridRecommender, catalog: Catalog, budget: int = DEFAU
     return CatalogScorer(ModelScorer(model, catalog.item_vectors, budget), catalog)
 
 
-def baseline_scorer(baseline: Baseline, catalog: Catalog, budget: int = DEFAULT_BUDGET) -> CatalogScorer:
-    """Scores of every catalogue item for each case's history (through ``BaselineScorer``)."""
-    return CatalogScorer(BaselineScorer(baseline, catalog.n_items, budget), catalog)
+def baseline_scorer(baseline: Baseline, catalog: Catalog, budget: int = DEFAULT_BUDGET,
+                    scale: RatingScale | None = None) -> CatalogScorer:
+    """Scores of every catalogue item for each case's history (through ``BaselineScorer``; with a rating
+    ``scale``, from the history's likes)."""
+    return CatalogScorer(BaselineScorer(baseline, catalog.n_items, budget, scale), catalog)
 
 
 def random_scorer(n_items: int, seed: int = 0) -> RandomScorer:
@@ -147,9 +151,10 @@ class EvaluationReport:
 
 
 def fit_baselines(split: Split, catalog: Catalog) -> list[Baseline]:
-    """The classic baselines, fitted on exactly the model's training interactions."""
-    users = sorted(split.train)
-    train = history_matrix([split.train[u] for u in users], catalog.n_items)
+    """The classic baselines, fitted on exactly the model's training interactions (with ratings, the likes)."""
+    liked_train = split.liked_train()
+    users = sorted(liked_train)
+    train = history_matrix([liked_train[u] for u in users], catalog.n_items)
     train.data[:] = 1.0  # co-occurrence baselines want plain binary interactions
     return [b.fit(train, catalog.item_vectors) for b in default_baselines(catalog.n_items)]
 
@@ -307,4 +312,8 @@ def describe_protocol(split: Split) -> str:
         text += f"; {len(split.cold_items)} cold items ({split.config.cold_items:.0%}) held out of training entirely"
     if split.inductive_test:
         text += f"; {len(split.inductive_test)} users held out of training (inductive)"
+    if split.train_targets:
+        text += ("; with ratings, held-out items are likes only (rated at least the lower of the user's mean and "
+                 "the middle of the scale: for leave-last-out the last like is the test item and the like before it "
+                 "the validation item), while disliked items stay in the histories as inputs")
     return text + "."

@@ -7,6 +7,8 @@ Why this design (see docs/model.md for the measurements):
 - item ids carry the collaborative signal the text cannot (co-occurrence,
   franchises, popularity); *id dropout* during training and a zeroed id
   embedding for items never seen in training make cold items fall back to text;
+- with explicit ratings, each history item is scaled and shifted by its rating (``ratings.py``), so
+  a disliked item can push recommendations away from itself instead of towards it;
 - the history is attended to *with the candidate as query* and with a learned
   recency (position) embedding, because the next interaction depends most on
   the latest ones, and the weights tell which past items mattered;
@@ -25,6 +27,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .ratings import N_FEATURES
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -40,6 +44,12 @@ class ModelConfig:
     use_positions: bool = True
     use_profile: bool = True
     use_candidate_attention: bool = True
+    # (lowest, highest) rating of the training data when the model reads ratings (ratings.py); None: it does not
+    rating_scale: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.rating_scale is not None:  # a list when read back from config.json
+            object.__setattr__(self, "rating_scale", tuple(float(v) for v in self.rating_scale))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -53,12 +63,14 @@ class UserInput:
     hist_idx: (B, H) item indices (0-based catalogue positions), -1 for padding.
     profile_vec: (B, T) profile text vectors (zeros when no profile).
     has_profile: (B,) 1.0 where the user has a profile text.
+    hist_ratings: (B, H, 2) ``ratings.rating_features`` of the history items (zeros where unrated), or None.
     """
 
     hist_vecs: torch.Tensor
     hist_idx: torch.Tensor
     profile_vec: torch.Tensor
     has_profile: torch.Tensor
+    hist_ratings: torch.Tensor | None = None
 
 
 @dataclass
@@ -103,6 +115,14 @@ class HybridRecommender(nn.Module):
         self.theta = nn.Parameter(torch.full((d,), 1.0 / math.sqrt(d)))
         # 1 for items that had training interactions; cold items get no id embedding.
         self.register_buffer("warm", torch.ones(config.n_items + 1))
+        if config.rating_scale is not None:
+            # A rated history item is scaled and shifted by its rating features; both start at zero, so
+            # an untrained model (or an unrated item) reads the history exactly as without ratings, and
+            # a 1★ item can learn to point *away* from what the user wants (a negative gain).
+            self.rating_gain = nn.Linear(N_FEATURES, d, bias=False)
+            self.rating_shift = nn.Linear(N_FEATURES, d, bias=False)
+            nn.init.zeros_(self.rating_gain.weight)
+            nn.init.zeros_(self.rating_shift.weight)
 
     # -- item side -------------------------------------------------------------
     def _id_rows(self, idx: torch.Tensor) -> torch.Tensor:
@@ -132,6 +152,8 @@ class HybridRecommender(nn.Module):
         """History item vectors (B, H, D) with recency added, and their validity mask (B, H)."""
         valid = user.hist_idx >= 0
         rep, _ = self.item_repr(user.hist_vecs, user.hist_idx)
+        if self.config.rating_scale is not None and user.hist_ratings is not None:
+            rep = rep * (1 + self.rating_gain(user.hist_ratings)) + self.rating_shift(user.hist_ratings)
         if self.config.use_positions:
             h = rep.shape[1]
             rep = rep + self.position.weight[:h].unsqueeze(0)

@@ -31,7 +31,8 @@ from .model import ModelConfig
 from .parallel import Engine
 from .progress import Checkpoint, Progress, quiet
 from .recommender import Recommender
-from .schema import Dataset
+from .ratings import RatingScale
+from .schema import RATING, Dataset
 from .splits import Split, SplitConfig, make_split
 from .training import EpochLog, TrainConfig, TrainingRecord, train_model
 
@@ -46,6 +47,9 @@ class FitOptions:
     max_history: int = 20
     id_dropout: float = ModelConfig.id_dropout  # share of item ids hidden per training example (cold items fall back to text)
     ablate: tuple[str, ...] = ()  # ModelConfig switches to turn off, e.g. ("use_item_ids",)
+    # With explicit ratings: each history item's rating is a model input and only likes are targets
+    # (ratings.py). False: every interaction is a like, as for implicit data.
+    use_ratings: bool = True
     baselines: bool = True
     cache_dir: str | None = None  # None: default_cache_dir(); the cache never changes results
     engine: Engine = field(default_factory=Engine)  # where texts missing from the cache are encoded
@@ -71,7 +75,28 @@ def data_fingerprint(dataset: Dataset) -> str:
     return h.hexdigest()[:16]
 
 
-def model_config_for(catalog: Catalog, options: FitOptions) -> ModelConfig:
+def rating_scale_for(dataset: Dataset, options: FitOptions) -> RatingScale | None:
+    """The scale the model reads ratings on, or None when it reads none (no ratings, or ``use_ratings`` off)."""
+    if not (options.use_ratings and dataset.has_ratings):
+        return None
+    return RatingScale.of(dataset.interactions[RATING].to_numpy())
+
+
+def rating_mode(dataset: Dataset, options: FitOptions = FitOptions()) -> str:
+    """One sentence for the analyst: how the ratings of ``dataset`` will be used by a fit with ``options``."""
+    if not dataset.has_ratings:
+        return "No ratings: every interaction counts as a like (implicit feedback)."
+    scale = rating_scale_for(dataset, options)
+    if scale is None:
+        return "Ratings are present but switched off: every interaction counts as a like, whatever its rating."
+    return (
+        f"Ratings from {scale.low:g} to {scale.high:g} are used: the model reads each history item's rating, "
+        f"so a low rating pushes recommendations away; an item counts as a like (a training and test target) "
+        f"when it is rated at least the lower of the user's own mean and {scale.middle:g}."
+    )
+
+
+def model_config_for(catalog: Catalog, options: FitOptions, scale: RatingScale | None = None) -> ModelConfig:
     config = ModelConfig(
         n_items=catalog.n_items,
         text_dim=catalog.text_dim,
@@ -80,6 +105,7 @@ def model_config_for(catalog: Catalog, options: FitOptions) -> ModelConfig:
         max_history=options.max_history,
         id_dropout=options.id_dropout,
         use_profile=bool(catalog.profile_ids),
+        rating_scale=None if scale is None else (scale.low, scale.high),
     )
     return replace(config, **{name: False for name in options.ablate})
 
@@ -105,8 +131,9 @@ def fit(
     encoder = TextEncoder(options.encoder, cache_dir=options.cache_dir or default_cache_dir())
     catalog = build_catalog(dataset, encoder_for(encoder, options.engine), say)
     say(0.0, "splitting")
-    split = make_split(dataset.interactions, catalog, options.split)
-    model_config = model_config_for(catalog, options)
+    scale = rating_scale_for(dataset, options)
+    split = make_split(dataset.interactions, catalog, options.split, scale)
+    model_config = model_config_for(catalog, options, scale)
     val_cases = split.validation[: options.train.validation_users(catalog.n_items)]
 
     def validate(model) -> float:
@@ -146,10 +173,12 @@ def fit(
 
 
 def evaluate(model, catalog: Catalog, split: Split, baselines: bool = True) -> EvaluationReport:
-    """The model and (optionally) every baseline, all on the same split and protocol."""
+    """The model and (optionally) every baseline, all on the same split and protocol (with ratings, the
+    baselines learn from and read the likes)."""
     scorers = {MODEL_NAME: model_scorer(model, catalog)}
     if baselines:
+        scale = RatingScale(*model.config.rating_scale) if model.config.rating_scale is not None else None
         for b in fit_baselines(split, catalog):
-            scorers[b.name] = baseline_scorer(b, catalog)
+            scorers[b.name] = baseline_scorer(b, catalog, scale=scale)
         scorers["Random"] = random_scorer(catalog.n_items)
     return evaluate_all(scorers, split, catalog)

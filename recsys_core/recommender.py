@@ -42,6 +42,13 @@ class UserContext:
     history: np.ndarray  # item indices, oldest first
     profile_vector: np.ndarray | None
     profile_text: FieldText | None
+    ratings: np.ndarray | None = None  # the history's ratings (aligned), when the data had ratings
+
+    def without(self, positions) -> "UserContext":
+        """The same user with the history items at ``positions`` (oldest-first indices) removed."""
+        ratings = None if self.ratings is None else np.delete(self.ratings, positions)
+        return UserContext(self.user_id, np.delete(self.history, positions), self.profile_vector, self.profile_text,
+                           ratings)
 
 
 @dataclass
@@ -99,10 +106,20 @@ class Recommender:
             history if history is not None else np.zeros(0, np.int64),
             profile,
             self.catalog.profile_text(user_id),
+            self.catalog.ratings_of(user_id),
         )
 
-    def new_user_context(self, history: Sequence[str] = (), profile: dict[str, object] | None = None) -> UserContext:
-        """A user the model never saw, from item ids (oldest first) and/or profile fields."""
+    @property
+    def reads_ratings(self) -> bool:
+        """True when the model was trained with each history item's rating as an input (``ratings.py``)."""
+        return self.model.config.rating_scale is not None
+
+    def new_user_context(
+        self, history: Sequence[str] = (), profile: dict[str, object] | None = None,
+        ratings: Sequence[float] | None = None,
+    ) -> UserContext:
+        """A user the model never saw, from item ids (oldest first), their ratings (aligned, optional)
+        and/or profile fields.  History items not in the catalogue are skipped, with their ratings."""
         unknown = [i for i in history if i not in self.catalog.item_index]
         if unknown and len(unknown) == len(history) and not profile:
             raise UnknownEntityError(
@@ -115,7 +132,9 @@ class Recommender:
         ]
         text = build_field_text(profile, order) if profile else None
         vector = self.encoder.encode([text.text])[0] if text and text.text else None
-        return UserContext(None, self.catalog.indices(history), vector, text if vector is not None else None)
+        known = [i in self.catalog.item_index for i in history]
+        kept = None if ratings is None else np.asarray(ratings, dtype=np.float32)[np.asarray(known, dtype=bool)]
+        return UserContext(None, self.catalog.indices(history), vector, text if vector is not None else None, kept)
 
     def item_position(self, item_id: str) -> int:
         try:
@@ -125,9 +144,9 @@ class Recommender:
 
     # -- scoring -----------------------------------------------------------------
     def user_input(self, ctx: UserContext) -> UserInput:
-        return make_user_input(
-            [ctx.history], [ctx.profile_vector], torch.from_numpy(self.catalog.item_vectors), self.model.config.max_history
-        )
+        config = self.model.config
+        return make_user_input([ctx.history], [ctx.profile_vector], torch.from_numpy(self.catalog.item_vectors),
+                               config.max_history, [ctx.ratings], config.rating_scale)
 
     @property
     def scorer(self) -> ModelScorer:
@@ -161,7 +180,12 @@ class Recommender:
 
     def score_many(self, contexts: Sequence[UserContext], items: np.ndarray | None = None) -> np.ndarray:
         """Scores (len(contexts), len(items)) for many users at once, in blocks within the scorer's budget."""
-        return self.scorer.score(Users([c.history for c in contexts], [c.profile_vector for c in contexts]), items)
+        return self.scorer.score(self.users(contexts), items)
+
+    @staticmethod
+    def users(contexts: Sequence[UserContext]) -> Users:
+        """The scoring side of user contexts (histories, profiles, ratings)."""
+        return Users([c.history for c in contexts], [c.profile_vector for c in contexts], [c.ratings for c in contexts])
 
     def history_attention(self, ctx: UserContext, item: int) -> np.ndarray:
         """The model's attention weight on each of the latest history items, newest first, for one candidate."""
@@ -224,12 +248,13 @@ class Recommender:
         k: int | None = 10,
         *,
         profile: dict[str, object] | None = None,
+        ratings: Sequence[float] | None = None,
         exclude_seen: bool = True,
         candidates: Sequence[str] | None = None,
         diversity: float = 0.0,
     ) -> list[Recommendation]:
-        """Top-k for a new user from their history and/or profile, with no retraining."""
-        ctx = self.new_user_context(history, profile)
+        """Top-k for a new user from their history (with its ratings, if any) and/or profile, with no retraining."""
+        ctx = self.new_user_context(history, profile, ratings)
         return self.recommend_for(ctx, k, exclude_seen=exclude_seen, candidates=candidates, diversity=diversity)
 
     def recommend_for(

@@ -18,6 +18,7 @@ import torch
 from .baselines import Baseline
 from .batching import history_matrix, make_user_input
 from .model import HybridRecommender
+from .ratings import RatingScale, liked
 
 # (user, item) pairs scored per block: the model's (B, C, 3·dim) activations stay near 0.4 GB.
 DEFAULT_BUDGET = 500_000
@@ -25,20 +26,25 @@ DEFAULT_BUDGET = 500_000
 
 @dataclass(frozen=True)
 class Users:
-    """The user side of a scoring call: one history (item indices, oldest first) and profile vector per user."""
+    """The user side of a scoring call: one history (item indices, oldest first) and profile vector per user,
+    and, with explicit ratings, the ratings of each history (aligned; None for a user given without)."""
 
     histories: Sequence[np.ndarray]
     profiles: Sequence[np.ndarray | None]
+    ratings: Sequence[np.ndarray | None] | None = None
 
     def __post_init__(self) -> None:
         if len(self.histories) != len(self.profiles):
             raise ValueError(f"{len(self.histories)} histories but {len(self.profiles)} profiles.")
+        if self.ratings is not None and len(self.ratings) != len(self.histories):
+            raise ValueError(f"{len(self.histories)} histories but {len(self.ratings)} rating lists.")
 
     def __len__(self) -> int:
         return len(self.histories)
 
     def rows(self, start: int, stop: int) -> "Users":
-        return Users(self.histories[start:stop], self.profiles[start:stop])
+        ratings = None if self.ratings is None else self.ratings[start:stop]
+        return Users(self.histories[start:stop], self.profiles[start:stop], ratings)
 
 
 class Scorer(ABC):
@@ -94,7 +100,9 @@ class ModelScorer(Scorer):
 
     def _score_block(self, users: Users, items: np.ndarray, vectors: torch.Tensor | None = None) -> np.ndarray:
         """Scores of one block; ``vectors`` are the candidates' text vectors (default: the catalogue's)."""
-        user = make_user_input(users.histories, users.profiles, self.item_vectors, self.model.config.max_history)
+        config = self.model.config
+        user = make_user_input(users.histories, users.profiles, self.item_vectors, config.max_history,
+                               users.ratings, config.rating_scale)
         idx = torch.from_numpy(items)
         with torch.inference_mode():
             return self.model.score(user, self.item_vectors[idx] if vectors is None else vectors, idx).numpy()
@@ -109,12 +117,16 @@ class ModelScorer(Scorer):
 
 
 class BaselineScorer(Scorer):
-    """A fitted classic baseline; histories are weighted by recency as in training."""
+    """A fitted classic baseline; histories are weighted by recency as in training.
 
-    def __init__(self, baseline: Baseline, n_items: int, budget: int = DEFAULT_BUDGET):
+    With a rating ``scale`` a baseline reads only the likes of a rated history (``ratings.liked``), as it
+    was fitted on likes: co-occurrence methods have no notion of a disliked item."""
+
+    def __init__(self, baseline: Baseline, n_items: int, budget: int = DEFAULT_BUDGET, scale: RatingScale | None = None):
         super().__init__(n_items, budget)
         self.baseline = baseline
         self.name = baseline.name
+        self.scale = scale
 
     def _blocks(self, n_requested: int) -> tuple[int, int]:
         # A baseline scores the whole catalogue for each user whatever items are asked for,
@@ -122,7 +134,10 @@ class BaselineScorer(Scorer):
         return n_requested, max(1, self.budget // max(self.n_items, 1))
 
     def _score_block(self, users: Users, items: np.ndarray) -> np.ndarray:
-        return self.baseline.score(history_matrix(list(users.histories), self.n_items))[:, items]
+        histories = list(users.histories)
+        if self.scale is not None and users.ratings is not None:
+            histories = [h if r is None else h[liked(r, self.scale)] for h, r in zip(histories, users.ratings)]
+        return self.baseline.score(history_matrix(histories, self.n_items))[:, items]
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:

@@ -122,13 +122,16 @@ class TrainResult:
 
 
 def _examples(split: Split, catalog: Catalog) -> tuple[list[str], np.ndarray]:
-    """(user, target position) pairs: every position with some context (history or a profile)."""
+    """(user, target position) pairs: every position with some context (history or a profile) whose item
+    may be a target (with ratings, a like: a disliked item is only ever history)."""
     users, positions = [], []
     for user, seq in split.train.items():
         start = 0 if user in catalog.profile_index else 1
+        targets = split.is_target(user)
         for t in range(start, len(seq)):
-            users.append(user)
-            positions.append(t)
+            if targets[t]:
+                users.append(user)
+                positions.append(t)
     return users, np.asarray(positions, dtype=np.int64)
 
 
@@ -188,9 +191,12 @@ def train_model(
             batch_users = [users[r] for r in rows]
             batch_pos = positions[rows]
             histories = [split.train[u][:t] for u, t in zip(batch_users, batch_pos)]
+            ratings = [split.train_ratings[u][:t] if u in split.train_ratings else None
+                       for u, t in zip(batch_users, batch_pos)]
             targets = np.array([split.train[u][t] for u, t in zip(batch_users, batch_pos)])
             user = make_user_input(
-                histories, [catalog.profile_vector(u) for u in batch_users], item_vectors, model_config.max_history
+                histories, [catalog.profile_vector(u) for u in batch_users], item_vectors, model_config.max_history,
+                ratings, model_config.rating_scale,
             )
             loss = _loss(model, user, targets, warm_items, item_vectors, config, rng)
             optimiser.zero_grad()

@@ -23,8 +23,7 @@ def explained(tiny_model):
 
 def _without(rec: Recommender, user: str, drop: list[str]) -> UserContext:
     ctx = rec.context(user)
-    keep = ~np.isin(ctx.history, rec.catalog.indices(drop))
-    return UserContext(ctx.user_id, ctx.history[keep], ctx.profile_vector, ctx.profile_text)
+    return ctx.without(np.flatnonzero(np.isin(ctx.history, rec.catalog.indices(drop))))
 
 
 def test_contributions_add_up_to_the_score_without_the_window(tiny_model, explained):
@@ -147,8 +146,7 @@ def test_gate_ends_are_the_served_and_the_masked_history(tiny_model):
         ends = gated_scores(game, torch.stack([torch.ones(game.window), torch.zeros(game.window)]))
     _, full, empty = leave_one_out(game)
     served = tiny_model.score_items(game.ctx)[game.item]
-    no_history = UserContext(game.ctx.user_id, game.ctx.history[: len(game.ctx.history) - game.window],
-                             game.ctx.profile_vector, game.ctx.profile_text)
+    no_history = game.ctx.without(np.arange(len(game.ctx.history) - game.window, len(game.ctx.history)))
     assert float(ends[0]) == pytest.approx(served, abs=1e-4)
     if game.window == len(game.ctx.history):  # nothing older slides in: masked = removed
         assert float(ends[1]) == pytest.approx(float(tiny_model.score_items(no_history)[game.item]), abs=1e-4)

@@ -29,7 +29,8 @@ def test_new_user_from_history_needs_no_retraining(tiny_model):
     user = tiny_model.known_users()[0]
     history = [tiny_model.catalog.item_ids[i] for i in tiny_model.catalog.histories[user]]
     profile = tiny_model.context(user).profile_text
-    same = tiny_model.recommend_from_history(history, 5, profile={"about": profile.text.split(": ", 1)[1]})
+    same = tiny_model.recommend_from_history(history, 5, profile={"about": profile.text.split(": ", 1)[1]},
+                                             ratings=tiny_model.catalog.ratings_of(user))
     known = tiny_model.recommend(user, 5)
     assert [r.item_id for r in same] == [r.item_id for r in known]
     np.testing.assert_allclose([r.score for r in same], [r.score for r in known], atol=1e-4)

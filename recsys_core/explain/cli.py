@@ -4,13 +4,14 @@ from __future__ import annotations
 import json
 import sys
 from argparse import Namespace
+from dataclasses import replace
 from pathlib import Path
 
 from .. import durable
 from ..artifacts import load as load_model
 from ..errors import RecsysError
 from ..loading import load_interactions
-from ..schema import ColumnMap, ITEM, TIMESTAMP, USER
+from ..schema import ColumnMap, ITEM, RATING, TIMESTAMP, USER
 from .core import explain_pair
 from .html import explanation_html
 from .pair import item_title
@@ -32,8 +33,9 @@ def run_explain(args: Namespace) -> int:
         rows = frame[frame[USER] == args.user].sort_values(TIMESTAMP, kind="stable")
         if rows.empty:
             raise RecsysError(f"User {args.user!r} is neither known to the model nor present in {args.interactions}.")
-        ctx = recommender.new_user_context(rows[ITEM].astype(str).tolist())
-        ctx = type(ctx)(args.user, ctx.history, ctx.profile_vector, ctx.profile_text)
+        ratings = rows[RATING].astype(float).tolist() if RATING in rows.columns else None
+        ctx = recommender.new_user_context(rows[ITEM].astype(str).tolist(), ratings=ratings)
+        ctx = replace(ctx, user_id=args.user)
     config = ExplainConfig(method=args.method, n_steps=args.steps, baseline=args.baseline)
     exp = explain_pair(recommender, args.user, args.item, config, ctx=ctx, progress=lambda _fraction, s: print(f"· {s}", file=sys.stderr))
     detail = "full" if getattr(args, "full_attention", False) else "summary"

@@ -56,15 +56,14 @@ class HistoryGame:
     item: int
     window: int  # number of players: the latest ``window`` history items, slot 0 = newest
 
-    def history_without(self, absent: np.ndarray) -> np.ndarray:
-        """The user's history (oldest first) without the window slots marked in ``absent`` (H,) bool.
+    def without(self, absent: np.ndarray) -> UserContext:
+        """The user (history oldest first, with its ratings) without the window slots marked in ``absent`` (H,) bool.
 
         By slot, not by id: an item the user met twice keeps its other occurrence (``what_if`` with that
         id removes both; the two agree whenever an id occurs once).
         """
         n = len(self.ctx.history)
-        slots = np.flatnonzero(absent)
-        return np.delete(self.ctx.history, n - 1 - slots)
+        return self.ctx.without(n - 1 - np.flatnonzero(absent))
 
     def scores(self, present: np.ndarray) -> np.ndarray:
         """Scores (B,) for presence masks (B, H) over the window slots."""
@@ -75,8 +74,9 @@ class HistoryGame:
         with torch.inference_mode():
             for start in range(0, len(present), ROWS_PER_BATCH):
                 rows = present[start : start + ROWS_PER_BATCH]
-                histories = [self.history_without(~row) for row in rows]
-                user = make_user_input(histories, [self.ctx.profile_vector] * len(rows), vectors, model.config.max_history)
+                variants = [self.without(~row) for row in rows]
+                user = make_user_input([v.history for v in variants], [self.ctx.profile_vector] * len(rows), vectors,
+                                       model.config.max_history, [v.ratings for v in variants], model.config.rating_scale)
                 out[start : start + len(rows)] = model.score(user, vectors[idx], idx)[:, 0].double().numpy()
         return out
 
@@ -148,8 +148,7 @@ def removal_effects(recommender: Recommender, game: HistoryGame, slots: list[int
     for slot in slots:
         absent = np.zeros(game.window, bool)
         absent[slot] = True
-        ctx = game.ctx
-        contexts.append(UserContext(ctx.user_id, game.history_without(absent), ctx.profile_vector, ctx.profile_text))
+        contexts.append(game.without(absent))
     scores = recommender.score_many(contexts)
     return {
         slot: Removal(slot, float(scores[r, game.item]), full_rank(recommender, c, game.item, scores[r]))

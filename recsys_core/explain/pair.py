@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..batching import pad_rating_features
 from ..encoder import pool
 from ..model import UserInput
 from ..recommender import Recommender, UserContext
@@ -43,6 +44,7 @@ class PairInputs:
     fields: list[list[str | None]]
     value_token: torch.Tensor  # (N, L) bool: token lies in a field's value (not its "name:" label)
     removable: torch.Tensor
+    history_ratings: torch.Tensor | None = None  # (1, H, 2) rating features of the history, when the model reads ratings
 
     @property
     def n_texts(self) -> int:
@@ -95,7 +97,8 @@ class PairInputs:
             profile, has = pooled[:, 1], torch.ones(b)
         else:
             profile, has = torch.zeros(b, pooled.shape[-1]), torch.zeros(b)
-        user = UserInput(hist_vecs, hist_idx, profile, has)
+        ratings = None if self.history_ratings is None else self.history_ratings.expand(b, -1, -1)
+        user = UserInput(hist_vecs, hist_idx, profile, has, ratings)
         cand_idx = torch.full((b, 1), self.item, dtype=torch.long)
         return model.score(user, item_vec, cand_idx)[:, 0]
 
@@ -139,8 +142,11 @@ def build_pair(recommender: Recommender, ctx: UserContext, item: int, max_histor
         n_real = int(mask[n].sum())
         tokens.append(row_tokens[:n_real])
         fields.append(row_fields[:n_real])
+    scale = recommender.model.config.rating_scale
+    ratings = pad_rating_features([ctx.ratings], len(history), scale) if scale is not None else None
     return PairInputs(
-        recommender, ctx, item, texts, labels, history, has_profile, ids, mask, tokens, fields, value_token, removable
+        recommender, ctx, item, texts, labels, history, has_profile, ids, mask, tokens, fields, value_token, removable,
+        ratings,
     )
 
 

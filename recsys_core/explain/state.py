@@ -94,7 +94,8 @@ class PairTarget:
 def _context_key(ctx: UserContext) -> tuple:
     profile = hashlib.sha1(ctx.profile_vector.tobytes()).hexdigest() if ctx.profile_vector is not None else ""
     text = ctx.profile_text.text if ctx.profile_text is not None else ""
-    return (ctx.user_id, tuple(int(i) for i in ctx.history), profile, text)
+    ratings = tuple(float(r) for r in ctx.ratings) if ctx.ratings is not None else None
+    return (ctx.user_id, tuple(int(i) for i in ctx.history), profile, text, ratings)
 
 
 def state_key(recommender: Recommender, ctx: UserContext, item_id: str, config: ExplainConfig) -> tuple:

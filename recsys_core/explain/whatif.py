@@ -23,7 +23,6 @@ import torch
 from ..errors import RecsysError
 from ..progress import Checkpoint, Progress, quiet
 from ..recommender import Recommender, UserContext
-from ..scoring import Users
 from ..text import build_field_text
 from .integrated_gradients import joint_integrated_gradients
 from .pair import build_pair, full_rank, item_title
@@ -128,7 +127,7 @@ def _coalition_values(recommender: Recommender, ctx: UserContext, a: int, b: int
     vectors = np.stack([catalog.item_vectors[r] if isinstance(r, int) else next(encoded) for r in rows]).astype(np.float32)
     cand_vecs = vectors[[texts[frozenset(i for i in c if i < id_player)] for c in coalitions]]
     cand_idx = np.array([a if id_player in c else b for c in coalitions], dtype=np.int64)
-    scores = recommender.scorer.score_vectors(Users([ctx.history], [ctx.profile_vector]), cand_vecs, cand_idx)[0]
+    scores = recommender.scorer.score_vectors(recommender.users([ctx]), cand_vecs, cand_idx)[0]
     return {c: float(s) for c, s in zip(coalitions, scores)}
 
 
@@ -301,7 +300,7 @@ def what_if(
     new_ctx = ctx
     if remove_history:
         drop = recommender.catalog.indices(remove_history)
-        new_ctx = UserContext(ctx.user_id, ctx.history[~np.isin(ctx.history, drop)], ctx.profile_vector, ctx.profile_text)
+        new_ctx = ctx.without(np.flatnonzero(np.isin(ctx.history, drop)))
         changes.append("without " + ", ".join(f"“{item_title(recommender, i)}”" for i in drop))
     text = None
     if item_text is not None:
@@ -329,5 +328,4 @@ def _score_with_text(recommender: Recommender, ctx: UserContext, item: int, text
     """The score of ``item`` for ``ctx`` with ``text`` as its text, through the model's ``Scorer``
     (the history keeps the stored texts: only the candidate is edited)."""
     vector = recommender.encoder.encode([text])
-    users = Users([ctx.history], [ctx.profile_vector])
-    return float(recommender.scorer.score_vectors(users, vector, np.array([item]))[0, 0])
+    return float(recommender.scorer.score_vectors(recommender.users([ctx]), vector, np.array([item]))[0, 0])
