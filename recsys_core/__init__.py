@@ -16,7 +16,7 @@ from .exports import to_csv_bytes
 from .loading import LoadOptions, describe_fields, load_dataset, read_table
 from .metrics import METRIC_NAMES
 from .parallel import Engine
-from .pipeline import FIT_STAGES, FitOptions, data_fingerprint, fit
+from .pipeline import FIT_STAGES, FitOptions, HistoryWindow, data_fingerprint, fit, history_window, rating_mode
 from .progress import Cancelled, Checkpoint, Progress
 from .recommender import Recommendation, Recommender, UserContext
 from .schema import ITEM, TIMESTAMP, USER, ColumnMap, Dataset, Notice
@@ -47,6 +47,7 @@ __all__ = [
     "EvaluationReport",
     "FieldText",
     "FitOptions",
+    "HistoryWindow",
     "LoadOptions",
     "Notice",
     "Progress",
@@ -63,8 +64,10 @@ __all__ = [
     "data_fingerprint",
     "describe_fields",
     "fit",
+    "history_window",
     "load",
     "load_dataset",
+    "rating_mode",
     "read_table",
     "save",
     "to_csv_bytes",

@@ -17,6 +17,7 @@ import numpy as np
 from .catalog import Catalog, build_catalog
 from .encoder import EncoderConfig, TextEncoder, default_cache_dir
 from .encoding import encoder_for
+from .errors import RecsysError
 from .evaluation import (
     MODEL_NAME,
     EvaluationReport,
@@ -32,7 +33,7 @@ from .parallel import Engine
 from .progress import Checkpoint, Progress, quiet
 from .recommender import Recommender
 from .ratings import RatingScale
-from .schema import RATING, Dataset
+from .schema import RATING, USER, Dataset
 from .splits import Split, SplitConfig, make_split
 from .training import EpochLog, TrainConfig, TrainingRecord, train_model
 
@@ -44,7 +45,8 @@ class FitOptions:
     train: TrainConfig = field(default_factory=TrainConfig)
     dim: int = 64
     hidden: int = 64
-    max_history: int = 20
+    # How many of a user's latest history items the model reads; None: "auto" (``history_window``).
+    max_history: int | None = None
     id_dropout: float = ModelConfig.id_dropout  # share of item ids hidden per training example (cold items fall back to text)
     ablate: tuple[str, ...] = ()  # ModelConfig switches to turn off, e.g. ("use_item_ids",)
     # With explicit ratings: each history item's rating is a model input and only likes are targets
@@ -96,13 +98,63 @@ def rating_mode(dataset: Dataset, options: FitOptions = FitOptions()) -> str:
     )
 
 
+# The "auto" history window: long enough for this share of users' whole histories, and never longer than
+# HISTORY_CAP items, the longest window the 2-core machine trains within the Train page's budget
+# (bench/history_window.py; docs/model.md, "History window").
+HISTORY_COVERAGE = 0.9
+HISTORY_CAP = 100
+
+
+@dataclass(frozen=True)
+class HistoryWindow:
+    """How many of each user's latest history items the model reads, and how much of the data that covers.
+
+    size: the window (``ModelConfig.max_history``); auto: chosen by the rule, not set;
+    covered: share of users whose whole history fits in it; capped: the rule wanted more than ``HISTORY_CAP``.
+    """
+
+    size: int
+    auto: bool
+    covered: float
+    capped: bool = False
+
+    def describe(self) -> str:
+        """'auto: 96 — covers 90% of users fully' (or 'set: 20 — …')."""
+        line = f"{'auto' if self.auto else 'set'}: {self.size} — covers {self.covered:.0%} of users fully"
+        if self.capped:
+            line += f" (capped at {HISTORY_CAP}: longer windows cost too much training time on 2 cores)"
+        return line
+
+
+def auto_history_window(lengths: np.ndarray, setting: int | None = None) -> HistoryWindow:
+    """The window for users with these history lengths: ``setting`` when given, else the smallest window
+    that holds the whole history of ``HISTORY_COVERAGE`` of the users, capped at ``HISTORY_CAP``."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    if setting is not None:
+        if setting < 1:
+            raise RecsysError(f"The history window must be at least 1 item, got {setting}.")
+        size, auto, capped = int(setting), False, False
+    else:
+        wanted = int(np.quantile(lengths, HISTORY_COVERAGE, method="inverted_cdf")) if len(lengths) else 1
+        size, auto, capped = max(1, min(wanted, HISTORY_CAP)), True, wanted > HISTORY_CAP
+    covered = float(np.mean(lengths <= size)) if len(lengths) else 1.0
+    return HistoryWindow(size, auto, covered, capped)
+
+
+def history_window(dataset: Dataset, options: FitOptions = FitOptions()) -> HistoryWindow:
+    """The window a fit of ``dataset`` with ``options`` uses (shown on the Train page before training)."""
+    return auto_history_window(dataset.interactions.groupby(USER).size().to_numpy(), options.max_history)
+
+
 def model_config_for(catalog: Catalog, options: FitOptions, scale: RatingScale | None = None) -> ModelConfig:
+    # The same rule as ``history_window``: the catalogue holds every user's history.
+    window = auto_history_window(np.array([len(h) for h in catalog.histories.values()]), options.max_history)
     config = ModelConfig(
         n_items=catalog.n_items,
         text_dim=catalog.text_dim,
         dim=options.dim,
         hidden=options.hidden,
-        max_history=options.max_history,
+        max_history=window.size,
         id_dropout=options.id_dropout,
         use_profile=bool(catalog.profile_ids),
         rating_scale=None if scale is None else (scale.low, scale.high),
