@@ -9,6 +9,7 @@ import pandas as pd
 
 from recsys_core.evaluation import MODEL_NAME, EvaluationReport, SliceResult
 from recsys_core.metrics import METRIC_NAMES, metric_table
+from recsys_core.ratings import RatingScale
 from recsys_core.recommender import Recommendation, Recommender, UserContext
 from recsys_core.schema import TIMESTAMP, Dataset
 from recsys_core.text import FieldText
@@ -111,12 +112,41 @@ def recommendations_table(
     return table
 
 
-def history_table(rec: Recommender, history: np.ndarray, fields: Sequence[str]) -> pd.DataFrame:
-    """A user's history, most recent first (``#1`` is the latest)."""
-    newest_first = list(history[::-1])
+# Column names chosen not to clash with item fields (a film's "rating" may be its age rating).
+READ, RATED, DATE = "read by the model", "rated", "date (UTC)"
+
+
+def history_table(rec: Recommender, ctx: UserContext, fields: Sequence[str]) -> pd.DataFrame:
+    """A user's history, most recent first (``#1`` is the latest): whether the model reads each item (its
+    ``max_history`` latest), the item's rating (when the data had ratings) and date (when the model kept
+    times), then the item and its fields.
+
+    A rating reads "4★" on the scale of a model that reads ratings, else as the plain number; dates are UTC.
+    """
+    newest_first = list(ctx.history[::-1])
     table = items_table(rec, newest_first, fields)
     table.insert(0, "#", range(1, len(newest_first) + 1))
+    table.insert(1, READ, [n < rec.max_history for n in range(len(newest_first))])
+    column = 2
+    if ctx.ratings is not None and len(ctx.ratings) == len(ctx.history):
+        scale = RatingScale(*rec.model.config.rating_scale) if rec.reads_ratings else None
+        shown = [("" if not np.isfinite(r) else scale.stars(r) if scale else f"{r:g}") for r in ctx.ratings[::-1]]
+        table.insert(column, RATED, shown)
+        column += 1
+    times = rec.catalog.times.get(ctx.user_id) if ctx.user_id is not None else None
+    if times is not None and len(times) == len(ctx.history):
+        table.insert(column, DATE, pd.to_datetime(times[::-1], unit="s", utc=True).strftime("%Y-%m-%d"))
     return table
+
+
+def history_caption(rec: Recommender, ctx: UserContext) -> str:
+    """'The model reads the latest 20 of this user's 33 history items' (plain text, no user strings)."""
+    n, window = len(ctx.history), rec.max_history
+    if n == 0:
+        return "No history items."
+    if n <= window:
+        return f"The model reads all {n:,} of this user's history items (it reads up to the latest {window:,})."
+    return f"The model reads the latest {window:,} of this user's {n:,} history items; older ones never reach a score."
 
 
 def default_display_fields(fields: Sequence[str], n: int = 2) -> list[str]:

@@ -121,4 +121,21 @@ def chart(fig) -> None:
     st.plotly_chart(fig, width="stretch", theme="streamlit", config={"displaylogo": False})
 
 
-__all__ = ["before_navigation", "chart", "error", "favicon", "plain", "plots", "setup", "show_notices", "user_errors"]
+def history(rec, ctx, fields) -> None:
+    """A user's history as the Recommendations and Explain pages list it: which items the model reads (a
+    caption and a column), each item's rating and date, then the chosen item fields."""
+    st.caption(formatting.history_caption(rec, ctx) + " Most recent first.")
+    st.dataframe(formatting.history_table(rec, ctx, fields), hide_index=True, height=300, column_config={
+        "#": st.column_config.NumberColumn(width=40),
+        formatting.READ: st.column_config.CheckboxColumn(
+            "read by the model", width=70, help=f"The model reads each user's latest {rec.max_history} history "
+            "items (its history window, set when training); older ones never reach a score."),
+        formatting.RATED: st.column_config.TextColumn(width=60, help="The user's rating of the item."),
+        formatting.DATE: st.column_config.TextColumn(width=90, help="When the user interacted with the item."),
+        "item": st.column_config.TextColumn(width=70),
+        **{f: st.column_config.TextColumn(width="medium") for f in fields},  # headers are text, not Markdown
+    })
+
+
+__all__ = ["before_navigation", "chart", "error", "favicon", "history", "plain", "plots", "setup", "show_notices",
+           "user_errors"]

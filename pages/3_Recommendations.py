@@ -37,11 +37,7 @@ with left, page.user_errors():
         st.markdown("\n".join(f"- **{plain(f)}:** {plain(v)}" for f, v in profile.items()) if profile
                     else "_No profile._")
         st.subheader("History")
-        st.caption(f"{len(ctx.history):,} items, most recent first.")
-        st.dataframe(formatting.history_table(rec, ctx.history, shown), hide_index=True, height=300,
-                     column_config={"#": st.column_config.NumberColumn(width=40),
-                                    "item": st.column_config.TextColumn(width=70),
-                                    **{f: st.column_config.TextColumn(width="medium") for f in shown}})
+        page.history(rec, ctx, shown)
         ranked = formatting.recommend_with_margins(rec, ctx, k, exclude_seen=exclude_seen, diversity=diversity)
         recs, margins, n_eligible = ranked.shown, ranked.margins, ranked.n_eligible
         target = state.ExplainTarget(item_id="", user_id=user_id)

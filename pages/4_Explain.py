@@ -78,6 +78,9 @@ with page.user_errors():
                                key="explain_shares_first")
     with h_col:
         panels.history(exp)
+        with st.expander(f"The user's history: the model reads {min(len(ctx.history), rec.max_history):,} of "
+                         f"{len(ctx.history):,} items", icon=":material/history:"):
+            page.history(rec, ctx, formatting.default_display_fields(rec.catalog.item_fields))
 
     # One above the other, each the full width: in half a page a 50-token heatmap had no room for its labels.
     heat, attr = st.container(), st.container()

@@ -25,7 +25,7 @@ def test_recommendation_table_has_rank_score_then_fields_and_no_probability(tiny
 
 def test_history_is_listed_most_recent_first(tiny_model):
     history = tiny_model.context("u01").history
-    table = formatting.history_table(tiny_model, history, ["title"])
+    table = formatting.history_table(tiny_model, tiny_model.context("u01"), ["title"])
     assert table["item"].iloc[0] == tiny_model.catalog.item_ids[history[-1]]
     assert list(table["#"]) == list(range(1, len(history) + 1))
 
