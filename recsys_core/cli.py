@@ -81,6 +81,14 @@ TRAIN_SETTINGS = {
 }
 
 
+MAX_HISTORY_LIMIT = 500  # the longest window offered (Train page too); the memory of a batch grows with it
+
+
+def _history_window(text: str) -> int | None:
+    """--max-history: 'auto' (None) or a whole number of items."""
+    return None if text.strip().lower() == "auto" else _in_range(int, 1, MAX_HISTORY_LIMIT)(text)
+
+
 def _k(text: str) -> int | None:
     return None if text.lower() == "all" else _positive_int(text)
 
@@ -129,6 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
     for option, (kind, shown, text) in TRAIN_SETTINGS.items():
         default = "no limit" if shown is None else f"{shown:g}"
         t.add_argument(option, type=kind, default=None, help=f"{text} (default: {default})")
+    t.add_argument("--max-history", type=_history_window, default=None, metavar="N",
+                   help=f"how many of each user's latest history items the model reads, 1-{MAX_HISTORY_LIMIT}, or "
+                        "'auto': enough for 90%% of the users' whole histories, at most 100 (default: auto)")
+    t.add_argument("--ignore-ratings", action="store_true",
+                   help="treat every interaction as a like and do not give the model the ratings "
+                        "(default: with a rating column, the model reads each history item's rating)")
     t.add_argument("--seed", type=int, default=0, help="random seed: the same seed and data give the same model (default: 0)")
     t.add_argument("--split", choices=("leave-last-out", "temporal", "random"), default="leave-last-out",
                    help="evaluation split: each user's last items, a global time cut, or random per user (default: leave-last-out)")

@@ -18,7 +18,7 @@ from .exports import write_csv
 from .loading import load_dataset, load_interactions
 from .metrics import metric_table
 from .parallel import Engine
-from .pipeline import FIT_STAGES, FitOptions, fit
+from .pipeline import FIT_STAGES, FitOptions, fit, history_window, rating_mode
 from .pipeline import evaluate as evaluate_model
 from .ratings import RatingScale, liked
 from .schema import ColumnMap, ITEM, RATING, TIMESTAMP, USER
@@ -79,7 +79,7 @@ def _columns(args: Namespace) -> ColumnMap:
 # CLI settings (argparse destinations) that go to TrainConfig and FitOptions when given;
 # left out, the library's defaults apply.
 TRAIN_OPTIONS = ("batch_size", "lr", "negatives", "patience", "max_minutes")
-MODEL_OPTIONS = ("dim", "hidden")
+MODEL_OPTIONS = ("dim", "hidden", "max_history")
 
 
 def _given(args: Namespace, names: tuple[str, ...]) -> dict:
@@ -139,8 +139,11 @@ def train(args: Namespace) -> int:
         train=TrainConfig(epochs=args.epochs, seed=args.seed, loss=args.loss, **_given(args, TRAIN_OPTIONS)),
         cache_dir=args.cache_dir,
         engine=Engine(args.engine, address=args.ray_address),
+        use_ratings=not args.ignore_ratings,
         **_given(args, MODEL_OPTIONS),
     )
+    print(f"note: {rating_mode(dataset, options)}", file=sys.stderr)
+    print(f"note: history window {history_window(dataset, options).describe()}", file=sys.stderr)
     recommender = fit(dataset, options, bar.progress, on_epoch=epoch_line)
     bar.close()
     path = artifacts.save(recommender, args.out)

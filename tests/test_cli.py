@@ -297,6 +297,60 @@ def test_train_without_settings_keeps_the_library_defaults(files, tmp_path, caps
     assert (options.dim, options.hidden) == (FitOptions().dim, FitOptions().hidden)
 
 
+def _options_and_data_of_train(capsys, monkeypatch, files, tmp_path, *extra):
+    """(code, stderr, FitOptions, Dataset) that ``train`` with ``extra`` arguments hands to ``fit``."""
+    from recsys_core import commands
+
+    seen = {}
+
+    def fake_fit(dataset, options, progress=None, cancel=None, on_epoch=None):
+        seen.update(dataset=dataset, options=options)
+        raise commands.RecsysError("stopped by the test")
+
+    monkeypatch.setattr(commands, "fit", fake_fit)
+    code, _, err = main_run(capsys, "train", "--interactions", str(files / "interactions.csv"),
+                            "--items", str(files / "items.tsv"), "--out", str(tmp_path / "m"), *extra)
+    return code, err, seen.get("options"), seen.get("dataset")
+
+
+def test_train_takes_a_history_window_and_can_ignore_ratings(files, tmp_path, capsys, monkeypatch):
+    code, err, options, _ = _options_and_data_of_train(capsys, monkeypatch, files, tmp_path,
+                                                       "--max-history", "5", "--ignore-ratings")
+    assert code == 1 and "stopped by the test" in err
+    assert options.max_history == 5 and options.use_ratings is False
+    assert "note: Ratings are present but switched off" in err  # what the fit will do, said before it runs
+    assert "note: history window set: 5 — covers 0% of users fully" in err  # every tiny user has 8 items
+
+
+def test_train_defaults_to_the_auto_window_and_to_reading_ratings(files, tmp_path, capsys, monkeypatch):
+    for extra in ((), ("--max-history", "auto")):
+        code, err, options, _ = _options_and_data_of_train(capsys, monkeypatch, files, tmp_path, *extra)
+        assert options.max_history is None and options.use_ratings is True
+        assert "note: history window auto: 8 — covers 100% of users fully" in err
+        assert "note: Ratings from 3 to 5 are used" in err
+
+
+def test_the_history_window_help_states_the_librarys_cap_and_coverage():
+    import argparse
+
+    from recsys_core.cli import build_parser
+    from recsys_core.pipeline import HISTORY_CAP, HISTORY_COVERAGE
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    text = " ".join(commands.choices["train"].format_help().split())
+    assert f"enough for {HISTORY_COVERAGE:.0%} of the users' whole histories, at most {HISTORY_CAP}" in text
+
+
+def test_min_rating_still_keeps_only_the_interactions_rated_at_least_that(files, tmp_path, capsys, monkeypatch):
+    code, err, options, data = _options_and_data_of_train(capsys, monkeypatch, files, tmp_path, "--min-rating", "4")
+    assert code == 1 and "stopped by the test" in err
+    raw = pd.read_csv(files / "interactions.csv")
+    assert len(data.interactions) == (raw["rating"] >= 4).sum() < len(raw)
+    assert (data.interactions["rating"] >= 4).all()
+    assert "below" in err  # the loader's notice of what was dropped reaches the terminal
+
+
 def test_train_on_recbole_files_end_to_end(files, tmp_path, capsys):
     from recbole_files import ML_INTER, ML_ITEM, ML_USER
     from recsys_core import artifacts
@@ -323,6 +377,7 @@ def test_train_on_recbole_files_end_to_end(files, tmp_path, capsys):
         (["--batch-size", "4"], "from 8 to 8192"),
         (["--lr", "nan"], "from 1e-05 to 1"),
         (["--dim", "sixty"], "whole number from 8 to 1024"),
+        *[(["--max-history", v], "whole number from 1 to 500") for v in ("0", "501", "ten", "2.5")],
         (["--rename", "movie_title"], "expected OLD=NEW"),
         (["--rename", "a=b", "--rename", "a=c"], "two new names"),
     ],
