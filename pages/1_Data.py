@@ -4,7 +4,7 @@ import streamlit as st
 from dashboard import formatting, page, plots, state
 from dashboard.resources import read_upload
 from dashboard.safe_text import plain
-from recsys_core import ITEM, TIMESTAMP, USER, ColumnMap, build_field_text, describe_fields
+from recsys_core import ITEM, TIMESTAMP, USER, ColumnMap, build_field_text, describe_fields, rating_mode
 
 FILE_TYPES = ["csv", "tsv", "tab", "txt", "parquet", "pq", "inter", "item", "user"]  # + RecBole atomic files (TSV)
 NONE = "(none)"
@@ -91,6 +91,8 @@ summary = data.summary()
 cols = st.columns(4)
 for col, (name, value) in zip(cols, summary.items()):
     col.metric(name.replace("_", " ").capitalize(), f"{value:,}")
+# Which ratings mode a training of this data gets by default (the Train page can switch ratings off).
+st.info(plain(rating_mode(data)), icon=":material/star_half:")
 page.show_notices(data.notices)
 
 # Drawn from the loaded data: an unexpected failure here is one message, and the page above still works.
@@ -114,7 +116,7 @@ with page.user_errors():
         if data.has_ratings:
             page.chart(plots.rating_distribution(data.interactions["rating"]))
         else:
-            st.info("No ratings: every interaction counts as positive feedback.")
+            st.info("No rating column: there is no rating distribution to show.")
     with right:
         if data.has_timestamps:
             page.chart(plots.activity_over_time(data.interactions["timestamp"]))

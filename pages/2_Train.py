@@ -18,11 +18,14 @@ from recsys_core import (
     FitOptions,
     SplitConfig,
     TrainConfig,
+    history_window,
+    rating_mode,
 )
 
 DEFAULT = FitOptions()
 # The page's default budget lets any dataset finish on a small shared CPU; the CLI has no limit by default.
 TRAIN_PAGE_BUDGET_MINUTES = 10.0
+MAX_HISTORY_LIMIT = 500  # as the CLI's --max-history
 
 
 @st.fragment(run_every=1.0)
@@ -84,6 +87,20 @@ with st.form("train_options"):
     seed = e.number_input("Seed", 0, 2**31 - 1, 0)
     budget = f.number_input("Time budget (minutes)", 0.5, 1440.0, TRAIN_PAGE_BUDGET_MINUTES, step=0.5, key="budget",
                             help="Training stops before an epoch that would end past this; the best epoch is kept.")
+    auto = history_window(data)  # what "auto" is for this data, shown before anything is trained
+    a, b = st.columns(2)
+    max_history = a.number_input("History window (items)", 1, MAX_HISTORY_LIMIT, None, key="max_history",
+                                 placeholder=f"auto: {auto.size}",
+                                 help="How many of each user's latest history items the model reads; older ones "
+                                      "never reach a score. Empty: auto, the window that holds 90% of this data's users' "
+                                      "whole histories, capped where training gets too slow on a small CPU.")
+    a.caption(f"Empty = {auto.describe()}.")
+    use_ratings = True
+    if data.has_ratings:  # a switch only where there is something to switch
+        use_ratings = b.toggle("Use ratings", True, key="use_ratings",
+                               help="On: each history item's rating is a model input and only liked items are "
+                                    "training and test targets. Off: every interaction counts as a like.")
+        b.caption("On: " + plain(rating_mode(data)) + " Off: every interaction counts as a like.")
     with st.expander("Advanced options"):
         a, b, c, d = st.columns(4)
         patience = d.number_input("Early-stopping patience (epochs)", 1, 1000, TrainConfig().patience)
@@ -105,6 +122,7 @@ if submitted:
             train=TrainConfig(epochs=int(epochs), batch_size=int(batch_size), lr=float(lr), loss=loss,
                               negatives=int(negatives), patience=int(patience), seed=int(seed),
                               max_minutes=float(budget)),
+            max_history=None if max_history is None else int(max_history), use_ratings=use_ratings,
             dim=int(dim), hidden=int(hidden),  # texts are cached in recsys_core's default embedding cache
         )
         training_data = replace(data, item_fields=item_fields, user_fields=user_fields)
@@ -122,7 +140,8 @@ if job is not None:
     elif job.succeeded:
         rec = job.result
         st.success(f"Training finished ({plain(rec.training.stopped)}, best epoch {rec.training.best_epoch}, "
-                   f"{rec.training.train_seconds} s). The other pages now use this model.",
+                   f"{rec.training.train_seconds} s; it reads each user's latest {rec.max_history} history items). "
+                   "The other pages now use this model.",
                    icon=":material/check_circle:")
         test = next(s for s in rec.report.slices if s.name == "test")
         st.dataframe(formatting.highlight_best(formatting.slice_table(test, rec.report.ks, ("NDCG", "Recall",

@@ -74,6 +74,13 @@ def tiny_model(tiny_dataset, embedding_cache):
 
 
 @pytest.fixture(scope="session")
+def short_window_model(tiny_dataset, embedding_cache):
+    """A tiny model that reads only each user's 3 latest history items (every tiny user has 8)."""
+    return fit(tiny_dataset, FitOptions(max_history=3, train=TrainConfig(epochs=1), baselines=False,
+                                        cache_dir=embedding_cache))
+
+
+@pytest.fixture(scope="session")
 def demo_model():
     """The committed demo model (trained and saved on first use if it is missing)."""
     from recsys_core.demo import load_demo_model

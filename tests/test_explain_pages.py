@@ -21,6 +21,12 @@ def test_explain_page_shows_heatmap_attributions_and_reason():
     assert "Recommended" in reason or "texts did not raise" in reason
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Rank among unseen items"] == "1"
+    # the user's whole history, marked with what the model reads (the demo model reads the latest 20)
+    rec, user = at.session_state["model"], at.selectbox(key="explain_user").value
+    n = len(rec.context(user).history)
+    history = next(d.value for d in at.dataframe if "read by the model" in d.value.columns)
+    assert len(history) == n and history["read by the model"].sum() == min(n, rec.max_history)
+    assert any(f"the model reads {min(n, rec.max_history)} of {n} items" in e.label for e in at.expander)
     # deletion curves only on request
     assert "Faithfulness: does removing the top tokens lower the score?" in subheaders
     charts = len(at.get("plotly_chart"))
@@ -29,7 +35,7 @@ def test_explain_page_shows_heatmap_attributions_and_reason():
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]  # a rerun of a cached pair draws every chart once
     assert len(at.get("plotly_chart")) == charts + 1
-    methods = set(at.dataframe[0].value["method"])
+    methods = set(next(d.value for d in at.dataframe if "method" in d.value.columns)["method"])
     assert {"integrated gradients", "GradientSHAP", "field ablation", "random"} <= methods
 
 

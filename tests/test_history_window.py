@@ -56,12 +56,6 @@ def test_the_model_stores_the_resolved_window_of_its_training_data(tiny_dataset,
     assert tiny_model.model.config.max_history == tiny_model.max_history  # saved in config.json with the model
 
 
-@pytest.fixture(scope="module")
-def short_window_model(tiny_dataset, embedding_cache):
-    return fit(tiny_dataset, FitOptions(max_history=3, train=TrainConfig(epochs=1), baselines=False,
-                                        cache_dir=embedding_cache))
-
-
 def test_a_set_window_reaches_the_model(short_window_model):
     assert short_window_model.max_history == short_window_model.model.config.max_history == 3
 

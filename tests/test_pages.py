@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -528,6 +529,60 @@ def test_the_recommendations_csv_neutralises_formula_cells_and_reads_back(tiny_m
     back = read_csv(served[-1])
     assert list(back["item"]) == list(shown["item"]) and list(back["title"]) == list(shown["title"])
     assert back["score"].astype(float).round(6).tolist() == shown["score"].round(6).tolist()
+
+
+# -- history window and ratings -------------------------------------------------------------
+def test_the_data_page_says_which_ratings_mode_applies(tiny_dataset):
+    at = open_page("pages/1_Data.py")  # the demo data rates 1 to 5
+    assert "Ratings from 1 to 5 are used: the model reads each history item's rating" in texts(at.info)
+    unrated = replace(tiny_dataset, interactions=tiny_dataset.interactions.drop(columns="rating"), has_ratings=False)
+    at = open_page("pages/1_Data.py", dataset=unrated, dataset_label="unrated")
+    assert "No ratings: every interaction counts as a like" in texts(at.info)
+
+
+def test_the_train_page_shows_what_auto_resolves_to_and_trains_with_a_set_window_and_ratings_off(tiny_dataset):
+    at = open_page("pages/2_Train.py", dataset=tiny_dataset, dataset_label="tiny")
+    assert "Empty = auto: 8 — covers 100% of users fully." in texts(at.caption)  # every tiny user has 8 items
+    assert at.number_input(key="max_history").value is None  # auto
+    assert at.toggle(key="use_ratings").value is True
+    assert "On: Ratings from 3 to 5 are used" in texts(at.caption)
+    at.number_input(key="epochs").set_value(1)
+    at.number_input(key="max_history").set_value(3)
+    at.toggle(key="use_ratings").set_value(False)
+    at.button(key="train").click().run()
+    wait_for_training(at)
+    assert not at.exception and not at.error, texts(at.error)
+    model = at.session_state["model"]
+    assert model.max_history == 3 and not model.reads_ratings
+    assert "reads each user's latest 3 history items" in texts(at.success)
+
+
+def test_the_train_page_trains_with_the_auto_window_and_offers_no_ratings_switch_without_ratings(tiny_dataset):
+    unrated = replace(tiny_dataset, interactions=tiny_dataset.interactions.drop(columns="rating"), has_ratings=False)
+    at = open_page("pages/2_Train.py", dataset=unrated, dataset_label="unrated")
+    assert not [t for t in at.toggle if t.key == "use_ratings"]
+    at.number_input(key="epochs").set_value(1)
+    at.button(key="train").click().run()
+    wait_for_training(at)
+    assert at.session_state["model"].max_history == 8  # what "auto" said
+
+
+def test_the_recommendations_history_marks_what_the_model_reads_with_ratings_and_dates(short_window_model):
+    at = open_page("pages/3_Recommendations.py", model=short_window_model, model_label="window 3")
+    user = at.selectbox(key="rec_user").value
+    history = at.dataframe[0].value
+    assert list(history["read by the model"]) == [True] * 3 + [False] * 5
+    assert history["rated"].str.endswith("(of 3–5)").all()  # on the scale the model reads ratings on
+    assert history["date (UTC)"].str.match(r"^2023-11-\d\d$").all()
+    assert "The model reads the latest 3 of this user's 8 history items" in texts(at.caption), user
+
+
+def test_the_demo_history_marks_the_model_window():
+    at = open_page("pages/3_Recommendations.py")
+    rec = at.session_state["model"]
+    n = len(rec.context(at.selectbox(key="rec_user").value).history)
+    history = at.dataframe[0].value
+    assert history["read by the model"].sum() == min(n, rec.max_history) and len(history) == n
 
 
 def test_mostly_textless_items_are_a_warning_on_the_data_and_train_pages():
