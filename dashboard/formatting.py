@@ -204,7 +204,8 @@ def highlight_best(table: pd.DataFrame):
 
 def best_baseline(report: EvaluationReport, slice_name: str = "test", metric: str = "NDCG@10") -> str | None:
     metrics = next((s.metrics for s in report.slices if s.name == slice_name), {})
-    baselines = {name: m.get(metric, -1.0) for name, m in metrics.items() if name != MODEL_NAME}
+    # The text-only reference is the model with a part switched off, not a baseline to beat.
+    baselines = {name: m.get(metric, -1.0) for name, m in metrics.items() if name not in (MODEL_NAME, TEXT_ONLY_NAME)}
     return max(baselines, key=baselines.get) if baselines else None
 
 

@@ -187,6 +187,13 @@ def test_a_reference_cut_short_by_the_time_budget_is_said_to_understate_text():
     assert "may understate what text alone does" in sentence
 
 
+def test_the_home_page_headline_compares_with_a_baseline_never_with_the_reference(sliced):
+    report = EvaluationReport.from_dict(sliced[0].report.to_dict())  # a copy: the fixture is shared
+    report.slices[0].metrics[TEXT_ONLY_NAME]["NDCG@10"] = 2.0  # even when it is ahead of every baseline
+    names = list(formatting.headline(report).index)
+    assert names[0] == MODEL_NAME and len(names) == 2 and TEXT_ONLY_NAME not in names
+
+
 def test_the_cli_report_prints_the_reference_row_and_the_paired_difference(sliced):
     rec, _ = sliced
     out = io.StringIO()
