@@ -33,7 +33,8 @@ with page.user_errors():  # a report from an older or damaged metrics.json: a me
             st.dataframe(formatting.highlight_best(formatting.slice_table(s, report.ks, families)), width="stretch")
             intervals = formatting.interval_table(s, report.ks, families)
             if not intervals.empty:
-                with st.expander("95% intervals (± over users): a difference smaller than these is within noise"):
+                with st.expander("95% intervals (± over users) of each row: rows whose intervals overlap may still "
+                                 "differ, which only a paired difference on the same users tells"):
                     st.dataframe(intervals.style.format("±{:.4f}", na_rep="–"), width="stretch")
             page.chart(plots.metric_over_k(formatting.metric_over_k(s, curve_family, report.ks), curve_family, title))
 

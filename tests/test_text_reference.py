@@ -19,7 +19,8 @@ from recsys_core.pipeline import FIT_STAGES, FitOptions, fit, model_config_for, 
 from recsys_core.progress import Cancelled
 from recsys_core.splits import SplitConfig
 from recsys_core.training import TrainConfig
-from test_pages import APP, TIMEOUT, texts
+from recsys_core.registry import MODELS_DIR_ENV
+from test_pages import APP, TIMEOUT, open_page, texts, wait_for_training
 
 REFERENCE_STAGE = "training the text-only reference"
 SLICED = SplitConfig(cold_items=0.2, holdout_users=0.2, seed=0)
@@ -239,3 +240,23 @@ def test_the_evaluation_page_says_plainly_when_a_sliced_model_has_no_reference(s
     assert not at.exception and not at.error
     assert texts(at.info).count("there is no text-only reference to compare with") == 2
 
+
+
+def test_the_train_page_sets_the_slice_fractions_and_the_reference_switch(tiny_dataset, embedding_cache, tmp_path,
+                                                                           monkeypatch):
+    monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path / "models"))
+    monkeypatch.setenv("RECSYS_CACHE_DIR", embedding_cache)
+    at = open_page("pages/2_Train.py", dataset=tiny_dataset, dataset_label="tiny")
+    sliders = {s.label: s for s in at.slider}
+    sliders["Cold-item fraction"].set_value(0.2)
+    sliders["Held-out user fraction"].set_value(0.2)
+    at.number_input(key="epochs").set_value(1)
+    at.checkbox(key="text_reference").uncheck()
+    at.button(key="train").click().run()
+    job = at.session_state["train_job"]
+    assert job.options.split.cold_items == 0.2 and job.options.split.holdout_users == 0.2
+    assert job.options.text_reference is False
+    wait_for_training(at)
+    assert not at.exception and not at.error
+    assert job.result.report.text_reference == TextReference("turned off")
+    assert "The text-only reference was turned off for this fit" in texts(at.info)
