@@ -181,7 +181,6 @@ def train_text_reference(
     A stop of the product's training skips it; a stop while it trains drops it (a half-trained reference
     would flatter the model), and the product model is kept either way.
     """
-    config = model_config_for(catalog, reference_options(options))
     if not options.text_reference:
         return None, TextReference("turned off")
     if not model_config_for(catalog, options).use_item_ids:
@@ -190,6 +189,7 @@ def train_text_reference(
         return None, TextReference("stopped")
     say(0.0, "training the text-only reference")
     started = time.perf_counter()
+    config = model_config_for(catalog, reference_options(options))
     try:
         result = train_model(catalog, split, config, options.train, progress=say, cancel=cancel, validate=validate)
     except TrainingStopped:
