@@ -35,7 +35,7 @@ def live_progress(job: TrainingJob) -> None:
         page.chart(plots.training_curve(job.epochs))
     st.button("Stop", icon=":material/stop_circle:", key="stop_training", on_click=job.stop,
               disabled=job.stop_requested, help="Stops after the current batch; the best epoch so far is kept "
-              "and evaluated.")
+              "and evaluated. While the text-only reference trains, a stop keeps the model and skips the reference.")
 
 
 def save_form(rec) -> None:
@@ -84,6 +84,11 @@ with st.form("train_options"):
     seed = e.number_input("Seed", 0, 2**31 - 1, 0)
     budget = f.number_input("Time budget (minutes)", 0.5, 1440.0, TRAIN_PAGE_BUDGET_MINUTES, step=0.5, key="budget",
                             help="Training stops before an epoch that would end past this; the best epoch is kept.")
+    text_reference = st.checkbox(
+        "Text-only reference for the cold-item and new-user slices", DEFAULT.text_reference, key="text_reference",
+        help="With a cold-item or held-out-user fraction, the same model with item ids switched off is trained next "
+             "on the same split and settings (about twice the training time), so that the Evaluation page can say "
+             "whether text carries. Stopping while it trains keeps the model and skips the reference.")
     with st.expander("Advanced options"):
         a, b, c, d = st.columns(4)
         patience = d.number_input("Early-stopping patience (epochs)", 1, 1000, TrainConfig().patience)
@@ -106,6 +111,7 @@ if submitted:
                               negatives=int(negatives), patience=int(patience), seed=int(seed),
                               max_minutes=float(budget)),
             dim=int(dim), hidden=int(hidden),  # texts are cached in recsys_core's default embedding cache
+            text_reference=bool(text_reference),
         )
         training_data = replace(data, item_fields=item_fields, user_fields=user_fields)
         state.start_training(TrainingJob(training_data, options))
@@ -128,6 +134,11 @@ if job is not None:
         st.dataframe(formatting.highlight_best(formatting.slice_table(test, rec.report.ks, ("NDCG", "Recall",
                      "HitRate"))), width="stretch")
         st.caption(f"Test slice, {test.n_cases:,} users. Protocol: {plain(rec.report.protocol)}")
+        note = formatting.reference_note(rec.report)
+        if note is not None and rec.report.text_reference.state == "trained":
+            st.caption(plain(note))
+        elif note is not None:  # turned off, or skipped by a stop: the slices cannot say whether text carries
+            st.info(plain(note), icon=":material/info:")
         page.chart(plots.training_curve(rec.train_log, rec.training.best_epoch or None))
         save_form(rec)
 elif state.model_is_draft():  # trained before a reload: kept with the session only until it is saved

@@ -13,7 +13,7 @@ from . import artifacts
 from .batch import RECOMMENDATION_COLUMNS, recommend_all, recommendation_rows
 from .encoder import EncoderConfig
 from .errors import RecsysError
-from .evaluation import EvaluationReport
+from .evaluation import MODEL_NAME, EvaluationReport
 from .exports import write_csv
 from .loading import load_dataset, load_interactions
 from .metrics import metric_table
@@ -48,7 +48,7 @@ class _Bar:
         """``fit``'s progress: a line per stage; within a stage a bar (terminal) or its last count (log)."""
         if message in FIT_STAGES:
             self.stage(message)
-            self.training = message == "training"
+            self.training = message.startswith("training")  # the model, then its text-only reference
             return
         if not self.interactive:
             # A log gets the finished count of encoding; epochs get their own line with loss and NDCG.
@@ -108,6 +108,14 @@ def print_report(report: EvaluationReport, out=None) -> None:
             table[c] = [s.metrics[m].get(c, float("nan")) for m in table.index]
         with pd.option_context("display.width", 200, "display.max_columns", 40, "display.precision", 4):
             print(table.to_string(float_format=lambda v: f"{v:.4f}"), file=out)
+        for other, by_metric in s.paired.items():
+            p = by_metric.get("NDCG@10")
+            if p is not None:
+                noise = "beyond noise" if p.beyond_noise else "within noise"
+                print(f"{MODEL_NAME} − {other}, NDCG@10 on the same {p.n_cases} users: {p.diff:+.4f} ± "
+                      f"{p.diff_ci95:.4f} (95% interval, {noise})", file=out)
+    if report.text_reference is not None:
+        print(f"\n{report.text_reference.describe()}", file=out)
 
 
 def train(args: Namespace) -> int:
@@ -139,6 +147,7 @@ def train(args: Namespace) -> int:
         train=TrainConfig(epochs=args.epochs, seed=args.seed, loss=args.loss, **_given(args, TRAIN_OPTIONS)),
         cache_dir=args.cache_dir,
         engine=Engine(args.engine, address=args.ray_address),
+        text_reference=not args.no_text_reference,
         **_given(args, MODEL_OPTIONS),
     )
     recommender = fit(dataset, options, bar.progress, on_epoch=epoch_line)
