@@ -7,6 +7,7 @@ from argparse import Namespace
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import artifacts
@@ -243,10 +244,10 @@ def evaluate(args: Namespace) -> int:
     cases = []
     for user, given in histories.items():
         # Items outside the catalogue are skipped with their ratings; with ratings the held-out item is a like.
-        ctx = recommender.new_user_context(given.items, None, given.ratings)
-        rated = scale is not None and ctx.ratings is not None
-        case = last_out_case(user, ctx.history, ctx.ratings if rated else None,
-                             liked(ctx.ratings, scale) if rated else None)
+        known = np.array([i in catalog.item_index for i in given.items], dtype=bool)
+        ratings = np.asarray(given.ratings, dtype=np.float32)[known] if scale is not None and given.ratings else None
+        case = last_out_case(user, catalog.indices(given.items), ratings,
+                             liked(ratings, scale) if ratings is not None else None)
         if case is not None:
             cases.append(case)
     if not cases:
