@@ -20,7 +20,7 @@ with a fresh cache directory, so frozen and adapted vectors never share a cache 
 
 All models are evaluated by ``evaluation.evaluate_all`` on the same cases (warm test, cold items
 ranked among the cold items, held-out users) with 95% intervals, and each adapted model is compared
-with the frozen one case by case (``cold_start.paired``: the paired difference and its interval).
+with the frozen one case by case (``evaluation.paired_comparison``: the paired difference and its interval).
 
 The machine's cores are shared, so budgets are given in optimizer **steps** (``--steps``, each one
 batch of ``--batch`` pairs, i.e. 2 × batch texts forward and backward); ``--minutes`` additionally
@@ -50,10 +50,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # recsys_core from a checkout, installed or not
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling bench modules
 
-from cold_start import COLD, METRIC, NEW_USERS, RANDOM, SAMPLE_SEED, Paired, paired, split_config  # noqa: E402
+from cold_start import COLD, METRIC, NEW_USERS, RANDOM, SAMPLE_SEED, split_config  # noqa: E402
 
 from recsys_core.encoder import EncoderConfig, TextEncoder, pool, resolve_encoder_path  # noqa: E402
-from recsys_core.evaluation import EvaluationReport, evaluate_all, model_scorer, random_scorer  # noqa: E402
+from recsys_core.evaluation import EvaluationReport, evaluate_all, model_scorer, paired_comparison, random_scorer  # noqa: E402
+from recsys_core.metrics import PairedDifference  # noqa: E402
 from recsys_core.pipeline import FitOptions, fit  # noqa: E402
 from recsys_core.recommender import Recommender  # noqa: E402
 from recsys_core.splits import Split, make_split  # noqa: E402
@@ -214,7 +215,7 @@ def merged_encoder(adapter: Path, encoder: EncoderConfig, directory: Path) -> Pa
 class FinetuneResult:
     report: EvaluationReport
     runs: dict[str, LoraRun]  # adapted model name → its fine-tuning run
-    vs_frozen: dict[str, dict[str, Paired]]  # adapted model name → slice name → adapted (a) vs frozen (b)
+    vs_frozen: dict[str, dict[str, PairedDifference]]  # adapted model name → slice name → adapted (a) vs frozen (b)
     seconds: dict[str, float]
     models: dict[str, Recommender]
 
@@ -222,7 +223,7 @@ class FinetuneResult:
 def measure(dataset, options: FitOptions, settings: LoraSettings, snapshots: Sequence[int],
             say: Callable[[str], None] = lambda _line: None) -> FinetuneResult:
     """The frozen model and one adapted model per snapshot, on ``options.split``, all evaluated on the same cases."""
-    options = replace(options, baselines=False)
+    options = replace(options, baselines=False, text_reference=False)  # the comparison is frozen vs adapted
     seconds: dict[str, float] = {}
 
     def step(name: str, run):
@@ -259,7 +260,8 @@ def measure(dataset, options: FitOptions, settings: LoraSettings, snapshots: Seq
     scorers[RANDOM] = random_scorer(catalog.n_items, options.split.seed)
     report = step("evaluate (all slices)", lambda: evaluate_all(scorers, split, catalog, seed=SAMPLE_SEED))
     slices = {WARM: (split.test, None), COLD: (split.cold_test, split.cold_items), NEW_USERS: (split.inductive_test, None)}
-    vs_frozen = {n: {s: paired(scorers[n], scorers[FROZEN], cases, catalog.n_items, cands)
+    vs_frozen = {n: {s: paired_comparison(scorers[n], scorers[FROZEN], cases, catalog.n_items, candidates=cands,
+                                          seed=SAMPLE_SEED)
                      for s, (cases, cands) in slices.items()} for n in runs}
     return FinetuneResult(report, runs, vs_frozen, seconds, models)
 
