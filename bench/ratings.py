@@ -1,6 +1,6 @@
 """Explicit ratings (issue 17): does reading them help, and do disliked items stop being "the reason"?
 
-    python bench/ratings.py [--case demo 100k-rated] [--epochs N] [--seed 0] [--reason-users 300]
+    python bench/ratings.py [--case demo 100k-rated] [--epochs N] [--seed 0] [--reason-users 300] [--threads 1]
 
 For each case (bench/cases.py; both carry 1–5 ratings) ONE catalogue and ONE split are made, the
 split of the product with ratings (``make_split(..., scale)``: the last *like* of each user is the
@@ -78,7 +78,10 @@ def train_variant(catalog: Catalog, split: Split, options: FitOptions, scale: Ra
     def validate(model) -> float:
         return evaluate_scorer(model_scorer(model, catalog), val_cases, catalog.n_items, ks=(10,)).get(METRIC, 0.0)
 
-    return train_model(catalog, split, config, options.train, validate=validate)
+    def log(e) -> None:
+        print(f"  epoch {e.epoch}: loss {e.loss:.3f}, validation {METRIC} {e.val_ndcg10:.4f}, {e.seconds:.0f} s", flush=True)
+
+    return train_model(catalog, split, config, options.train, validate=validate, on_epoch=log)
 
 
 def main_reasons(rec: Recommender, users: list[str], scale: RatingScale) -> ReasonCount:
@@ -169,7 +172,13 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--reason-users", type=int, default=300)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (1 is faster when other jobs share the cores)")
     args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     for case in args.case:
         run_case(case, args)
 
