@@ -3,6 +3,9 @@
 - ``demo``: the bundled sample data (64k interactions, 1,000 users, 2,000 items, with profiles).
 - ``100k``: shaped like the public MovieLens-100k set (100k interactions, 943 users,
   1,682 items); no public data can be downloaded here, so it is generated.
+- ``100k-rated``: the same ``100k`` interactions with 1–5 star ratings (``synthetic(..., ratings=True)``):
+  on-topic picks are rated mostly 4–5, off-topic (popular) picks mostly 1–2, so a low rating
+  says "not my topic", as it does for a film a MovieLens user disliked.
 - ``1m``: 1M interactions, 20k users, 100k items: the scale target of issue 9.
 
 Generated catalogues have short titles (a few words from a 2,000-word vocabulary) and
@@ -14,10 +17,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-CASES = {"demo": None, "100k": (1_682, 100_000, 943), "1m": (100_000, 1_000_000, 20_000)}
+CASES = {"demo": None, "100k": (1_682, 100_000, 943), "100k-rated": (1_682, 100_000, 943),
+         "1m": (100_000, 1_000_000, 20_000)}
+ON_TOPIC_STARS, OFF_TOPIC_STARS = [0.02, 0.05, 0.18, 0.40, 0.35], [0.35, 0.30, 0.20, 0.10, 0.05]  # P(1★ … 5★)
 
 
-def synthetic(n_items: int, n_interactions: int, n_users: int | None = None, seed: int = 0
+def synthetic(n_items: int, n_interactions: int, n_users: int | None = None, seed: int = 0, ratings: bool = False
               ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(interactions, items): ``n_interactions`` distinct (user, item) pairs in time order.
 
@@ -45,6 +50,9 @@ def synthetic(n_items: int, n_interactions: int, n_users: int | None = None, see
     picks = np.where(on_topic, [p[rng.integers(len(p))] if len(p) else 0 for p in pool],
                      rng.zipf(1.3, draws) % n_items)
     inter = pd.DataFrame({"user_id": [f"u{u}" for u in users], "item_id": [f"i{i}" for i in picks]})
+    if ratings:  # drawn after every other draw, so the interactions are those of ratings=False
+        stars = np.where(on_topic, rng.choice(5, draws, p=ON_TOPIC_STARS), rng.choice(5, draws, p=OFF_TOPIC_STARS)) + 1
+        inter["rating"] = stars.astype(float)
     inter = inter.drop_duplicates(["user_id", "item_id"]).head(n_interactions)
     return inter.assign(timestamp=np.arange(len(inter))), items
 
@@ -59,5 +67,5 @@ def load_case(case: str):
                             item_fields=DEMO_ITEM_FIELDS, user_fields=DEMO_USER_FIELDS)
     if case not in CASES:
         raise SystemExit(f"unknown case {case!r}: choose one of {', '.join(CASES)}")
-    inter, items = synthetic(*CASES[case])
+    inter, items = synthetic(*CASES[case], ratings=case.endswith("-rated"))
     return load_dataset(inter, items, item_fields=["title", "genres"])

@@ -21,7 +21,9 @@ two are now trained on) and scored on the inductive users' very same cases (same
 target, whole catalogue).  The ratio new-user / warm says what not having trained on a user costs.
 
 Ratios are of means; next to each, the paired difference over the same users with its 95%
-interval says whether the gap is more than noise.  ``--id-dropout X`` adds, in the same run, the
+interval (``recsys_core.metrics.paired_difference``, the one the Evaluation page shows) says whether
+the gap is more than noise.  The text-only model is trained here explicitly (the fits set
+``text_reference=False``) so that it can be scored next to the extra variants.  ``--id-dropout X`` adds, in the same run, the
 product model trained with ``ModelConfig.id_dropout = X`` (default 0.25) on the same split.
 Everything is seeded; each step's wall time is printed.  Run it alone (2 cores).
 
@@ -37,7 +39,7 @@ import argparse
 import math
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -46,24 +48,23 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # recsys_core from a checkout, installed or not
 
 from recsys_core.evaluation import (
-    MAX_RANKED_PAIRS,
     MODEL_NAME,
+    TEXT_ONLY_NAME,
     CaseScorer,
     EvaluationReport,
     evaluate_all,
     model_scorer,
-    per_case_metrics,
+    paired_comparison,
     random_scorer,
-    sample_cases,
 )
-from recsys_core.metrics import ci95_half_width
-from recsys_core.pipeline import FitOptions, fit
+from recsys_core.metrics import PairedDifference
+from recsys_core.pipeline import FitOptions, fit, reference_options
 from recsys_core.recommender import Recommender
 from recsys_core.schema import Dataset
-from recsys_core.splits import EvalCase, SplitConfig, make_split
+from recsys_core.splits import SplitConfig, make_split
 from recsys_core.training import TrainConfig
 
-TEXT_ONLY = "text-only (no ids)"
+TEXT_ONLY = TEXT_ONLY_NAME
 RANDOM = "Random"
 METRIC = "NDCG@10"
 SAMPLE_SEED = 0  # evaluate_all's user sample (above MAX_RANKED_PAIRS) and the paired comparisons use the same one
@@ -73,24 +74,6 @@ COLD, NEW_USERS = "cold items", "inductive users"  # evaluate_all's slice names
 def split_config(seed: int = 0) -> SplitConfig:
     """The one split of issue 17's measurements."""
     return SplitConfig(cold_items=0.1, holdout_users=0.2, seed=seed)
-
-
-@dataclass(frozen=True)
-class Paired:
-    """Two scorers on the same cases: means of ``METRIC``, their ratio, and the paired difference a − b."""
-
-    a: float
-    b: float
-    n_cases: int
-    diff_ci95: float  # half-width of the 95% interval of the mean per-case difference
-
-    @property
-    def ratio(self) -> float:
-        return self.a / self.b if self.b > 0 else math.nan
-
-    @property
-    def diff(self) -> float:
-        return self.a - self.b
 
 
 @dataclass
@@ -105,20 +88,9 @@ class ColdStartResult:
 
     report: EvaluationReport
     models: dict[str, Recommender]
-    cold_vs_text: Paired
-    new_vs_warm: Paired | None = None
+    cold_vs_text: PairedDifference
+    new_vs_warm: PairedDifference | None = None
     seconds: dict[str, float] = field(default_factory=dict)
-
-
-def paired(a: CaseScorer, b: CaseScorer, cases: Sequence[EvalCase], n_items: int,
-           candidates: np.ndarray | None = None) -> Paired:
-    """``METRIC`` of two scorers on the same cases, as ``evaluate_all`` picks and ranks them."""
-    n_rankable = n_items if candidates is None else len(candidates)
-    cases = [c for c in sample_cases(cases, n_rankable, MAX_RANKED_PAIRS, SAMPLE_SEED)
-             if len(np.setdiff1d(c.targets, c.history))]  # evaluation leaves out a re-consumed target too
-    va = per_case_metrics(a, cases, n_items, (10,), candidates)[1][METRIC]
-    vb = per_case_metrics(b, cases, n_items, (10,), candidates)[1][METRIC]
-    return Paired(float(va.mean()), float(vb.mean()), len(cases), ci95_half_width(va - vb))
 
 
 def measure(
@@ -137,7 +109,7 @@ def measure(
     """
     if not (options.split.cold_items > 0 and options.split.holdout_users > 0):
         raise ValueError(f"The split must hold out cold items and users, got {options.split}.")
-    options = replace(options, baselines=False)
+    options = replace(options, baselines=False, text_reference=False)  # the text-only model is fitted below
     seconds: dict[str, float] = {}
 
     def step(name: str, run):
@@ -151,7 +123,7 @@ def measure(
         return value
 
     product = step("fit product", lambda: fit(dataset, options))
-    text = step("fit text-only", lambda: fit(dataset, replace(options, ablate=("use_item_ids",))))
+    text = step("fit text-only", lambda: fit(dataset, reference_options(options)))
     models = {MODEL_NAME: product, TEXT_ONLY: text}
     if id_dropout is not None:
         variant = replace(options, id_dropout=id_dropout)
@@ -162,12 +134,9 @@ def measure(
     scorers: dict[str, CaseScorer] = {name: model_scorer(rec.model, catalog) for name, rec in models.items()}
     scorers[RANDOM] = random_scorer(catalog.n_items, options.split.seed)
 
-    def evaluate():
-        report = evaluate_all(scorers, split, catalog, seed=SAMPLE_SEED)
-        cold_vs_text = paired(scorers[MODEL_NAME], scorers[TEXT_ONLY], split.cold_test, catalog.n_items, split.cold_items)
-        return report, cold_vs_text
-
-    report, cold_vs_text = step("evaluate (all slices)", evaluate)
+    report = step("evaluate (all slices)", lambda: evaluate_all(scorers, split, catalog, seed=SAMPLE_SEED,
+                                                                 paired_with=[TEXT_ONLY]))
+    cold_vs_text = _slice(report, COLD).paired[TEXT_ONLY][METRIC]
     result = ColdStartResult(report, models, cold_vs_text, seconds=seconds)
     if on_evaluated is not None:
         on_evaluated(result)
@@ -180,7 +149,8 @@ def measure(
         models["warm run"] = warm
         result.new_vs_warm = step(
             "evaluate new users vs warm",
-            lambda: paired(scorers[MODEL_NAME], model_scorer(warm.model, catalog), split.inductive_test, catalog.n_items),
+            lambda: paired_comparison(scorers[MODEL_NAME], model_scorer(warm.model, catalog), split.inductive_test,
+                                      catalog.n_items, METRIC, seed=SAMPLE_SEED),
         )
     return result
 
@@ -205,7 +175,7 @@ def format_result(case: str, result: ColdStartResult) -> str:
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines.append("")
 
-    def ratio_line(label: str, p: Paired) -> str:
+    def ratio_line(label: str, p: PairedDifference) -> str:
         return (f"- {label}: {p.a:.4f} / {p.b:.4f} = **{p.ratio:.2f}** "
                 f"(paired difference {p.diff:+.4f} ± {p.diff_ci95:.4f}, {p.n_cases} users)")
 

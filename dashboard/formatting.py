@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from recsys_core.evaluation import MODEL_NAME, EvaluationReport, SliceResult
+from recsys_core.evaluation import MODEL_NAME, TEXT_ONLY_NAME, EvaluationReport, SliceResult, TextReference
 from recsys_core.metrics import METRIC_NAMES, metric_table
 from recsys_core.ratings import RatingScale
 from recsys_core.recommender import Recommendation, Recommender, UserContext
@@ -234,7 +234,8 @@ def highlight_best(table: pd.DataFrame):
 
 def best_baseline(report: EvaluationReport, slice_name: str = "test", metric: str = "NDCG@10") -> str | None:
     metrics = next((s.metrics for s in report.slices if s.name == slice_name), {})
-    baselines = {name: m.get(metric, -1.0) for name, m in metrics.items() if name != MODEL_NAME}
+    # The text-only reference is the model with a part switched off, not a baseline to beat.
+    baselines = {name: m.get(metric, -1.0) for name, m in metrics.items() if name not in (MODEL_NAME, TEXT_ONLY_NAME)}
     return max(baselines, key=baselines.get) if baselines else None
 
 
@@ -257,7 +258,65 @@ def metric_over_k(s: SliceResult, family: str, ks: Sequence[int]) -> pd.DataFram
     return pd.DataFrame(rows)
 
 
-SLICE_TITLES = {"test": "All test users", "cold items": "Cold items", "inductive users": "Inductive users"}
+SLICE_TITLES = {"test": "All test users", "cold items": "Cold items", "inductive users": "New users (inductive)"}
+# Slices that exist to show what text carries where ids cannot help: they get the text-only reference sentence.
+REFERENCE_SLICES = {"cold items": "On cold items", "inductive users": "For new users"}
+RANDOM_NAME = "Random"
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.3f}".replace("-", "\u2212")  # a real minus sign: a hyphen reads as a dash
+
+
+def _with_interval(value: float, half: float | None) -> str:
+    return f"{value:.3f} ± {half:.3f}" if half is not None and np.isfinite(half) else f"{value:.3f}"
+
+
+def reference_note(report: EvaluationReport | None) -> str | None:
+    """What became of the text-only reference of a fit with cold-item or held-out-user slices; None otherwise."""
+    if report is None or report.text_reference is None:
+        return None
+    return report.text_reference.describe()
+
+
+def reference_sentence(s: SliceResult, reference: TextReference | None, metric: str = "NDCG@10") -> str:
+    """What the slice says about text, in plain words computed from the report's numbers.
+
+    The model against the text-only reference (means with their 95% intervals, then the paired difference
+    on the same users and whether its interval excludes 0), the model's multiple of Random, and for cold
+    items that they are ranked among the cold items only.  Without a reference, why there is none.
+    """
+    opening = REFERENCE_SLICES.get(s.name, f"On the {s.name} slice")
+    paired = s.paired.get(TEXT_ONLY_NAME, {}).get(metric)
+    if paired is None:
+        if reference is None:
+            return (f"{opening} there is no text-only reference to compare with: this model was trained before "
+                    "fits kept one. Train it again to see whether text carries here.")
+        return f"{opening} there is no text-only reference to compare with. {reference.describe()}"
+    if not np.isfinite(paired.diff_ci95):
+        verdict = "too few users to tell whether that is more than noise"
+    elif not paired.beyond_noise:
+        verdict = "within noise — the id part adds nothing measurable here"
+    elif paired.diff > 0:
+        verdict = "beyond noise — the id part adds to what text carries here"
+    else:
+        verdict = "beyond noise — the text-only reference is better here, so the id part costs on this slice"
+    model_half = s.ci95.get(MODEL_NAME, {}).get(metric)
+    reference_half = s.ci95.get(TEXT_ONLY_NAME, {}).get(metric)
+    text = (f"{opening} the model's {metric} is {_with_interval(paired.a, model_half)} against "
+            f"{_with_interval(paired.b, reference_half)} for the text-only reference: paired difference "
+            f"{_signed(paired.diff)} ± {paired.diff_ci95:.3f} over {paired.n_cases:,} users, {verdict}")
+    floor = s.metrics.get(RANDOM_NAME, {}).get(metric)
+    if floor is not None and floor > 0:
+        text += f"; {paired.a / floor:.1f}× Random"
+    text += "."
+    if s.name == "cold items":
+        floor_text = f" ({floor:.3f})" if floor is not None else ""
+        text += (" Cold items are ranked among the cold items only, so these numbers do not compare with the "
+                 f"other tabs: Random{floor_text} is the floor.")
+    if reference is not None and reference.stopped == "time budget":
+        text += f" {reference.describe()}"
+    return text
 
 
 def guess_column(columns: Sequence[str], *hints: str) -> int | None:

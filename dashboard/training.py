@@ -44,7 +44,9 @@ class TrainingJob:
         return self
 
     def stop(self) -> None:
-        """Ask training to stop after the current batch; the best epoch so far is kept and evaluated."""
+        """Ask training to stop after the current batch; the best epoch so far is kept and evaluated.
+
+        A stop while the text-only reference trains keeps the model and skips the reference (``fit``)."""
         self._stop.set()
 
     def wait(self, timeout: float | None = None) -> bool:

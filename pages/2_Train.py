@@ -38,7 +38,7 @@ def live_progress(job: TrainingJob) -> None:
         page.chart(plots.training_curve(job.epochs))
     st.button("Stop", icon=":material/stop_circle:", key="stop_training", on_click=job.stop,
               disabled=job.stop_requested, help="Stops after the current batch; the best epoch so far is kept "
-              "and evaluated.")
+              "and evaluated. While the text-only reference trains, a stop keeps the model and skips the reference.")
 
 
 def save_form(rec) -> None:
@@ -101,6 +101,11 @@ with st.form("train_options"):
                                help="On: each history item's rating is a model input and only liked items are "
                                     "training and test targets. Off: every interaction counts as a like.")
         b.caption("On: " + plain(rating_mode(data)) + " Off: every interaction counts as a like.")
+    text_reference = st.checkbox(
+        "Text-only reference for the cold-item and new-user slices", DEFAULT.text_reference, key="text_reference",
+        help="With a cold-item or held-out-user fraction, the same model with item ids switched off is trained next "
+             "on the same split and settings (about twice the training time), so that the Evaluation page can say "
+             "whether text carries. Stopping while it trains keeps the model and skips the reference.")
     with st.expander("Advanced options"):
         a, b, c, d = st.columns(4)
         patience = d.number_input("Early-stopping patience (epochs)", 1, 1000, TrainConfig().patience)
@@ -124,6 +129,7 @@ if submitted:
                               max_minutes=float(budget)),
             max_history=None if max_history is None else int(max_history), use_ratings=use_ratings,
             dim=int(dim), hidden=int(hidden),  # texts are cached in recsys_core's default embedding cache
+            text_reference=bool(text_reference),
         )
         training_data = replace(data, item_fields=item_fields, user_fields=user_fields)
         state.start_training(TrainingJob(training_data, options))
@@ -147,6 +153,11 @@ if job is not None:
         st.dataframe(formatting.highlight_best(formatting.slice_table(test, rec.report.ks, ("NDCG", "Recall",
                      "HitRate"))), width="stretch")
         st.caption(f"Test slice, {test.n_cases:,} users. Protocol: {plain(rec.report.protocol)}")
+        note = formatting.reference_note(rec.report)
+        if note is not None and rec.report.text_reference.state == "trained":
+            st.caption(plain(note))
+        elif note is not None:  # turned off, or skipped by a stop: the slices cannot say whether text carries
+            st.info(plain(note), icon=":material/info:")
         page.chart(plots.training_curve(rec.train_log, rec.training.best_epoch or None))
         save_form(rec)
 elif state.model_is_draft():  # trained before a reload: kept with the session only until it is saved

@@ -1,4 +1,7 @@
-"""Evaluation: the model next to the baselines at K = 5/10/20, per slice, and its training curve."""
+"""Evaluation: the model next to the baselines at K = 5/10/20, per slice, and its training curve.
+
+On the cold-item and new-user slices, a sentence compares the model with its text-only reference.
+"""
 import streamlit as st
 
 from dashboard import formatting, page, plots, state
@@ -25,10 +28,13 @@ with page.user_errors():  # a report from an older or damaged metrics.json: a me
             title = formatting.SLICE_TITLES.get(s.name, s.name)
             note = f" — {plain(s.note)}" if s.note else ""
             st.caption(f"{s.n_cases:,} users{note}. Best value of each ranking metric highlighted.")
+            if s.name in formatting.REFERENCE_SLICES:  # does text carry where ids cannot help?
+                st.info(plain(formatting.reference_sentence(s, report.text_reference)), icon=":material/compare_arrows:")
             st.dataframe(formatting.highlight_best(formatting.slice_table(s, report.ks, families)), width="stretch")
             intervals = formatting.interval_table(s, report.ks, families)
             if not intervals.empty:
-                with st.expander("95% intervals (± over users): a difference smaller than these is within noise"):
+                with st.expander("95% intervals (± over users) of each row: rows whose intervals overlap may still "
+                                 "differ, which only a paired difference on the same users tells"):
                     st.dataframe(intervals.style.format("±{:.4f}", na_rep="–"), width="stretch")
             page.chart(plots.metric_over_k(formatting.metric_over_k(s, curve_family, report.ks), curve_family, title))
 

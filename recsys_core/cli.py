@@ -148,6 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="evaluation split: each user's last items, a global time cut, or random per user (default: leave-last-out)")
     t.add_argument("--cold-items", type=_fraction, default=0.0, help="fraction of items held out of training entirely (cold-start slice)")
     t.add_argument("--holdout-users", type=_fraction, default=0.0, help="fraction of users never trained on (inductive slice)")
+    t.add_argument("--no-text-reference", action="store_true",
+                   help="with --cold-items or --holdout-users, skip the text-only reference (the same model with "
+                        "item ids switched off, trained on the same split: it doubles training time, and without it "
+                        "the cold-item and new-user slices cannot say whether text carries)")
     t.add_argument("--loss", choices=("softmax", "bpr"), default="softmax",
                    help="sampled softmax over shared negatives, or BPR with one negative per positive (default: softmax)")
     t.add_argument("--cache-dir", default=None, help="embedding cache directory (default: ~/.cache/recsys_core)")

@@ -7,13 +7,14 @@ from argparse import Namespace
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import artifacts
 from .batch import RECOMMENDATION_COLUMNS, recommend_all, recommendation_rows
 from .encoder import EncoderConfig
 from .errors import RecsysError
-from .evaluation import EvaluationReport
+from .evaluation import MODEL_NAME, EvaluationReport
 from .exports import write_csv
 from .loading import load_dataset, load_interactions
 from .metrics import metric_table
@@ -48,7 +49,7 @@ class _Bar:
         """``fit``'s progress: a line per stage; within a stage a bar (terminal) or its last count (log)."""
         if message in FIT_STAGES:
             self.stage(message)
-            self.training = message == "training"
+            self.training = message.startswith("training")  # the model, then its text-only reference
             return
         if not self.interactive:
             # A log gets the finished count of encoding; epochs get their own line with loss and NDCG.
@@ -108,6 +109,14 @@ def print_report(report: EvaluationReport, out=None) -> None:
             table[c] = [s.metrics[m].get(c, float("nan")) for m in table.index]
         with pd.option_context("display.width", 200, "display.max_columns", 40, "display.precision", 4):
             print(table.to_string(float_format=lambda v: f"{v:.4f}"), file=out)
+        for other, by_metric in s.paired.items():
+            p = by_metric.get("NDCG@10")
+            if p is not None:
+                noise = "beyond noise" if p.beyond_noise else "within noise"
+                print(f"{MODEL_NAME} − {other}, NDCG@10 on the same {p.n_cases} users: {p.diff:+.4f} ± "
+                      f"{p.diff_ci95:.4f} (95% interval, {noise})", file=out)
+    if report.text_reference is not None:
+        print(f"\n{report.text_reference.describe()}", file=out)
 
 
 def train(args: Namespace) -> int:
@@ -140,6 +149,7 @@ def train(args: Namespace) -> int:
         cache_dir=args.cache_dir,
         engine=Engine(args.engine, address=args.ray_address),
         use_ratings=not args.ignore_ratings,
+        text_reference=not args.no_text_reference,
         **_given(args, MODEL_OPTIONS),
     )
     print(f"note: {rating_mode(dataset, options)}", file=sys.stderr)
@@ -237,10 +247,10 @@ def evaluate(args: Namespace) -> int:
     cases = []
     for user, given in histories.items():
         # Items outside the catalogue are skipped with their ratings; with ratings the held-out item is a like.
-        ctx = recommender.new_user_context(given.items, None, given.ratings)
-        rated = scale is not None and ctx.ratings is not None
-        case = last_out_case(user, ctx.history, ctx.ratings if rated else None,
-                             liked(ctx.ratings, scale) if rated else None)
+        known = np.array([i in catalog.item_index for i in given.items], dtype=bool)
+        ratings = np.asarray(given.ratings, dtype=np.float32)[known] if scale is not None and given.ratings else None
+        case = last_out_case(user, catalog.indices(given.items), ratings,
+                             liked(ratings, scale) if ratings is not None else None)
         if case is not None:
             cases.append(case)
     if not cases:

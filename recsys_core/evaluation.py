@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -24,7 +24,14 @@ import pandas as pd
 from .baselines import Baseline, default_baselines
 from .batching import history_matrix
 from .catalog import Catalog
-from .metrics import catalogue_coverage, ci95_half_width, intra_list_diversity, per_user_metrics
+from .metrics import (
+    PairedDifference,
+    catalogue_coverage,
+    ci95_half_width,
+    intra_list_diversity,
+    paired_difference,
+    per_user_metrics,
+)
 from .model import HybridRecommender
 from .ratings import RatingScale
 from .scoring import DEFAULT_BUDGET, BaselineScorer, ModelScorer, Scorer, Users, top_k
@@ -32,6 +39,9 @@ from .splits import EvalCase, Split
 
 KS = (5, 10, 20)
 MODEL_NAME = "HybridBERT"
+# The product model with item ids switched off, trained in the same fit on the same split: what text alone
+# does on the cold-item and new-user slices (pipeline.fit trains it; the slices compare the model with it).
+TEXT_ONLY_NAME = "Text-only reference"
 # Users × rankable items one scorer ranks per slice before the slice is evaluated on a seeded user
 # sample instead (e.g. 1,000 users of a 100k-item catalogue); below it, every user is evaluated.
 MAX_RANKED_PAIRS = 100_000_000
@@ -98,6 +108,53 @@ class SliceResult:
     ci95: dict[str, dict[str, float]] = field(default_factory=dict)
     n_total: int | None = None  # users in the slice when n_cases is a seeded sample of them; None = all
     sample_seed: int | None = None
+    # other model name → metric name → MODEL_NAME minus that model on the same users (paired difference)
+    paired: dict[str, dict[str, PairedDifference]] = field(default_factory=dict)
+
+
+# What became of a fit's text-only reference: "trained"; "turned off" (FitOptions.text_reference);
+# "stopped" (the analyst stopped training before or while it trained: the model is kept, the reference
+# skipped); "model is text-only" (the model uses no item ids: it is its own reference).
+ReferenceState = Literal["trained", "turned off", "stopped", "model is text-only"]
+
+
+@dataclass(frozen=True)
+class TextReference:
+    """The text-only reference of a fit with cold-item or held-out-user slices (``EvaluationReport.text_reference``).
+
+    best_epoch, stopped (why its training ended: ``training.StopReason``) and seconds describe its
+    training when ``state == "trained"``; a reference cut short by the time budget understates text.
+    """
+
+    state: ReferenceState
+    best_epoch: int = 0
+    stopped: str = ""
+    seconds: float = 0.0
+
+    def describe(self) -> str:
+        """What became of the reference, as one or two plain sentences (for the CLI and the pages)."""
+        if self.state == "trained":
+            text = (f"The text-only reference (the same model with item ids switched off, trained on the same split "
+                    f"and settings) kept its best epoch {self.best_epoch} ({self.stopped}, {self.seconds:.0f} s).")
+            if self.stopped == "time budget":
+                text += " The time budget cut its training short, so it may understate what text alone does."
+            return text
+        return {
+            "turned off": "The text-only reference was turned off for this fit, so nothing here says whether text "
+                          "alone would do as well.",
+            "stopped": "The text-only reference was skipped because training was stopped (the model itself is kept).",
+            "model is text-only": "The model itself uses no item ids: it is its own text-only reference.",
+        }.get(self.state, f"The text-only reference is {self.state}.")
+
+    def to_dict(self) -> dict:
+        return {"state": self.state, "best_epoch": self.best_epoch, "stopped": self.stopped, "seconds": self.seconds}
+
+    @classmethod
+    def from_dict(cls, data: object) -> "TextReference | None":
+        if not isinstance(data, dict):
+            return None
+        return cls(str(data["state"]), int(data.get("best_epoch", 0)), str(data.get("stopped", "")),
+                   float(data.get("seconds", 0.0)))
 
 
 @dataclass
@@ -105,6 +162,8 @@ class EvaluationReport:
     protocol: str
     ks: tuple[int, ...]
     slices: list[SliceResult] = field(default_factory=list)
+    # None: the fit had no cold-item or held-out-user slice, or the report predates the reference
+    text_reference: TextReference | None = None
 
     def table(self, slice_name: str = "test") -> pd.DataFrame:
         for s in self.slices:
@@ -125,9 +184,14 @@ class EvaluationReport:
                     "ci95": s.ci95,
                     "n_total": s.n_total,
                     "sample_seed": s.sample_seed,
+                    "paired": {
+                        other: {metric: p.to_dict() for metric, p in by_metric.items()}
+                        for other, by_metric in s.paired.items()
+                    },
                 }
                 for s in self.slices
             ],
+            "text_reference": self.text_reference.to_dict() if self.text_reference else None,
         }
 
     @classmethod
@@ -144,9 +208,14 @@ class EvaluationReport:
                     s.get("ci95", {}),  # reports written before intervals existed have none
                     s.get("n_total"),
                     s.get("sample_seed"),
+                    {  # reports written before paired differences were kept have none
+                        other: {metric: PairedDifference.from_dict(p) for metric, p in by_metric.items()}
+                        for other, by_metric in s.get("paired", {}).items()
+                    },
                 )
                 for s in data["slices"]
             ],
+            text_reference=TextReference.from_dict(data.get("text_reference")),
         )
 
 
@@ -220,9 +289,27 @@ def scorer_metrics(
     chunk: int = 512,
 ) -> tuple[dict[str, float], dict[str, float]]:
     """(metrics, 95% interval half-widths of the ranking metrics) of one scorer over ``cases``."""
-    cases = [c for c in cases if len(np.setdiff1d(c.targets, c.history))]  # a re-consumed item cannot be found
+    result, intervals, _ = _scored(scorer, evaluable(cases), n_items, ks, candidates, item_vectors, chunk)
+    return result, intervals
+
+
+def evaluable(cases: Sequence[EvalCase]) -> list[EvalCase]:
+    """The cases that can be scored: a case whose every target is in its history (re-consumed) cannot be found."""
+    return [c for c in cases if len(np.setdiff1d(c.targets, c.history))]
+
+
+def _scored(
+    scorer: CaseScorer,
+    cases: list[EvalCase],
+    n_items: int,
+    ks: Sequence[int],
+    candidates: np.ndarray | None,
+    item_vectors: np.ndarray | None,
+    chunk: int = 512,
+) -> tuple[dict[str, float], dict[str, float], dict[str, np.ndarray]]:
+    """``scorer_metrics`` of evaluable ``cases``, plus the per-case ranking metrics (for paired differences)."""
     if not cases:
-        return {}, {}
+        return {}, {}, {}
     topk, per_case = per_case_metrics(scorer, cases, n_items, ks, candidates, chunk)
     result = {name: float(np.mean(values)) for name, values in per_case.items()}
     intervals = {name: ci95_half_width(values) for name, values in per_case.items()}
@@ -232,7 +319,7 @@ def scorer_metrics(
     result["Coverage@10"] = catalogue_coverage(topk, n_items, k_list) * n_items / pool
     if item_vectors is not None and k_list >= 2:
         result["Diversity@10"] = intra_list_diversity(topk, item_vectors, k_list)
-    return result, intervals
+    return result, intervals, per_case
 
 
 def sample_cases(
@@ -258,13 +345,17 @@ def evaluate_all(
     which: str = "test",
     max_pairs: int = MAX_RANKED_PAIRS,
     seed: int = 0,
+    paired_with: Sequence[str] = (),
 ) -> EvaluationReport:
     """Every scorer on the test slice, the cold-item slice and the inductive-user slice.
 
     A slice whose users × rankable items exceed ``max_pairs`` is evaluated on a
     seeded user sample (stated in the slice and the protocol); every metric
-    carries the 95% interval over the evaluated users either way.
+    carries the 95% interval over the evaluated users either way.  For each
+    scorer named in ``paired_with``, every slice also keeps ``MODEL_NAME`` minus
+    it per ranking metric on the same users (``SliceResult.paired``).
     """
+    paired_with = [name for name in paired_with if name in scorers and name != MODEL_NAME]
     report = EvaluationReport(protocol=describe_protocol(split), ks=tuple(ks))
     slices = [(which, getattr(split, which), None, "")]
     if which == "test" and split.cold_test:
@@ -277,12 +368,18 @@ def evaluate_all(
     for name, cases, candidates, note in slices:
         n_rankable = catalog.n_items if candidates is None else len(candidates)
         evaluated = sample_cases(cases, n_rankable, max_pairs, seed)
-        metrics, intervals = {}, {}
+        scored = evaluable(evaluated)
+        metrics, intervals, per_case = {}, {}, {}
         for model, scorer in scorers.items():
-            metrics[model], intervals[model] = scorer_metrics(
-                scorer, evaluated, catalog.n_items, ks, candidates, catalog.item_vectors
+            metrics[model], intervals[model], per_case[model] = _scored(
+                scorer, scored, catalog.n_items, ks, candidates, catalog.item_vectors
             )
         result = SliceResult(name, len(evaluated), metrics, note, intervals)
+        if scored and MODEL_NAME in per_case:
+            result.paired = {
+                other: {m: paired_difference(per_case[MODEL_NAME][m], values) for m, values in per_case[other].items()}
+                for other in paired_with
+            }
         if len(evaluated) < len(cases):
             result.n_total, result.sample_seed = len(cases), seed
             sample_note = f"a seeded sample of {len(evaluated):,} of {len(cases):,} users (seed {seed})"
@@ -296,6 +393,28 @@ def evaluate_all(
             + "), with 95% intervals."
         )
     return report
+
+
+def paired_comparison(
+    a: CaseScorer,
+    b: CaseScorer,
+    cases: Sequence[EvalCase],
+    n_items: int,
+    metric: str = "NDCG@10",
+    candidates: np.ndarray | None = None,
+    max_pairs: int = MAX_RANKED_PAIRS,
+    seed: int = 0,
+) -> PairedDifference:
+    """``metric`` of ``a`` minus ``b`` on the same cases, picked (sampled, re-consumed targets left out) and
+    ranked exactly as ``evaluate_all`` does, so its means are the report's numbers for the same scorers."""
+    n_rankable = n_items if candidates is None else len(candidates)
+    cases = evaluable(sample_cases(cases, n_rankable, max_pairs, seed))
+    if not cases:
+        raise ValueError("no evaluable cases to compare.")
+    k = int(metric.rpartition("@")[2])
+    va = per_case_metrics(a, cases, n_items, (k,), candidates)[1][metric]
+    vb = per_case_metrics(b, cases, n_items, (k,), candidates)[1][metric]
+    return paired_difference(va, vb)
 
 
 def describe_protocol(split: Split) -> str:

@@ -17,6 +17,7 @@ K costs no more than asking for the largest one.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -185,6 +186,55 @@ def ci95_half_width(values: np.ndarray) -> float:
     if values.size < 2:
         return float("nan")
     return float(1.96 * values.std(ddof=1) / np.sqrt(values.size))
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """Two scorers' per-user values of one metric on the SAME users: their means and the mean difference a − b.
+
+    a, b: means over the users; diff_ci95: half-width of the 95% interval of the mean per-user difference
+    (normal approximation, users the sampling unit; NaN below two users).  Pairing removes the spread that
+    both scorers share (easy users are easy for both), so this interval is usually much narrower than the
+    two metrics' own intervals, and it is the one that says whether a − b is more than noise.
+    """
+
+    a: float
+    b: float
+    n_cases: int
+    diff_ci95: float
+
+    @property
+    def diff(self) -> float:
+        return self.a - self.b
+
+    @property
+    def ratio(self) -> float:
+        return self.a / self.b if self.b > 0 else float("nan")
+
+    @property
+    def beyond_noise(self) -> bool:
+        """True when the 95% interval of the difference excludes 0 (False when it is unknown)."""
+        return bool(np.isfinite(self.diff_ci95) and abs(self.diff) > self.diff_ci95)
+
+    def to_dict(self) -> dict:
+        return {"a": self.a, "b": self.b, "n_cases": self.n_cases, "diff_ci95": self.diff_ci95}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "PairedDifference":
+        return cls(float(data["a"]), float(data["b"]), int(data["n_cases"]), float(data["diff_ci95"]))
+
+
+def paired_difference(a: np.ndarray, b: np.ndarray) -> PairedDifference:
+    """Means of ``a`` and ``b`` (one value per user, the same users in the same order) and the 95% interval
+    of their mean difference.  The one home of paired comparisons: the evaluation report and the benchmarks
+    both call it."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"paired values must be two 1-D arrays over the same users; got shapes {a.shape} and {b.shape}.")
+    if a.size == 0:
+        raise ValueError("no users to compare.")
+    return PairedDifference(float(a.mean()), float(b.mean()), int(a.size), ci95_half_width(a - b))
 
 
 def per_user_ndcg(topk: np.ndarray, relevant: Sequence[np.ndarray], k: int) -> np.ndarray:

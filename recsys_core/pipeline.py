@@ -20,7 +20,9 @@ from .encoding import encoder_for
 from .errors import RecsysError
 from .evaluation import (
     MODEL_NAME,
+    TEXT_ONLY_NAME,
     EvaluationReport,
+    TextReference,
     baseline_scorer,
     evaluate_all,
     evaluate_scorer,
@@ -28,14 +30,14 @@ from .evaluation import (
     model_scorer,
     random_scorer,
 )
-from .model import ModelConfig
+from .model import HybridRecommender, ModelConfig
 from .parallel import Engine
 from .progress import Checkpoint, Progress, quiet
 from .recommender import Recommender
 from .ratings import RatingScale
 from .schema import RATING, USER, Dataset
 from .splits import Split, SplitConfig, make_split
-from .training import EpochLog, TrainConfig, TrainingRecord, train_model
+from .training import EpochLog, TrainConfig, TrainingRecord, TrainingStopped, train_model
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,9 @@ class FitOptions:
     # (ratings.py). False: every interaction is a like, as for implicit data.
     use_ratings: bool = True
     baselines: bool = True
+    # With cold items or held-out users, also train the same model with item ids switched off, on the same
+    # split and settings, and report it on every slice: the slices say whether text carries only next to it.
+    text_reference: bool = True
     cache_dir: str | None = None  # None: default_cache_dir(); the cache never changes results
     engine: Engine = field(default_factory=Engine)  # where texts missing from the cache are encoded
 
@@ -61,7 +66,7 @@ class FitOptions:
 
 
 # What ``fit`` says it is doing; each stage starts with ``progress(0.0, stage)``.
-FitStage = Literal["encoding texts", "splitting", "training", "evaluating"]
+FitStage = Literal["encoding texts", "splitting", "training", "training the text-only reference", "evaluating"]
 FIT_STAGES: tuple[FitStage, ...] = get_args(FitStage)
 
 
@@ -175,7 +180,13 @@ def fit(
     ``progress(0.0, stage)``; encoding then reports "encoding: 1,200 / 4,000 texts" and training
     "epoch 2 of at most 30, batch 5 / 40 — about …".  cancel() is called before every training
     batch: a ``Cancelled`` it raises stops training, and the best complete epoch is kept
-    (``training.train_model``).  on_epoch(EpochLog) after each validated epoch.
+    (``training.train_model``).  on_epoch(EpochLog) after each validated epoch of the model.
+
+    When the split has cold items or held-out users (and ``options.text_reference``), the same model
+    with item ids switched off is trained next, on the same split and settings ("training the
+    text-only reference"; its epochs are not passed to on_epoch), and evaluated beside the model on
+    every slice with paired differences (``EvaluationReport.text_reference``, ``SliceResult.paired``).
+    A stop while it trains keeps the model and skips the reference.
     """
     say = progress or quiet
     started = time.perf_counter()
@@ -202,8 +213,14 @@ def fit(
         cancel=cancel,
         validate=validate if val_cases else None,
     )
+    reference_model, reference = None, None
+    if len(split.cold_items) or split.inductive_test:
+        reference_model, reference = train_text_reference(
+            catalog, split, options, model_config, result.stopped, say, cancel, validate if val_cases else None
+        )
     say(0.0, "evaluating")
-    report = evaluate(result.model, catalog, split, baselines=options.baselines)
+    report = evaluate(result.model, catalog, split, baselines=options.baselines, reference=reference_model)
+    report.text_reference = reference
     recommender = Recommender(
         model=result.model,
         catalog=catalog,
@@ -224,13 +241,56 @@ def fit(
     return recommender
 
 
-def evaluate(model, catalog: Catalog, split: Split, baselines: bool = True) -> EvaluationReport:
-    """The model and (optionally) every baseline, all on the same split and protocol (with ratings, the
-    baselines learn from and read the likes)."""
+def reference_options(options: FitOptions) -> FitOptions:
+    """The text-only reference of a fit: the same settings, item ids switched off (no id embeddings, no item bias)."""
+    return replace(options, ablate=tuple(dict.fromkeys((*options.ablate, "use_item_ids"))), text_reference=False)
+
+
+def train_text_reference(
+    catalog: Catalog,
+    split: Split,
+    options: FitOptions,
+    model_config: ModelConfig,
+    product_stopped: str,
+    say: Progress,
+    cancel: Checkpoint | None,
+    validate: Callable[[HybridRecommender], float] | None,
+) -> tuple[HybridRecommender | None, TextReference]:
+    """The text-only reference model (None when there is none) and what became of it.
+
+    A stop of the product's training skips it; a stop while it trains drops it (a half-trained reference
+    would flatter the model), and the product model is kept either way.
+    """
+    if not options.text_reference:
+        return None, TextReference("turned off")
+    if not model_config.use_item_ids:
+        return None, TextReference("model is text-only")
+    if product_stopped == "stopped by user":
+        return None, TextReference("stopped")
+    say(0.0, "training the text-only reference")
+    started = time.perf_counter()
+    config = replace(model_config, use_item_ids=False)  # the product's own config (ratings included), ids off
+    try:
+        result = train_model(catalog, split, config, options.train, progress=say, cancel=cancel, validate=validate)
+    except TrainingStopped:
+        return None, TextReference("stopped")
+    if result.stopped == "stopped by user":
+        return None, TextReference("stopped")
+    seconds = round(time.perf_counter() - started, 1)
+    return result.model, TextReference("trained", result.best_epoch, result.stopped, seconds)
+
+
+def evaluate(
+    model, catalog: Catalog, split: Split, baselines: bool = True, reference: HybridRecommender | None = None
+) -> EvaluationReport:
+    """The model, its text-only reference (when given) and (optionally) every baseline, on the same split and
+    protocol (with ratings, the baselines learn from and read the likes)."""
     scorers = {MODEL_NAME: model_scorer(model, catalog)}
+    if reference is not None:
+        scorers[TEXT_ONLY_NAME] = model_scorer(reference, catalog)
     if baselines:
         scale = RatingScale(*model.config.rating_scale) if model.config.rating_scale is not None else None
         for b in fit_baselines(split, catalog):
             scorers[b.name] = baseline_scorer(b, catalog, scale=scale)
         scorers["Random"] = random_scorer(catalog.n_items)
-    return evaluate_all(scorers, split, catalog)
+    return evaluate_all(scorers, split, catalog, paired_with=[TEXT_ONLY_NAME])

@@ -136,6 +136,11 @@ class Recommender:
         kept = None if ratings is None else np.asarray(ratings, dtype=np.float32)[np.asarray(known, dtype=bool)]
         return UserContext(None, self.catalog.indices(history), vector, text if vector is not None else None, kept)
 
+    def has_interactions(self, item: int) -> bool:
+        """False for a cold item (no training interaction): the model scores it from its text alone, with no
+        id embedding and no popularity bias (``HybridRecommender.warm``)."""
+        return bool(self.model.warm[item + 1] > 0)
+
     def item_position(self, item_id: str) -> int:
         try:
             return self.catalog.item_index[item_id]

@@ -57,6 +57,21 @@ def test_train_prints_the_model_next_to_the_baselines(trained):
     assert {p.name for p in out.iterdir()} >= {"config.json", "weights.safetensors", "metrics.json"}
 
 
+def test_train_with_cold_items_and_held_out_users_prints_the_text_only_reference(files, tmp_path):
+    result = run(
+        "train", "--interactions", str(files / "interactions.csv"), "--items", str(files / "items.tsv"),
+        "--out", str(tmp_path / "m"), "--epochs", "1", "--cold-items", "0.2", "--holdout-users", "0.2",
+        "--cache-dir", str(files / "cache"),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "· training the text-only reference" in result.stderr.splitlines()
+    for slice_name in ("[test]", "[cold items]", "[inductive users]"):
+        block = result.stdout.split(slice_name, 1)[1].split("\n[", 1)[0]
+        assert "\nText-only reference " in block  # its row in the slice's table
+        assert "HybridBERT − Text-only reference, NDCG@10 on the same" in block
+    assert "The text-only reference (the same model with item ids switched off" in result.stdout
+
+
 def test_recommend_writes_every_user_and_matches_the_library(trained, files):
     out, _ = trained
     csv = files / "recs.csv"
@@ -274,7 +289,7 @@ def test_train_passes_ids_renames_and_settings_to_the_library(tmp_path, capsys, 
         "--users", str(tmp_path / "ml.user"), "--items-item-col", "movie_id", "--users-user-col", "uid",
         "--rename", "movie_title=title", "--rename", "class=genres", "--item-fields", "title,class",
         "--batch-size", "32", "--lr", "0.01", "--dim", "16", "--hidden", "24", "--negatives", "7", "--patience", "2",
-        "--out", str(tmp_path / "m"),
+        "--no-text-reference", "--out", str(tmp_path / "m"),
     )
     assert code == 1 and "stopped by the test" in err
     data, options = seen["dataset"], seen["options"]
@@ -282,6 +297,7 @@ def test_train_passes_ids_renames_and_settings_to_the_library(tmp_path, capsys, 
     assert data.users.set_index("user_id").loc["6", "zip_code"] == "02138"
     assert (options.train.batch_size, options.train.lr, options.train.negatives, options.train.patience) == (32, 0.01, 7, 2)
     assert (options.dim, options.hidden) == (16, 24)
+    assert options.text_reference is False
 
 
 def test_train_without_settings_keeps_the_library_defaults(files, tmp_path, capsys, monkeypatch):
@@ -295,6 +311,7 @@ def test_train_without_settings_keeps_the_library_defaults(files, tmp_path, caps
     options = seen["options"]
     assert options.train.batch_size == TrainConfig().batch_size and options.train.lr == TrainConfig().lr
     assert (options.dim, options.hidden) == (FitOptions().dim, FitOptions().hidden)
+    assert options.text_reference is True  # meaningful only with cold items or held-out users: fit decides
 
 
 def _options_and_data_of_train(capsys, monkeypatch, files, tmp_path, *extra):

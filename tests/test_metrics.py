@@ -15,6 +15,7 @@ from recsys_core.metrics import (
     catalogue_coverage,
     intra_list_diversity,
     metric_table,
+    paired_difference,
     per_user_ndcg,
     ranking_metrics,
 )
@@ -231,3 +232,42 @@ def test_metric_table_layout():
     assert list(table.columns) == [f"{m}@{k}" for m in METRIC_NAMES for k in (1, 3)]
     assert table.loc["A", "MRR@3"] == 1.0
     assert table.loc["B", "MRR@3"] == pytest.approx(1 / 3)
+
+
+# --------------------------------------------------------------------------- #
+# Paired differences (the model against its text-only reference on the same users)
+# --------------------------------------------------------------------------- #
+def test_paired_difference_by_hand():
+    p = paired_difference(np.array([1.0, 0.0, 1.0, 0.0]), np.array([0.0, 0.0, 1.0, 1.0]))
+    # Per-user differences 1, 0, 0, −1: mean 0, sample sd sqrt(2/3), four users.
+    assert (p.a, p.b, p.n_cases) == (0.5, 0.5, 4)
+    assert p.diff == 0.0 and p.diff_ci95 == pytest.approx(1.96 * math.sqrt(2 / 3) / 2)
+    assert not p.beyond_noise and p.ratio == 1.0
+
+
+def test_pairing_sees_a_small_consistent_gain_that_the_separate_intervals_hide():
+    rng = np.random.default_rng(0)
+    b = rng.random(200)  # users differ a lot ...
+    a = b + 0.01  # ... but a beats b by 0.01 on every one of them
+    p = paired_difference(a, b)
+    assert p.diff == pytest.approx(0.01) and p.diff_ci95 == pytest.approx(0.0, abs=1e-12)
+    assert p.beyond_noise
+    # Unpaired, each mean's interval is ~0.04 wide: the gain would be read as noise.
+    assert 1.96 * b.std(ddof=1) / np.sqrt(b.size) > 0.03
+
+
+def test_paired_difference_with_one_user_has_no_interval_and_is_never_beyond_noise():
+    p = paired_difference(np.array([1.0]), np.array([0.0]))
+    assert math.isnan(p.diff_ci95) and not p.beyond_noise
+
+
+def test_paired_difference_needs_the_same_users():
+    with pytest.raises(ValueError, match="same users"):
+        paired_difference(np.ones(3), np.ones(4))
+    with pytest.raises(ValueError, match="no users"):
+        paired_difference(np.ones(0), np.ones(0))
+
+
+def test_paired_difference_round_trips_through_a_dict():
+    p = paired_difference(np.array([0.2, 0.4, 0.9]), np.array([0.1, 0.5, 0.3]))
+    assert type(p).from_dict(p.to_dict()) == p

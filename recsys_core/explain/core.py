@@ -93,7 +93,8 @@ def compose(state: PairState, flagged: dict[int, TextTokens] | None = None, conf
     words = top_words(pair, values) if 0 in splits else []
     title = item_title(state.recommender, state.item)
     reason = (
-        build_reason(title, history, fields, words, level.score, level.baseline_score, state.rank)
+        build_reason(title, history, fields, words, level.score, level.baseline_score, state.rank,
+                     cold=not state.recommender.has_interactions(state.item))
         if ig
         else "Attention only: run integrated gradients for a reason that reflects the score."
     )

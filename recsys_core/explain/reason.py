@@ -18,6 +18,23 @@ def _positive(fields: dict[str, float], side: str) -> dict[FieldKey, float]:
     return {key: v for key, v in ((FieldKey(k), v) for k, v in fields.items()) if key.side == side and v > 0}
 
 
+def _rated(h: HistoryContribution) -> str:
+    return f" (rated {h.rating_label})" if h.rating_label else ""
+
+
+def _held_back(history: list[HistoryContribution]) -> str:
+    """The rated history item that holds the score back most, when its removal was re-scored and matters:
+    with ratings, a disliked item is evidence *against* what it resembles, and the analyst should see it."""
+    largest = max((abs(h.attribution) for h in history), default=0.0)
+    against = [h for h in history if h.attribution < 0 and h.rating_label and h.score_without is not None
+               and abs(h.attribution) >= 0.1 * largest]
+    if not against:
+        return ""
+    h = min(against, key=lambda c: c.attribution)
+    return (f" The user rated “{h.title}” {h.rating_label}; it holds the score back: without it the score would "
+            f"rise by {-h.attribution:.2f}.")
+
+
 def _removal(h: HistoryContribution, rank: int | None) -> str:
     """What removing the first named item does, when it was computed."""
     if h.score_without is None:
@@ -38,6 +55,7 @@ def build_reason(
     score: float,
     baseline_score: float,
     rank: int | None = None,
+    cold: bool = False,
 ) -> str:
     """One or two sentences naming only contributions that are positive and material.
 
@@ -45,16 +63,29 @@ def build_reason(
     least 10% of the largest positive one; words come from the candidate's text.
     History items are judged by their full-path contribution (what removing the
     item does to the score: text, id, recency and attention together), and the
-    first one named says what its removal costs.
+    first one named says what its removal costs.  With ratings, named history items carry their rating,
+    and a material rated item that holds the score back is named too.  A ``cold`` item (no training
+    interactions) is said to rest on its text.
     """
+    opening = (
+        f"“{item_title}” has no interactions in the training data (a cold item): the model scores it from "
+        "its text, with no learned id embedding and no popularity bias. "
+        if cold else ""
+    )
+    return opening + _reason(item_title, history, fields, words, score, baseline_score, rank, cold) + _held_back(history)
+
+
+def _reason(item_title, history, fields, words, score, baseline_score, rank, cold) -> str:
     text_part = score - baseline_score
+    remainder = "the history's item ids and order" if cold else "item ids, popularity and history order"
     parts = []
     pos_hist = [h for h in history if h.attribution > 0]
     if pos_hist:
         top = max(h.attribution for h in pos_hist)
         named = [h for h in pos_hist if h.attribution >= 0.1 * top][:3]
-        parts.append(f"Recommended mainly because of {_quote([h.title for h in named])} in the user's history"
-                     + _removal(named[0], rank))
+        titles = _quote([h.title for h in named]) if not any(h.rating_label for h in named) else ", ".join(
+            f"“{h.title}”{_rated(h)}" for h in named)
+        parts.append(f"Recommended mainly because of {titles} in the user's history" + _removal(named[0], rank))
     item_fields = _positive(fields, "item")
     profile_fields = _positive(fields, "profile")
     if item_fields:
@@ -72,7 +103,7 @@ def build_reason(
         return (
             f"The texts did not raise the score of “{item_title}” above the blanked-text reference "
             f"(text contribution {text_part:+.2f}); its score comes from what remains with every text blanked "
-            f"— item ids, popularity and history order ({baseline_score:+.2f})."
+            f"— {remainder} ({baseline_score:+.2f})."
         )
     sentence = parts[0] + ("; " + "; ".join(parts[1:]) if len(parts) > 1 else "") + "."
     if not pos_hist:
@@ -80,5 +111,5 @@ def build_reason(
     share = "most" if abs(text_part) >= abs(baseline_score) else "less"
     return (
         f"{sentence} Text accounts for {share} of the score ({text_part:+.2f} of {score:+.2f}); the rest "
-        f"({baseline_score:+.2f}) is what remains with every text blanked: item ids, popularity and history order."
+        f"({baseline_score:+.2f}) is what remains with every text blanked: {remainder}."
     )

@@ -9,6 +9,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from ..ratings import RatingScale
 from .pair import PairInputs, item_title
 from .types import SEPARATORS, WHOLE_TEXT, FieldKey, HistoryContribution, TokenAttribution
 
@@ -72,8 +73,11 @@ def history_contributions(
     unsplit = unsplit or {}
     catalog = pair.recommender.catalog
     first = 1 + int(pair.has_profile)
+    scale = pair.recommender.model.config.rating_scale
+    ratings = pair.ctx.ratings if scale is not None else None  # named only when the model reads them
     out = []
     for slot, item in enumerate(pair.history_items):
+        rating = float(ratings[len(ratings) - 1 - slot]) if ratings is not None else None
         out.append(
             HistoryContribution(
                 item_id=catalog.item_ids[item],
@@ -81,6 +85,8 @@ def history_contributions(
                 attribution=unsplit.get(first + slot, float(values[first + slot].sum())),
                 attention_weight=float(attention[slot]) if slot < len(attention) else 0.0,
                 position=slot,
+                rating=rating,
+                rating_label=RatingScale(*scale).stars(rating) if rating is not None and np.isfinite(rating) else "",
             )
         )
     return sorted(out, key=lambda h: -abs(h.attribution))

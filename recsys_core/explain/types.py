@@ -131,6 +131,8 @@ class HistoryContribution:
     other_attribution: float = 0.0  # attribution − text_attribution: id, recency, attention (non-text paths)
     score_without: float | None = None  # score with the item removed (= score − attribution when computed)
     rank_without: int | None = None  # rank with it removed (computed for the 5 largest |attribution|)
+    rating: float | None = None  # the user's rating of it, when the model reads ratings
+    rating_label: str = ""  # that rating as shown, e.g. "1★" (ratings.RatingScale.stars)
 
 
 @dataclass(frozen=True)
