@@ -50,10 +50,11 @@ def test_the_description_says_what_auto_resolves_to_and_how_many_users_it_covers
 
 
 # -- what the model stores -------------------------------------------------------------------------
-def test_the_model_stores_the_resolved_window_of_its_training_data(tiny_dataset, tiny_model):
+def test_the_model_stores_the_resolved_window_of_its_training_data(tiny_dataset, embedding_cache):
+    rec = fit(tiny_dataset, FitOptions(train=TrainConfig(epochs=1), baselines=False, cache_dir=embedding_cache))
     lengths = tiny_dataset.interactions.groupby("user_id").size()
-    assert history_window(tiny_dataset).size == tiny_model.max_history == int(np.quantile(lengths, 0.9, method="inverted_cdf"))
-    assert tiny_model.model.config.max_history == tiny_model.max_history  # saved in config.json with the model
+    assert history_window(tiny_dataset).size == rec.max_history == int(np.quantile(lengths, 0.9, method="inverted_cdf"))
+    assert rec.model.config.max_history == rec.max_history  # saved in config.json with the model
 
 
 def test_a_set_window_reaches_the_model(short_window_model):
