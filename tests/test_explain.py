@@ -117,6 +117,7 @@ class _OneDimensionScorer(nn.Module):
         super().__init__()
         self.config = config
         self.dim = dim
+        self.register_buffer("warm", torch.ones(config.n_items + 1))  # every item warm, as the model's buffer
 
     def score(self, user, cand_vecs, cand_idx):
         return self.score_and_attention(user, cand_vecs, cand_idx)[0]
