@@ -104,10 +104,10 @@ def rating_mode(dataset: Dataset, options: FitOptions = FitOptions()) -> str:
 
 
 # The "auto" history window: long enough for this share of users' whole histories, and never longer than
-# HISTORY_CAP items, the longest window the 2-core machine trains within the Train page's budget
-# (bench/history_window.py; docs/model.md, "History window").
+# HISTORY_CAP items: training cost grows with the window (bench/history_window.py) and every explanation
+# runs BERT over each history text the model reads (docs/model.md, "History window").
 HISTORY_COVERAGE = 0.9
-HISTORY_CAP = 100
+HISTORY_CAP = 50
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,7 @@ class HistoryWindow:
         """'auto: 96 — covers 90% of users fully' (or 'set: 20 — …')."""
         line = f"{'auto' if self.auto else 'set'}: {self.size} — covers {self.covered:.0%} of users fully"
         if self.capped:
-            line += f" (capped at {HISTORY_CAP}: longer windows cost too much training time on 2 cores)"
+            line += f" (capped at {HISTORY_CAP}: longer windows cost too much training and explanation time on 2 cores)"
         return line
 
 

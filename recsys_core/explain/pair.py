@@ -103,10 +103,11 @@ class PairInputs:
         return model.score(user, item_vec, cand_idx)[:, 0]
 
 
-def build_pair(recommender: Recommender, ctx: UserContext, item: int, max_history: int = 20) -> PairInputs:
+def build_pair(recommender: Recommender, ctx: UserContext, item: int, max_history: int | None = None) -> PairInputs:
     """Tokenise the candidate's text, the profile and the latest history texts of one pair."""
     catalog = recommender.catalog
-    h = min(max_history, recommender.model.config.max_history)
+    window = recommender.model.config.max_history  # None: the model's whole window (the served score)
+    h = window if max_history is None else min(max_history, window)
     history = [int(i) for i in ctx.history[-h:][::-1]] if h else []
     texts = [catalog.item_texts[item]]
     labels = ["item"]

@@ -88,7 +88,9 @@ class ExplainConfig:
     n_steps: int = 64  # most integration steps per text; fewer are used when the delta is already within the flag
     ig_method: str = "gausslegendre"  # integration rule: "gausslegendre" or riemann_{trapezoid,left,right,middle}
     baseline: Baseline = "pad"  # "empty": field values blanked, field names kept
-    max_history: int = 20  # history items attributed (the model never looks further back)
+    # History items attributed; None: every item the model reads (its window), so the explained score is
+    # the served one.  A smaller number explains a score computed on fewer items (cheaper, not the served one).
+    max_history: int | None = None
     token_level: TokenLevel = "all"  # texts split into tokens; "carrying": the item, profile and history items carrying the score
     delta_tolerance: float = 0.05  # flag |delta| above this share of |score - baseline score|
     faithfulness: bool = True  # deletion curves (costly: the dashboard asks for them on request)
@@ -103,6 +105,8 @@ class ExplainConfig:
                 raise RecsysError(f"Unknown {name} {value!r}: choose one of {', '.join(allowed)}.")
         if self.n_steps < 1:
             raise RecsysError(f"The number of integration steps must be at least 1, got {self.n_steps}.")
+        if self.max_history is not None and self.max_history < 0:
+            raise RecsysError(f"The number of history items to explain cannot be negative, got {self.max_history}.")
 
     def to_dict(self) -> dict:
         return asdict(self)
