@@ -139,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
         t.add_argument(option, type=kind, default=None, help=f"{text} (default: {default})")
     t.add_argument("--max-history", type=_history_window, default=None, metavar="N",
                    help=f"how many of each user's latest history items the model reads, 1-{MAX_HISTORY_LIMIT}, or "
-                        "'auto': enough for 90%% of the users' whole histories, at most 100 (default: auto)")
+                        "'auto': enough for 90%% of the users' whole histories, at most 50 (default: auto)")
     t.add_argument("--ignore-ratings", action="store_true",
                    help="treat every interaction as a like and do not give the model the ratings "
                         "(default: with a rating column, the model reads each history item's rating)")

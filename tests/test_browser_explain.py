@@ -205,7 +205,8 @@ def test_results_survive_cancel_works_and_charts_show_every_label(tmp_path, demo
         page.locator(".js-plotly-plot").filter(has=page.locator(".gtitle", has_text="Deletion curves")).wait_for(
             timeout=900_000)
         _idle(page)
-        table = page.get_by_test_id("stDataFrame").first
+        # visible: the history table above it sits in a collapsed expander
+        table = page.get_by_test_id("stDataFrame").filter(visible=True).first
         _look(page, table, "explain-faithfulness-table.png")
         scroller = table.locator(".dvn-scroller").first
         overflow = scroller.evaluate("e => e.scrollWidth - e.clientWidth")
