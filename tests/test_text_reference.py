@@ -206,14 +206,20 @@ def test_the_cli_report_prints_the_reference_row_and_the_paired_difference(slice
     assert "\nThe text-only reference (the same model with item ids switched off" in printed
 
 
-def test_the_evaluation_page_shows_the_reference_row_and_sentence_on_the_cold_and_new_user_tabs(sliced, tiny_dataset):
-    rec, _ = sliced
+def _evaluation_page(rec, dataset, label: str) -> AppTest:
+    """The Evaluation page as a session with ``rec`` loaded shows it."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    for key, value in {"dataset": tiny_dataset, "dataset_label": "tiny", "model": rec, "model_label": "sliced",
+    for key, value in {"dataset": dataset, "dataset_label": "tiny", "model": rec, "model_label": label,
                        "model_is_draft": False}.items():
         at.session_state[key] = value
     at.run()
     at.switch_page("pages/5_Evaluation.py").run()
+    return at
+
+
+def test_the_evaluation_page_shows_the_reference_row_and_sentence_on_the_cold_and_new_user_tabs(sliced, tiny_dataset):
+    rec, _ = sliced
+    at = _evaluation_page(rec, tiny_dataset, "sliced")
     assert not at.exception and not at.error, [e.value for e in at.exception] + [e.value for e in at.error]
     assert len(at.tabs) == 3
     tables = [t.value for t in at.dataframe if MODEL_NAME in t.value.index]  # metrics and their intervals
@@ -231,12 +237,7 @@ def test_the_evaluation_page_says_plainly_when_a_sliced_model_has_no_reference(s
     rec, _ = sliced
     old = replace(rec, report=EvaluationReport(rec.report.protocol, rec.report.ks,
                                                [replace(s, paired={}) for s in rec.report.slices]))
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    for key, value in {"dataset": tiny_dataset, "dataset_label": "tiny", "model": old, "model_label": "old",
-                       "model_is_draft": False}.items():
-        at.session_state[key] = value
-    at.run()
-    at.switch_page("pages/5_Evaluation.py").run()
+    at = _evaluation_page(old, tiny_dataset, "old")
     assert not at.exception and not at.error
     assert texts(at.info).count("there is no text-only reference to compare with") == 2
 
