@@ -36,7 +36,8 @@ def test_an_analyst_walks_from_home_to_recommendations(server, browser):
     go(page, "Recommendations")
     page.get_by_role("heading", name="Recommended").wait_for()
     page.get_by_test_id("stDataFrame").nth(1).wait_for(timeout=RUN_TIMEOUT_MS)  # the history and the top-K
-    assert page.get_by_text("Download as CSV").is_visible()
+    wait_idle(page)  # the download button is drawn after the tables: wait for the run to end, not for one element
+    page.get_by_text("Download as CSV").wait_for(timeout=RUN_TIMEOUT_MS)
     assert not page.get_by_test_id("stException").count()
     shoot(page, "03_recommendations")
 
