@@ -40,6 +40,10 @@ class ModelConfig:
     use_positions: bool = True
     use_profile: bool = True
     use_candidate_attention: bool = True
+    # Mix an item's id part in by its interaction evidence, and give id-less items a bias read from
+    # their text (see item_repr).  False (the default of saved models that predate it) is the plain
+    # text + id + bias sum; pipeline.FitOptions switches it on for new models.
+    evidence_gate: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -103,6 +107,15 @@ class HybridRecommender(nn.Module):
         self.theta = nn.Parameter(torch.full((d,), 1.0 / math.sqrt(d)))
         # 1 for items that had training interactions; cold items get no id embedding.
         self.register_buffer("warm", torch.ones(config.n_items + 1))
+        if config.evidence_gate:
+            # log(1 + training interactions) per embedding row, filled by training (row 0, "no id", has none;
+            # an item with none is scored from its text alone).
+            self.register_buffer("evidence", torch.zeros(config.n_items + 1))
+            self.gate_scale = nn.Parameter(torch.ones(()))
+            self.gate_shift = nn.Parameter(torch.zeros(()))
+            self.text_bias = nn.Linear(d, 1)
+            nn.init.zeros_(self.text_bias.weight)
+            nn.init.zeros_(self.text_bias.bias)
 
     # -- item side -------------------------------------------------------------
     def _id_rows(self, idx: torch.Tensor) -> torch.Tensor:
@@ -117,14 +130,22 @@ class HybridRecommender(nn.Module):
     def item_repr(self, text_vecs: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Item vectors ``(..., D)`` and biases ``(...)`` from text vectors ``(..., T)`` and indices."""
         d = self.config.dim
-        rep = torch.zeros(*idx.shape, d, dtype=text_vecs.dtype, device=text_vecs.device)
+        text = torch.zeros(*idx.shape, d, dtype=text_vecs.dtype, device=text_vecs.device)
         if self.config.use_text:
-            rep = rep + self.text_proj(F.normalize(text_vecs, dim=-1))
+            text = self.text_proj(F.normalize(text_vecs, dim=-1))
         bias = torch.zeros(idx.shape, dtype=text_vecs.dtype, device=text_vecs.device)
-        if self.config.use_item_ids:
-            rows = self._id_rows(idx)
-            rep = rep + self.item_emb(rows)
-            bias = self.item_bias(rows).squeeze(-1)
+        if not self.config.use_item_ids:
+            return text, bias
+        rows = self._id_rows(idx)
+        if not self.config.evidence_gate:
+            return text + self.item_emb(rows), self.item_bias(rows).squeeze(-1)
+        # gate = 0 for an item with no id or no evidence (cold, padding, dropped in training): its vector is exactly
+        # the text path's and its bias is read from its text, where a plain model would give it a
+        # learned-bias slot stuck at 0; the gate grows with the item's training interactions.
+        evidence = self.evidence[rows]
+        gate = torch.sigmoid(self.gate_scale * evidence + self.gate_shift) * (evidence > 0)
+        rep = text + gate.unsqueeze(-1) * self.item_emb(rows)
+        bias = gate * self.item_bias(rows).squeeze(-1) + (1 - gate) * self.text_bias(text).squeeze(-1)
         return rep, bias
 
     # -- user side -------------------------------------------------------------

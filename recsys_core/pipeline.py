@@ -45,6 +45,7 @@ class FitOptions:
     hidden: int = 64
     max_history: int = 20
     id_dropout: float = ModelConfig.id_dropout  # share of item ids hidden per training example (cold items fall back to text)
+    evidence_gate: bool = False  # ModelConfig.evidence_gate: id part mixed in by training evidence, text bias for id-less items
     ablate: tuple[str, ...] = ()  # ModelConfig switches to turn off, e.g. ("use_item_ids",)
     baselines: bool = True
     cache_dir: str | None = None  # None: default_cache_dir(); the cache never changes results
@@ -79,6 +80,7 @@ def model_config_for(catalog: Catalog, options: FitOptions) -> ModelConfig:
         hidden=options.hidden,
         max_history=options.max_history,
         id_dropout=options.id_dropout,
+        evidence_gate=options.evidence_gate,
         use_profile=bool(catalog.profile_ids),
     )
     return replace(config, **{name: False for name in options.ablate})

@@ -47,6 +47,59 @@ def test_cold_items_score_from_text_alone():
     assert torch.allclose(cold, model.score(user, vec, torch.tensor([-1])))
 
 
+def _gated(n_items=4):
+    model = HybridRecommender(ModelConfig(n_items=n_items, text_dim=8, dim=16, hidden=8, max_history=3,
+                                          evidence_gate=True)).eval()
+    with torch.no_grad():
+        model.item_emb.weight[1:] += 1.0
+        model.item_bias.weight[1:] += 3.0
+        model.text_bias.weight.normal_()
+        model.text_bias.bias.fill_(-0.5)
+        model.evidence[1:] = torch.log1p(torch.tensor([0.0, 1.0, 50.0, 5.0])[:n_items])
+    return model
+
+
+def test_the_evidence_gate_gives_an_id_less_item_exactly_its_text_vector_and_a_bias_read_from_its_text():
+    model = _gated()
+    vecs = torch.randn(4, 8)
+    rep, bias = model.item_repr(vecs, torch.arange(4))
+    text = model.text_proj(torch.nn.functional.normalize(vecs, dim=-1))
+    text_bias = model.text_bias(text).squeeze(-1)
+    # Item 0 had no training interaction (evidence 0) and a padding/dropped id is row 0: text path only.
+    assert torch.equal(rep[0], text[0]) and torch.equal(bias[0], text_bias[0])
+    rep_none, bias_none = model.item_repr(vecs, torch.full((4,), -1))
+    assert torch.equal(rep_none, text) and torch.equal(bias_none, text_bias)
+    # Warm items mix their id part in, more of it the more interactions they had.
+    gate = (rep[1:] - text[1:]).norm(dim=-1) / model.item_emb.weight[2:].norm(dim=-1)
+    assert 0 < gate[0] < gate[2] < gate[1] < 1  # 1 interaction < 5 < 50
+    assert torch.allclose(bias[1:], gate * model.item_bias.weight[2:, 0] + (1 - gate) * text_bias[1:])
+
+
+def test_a_cold_items_gated_score_matches_an_item_with_no_id_at_all():
+    model = _gated()
+    model.warm[2] = 0.0  # catalogue item 1 (50 interactions in evidence) was held out of training
+    user, vec = _user(n_items=4), torch.randn(1, 8)
+    cold = model.score(user, vec, torch.tensor([1]))
+    assert torch.allclose(cold, model.score(user, vec, torch.tensor([-1])))
+    model.warm[2] = 1.0
+    assert not torch.allclose(cold, model.score(user, vec, torch.tensor([1])))
+
+
+def test_training_fills_the_evidence_from_training_interactions_only(tiny_dataset, embedding_cache):
+    import numpy as np
+
+    from recsys_core.splits import SplitConfig, make_split
+
+    options = FitOptions(split=SplitConfig(cold_items=0.2, seed=1), train=TrainConfig(epochs=1, text_loss=1.0),
+                         evidence_gate=True, baselines=False, cache_dir=embedding_cache)
+    rec = fit(tiny_dataset, options)
+    split = make_split(tiny_dataset.interactions, rec.catalog, options.split)
+    counts = np.bincount(np.concatenate(list(split.train.values())), minlength=rec.catalog.n_items)
+    evidence = rec.model.evidence[1:].numpy()
+    assert np.allclose(evidence, np.log1p(counts))
+    assert np.all(evidence[split.cold_items] == 0) and counts[split.cold_items].sum() == 0
+
+
 def test_training_is_reproducible(tiny_dataset, embedding_cache):
     options = FitOptions(train=TrainConfig(epochs=2, seed=3), baselines=False, cache_dir=embedding_cache)
     a, b = fit(tiny_dataset, options), fit(tiny_dataset, options)
