@@ -100,6 +100,34 @@ def test_training_fills_the_evidence_from_training_interactions_only(tiny_datase
     assert np.all(evidence[split.cold_items] == 0) and counts[split.cold_items].sum() == 0
 
 
+def test_the_text_loss_adds_the_same_ranking_scored_with_every_candidates_id_hidden():
+    import numpy as np
+
+    from recsys_core.training import _loss
+
+    torch.manual_seed(0)
+    model = HybridRecommender(ModelConfig(n_items=10, text_dim=8, dim=16, hidden=8, max_history=3)).eval()
+    with torch.no_grad():
+        model.item_emb.weight[1:] += 2.0 * torch.randn(10, 16)  # ids that change scores a lot
+    # Users with a profile and no history: hiding every id of the model then hides only the candidates'.
+    user = UserInput(torch.zeros(2, 3, 8), torch.full((2, 3), -1), torch.randn(2, 8), torch.ones(2))
+    vectors, targets = torch.randn(10, 8), np.array([3, 7])
+    warm_items = np.arange(10)
+
+    def loss(text_loss, hide=False):
+        config = TrainConfig(negatives=5, text_loss=text_loss)
+        m = model
+        if hide:  # the reference: the plain loss of a model whose every id is off
+            m = HybridRecommender(model.config).eval()
+            m.load_state_dict(model.state_dict())
+            m.warm.zero_()
+        return _loss(m, user, targets, warm_items, vectors, config, np.random.default_rng(1))
+
+    plain, hidden = loss(0.0), loss(0.0, hide=True)
+    assert not torch.isclose(plain, hidden)
+    assert torch.isclose(loss(0.5), plain + 0.5 * hidden)
+
+
 def test_training_is_reproducible(tiny_dataset, embedding_cache):
     options = FitOptions(train=TrainConfig(epochs=2, seed=3), baselines=False, cache_dir=embedding_cache)
     a, b = fit(tiny_dataset, options), fit(tiny_dataset, options)
