@@ -1,6 +1,7 @@
 """Cold items and new users (issue 17): the product's model against a text-only reference, on one split.
 
     python bench/cold_start.py [--case demo 100k] [--epochs N] [--max-minutes M] [--seed 0] [--id-dropout 0.5]
+                               [--variant NAME:KEY=VALUE,...]... [--warm-variants [NAME ...]] [--no-text-only]
 
 For each case (bench/cases.py; ``1m`` is accepted but slow) every model is trained with
 ``recsys_core.fit`` on ONE split, ``SplitConfig(cold_items=0.1, holdout_users=0.2, seed)``:
@@ -22,7 +23,14 @@ target, whole catalogue).  The ratio new-user / warm says what not having traine
 
 Ratios are of means; next to each, the paired difference over the same users with its 95%
 interval says whether the gap is more than noise.  ``--id-dropout X`` adds, in the same run, the
-product model trained with ``ModelConfig.id_dropout = X`` (default 0.25) on the same split.
+product model trained with ``ModelConfig.id_dropout = X`` (default 0.25) on the same split;
+``--variant NAME:KEY=VALUE,...`` (repeatable) adds the product trained with those FitOptions or
+TrainConfig fields (e.g. ``gate:evidence_gate=true,text_loss=1``), compared with text-only and with
+the product on the same cases; ``--warm-variants`` gives the named variants (none named: all) their
+own warm run.  Every warm run is also compared with its model on the test users, whom both trained
+on: that ratio is what the warm run's extra data alone buys, the part of the new-user gap that no
+user-side change can close.  ``--no-text-only`` skips the text-only reference, for screening
+variants against the product only.  Each epoch's validation NDCG is printed as it ends.
 Everything is seeded; each step's wall time is printed.  Run it alone (2 cores).
 
 Run time (demo, 2026-12-01, alone, epochs as shipped): product 197 s (incl. 31 s encoding; best
@@ -133,7 +141,7 @@ def measure(
     on_evaluated: Callable[[ColdStartResult], None] | None = None,
     variants: dict[str, FitOptions] | None = None,
     text_only: bool = True,
-    warm_variants: bool = False,
+    warm_variants: bool | Sequence[str] = False,
 ) -> ColdStartResult:
     """Train product, text-only (and the warm product, and any variant) on ``options.split``.
 
@@ -141,8 +149,8 @@ def measure(
     fitted (``Random`` is the floor here); ``say`` hears each step as it ends, ``on_evaluated`` the
     result before the warm runs start (so a stopped run still leaves the main table).
     ``variants`` (name → options on the same split) are trained and compared in the same run;
-    ``warm_variants`` gives each its own warm run too.  ``text_only=False`` skips the text-only
-    reference (screening only: no ratio to text-only is printed).
+    ``warm_variants`` gives each (True) or the named ones their own warm run too.  ``text_only=False``
+    skips the text-only reference (screening only: no ratio to text-only is printed).
     """
     if not (options.split.cold_items > 0 and options.split.holdout_users > 0):
         raise ValueError(f"The split must hold out cold items and users, got {options.split}.")
@@ -197,7 +205,8 @@ def measure(
     if on_evaluated is not None:
         on_evaluated(result)
     if warm_run:
-        warm_runs = {MODEL_NAME: options, **(variants if warm_variants else {})}
+        chosen = variants if warm_variants is True else {n: v for n, v in variants.items() if n in (warm_variants or ())}
+        warm_runs = {MODEL_NAME: options, **chosen}
         for name, base in warm_runs.items():
             warm_options = replace(base, split=replace(options.split, holdout_users=0.0))
             label = "warm run" if name == MODEL_NAME else f"warm run of {name}"
@@ -300,7 +309,8 @@ def main() -> None:
     parser.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=VALUE,...",
                         help="also train the product with these settings (FitOptions or TrainConfig fields), "
                              "e.g. 'gate:evidence_gate=true,text_loss=1'; repeatable")
-    parser.add_argument("--warm-variants", action="store_true", help="a warm run for every variant too")
+    parser.add_argument("--warm-variants", nargs="*", default=None, metavar="NAME",
+                        help="a warm run for these variants too (no name: for every variant)")
     parser.add_argument("--no-text-only", action="store_true",
                         help="skip the text-only reference (screening variants against the product only)")
     args = parser.parse_args()
@@ -310,6 +320,10 @@ def main() -> None:
         variants = dict(parse_variant(spec, options) for spec in args.variant)
     except ValueError as exc:
         raise SystemExit(f"--variant: {exc}") from None
+    unknown = sorted(set(args.warm_variants or ()) - set(variants))
+    if unknown:
+        raise SystemExit(f"--warm-variants: no --variant is named {unknown[0]!r}")
+    warm_variants = True if args.warm_variants == [] else (args.warm_variants or False)
     print(f"bench/cold_start.py {' '.join(sys.argv[1:])} — {time.strftime('%Y-%m-%d %H:%M')}", flush=True)
     for case in args.case:
         started = time.perf_counter()
@@ -317,7 +331,7 @@ def main() -> None:
         data = load_case(case)
         print(f"  loading: {time.perf_counter() - started:.1f} s", flush=True)
         result = measure(data, options, warm_run=not args.no_warm_run, id_dropout=args.id_dropout,
-                         variants=variants, text_only=not args.no_text_only, warm_variants=args.warm_variants,
+                         variants=variants, text_only=not args.no_text_only, warm_variants=warm_variants,
                          say=lambda line: print(line, flush=True),
                          on_evaluated=lambda r: print("\n" + format_result(f"{case} (before the warm run)", r) + "\n", flush=True))
         print("\n" + format_result(case, result), flush=True)
