@@ -148,6 +148,12 @@ class HybridRecommender(nn.Module):
         bias = gate * self.item_bias(rows).squeeze(-1) + (1 - gate) * self.text_bias(text).squeeze(-1)
         return rep, bias
 
+    def catalogue_biases(self, text_vecs: torch.Tensor) -> torch.Tensor:
+        """The bias ``(n,)`` each catalogue item scores with, from all its text vectors ``(n, T)``:
+        the learned bias of a warm item, 0 or (gated) the text-read bias of a cold one."""
+        with torch.inference_mode():
+            return self.item_repr(text_vecs, torch.arange(len(text_vecs)))[1]
+
     # -- user side -------------------------------------------------------------
     def history_repr(self, user: UserInput) -> tuple[torch.Tensor, torch.Tensor]:
         """History item vectors (B, H, D) with recency added, and their validity mask (B, H)."""

@@ -73,6 +73,13 @@ def test_the_evidence_gate_gives_an_id_less_item_exactly_its_text_vector_and_a_b
     gate = (rep[1:] - text[1:]).norm(dim=-1) / model.item_emb.weight[2:].norm(dim=-1)
     assert 0 < gate[0] < gate[2] < gate[1] < 1  # 1 interaction < 5 < 50
     assert torch.allclose(bias[1:], gate * model.item_bias.weight[2:, 0] + (1 - gate) * text_bias[1:])
+    # Serving's first stage ranks by the same biases the scores use, the cold item's from its text.
+    assert torch.allclose(model.catalogue_biases(vecs), bias)
+    plain = HybridRecommender(ModelConfig(n_items=4, text_dim=8, dim=16, hidden=8, max_history=3)).eval()
+    with torch.no_grad():
+        plain.item_bias.weight[1:, 0] = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    plain.warm[2] = 0.0
+    assert plain.catalogue_biases(vecs).tolist() == [1.0, 0.0, 3.0, 4.0]
 
 
 def test_a_cold_items_gated_score_matches_an_item_with_no_id_at_all():
