@@ -15,7 +15,7 @@ from recsys_core.training import TrainConfig
 def measured(tiny_dataset, embedding_cache):
     options = FitOptions(split=split_config(seed=0), train=TrainConfig(epochs=1), cache_dir=embedding_cache)
     variants = dict([parse_variant("gated:evidence_gate=true,text_loss=0.5", options)])
-    return measure(tiny_dataset, options, warm_run=True, id_dropout=0.5, variants=variants, warm_variants=True)
+    return measure(tiny_dataset, options, warm_run=True, id_dropout=0.25, variants=variants, warm_variants=True)
 
 
 def test_every_slice_has_model_text_only_and_random_with_intervals(measured):
@@ -35,9 +35,9 @@ def test_the_text_only_reference_uses_no_item_ids_and_the_product_does(measured)
 
 
 def test_the_id_dropout_variant_changes_that_setting_only_and_for_that_fit_only(measured):
-    variant = measured.models[f"{MODEL_NAME} id_dropout=0.5"].model.config
+    variant = measured.models[f"{MODEL_NAME} id_dropout=0.25"].model.config
     product = measured.models[MODEL_NAME].model.config
-    assert variant.id_dropout == 0.5 and product.id_dropout == 0.25
+    assert variant.id_dropout == 0.25 and product.id_dropout == 0.5
     assert replace(variant, id_dropout=product.id_dropout) == product
 
 
