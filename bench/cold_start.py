@@ -23,13 +23,13 @@ target, whole catalogue).  The ratio new-user / warm says what not having traine
 
 Ratios are of means; next to each, the paired difference over the same users with its 95%
 interval says whether the gap is more than noise.  ``--id-dropout X`` adds, in the same run, the
-product model trained with ``ModelConfig.id_dropout = X`` (default 0.25) on the same split;
+product model trained with ``ModelConfig.id_dropout = X`` (default 0.5) on the same split;
 ``--variant NAME:KEY=VALUE,...`` (repeatable) adds the product trained with those FitOptions or
 TrainConfig fields (e.g. ``gate:evidence_gate=true,text_loss=1``), compared with text-only and with
 the product on the same cases; ``--warm-variants`` gives the named variants (none named: all) their
 own warm run.  Every warm run is also compared with its model on the test users, whom both trained
-on: that ratio is what the warm run's extra data alone buys, the part of the new-user gap that no
-user-side change can close.  ``--no-text-only`` skips the text-only reference, for screening
+on: that ratio is what the warm run's extra data buys everyone, so the new-user ratio below it is
+what is specific to not having trained on those users.  ``--no-text-only`` skips the text-only reference, for screening
 variants against the product only.  Each epoch's validation NDCG is printed as it ends.
 Everything is seeded; each step's wall time is printed.  Run it alone (2 cores).
 
