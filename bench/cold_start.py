@@ -1,13 +1,14 @@
 """Cold items and new users (issue 17): the product's model against a text-only reference, on one split.
 
     python bench/cold_start.py [--case demo 100k] [--epochs N] [--max-minutes M] [--seed 0] [--id-dropout 0.5]
+                               [--variant NAME:KEY=VALUE,...]... [--warm-variants [NAME ...]] [--no-text-only]
 
 For each case (bench/cases.py; ``1m`` is accepted but slow) every model is trained with
 ``recsys_core.fit`` on ONE split, ``SplitConfig(cold_items=0.1, holdout_users=0.2, seed)``:
 
 * **product**: ``FitOptions()`` as shipped (only the split is set);
-* **text-only**: the same, item ids switched off (``ablate=("use_item_ids",)``): the same text
-  vectors, no id embeddings and no item bias;
+* **text-only**: ``pipeline.reference_options`` of the same (item ids switched off): the same text
+  vectors, no id embeddings and no item bias, as the Evaluation page's reference;
 * **Random**: ``evaluation.random_scorer``.
 
 All three are evaluated by ``evaluation.evaluate_all`` on the same cases: warm test (last item
@@ -21,10 +22,17 @@ two are now trained on) and scored on the inductive users' very same cases (same
 target, whole catalogue).  The ratio new-user / warm says what not having trained on a user costs.
 
 Ratios are of means; next to each, the paired difference over the same users with its 95%
-interval (``recsys_core.metrics.paired_difference``, the one the Evaluation page shows) says whether
-the gap is more than noise.  The text-only model is trained here explicitly (the fits set
+interval (``recsys_core.evaluation.paired_comparison``, the one the Evaluation page shows) says
+whether the gap is more than noise.  The text-only model is trained here explicitly (the fits set
 ``text_reference=False``) so that it can be scored next to the extra variants.  ``--id-dropout X`` adds, in the same run, the
-product model trained with ``ModelConfig.id_dropout = X`` (default 0.25) on the same split.
+product model trained with ``ModelConfig.id_dropout = X`` (default 0.5) on the same split;
+``--variant NAME:KEY=VALUE,...`` (repeatable) adds the product trained with those FitOptions or
+TrainConfig fields (e.g. ``gate:evidence_gate=true,text_loss=1``), compared with text-only and with
+the product on the same cases; ``--warm-variants`` gives the named variants (none named: all) their
+own warm run.  Every warm run is also compared with its model on the test users, whom both trained
+on: that ratio is what the warm run's extra data buys everyone, so the new-user ratio below it is
+what is specific to not having trained on those users.  ``--no-text-only`` skips the text-only reference, for screening
+variants against the product only.  Each epoch's validation NDCG is printed as it ends.
 Everything is seeded; each step's wall time is printed.  Run it alone (2 cores).
 
 Run time (demo, 2026-12-01, alone, epochs as shipped): product 197 s (incl. 31 s encoding; best
@@ -39,8 +47,8 @@ import argparse
 import math
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -58,10 +66,11 @@ from recsys_core.evaluation import (
     random_scorer,
 )
 from recsys_core.metrics import PairedDifference
-from recsys_core.pipeline import FitOptions, fit, reference_options
+from recsys_core.pipeline import FitOptions, reference_options
+from recsys_core.pipeline import fit as fit_model
 from recsys_core.recommender import Recommender
 from recsys_core.schema import Dataset
-from recsys_core.splits import SplitConfig, make_split
+from recsys_core.splits import EvalCase, SplitConfig, make_split
 from recsys_core.training import TrainConfig
 
 TEXT_ONLY = TEXT_ONLY_NAME
@@ -88,9 +97,17 @@ class ColdStartResult:
 
     report: EvaluationReport
     models: dict[str, Recommender]
-    cold_vs_text: PairedDifference
+    cold_vs_text: PairedDifference | None
     new_vs_warm: PairedDifference | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    # Further paired comparisons of the same run, printed as they are: (label, pair).
+    more: list[tuple[str, PairedDifference]] = field(default_factory=list)
+
+
+def paired(a: CaseScorer, b: CaseScorer, cases: Sequence[EvalCase], n_items: int,
+           candidates: np.ndarray | None = None) -> PairedDifference:
+    """``METRIC`` of two scorers on the same cases, as ``evaluate_all`` picks and ranks them."""
+    return paired_comparison(a, b, cases, n_items, METRIC, candidates, seed=SAMPLE_SEED)
 
 
 def measure(
@@ -100,17 +117,30 @@ def measure(
     id_dropout: float | None = None,
     say: Callable[[str], None] = lambda _line: None,
     on_evaluated: Callable[[ColdStartResult], None] | None = None,
+    variants: dict[str, FitOptions] | None = None,
+    text_only: bool = True,
+    warm_variants: bool | Sequence[str] = False,
 ) -> ColdStartResult:
-    """Train product, text-only (and the warm product, and an id-dropout variant) on ``options.split``.
+    """Train product, text-only (and the warm product, and any variant) on ``options.split``.
 
     ``options.split`` must hold out users and cold items (``split_config``).  Baselines are not
     fitted (``Random`` is the floor here); ``say`` hears each step as it ends, ``on_evaluated`` the
-    result before the warm run starts (so a stopped run still leaves the main table).
+    result before the warm runs start (so a stopped run still leaves the main table).
+    ``variants`` (name → options on the same split) are trained and compared in the same run;
+    ``warm_variants`` gives each (True) or the named ones their own warm run too.  ``text_only=False``
+    skips the text-only reference (screening only: no ratio to text-only is printed).
     """
     if not (options.split.cold_items > 0 and options.split.holdout_users > 0):
         raise ValueError(f"The split must hold out cold items and users, got {options.split}.")
     options = replace(options, baselines=False, text_reference=False)  # the text-only model is fitted below
+    variants = {name: replace(v, split=options.split, baselines=False, text_reference=False) for name, v in (variants or {}).items()}
+    if id_dropout is not None:
+        variants[f"{MODEL_NAME} id_dropout={id_dropout}"] = replace(options, id_dropout=id_dropout)
     seconds: dict[str, float] = {}
+
+    def fit(data: Dataset, fit_options: FitOptions) -> Recommender:  # the library's fit, each epoch said as it ends
+        return fit_model(data, fit_options, on_epoch=lambda e: say(
+            f"    epoch {e.epoch}: loss {e.loss:.4f}, validation NDCG@10 {e.val_ndcg10:.4f} ({e.seconds:.0f} s)"))
 
     def step(name: str, run):
         started = time.perf_counter()
@@ -123,35 +153,57 @@ def measure(
         return value
 
     product = step("fit product", lambda: fit(dataset, options))
-    text = step("fit text-only", lambda: fit(dataset, reference_options(options)))
-    models = {MODEL_NAME: product, TEXT_ONLY: text}
-    if id_dropout is not None:
-        variant = replace(options, id_dropout=id_dropout)
-        models[f"{MODEL_NAME} id_dropout={id_dropout}"] = step(f"fit product, id_dropout={id_dropout}",
-                                                              lambda: fit(dataset, variant))
+    models = {MODEL_NAME: product}
+    if text_only:
+        models[TEXT_ONLY] = step("fit text-only", lambda: fit(dataset, reference_options(options)))
+    for name, variant in variants.items():
+        models[name] = step(f"fit {name}", lambda variant=variant: fit(dataset, variant))
     catalog = product.catalog
     split = make_split(dataset.interactions, catalog, options.split)
     scorers: dict[str, CaseScorer] = {name: model_scorer(rec.model, catalog) for name, rec in models.items()}
     scorers[RANDOM] = random_scorer(catalog.n_items, options.split.seed)
+    more: list[tuple[str, PairedDifference]] = []
 
-    report = step("evaluate (all slices)", lambda: evaluate_all(scorers, split, catalog, seed=SAMPLE_SEED,
-                                                                 paired_with=[TEXT_ONLY]))
-    cold_vs_text = _slice(report, COLD).paired[TEXT_ONLY][METRIC]
-    result = ColdStartResult(report, models, cold_vs_text, seconds=seconds)
+    def evaluate():
+        report = evaluate_all(scorers, split, catalog, seed=SAMPLE_SEED)
+        cold_vs_text = None
+        if text_only:
+            cold_vs_text = paired(scorers[MODEL_NAME], scorers[TEXT_ONLY], split.cold_test, catalog.n_items, split.cold_items)
+            for name in variants:
+                more.append((f"cold items, {name} / text-only",
+                             paired(scorers[name], scorers[TEXT_ONLY], split.cold_test, catalog.n_items, split.cold_items)))
+        for name in variants:
+            more.append((f"cold items, {name} / product",
+                         paired(scorers[name], scorers[MODEL_NAME], split.cold_test, catalog.n_items, split.cold_items)))
+            more.append((f"test, {name} / product", paired(scorers[name], scorers[MODEL_NAME], split.test, catalog.n_items)))
+        return report, cold_vs_text
+
+    report, cold_vs_text = step("evaluate (all slices)", evaluate)
+    result = ColdStartResult(report, models, cold_vs_text, seconds=seconds, more=more)
     if on_evaluated is not None:
         on_evaluated(result)
     if warm_run:
-        warm_options = replace(options, split=replace(options.split, holdout_users=0.0))
-        warm = step("fit product, warm run (no users held out)", lambda: fit(dataset, warm_options))
-        warm_split = make_split(dataset.interactions, warm.catalog, warm_options.split)
-        if not np.array_equal(warm_split.cold_items, split.cold_items):
-            raise RuntimeError("The warm run's split has other cold items: the comparison would not be like for like.")
-        models["warm run"] = warm
-        result.new_vs_warm = step(
-            "evaluate new users vs warm",
-            lambda: paired_comparison(scorers[MODEL_NAME], model_scorer(warm.model, catalog), split.inductive_test,
-                                      catalog.n_items, METRIC, seed=SAMPLE_SEED),
-        )
+        chosen = variants if warm_variants is True else {n: v for n, v in variants.items() if n in (warm_variants or ())}
+        warm_runs = {MODEL_NAME: options, **chosen}
+        for name, base in warm_runs.items():
+            warm_options = replace(base, split=replace(options.split, holdout_users=0.0))
+            label = "warm run" if name == MODEL_NAME else f"warm run of {name}"
+            warm = step(f"fit {name}, warm run (no users held out)", lambda warm_options=warm_options: fit(dataset, warm_options))
+            warm_split = make_split(dataset.interactions, warm.catalog, warm_options.split)
+            if not np.array_equal(warm_split.cold_items, split.cold_items):
+                raise RuntimeError("The warm run's split has other cold items: the comparison would not be like for like.")
+            models[label] = warm
+            warm_scorer = model_scorer(warm.model, catalog)
+            new_vs_warm = step(f"evaluate new users vs warm ({name})",
+                               lambda warm_scorer=warm_scorer, name=name: paired(
+                                   scorers[name], warm_scorer, split.inductive_test, catalog.n_items))
+            # The same comparison on users both models trained on: what the warm run's extra data alone buys.
+            trained_vs_warm = paired(scorers[name], warm_scorer, split.test, catalog.n_items)
+            if name == MODEL_NAME:
+                result.new_vs_warm = new_vs_warm
+            else:
+                more.append((f"new users, {name} / its warm run", new_vs_warm))
+            more.append((f"test users (trained in both), {name} / its warm run", trained_vs_warm))
     return result
 
 
@@ -179,7 +231,8 @@ def format_result(case: str, result: ColdStartResult) -> str:
         return (f"- {label}: {p.a:.4f} / {p.b:.4f} = **{p.ratio:.2f}** "
                 f"(paired difference {p.diff:+.4f} ± {p.diff_ci95:.4f}, {p.n_cases} users)")
 
-    lines.append(ratio_line("cold items, product / text-only", result.cold_vs_text))
+    if result.cold_vs_text is not None:
+        lines.append(ratio_line("cold items, product / text-only", result.cold_vs_text))
     cold = _slice(report, COLD)
     if cold is not None:
         to_random = cold.metrics[MODEL_NAME][METRIC] / cold.metrics[RANDOM][METRIC] if cold.metrics[RANDOM][METRIC] > 0 else math.nan
@@ -187,12 +240,38 @@ def format_result(case: str, result: ColdStartResult) -> str:
                      f"{cold.metrics[RANDOM][METRIC]:.4f} = **{to_random:.2f}**")
     if result.new_vs_warm is not None:
         lines.append(ratio_line("new users, product / the same users' cases in the warm run", result.new_vs_warm))
+    for label, pair in result.more:
+        lines.append(ratio_line(label, pair))
     lines.append("")
     lines.append("Training: " + "; ".join(
         f"{name} best epoch {rec.training.best_epoch} ({rec.training.stopped})" for name, rec in result.models.items()))
     lines.append("Wall time: " + "; ".join(f"{name} {s:.0f} s" for name, s in result.seconds.items())
                  + f"; total {sum(result.seconds.values()) / 60:.1f} min")
     return "\n".join(lines)
+
+
+def parse_variant(spec: str, options: FitOptions) -> tuple[str, FitOptions]:
+    """``"name:key=value,key=value"`` → (name, options with those FitOptions / TrainConfig fields set)."""
+    name, _, settings = spec.partition(":")
+    if not name or not settings:
+        raise ValueError(f"expected NAME:KEY=VALUE,..., got {spec!r}")
+    fit_fields = {f.name: f for f in fields(FitOptions)}
+    train_fields = {f.name: f for f in fields(TrainConfig)}
+    fit_changes, train_changes = {}, {}
+    for item in settings.split(","):
+        key, _, raw = item.partition("=")
+        key = key.strip()
+        current = getattr(options, key) if key in fit_fields else getattr(options.train, key, None)
+        if key not in fit_fields and key not in train_fields or not isinstance(current, (bool, int, float)):
+            raise ValueError(f"{key!r} is not a number or switch of FitOptions or TrainConfig")
+        if isinstance(current, bool):
+            if raw.lower() not in ("true", "false"):
+                raise ValueError(f"{key} takes true or false, got {raw!r}")
+            value = raw.lower() == "true"
+        else:
+            value = type(current)(raw)
+        (fit_changes if key in fit_fields else train_changes)[key] = value
+    return name, replace(options, train=replace(options.train, **train_changes), **fit_changes)
 
 
 def main() -> None:
@@ -205,9 +284,24 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="split and training seed")
     parser.add_argument("--id-dropout", type=float, default=None, help="also train the product with this id dropout")
     parser.add_argument("--no-warm-run", action="store_true", help="skip the warm run (no new-user / warm ratio)")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=VALUE,...",
+                        help="also train the product with these settings (FitOptions or TrainConfig fields), "
+                             "e.g. 'gate:evidence_gate=true,text_loss=1'; repeatable")
+    parser.add_argument("--warm-variants", nargs="*", default=None, metavar="NAME",
+                        help="a warm run for these variants too (no name: for every variant)")
+    parser.add_argument("--no-text-only", action="store_true",
+                        help="skip the text-only reference (screening variants against the product only)")
     args = parser.parse_args()
     train = TrainConfig(epochs=args.epochs, max_minutes=args.max_minutes, seed=args.seed)
     options = FitOptions(split=split_config(args.seed), train=train)
+    try:
+        variants = dict(parse_variant(spec, options) for spec in args.variant)
+    except ValueError as exc:
+        raise SystemExit(f"--variant: {exc}") from None
+    unknown = sorted(set(args.warm_variants or ()) - set(variants))
+    if unknown:
+        raise SystemExit(f"--warm-variants: no --variant is named {unknown[0]!r}")
+    warm_variants = True if args.warm_variants == [] else (args.warm_variants or False)
     print(f"bench/cold_start.py {' '.join(sys.argv[1:])} — {time.strftime('%Y-%m-%d %H:%M')}", flush=True)
     for case in args.case:
         started = time.perf_counter()
@@ -215,6 +309,7 @@ def main() -> None:
         data = load_case(case)
         print(f"  loading: {time.perf_counter() - started:.1f} s", flush=True)
         result = measure(data, options, warm_run=not args.no_warm_run, id_dropout=args.id_dropout,
+                         variants=variants, text_only=not args.no_text_only, warm_variants=warm_variants,
                          say=lambda line: print(line, flush=True),
                          on_evaluated=lambda r: print("\n" + format_result(f"{case} (before the warm run)", r) + "\n", flush=True))
         print("\n" + format_result(case, result), flush=True)

@@ -50,6 +50,7 @@ class FitOptions:
     # How many of a user's latest history items the model reads; None: "auto" (``history_window``).
     max_history: int | None = None
     id_dropout: float = ModelConfig.id_dropout  # share of item ids hidden per training example (cold items fall back to text)
+    evidence_gate: bool = False  # ModelConfig.evidence_gate: id part mixed in by training evidence, text bias for id-less items
     ablate: tuple[str, ...] = ()  # ModelConfig switches to turn off, e.g. ("use_item_ids",)
     # With explicit ratings: each history item's rating is a model input and only likes are targets
     # (ratings.py). False: every interaction is a like, as for implicit data.
@@ -161,6 +162,7 @@ def model_config_for(catalog: Catalog, options: FitOptions, scale: RatingScale |
         hidden=options.hidden,
         max_history=window.size,
         id_dropout=options.id_dropout,
+        evidence_gate=options.evidence_gate,
         use_profile=bool(catalog.profile_ids),
         rating_scale=None if scale is None else (scale.low, scale.high),
     )

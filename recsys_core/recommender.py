@@ -177,7 +177,7 @@ class Recommender:
         return self.retriever.units
 
     def _item_bias(self) -> np.ndarray:
-        return self.model.item_bias.weight.detach().numpy()[1:, 0]
+        return self.model.catalogue_biases(torch.from_numpy(self.catalog.item_vectors)).numpy()
 
     def score_items(self, ctx: UserContext, items: np.ndarray | None = None) -> np.ndarray:
         """Scores (logits) of the given item indices (default: the whole catalogue) for one user."""

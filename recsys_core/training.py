@@ -49,6 +49,9 @@ class TrainConfig:
     # Stop before an epoch that would end past this many minutes of training (None: no limit).
     # A budget makes any setting finish on a small CPU; the best complete epoch is kept.
     max_minutes: float | None = None
+    # Weight of a second softmax in which the same targets and negatives are scored with no item ids
+    # (as cold items are): it trains the text path to rank on its own, not only as the ids' residual.
+    text_loss: float = 0.0
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
@@ -161,6 +164,9 @@ def train_model(
     warm = torch.ones(catalog.n_items + 1)
     warm[1:] = torch.from_numpy(split.warm_mask(catalog.n_items).astype(np.float32))
     model.warm.copy_(warm)
+    if model_config.evidence_gate:
+        counts = np.bincount(np.concatenate([np.zeros(0, np.int64), *split.train.values()]), minlength=catalog.n_items)
+        model.evidence[1:] = torch.from_numpy(np.log1p(counts[: catalog.n_items]).astype(np.float32))
     item_vectors = torch.from_numpy(catalog.item_vectors)
     warm_items = np.flatnonzero(split.warm_mask(catalog.n_items))
     users, positions = _examples(split, catalog)
@@ -276,8 +282,20 @@ def _loss(model, user, targets, warm_items, item_vectors, config: TrainConfig, r
     # (sharing keeps the cost at B × (1 + N) pairs instead of B × B).
     negs = torch.from_numpy(rng.choice(warm_items, size=min(config.negatives, len(warm_items)), replace=False))
     ctx = model.context(user)  # one user side (and one dropout draw) for the target and the negatives
-    pos = model.score_in_context(ctx, item_vectors[target_idx].unsqueeze(1), target_idx.unsqueeze(1))[0]  # (B, 1)
-    neg = model.score_in_context(ctx, item_vectors[negs], negs)[0]  # (B, N)
+    loss = _softmax_loss(model, ctx, item_vectors, target_idx, negs, target_idx, negs)
+    if config.text_loss > 0:
+        # The same ranking with every candidate's id hidden (index -1 = no id), as a cold item is scored.
+        no_id = torch.full_like(target_idx, -1)
+        loss = loss + config.text_loss * _softmax_loss(
+            model, ctx, item_vectors, target_idx, negs, no_id, torch.full_like(negs, -1))
+    return loss
+
+
+def _softmax_loss(model, ctx, item_vectors, target_idx, negs, target_ids, neg_ids) -> torch.Tensor:
+    """Sampled softmax of each target against the shared negatives; ``*_ids`` are the indices the model
+    sees (the real ones, or -1 to hide the ids), ``target_idx``/``negs`` the items whose text is used."""
+    pos = model.score_in_context(ctx, item_vectors[target_idx].unsqueeze(1), target_ids.unsqueeze(1))[0]  # (B, 1)
+    neg = model.score_in_context(ctx, item_vectors[negs], neg_ids)[0]  # (B, N)
     neg = neg.masked_fill(negs.unsqueeze(0) == target_idx.unsqueeze(1), float("-inf"))  # a target is no negative
     logits = torch.cat([pos, neg], dim=1)
-    return F.cross_entropy(logits, torch.zeros(len(targets), dtype=torch.long))
+    return F.cross_entropy(logits, torch.zeros(len(target_idx), dtype=torch.long))

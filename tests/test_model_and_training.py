@@ -47,6 +47,96 @@ def test_cold_items_score_from_text_alone():
     assert torch.allclose(cold, model.score(user, vec, torch.tensor([-1])))
 
 
+def _gated(n_items=4):
+    model = HybridRecommender(ModelConfig(n_items=n_items, text_dim=8, dim=16, hidden=8, max_history=3,
+                                          evidence_gate=True)).eval()
+    with torch.no_grad():
+        model.item_emb.weight[1:] += 1.0
+        model.item_bias.weight[1:] += 3.0
+        model.text_bias.weight.normal_()
+        model.text_bias.bias.fill_(-0.5)
+        model.evidence[1:] = torch.log1p(torch.tensor([0.0, 1.0, 50.0, 5.0])[:n_items])
+    return model
+
+
+def test_the_evidence_gate_gives_an_id_less_item_exactly_its_text_vector_and_a_bias_read_from_its_text():
+    model = _gated()
+    vecs = torch.randn(4, 8)
+    rep, bias = model.item_repr(vecs, torch.arange(4))
+    text = model.text_proj(torch.nn.functional.normalize(vecs, dim=-1))
+    text_bias = model.text_bias(text).squeeze(-1)
+    # Item 0 had no training interaction (evidence 0) and a padding/dropped id is row 0: text path only.
+    assert torch.equal(rep[0], text[0]) and torch.equal(bias[0], text_bias[0])
+    rep_none, bias_none = model.item_repr(vecs, torch.full((4,), -1))
+    assert torch.equal(rep_none, text) and torch.equal(bias_none, text_bias)
+    # Warm items mix their id part in, more of it the more interactions they had.
+    gate = (rep[1:] - text[1:]).norm(dim=-1) / model.item_emb.weight[2:].norm(dim=-1)
+    assert 0 < gate[0] < gate[2] < gate[1] < 1  # 1 interaction < 5 < 50
+    assert torch.allclose(bias[1:], gate * model.item_bias.weight[2:, 0] + (1 - gate) * text_bias[1:])
+    # Serving's first stage ranks by the same biases the scores use, the cold item's from its text.
+    assert torch.allclose(model.catalogue_biases(vecs), bias)
+    plain = HybridRecommender(ModelConfig(n_items=4, text_dim=8, dim=16, hidden=8, max_history=3)).eval()
+    with torch.no_grad():
+        plain.item_bias.weight[1:, 0] = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    plain.warm[2] = 0.0
+    assert plain.catalogue_biases(vecs).tolist() == [1.0, 0.0, 3.0, 4.0]
+
+
+def test_a_cold_items_gated_score_matches_an_item_with_no_id_at_all():
+    model = _gated()
+    model.warm[2] = 0.0  # catalogue item 1 (50 interactions in evidence) was held out of training
+    user, vec = _user(n_items=4), torch.randn(1, 8)
+    cold = model.score(user, vec, torch.tensor([1]))
+    assert torch.allclose(cold, model.score(user, vec, torch.tensor([-1])))
+    model.warm[2] = 1.0
+    assert not torch.allclose(cold, model.score(user, vec, torch.tensor([1])))
+
+
+def test_training_fills_the_evidence_from_training_interactions_only(tiny_dataset, embedding_cache):
+    import numpy as np
+
+    from recsys_core.pipeline import rating_scale_for
+    from recsys_core.splits import SplitConfig, make_split
+
+    options = FitOptions(split=SplitConfig(cold_items=0.2, seed=1), train=TrainConfig(epochs=1, text_loss=1.0),
+                         evidence_gate=True, baselines=False, cache_dir=embedding_cache)
+    rec = fit(tiny_dataset, options)
+    # the split fit made: with explicit ratings its held-out items are likes, so pass the same scale
+    split = make_split(tiny_dataset.interactions, rec.catalog, options.split, rating_scale_for(tiny_dataset, options))
+    counts = np.bincount(np.concatenate(list(split.train.values())), minlength=rec.catalog.n_items)
+    evidence = rec.model.evidence[1:].numpy()
+    assert np.allclose(evidence, np.log1p(counts))
+    assert np.all(evidence[split.cold_items] == 0) and counts[split.cold_items].sum() == 0
+
+
+def test_the_text_loss_adds_the_same_ranking_scored_with_every_candidates_id_hidden():
+    import numpy as np
+
+    from recsys_core.training import _loss
+
+    torch.manual_seed(0)
+    model = HybridRecommender(ModelConfig(n_items=10, text_dim=8, dim=16, hidden=8, max_history=3)).eval()
+    with torch.no_grad():
+        model.item_emb.weight[1:] += 2.0 * torch.randn(10, 16)  # ids that change scores a lot
+    # Users with a profile and no history: hiding every id of the model then hides only the candidates'.
+    user = UserInput(torch.zeros(2, 3, 8), torch.full((2, 3), -1), torch.randn(2, 8), torch.ones(2))
+    vectors, targets = torch.randn(10, 8), np.array([3, 7])
+    warm_items = np.arange(10)
+
+    def loss(text_loss, hide=False):
+        config = TrainConfig(negatives=5, text_loss=text_loss)
+        m = model
+        if hide:  # the reference: the plain loss of a model whose every id is off
+            m = HybridRecommender(model.config).eval()
+            m.load_state_dict(model.state_dict())
+            m.warm.zero_()
+        return _loss(m, user, targets, warm_items, vectors, config, np.random.default_rng(1))
+
+    plain, hidden = loss(0.0), loss(0.0, hide=True)
+    assert not torch.isclose(plain, hidden)
+    assert torch.isclose(loss(0.5), plain + 0.5 * hidden)
+
+
 def test_training_is_reproducible(tiny_dataset, embedding_cache):
     options = FitOptions(train=TrainConfig(epochs=2, seed=3), baselines=False, cache_dir=embedding_cache)
     a, b = fit(tiny_dataset, options), fit(tiny_dataset, options)
