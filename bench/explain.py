@@ -1,6 +1,6 @@
 """Explanation cost and agreement on the demo model: two-level IG vs naive Captum LayerIntegratedGradients.
 
-    python bench/explain.py [--pairs 20] [--reference-steps 20]
+    python bench/explain.py [--pairs 20] [--reference-steps 20] [--model DIR]
 
 For each of ``--pairs`` (user with ≥ 20 history items, their top item), with
 every cache cold (explanation cache cleared; the encoder is warmed once):
@@ -11,7 +11,7 @@ every cache cold (explanation cache cleared; the encoder is warmed once):
   that carry the score, until |delta| ≤ 5% of |score − baseline|;
 * all tokens: the remaining history texts as well;
 * reference: Captum ``LayerIntegratedGradients`` on the word-embedding layer
-  through all 22 texts at once (the pre-issue-7 method), at the smallest step
+  through all the texts at once (the pre-issue-7 method), at the smallest step
   count in (10, 20, 50) whose |delta| ≤ 5% of the gap — equal delta criterion;
 * agreement of the two-level token attributions with that joint IG: Spearman
   over every token of the pair and over the carrying texts' tokens, and the
@@ -19,7 +19,10 @@ every cache cold (explanation cache cleared; the encoder is warmed once):
   rankings next to random.
 
 Seconds are wall clock; "forward-equivalents" divide by one plain scoring
-forward of the pair's 22 texts measured on the same pair in the same run.
+forward of the pair's texts (item, profile and every history item the model
+reads: 22 with a window of 20) measured on the same pair in the same run.
+``--model DIR`` explains another saved model (default: the demo model), e.g.
+the same data with another history window.
 Medians over pairs.  Runs in ~6–9 minutes on 2 quiet cores.
 """
 from __future__ import annotations
@@ -34,7 +37,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # recsys_core from a checkout, installed or not
 
-from recsys_core import heavy_imports
+from recsys_core import artifacts, heavy_imports
 from recsys_core.demo import load_demo_model
 from recsys_core.explain import (
     ExplainConfig,
@@ -75,15 +78,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=20)
     parser.add_argument("--reference-steps", type=int, nargs="+", default=[10, 20, 50])
+    parser.add_argument("--model", help="saved model directory (default: the demo model)")
     args = parser.parse_args()
-    rec = load_demo_model()
+    rec = artifacts.load(args.model) if args.model else load_demo_model()
     users = [u for u in rec.known_users() if len(rec.catalog.histories[u]) >= 20][: args.pairs]
     config = ExplainConfig(method="ig", token_level="carrying", faithfulness=False)
     warm = build_pair(rec, rec.context(users[0]), 0)  # load the encoder once: not part of any explanation
     with torch.inference_mode():
         warm.score_from_ids(warm.input_ids.unsqueeze(0))
     rows = []
-    print(f"torch threads {torch.get_num_threads()}; {len(users)} pairs (users with ≥ 20 history items, their top item)")
+    print(f"torch threads {torch.get_num_threads()}; {len(users)} pairs (users with ≥ 20 history items, their top item); "
+          f"history window {rec.max_history}")
     for user in users:
         item_id = rec.recommend(user, 1)[0].item_id
         clear_cache()
@@ -120,7 +125,7 @@ def main() -> None:
                 first=t_first, carry=t_carry, rest=t_rest, forward=t_forward, ref=t_ref, ref_steps=ref_steps,
                 n_carry=len(carry), carry_share=abs(carried.convergence_delta) / gap, fast_share=abs(fast_delta) / gap,
                 ref_share=abs(joint_delta) / gap, rho=spearman(fast[mask], joint[mask]),
-                rho_carry=spearman(fast[carry_mask], joint[carry_mask]),
+                rho_carry=spearman(fast[carry_mask], joint[carry_mask]), n_texts=pair.n_texts,
                 area_fast=curves["two-level"], area_joint=curves["joint"], area_random=curves["random"],
             )
         )
@@ -130,14 +135,14 @@ def main() -> None:
     med = {k: float(np.median([r[k] for r in rows])) for k in rows[0]}
     fwd = med["forward"]
     print()
-    print(f"plain scoring forward of a pair (22 texts): {fwd * 1000:.0f} ms median")
+    print(f"plain scoring forward of a pair ({med['n_texts']:.0f} texts, median): {fwd * 1000:.0f} ms median")
     print(f"{'what':<58} {'median s':>9} {'fwd-eq':>7} {'vs naive':>9} {'|δ|/gap med':>12} {'max':>7}")
     first_to_carry = [r["first"] + r["carry"] for r in rows]
     lines = [
         ("first view (text shares, history attention, item attention, reason)", [r["first"] for r in rows], None),
         ("+ token IG of item, profile, carrying history (≤ 5%)", first_to_carry, "carry_share"),
         ("+ token IG of every remaining history text", [a + r["rest"] for a, r in zip(first_to_carry, rows)], "fast_share"),
-        ("naive Captum LIG, all 22 texts jointly (≤ 5%)", [r["ref"] for r in rows], "ref_share"),
+        ("naive Captum LIG, all texts jointly (≤ 5%)", [r["ref"] for r in rows], "ref_share"),
     ]
     for name, seconds, share in lines:
         t = float(np.median(seconds))

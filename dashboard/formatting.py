@@ -36,6 +36,13 @@ def item_label(rec: Recommender, item_id: str) -> str:
     return f"{first} ({item_id})" if first else item_id
 
 
+def rating_step(rec: Recommender) -> float:
+    """The step of a rating input: 1 when every training rating is whole (1–5 stars), else 0.5."""
+    rated = [r[np.isfinite(r)] for r in rec.catalog.ratings.values()]
+    whole = all(np.all(r == np.round(r)) for r in rated)
+    return 1.0 if whole else 0.5
+
+
 def items_table(rec: Recommender, indices: Sequence[int], fields: Sequence[str]) -> pd.DataFrame:
     rows = []
     for i in indices:

@@ -1,15 +1,18 @@
 """What every page does first (config, demo defaults, sidebar status) and how errors are shown."""
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 
+import pandas as pd
 import streamlit as st
 from PIL import Image, ImageDraw
 
 from recsys_core import Notice, RecsysError
+from recsys_core.ratings import RatingScale
 
 from . import formatting, plots, state
 from .safe_text import plain
@@ -128,7 +131,7 @@ def history(rec, ctx, fields) -> None:
     st.dataframe(formatting.history_table(rec, ctx, fields), hide_index=True, height=300, column_config={
         "#": st.column_config.NumberColumn(width=40),
         formatting.READ: st.column_config.CheckboxColumn(
-            "read by the model", width=70, help=f"The model reads each user's latest {rec.max_history} history "
+            "read by the model", width=115, help=f"The model reads each user's latest {rec.max_history} history "
             "items (its history window, set when training); older ones never reach a score."),
         formatting.RATED: st.column_config.TextColumn(width=60, help="The user's rating of the item."),
         formatting.DATE: st.column_config.TextColumn(width=90, help="When the user interacted with the item."),
@@ -137,5 +140,30 @@ def history(rec, ctx, fields) -> None:
     })
 
 
-__all__ = ["before_navigation", "chart", "error", "favicon", "history", "plain", "plots", "setup", "show_notices",
-           "user_errors"]
+def new_user_ratings(rec, history: list[str]) -> list[float]:
+    """Ratings for a new user's picked items (aligned with ``history``), edited in a table.
+
+    A model that reads ratings scores "watched and rated 1★" very differently from "watched and rated 5★",
+    so the form asks.  Each item starts at the top of the scale (the items were picked as liked) and
+    keeps its rating while other items are added or removed: the ratings live in the session by item id,
+    and the table is rebuilt (a key per history) whenever the history changes.
+    """
+    scale = RatingScale(*rec.model.config.rating_scale)
+    kept = st.session_state.setdefault("new_user_ratings", {})
+    frame = pd.DataFrame({"item": [formatting.item_label(rec, i) for i in history],
+                          "rating": [float(kept.get(i, scale.high)) for i in history]})
+    key = "new_user_ratings_" + hashlib.sha1("\x1f".join(history).encode()).hexdigest()[:16]
+    edited = st.data_editor(frame, key=key, hide_index=True, disabled=["item"], width="stretch", column_config={
+        "item": st.column_config.TextColumn("item", width="large"),  # uploaded titles: text, not Markdown
+        "rating": st.column_config.NumberColumn(
+            "rating", min_value=scale.low, max_value=scale.high, step=formatting.rating_step(rec), required=True,
+            help=f"The user's rating, from {scale.low:g} to {scale.high:g}. A low rating tells the model the user "
+                 "did not like the item: it then recommends less like it."),
+    })
+    ratings = [float(r) if pd.notna(r) else scale.high for r in edited["rating"]]
+    kept.update(zip(history, ratings))
+    return ratings
+
+
+__all__ = ["before_navigation", "chart", "error", "favicon", "history", "new_user_ratings", "plain", "plots", "setup",
+           "show_notices", "user_errors"]

@@ -55,6 +55,7 @@ class ExplainTarget:
     user_id: str | None = None
     history: tuple[str, ...] = ()  # item ids, oldest first (new-user mode)
     profile: dict[str, str] = field(default_factory=dict)  # field → value (new-user mode)
+    ratings: tuple[float, ...] | None = None  # aligned with history, when the model reads ratings (new-user mode)
 
 
 def ensure_defaults() -> None:

@@ -46,16 +46,20 @@ with left, page.user_errors():
         st.subheader("Describe a new user")
         profile = {f: st.text_input(plain(f), key=f"new_user_{f}") for f in rec.catalog.user_fields}
         profile = {f: v for f, v in profile.items() if v.strip()}
-        history = st.multiselect("Items they liked (oldest first)", rec.catalog.item_ids, key="new_user_items",
+        picked = "Items they interacted with" if rec.reads_ratings else "Items they liked"
+        history = st.multiselect(f"{picked} (oldest first)", rec.catalog.item_ids, key="new_user_items",
                                  format_func=lambda i: formatting.item_label(rec, i), max_selections=50)
+        # A model that reads ratings asks for them: a 1★ item pushes recommendations away from itself.
+        ratings = page.new_user_ratings(rec, history) if rec.reads_ratings and history else None
         if not profile and not history:
             st.info("Type some profile fields or pick a few items: recommendations appear at once.")
         else:
             with st.spinner("Encoding the profile…"):
-                ranked = formatting.recommend_with_margins(rec, rec.new_user_context(history, profile or None), k,
-                                                           exclude_seen=exclude_seen, diversity=diversity)
+                ctx = rec.new_user_context(history, profile or None, ratings)
+                ranked = formatting.recommend_with_margins(rec, ctx, k, exclude_seen=exclude_seen, diversity=diversity)
             recs, margins, n_eligible = ranked.shown, ranked.margins, ranked.n_eligible
-            target = state.ExplainTarget(item_id="", history=tuple(history), profile=profile)
+            target = state.ExplainTarget(item_id="", history=tuple(history), profile=profile,
+                                         ratings=tuple(ratings) if ratings is not None else None)
 
 with right, page.user_errors():
     st.subheader("Recommended")

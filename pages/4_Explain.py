@@ -32,9 +32,10 @@ def first_view_cancelled(pair: PairExplanation) -> None:
 with page.user_errors():
     left, right = st.columns(2)
     if target is not None and target.user_id is None:
-        left.markdown(f"**New user** from the Recommendations page ({len(target.history)} items, "
+        rated = ", rated" if target.ratings is not None else ""
+        left.markdown(f"**New user** from the Recommendations page ({len(target.history)} items{rated}, "
                       f"{len(target.profile)} profile fields).")
-        user_id, ctx = None, rec.new_user_context(list(target.history), target.profile or None)
+        user_id, ctx = None, rec.new_user_context(list(target.history), target.profile or None, target.ratings)
     else:
         users = rec.known_users()
         default = users.index(target.user_id) if target and target.user_id in users else 0

@@ -120,6 +120,13 @@ def _add_history_columns(p: argparse.ArgumentParser) -> None:
     p.add_argument("--time-col", help="timestamp column of --interactions (default: 'timestamp' if present, else row order)")
 
 
+def _add_profiles(p: argparse.ArgumentParser) -> None:
+    """A profiles file for users the model has not seen (recommend, explain)."""
+    p.add_argument("--profiles", help="user profile file (CSV, TSV, Parquet or RecBole .user) for users the model has not seen: "
+                                      "its columns named like the model's user fields are read, with or without --interactions")
+    p.add_argument("--profiles-user-col", default="user_id", metavar="COL", help="user id column of --profiles (default: user_id)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m recsys_core", description="BERT-feature recommender: train, recommend, evaluate, explain.")
     parser.add_argument("--verbose", action="store_true", help="after an error's one-line message, print its details")
@@ -162,11 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("recommend", help="top-K per user as CSV", description="Write user_id,item_id,rank,score for every requested user.")
     r.add_argument("--model", required=True, help="model directory written by train")
     r.add_argument("--k", type=_k, default=10, help="list length, or 'all' for the full catalogue")
-    r.add_argument("--users", type=_csv_list, help="comma-separated user ids (default: every known user, or every user of --interactions)")
+    r.add_argument("--users", type=_csv_list, help="comma-separated user ids (default: every known user, or every user of --interactions and --profiles)")
     r.add_argument("--user", action="append", default=[], metavar="ID", help="one user id, taken as is (commas allowed); repeat for more")
     r.add_argument("--users-file", help="text file with one user id per line (UTF-8; blank lines ignored)")
     r.add_argument("--interactions", help="histories for users the model has not seen (recommended without retraining)")
     _add_history_columns(r)
+    _add_profiles(r)
     r.add_argument("--include-seen", action="store_true", help="do not remove items the user already interacted with")
     r.add_argument("--engine", choices=("local", "ray"), default="local",
                    help="where known users are scored: this process, or Ray workers that each load --model (needs the scale extra)")
@@ -181,10 +189,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     x = sub.add_parser("explain", help="why was an item recommended to a user", description="Integrated gradients and attention for one (user, item) pair, as JSON (and optionally an HTML card).")
     x.add_argument("--model", required=True, help="model directory written by train")
-    x.add_argument("--user", required=True, help="user id (known to the model, or present in --interactions)")
+    x.add_argument("--user", required=True, help="user id (known to the model, or present in --interactions or --profiles)")
     x.add_argument("--item", required=True, help="item id of the catalogue: why is it scored as it is for this user")
     x.add_argument("--interactions", help="history for a user the model has not seen")
     _add_history_columns(x)
+    _add_profiles(x)
     x.add_argument("--method", choices=("ig", "attention", "all"), default="all",
                    help="integrated gradients, attention, or both (default: all)")
     x.add_argument("--steps", type=_positive_int, default=20, help="integration steps (Gauss-Legendre)")

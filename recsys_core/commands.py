@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import sys
 from argparse import Namespace
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,13 +16,14 @@ from .encoder import EncoderConfig
 from .errors import RecsysError
 from .evaluation import MODEL_NAME, EvaluationReport
 from .exports import write_csv
-from .loading import load_dataset, load_interactions
+from .loading import NewUser, load_dataset, load_new_users
 from .metrics import metric_table
 from .parallel import Engine
 from .pipeline import FIT_STAGES, FitOptions, fit, history_window, rating_mode
 from .pipeline import evaluate as evaluate_model
 from .ratings import RatingScale, liked
-from .schema import ColumnMap, ITEM, RATING, TIMESTAMP, USER
+from .recommender import Recommender
+from .schema import ColumnMap, USER
 from .splits import Split, SplitConfig, last_out_case
 from .training import EpochLog, TrainConfig
 
@@ -162,22 +163,17 @@ def train(args: Namespace) -> int:
     return 0
 
 
-@dataclass(frozen=True)
-class GivenHistory:
-    """One user's interactions from an ``--interactions`` file, oldest first, with their ratings if it has any."""
-
-    items: list[str]
-    ratings: list[float] | None = None
-
-
-def _histories_from_file(args: Namespace) -> dict[str, GivenHistory]:
-    frame = load_interactions(args.interactions, columns=_columns(args))
-    frame = frame.sort_values([USER, TIMESTAMP], kind="stable")
-    rated = RATING in frame.columns
-    return {
-        str(u): GivenHistory(g[ITEM].astype(str).tolist(), g[RATING].astype(float).tolist() if rated else None)
-        for u, g in frame.groupby(USER, sort=True)
-    }
+def new_users_from_files(args: Namespace, recommender: Recommender) -> dict[str, NewUser]:
+    """The users described by ``--interactions`` and ``--profiles`` (either may be absent)."""
+    profiles = getattr(args, "profiles", None)
+    if profiles and not recommender.catalog.user_fields:
+        raise RecsysError(f"This model was trained without user profiles, so it cannot read --profiles {profiles}: "
+                          "leave it out, or train with --users.")
+    if not (args.interactions or profiles):
+        return {}
+    return load_new_users(args.interactions, profiles, columns=_columns(args),
+                          profile_id_col=getattr(args, "profiles_user_col", USER),
+                          profile_fields=recommender.catalog.user_fields)
 
 
 def read_id_file(path: str | Path) -> list[str]:
@@ -211,7 +207,7 @@ def recommend(args: Namespace) -> int:
         raise RecsysError(f"--out {args.out} is a folder: give a CSV file name, e.g. {Path(args.out) / 'recommendations.csv'}.")
     requested = _requested_users(args)
     recommender = artifacts.load(args.model)
-    given = _histories_from_file(args) if args.interactions else {}
+    given = new_users_from_files(args, recommender)
     users = requested or (sorted(given) if given else recommender.known_users())
     exclude_seen = not args.include_seen
     new = [u for u in users if u in given and u not in recommender.catalog.histories]
@@ -227,8 +223,8 @@ def recommend(args: Namespace) -> int:
         known_rows = recommendation_rows(recommender, known, args.k, exclude_seen)
     by_user = {u: list(g.itertuples(index=False, name=None)) for u, g in known_rows.groupby("user_id", sort=False)}
     for user in new:
-        recs = recommender.recommend_from_history(given[user].items, args.k, ratings=given[user].ratings,
-                                                  exclude_seen=exclude_seen)
+        recs = recommender.recommend_from_history(given[user].items, args.k, profile=given[user].profile,
+                                                  ratings=given[user].ratings, exclude_seen=exclude_seen)
         by_user[user] = [(user, r.item_id, r.rank, r.score) for r in recs]
     rows = [(u, i, rank, float(f"{score:.6f}")) for user in users for u, i, rank, score in by_user.get(user, [])]
     table = pd.DataFrame(rows, columns=RECOMMENDATION_COLUMNS)
@@ -242,7 +238,7 @@ def evaluate(args: Namespace) -> int:
     """Leave-last-out on the given file: the model and baselines (fitted on the model's own data)."""
     recommender = artifacts.load(args.model)
     catalog = recommender.catalog
-    histories = _histories_from_file(args)
+    histories = {u: user for u, user in new_users_from_files(args, recommender).items() if user.items}
     scale = RatingScale(*recommender.model.config.rating_scale) if recommender.reads_ratings else None
     cases = []
     for user, given in histories.items():
@@ -275,6 +271,14 @@ def explain(args: Namespace) -> int:
     for option, value in (("--out", args.out), ("--html", args.html)):
         if value and Path(value).is_dir():  # before minutes of attribution, and before any file is written
             raise RecsysError(f"{option} {value} is a folder: give a file name, e.g. {Path(value) / 'explanation'}.")
-    from .explain.cli import run_explain
+    recommender = artifacts.load(args.model)
+    ctx = None
+    if args.user not in recommender.catalog.histories and (args.interactions or args.profiles):
+        given = new_users_from_files(args, recommender).get(args.user)
+        if given is None:
+            files = " or ".join(f for f in (args.interactions, args.profiles) if f)
+            raise RecsysError(f"User {args.user!r} is neither known to the model nor present in {files}.")
+        ctx = replace(recommender.new_user_context(given.items, given.profile, given.ratings), user_id=args.user)
+    from .explain.cli import run_explain  # here: captum and the explain package load only for this command
 
-    return run_explain(args)
+    return run_explain(args, recommender, ctx)

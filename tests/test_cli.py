@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -96,6 +97,49 @@ def test_recommend_all_and_unknown_users_from_history(trained, files):
     assert result.returncode == 0, result.stderr
     table = pd.read_csv(csv, dtype=str)
     assert set(table.user_id) == {"new1"} and len(table) == 40 - 2  # whole catalogue minus the two seen
+
+
+def test_a_new_user_with_a_known_users_history_and_profile_gets_that_users_list(trained, files, tmp_path, capsys):
+    from recsys_core import artifacts
+
+    out, _ = trained
+    interactions = pd.read_csv(files / "interactions.csv", dtype={"user_id": str, "item_id": str})
+    users = pd.read_parquet(files / "users.parquet")
+    twin = interactions[interactions.user_id == "u00"].assign(user_id="twin")
+    twin.to_csv(tmp_path / "twin.csv", index=False)
+    profiles = pd.concat([users[users.user_id == "u00"].assign(user_id="twin"),
+                          users[users.user_id == "u01"].assign(user_id="only_profile")])
+    profiles.to_csv(tmp_path / "profiles.csv", index=False)
+    csv = tmp_path / "r.csv"
+    code, _, err = main_run(capsys, "recommend", "--model", str(out), "--k", "5", "--interactions", str(tmp_path / "twin.csv"),
+                            "--profiles", str(tmp_path / "profiles.csv"), "--out", str(csv))
+    assert code == 0, err
+    table = pd.read_csv(csv, dtype={"user_id": str, "item_id": str})
+    assert set(table.user_id) == {"twin", "only_profile"}  # a profile alone makes a user too
+    rec = artifacts.load(out)
+    known = rec.recommend("u00", 5)
+    twin_rows = table[table.user_id == "twin"]
+    assert twin_rows.item_id.tolist() == [r.item_id for r in known]
+    assert np.allclose(twin_rows.score, [r.score for r in known], atol=1e-5)
+    # Without the profile the same history scores differently: the profile was read, not ignored.
+    code, _, err = main_run(capsys, "recommend", "--model", str(out), "--k", "5", "--interactions", str(tmp_path / "twin.csv"),
+                            "--out", str(csv))
+    assert code == 0, err
+    assert not np.allclose(pd.read_csv(csv).score, [r.score for r in known], atol=1e-5)
+    js = tmp_path / "e.json"
+    code, _, err = main_run(capsys, "explain", "--model", str(out), "--user", "only_profile", "--item", "i04",
+                            "--method", "attention", "--profiles", str(tmp_path / "profiles.csv"), "--out", str(js))
+    assert code == 0, err
+    assert json.loads(js.read_text())["user_id"] == "only_profile"
+
+
+def test_a_profiles_file_without_the_models_user_fields_is_one_clear_line(trained, tmp_path, capsys):
+    out, _ = trained
+    pd.DataFrame({"user_id": ["x"], "shoe_size": [42]}).to_csv(tmp_path / "p.csv", index=False)
+    code, _, err = main_run(capsys, "recommend", "--model", str(out), "--profiles", str(tmp_path / "p.csv"),
+                            "--out", str(tmp_path / "r.csv"))
+    assert code == 1 and "none of the model's user fields" in err and "'shoe_size'" in err and "Traceback" not in err
+    assert not (tmp_path / "r.csv").exists()
 
 
 def test_evaluate_and_explain(trained, files):

@@ -378,6 +378,24 @@ def test_a_new_user_gets_recommendations_from_a_few_picked_items():
     assert len(table) == 10 and not set(items) & set(table["item"])
 
 
+def test_a_new_user_of_a_model_that_reads_ratings_is_asked_for_them_and_they_count(tiny_model):
+    assert tiny_model.reads_ratings
+    items = tiny_model.catalog.item_ids[:3]
+    at = open_page("pages/3_Recommendations.py", model=tiny_model, model_label="rated",
+                   new_user_ratings={items[1]: 3.0})  # a rating typed earlier for the second item
+    at.segmented_control(key="rec_mode").set_value("New user").run()
+    at.multiselect(key="new_user_items").set_value(items).run()
+    assert not at.exception and not at.error
+    assert "Items they interacted with (oldest first)" == at.multiselect(key="new_user_items").label
+    editor = at.dataframe[0].value  # the ratings table (st.data_editor) comes before the recommendations
+    assert list(editor["rating"]) == [5.0, 3.0, 5.0]  # the top of the 3–5 scale unless typed
+    table = at.dataframe[1].value
+    expected = tiny_model.recommend_from_history(items, 10, ratings=[5.0, 3.0, 5.0])
+    assert list(table["item"]) == [r.item_id for r in expected]
+    unrated = tiny_model.recommend_from_history(items, 10, ratings=[5.0, 5.0, 5.0])
+    assert [r.score for r in expected] != [r.score for r in unrated]  # the 3 changed the scores
+
+
 def test_evaluation_charts_colour_models_with_the_shared_colour_blind_safe_palette():
     from dashboard import plots
 

@@ -4,14 +4,11 @@ from __future__ import annotations
 import json
 import sys
 from argparse import Namespace
-from dataclasses import replace
 from pathlib import Path
 
 from .. import durable
-from ..artifacts import load as load_model
 from ..errors import RecsysError
-from ..loading import load_interactions
-from ..schema import ColumnMap, ITEM, RATING, TIMESTAMP, USER
+from ..recommender import Recommender, UserContext
 from .core import explain_pair
 from .html import explanation_html
 from .pair import item_title
@@ -25,17 +22,8 @@ def _write(path: Path, text: str) -> None:
     durable.write_file(path, text.encode("utf-8"))  # a per-writer temporary: two processes never collide
 
 
-def run_explain(args: Namespace) -> int:
-    recommender = load_model(args.model)
-    ctx = None
-    if args.user not in recommender.catalog.histories and args.interactions:
-        frame = load_interactions(args.interactions, columns=ColumnMap(args.user_col, args.item_col, None, args.time_col))
-        rows = frame[frame[USER] == args.user].sort_values(TIMESTAMP, kind="stable")
-        if rows.empty:
-            raise RecsysError(f"User {args.user!r} is neither known to the model nor present in {args.interactions}.")
-        ratings = rows[RATING].astype(float).tolist() if RATING in rows.columns else None
-        ctx = recommender.new_user_context(rows[ITEM].astype(str).tolist(), ratings=ratings)
-        ctx = replace(ctx, user_id=args.user)
+def run_explain(args: Namespace, recommender: Recommender, ctx: UserContext | None = None) -> int:
+    """Explain ``args.user`` × ``args.item``; ``ctx`` is the user side of a user the model never saw."""
     config = ExplainConfig(method=args.method, n_steps=args.steps, baseline=args.baseline)
     exp = explain_pair(recommender, args.user, args.item, config, ctx=ctx, progress=lambda _fraction, s: print(f"· {s}", file=sys.stderr))
     detail = "full" if getattr(args, "full_attention", False) else "summary"

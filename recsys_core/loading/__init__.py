@@ -10,6 +10,7 @@ The public API; each concept has its own module:
 * :mod:`.entities` -- the items and users tables: ids, renames, text fields (:func:`describe_fields`),
   coverage against the interactions.
 * :mod:`.dataset` -- :func:`load_dataset`, the three tables in order into a ``Dataset``.
+* :mod:`.new_users` -- :func:`load_new_users`: histories and profiles of users a saved model never saw.
 * :mod:`.options` -- :class:`LoadOptions`, load_dataset's choices as one typed, storable object.
 * :mod:`.columns`, :mod:`.messages` -- shared helpers: reading id/number columns; wording messages.
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 from .dataset import load_dataset
 from .entities import describe_fields
 from .interactions import load_interactions
+from .new_users import NewUser, load_new_users
 from .options import LoadOptions
 from .tables import DEFAULT_MAX_BYTES, BinaryReadable, TableInput, TableSource, read_table
 
@@ -30,10 +32,12 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "BinaryReadable",
     "LoadOptions",
+    "NewUser",
     "TableInput",
     "TableSource",
     "describe_fields",
     "load_dataset",
     "load_interactions",
+    "load_new_users",
     "read_table",
 ]
