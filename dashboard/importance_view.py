@@ -57,7 +57,8 @@ def bucket_bars(buckets: list[Bucket], title: str, unit: str) -> go.Figure:
     style(fig, title, "share of |attribution|", "", height=height)
     below, legend_room = 2 * FONT_SIZE + 30, 28 * len(drawn)  # the legend under the axis title, a line each
     fig.update_layout(barmode="group", margin={"b": below + legend_room},
-                      legend={"orientation": "h", "x": 0, "yanchor": "top",
+                      # reversed: plotly draws a group's first bar lowest, so the legend lists them as seen
+                      legend={"orientation": "h", "x": 0, "yanchor": "top", "traceorder": "reversed",
                               "y": -below / (height - TOP_MARGIN - below - legend_room)})
     fig.update_xaxes(tickformat=".0%")
     return fit_margins(fig, label_axis(fig, fields, limit=40))

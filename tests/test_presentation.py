@@ -14,16 +14,17 @@ from recsys_core.explain.global_importance import Bucket
 from recsys_core.explain.types import HistoryContribution
 
 ROOT = Path(__file__).resolve().parents[1]
-# 80 characters each; the first two share their first 40, so a cut label alone would merge their bars.
+# 80 characters each (the tags count: they are shown as text); the first two share their first 40, so a cut label alone would merge their bars.
 LONG = [
-    "The Extraordinary and Entirely Unabridged Adventures of <b>Someone</b>: Part One!",
-    "The Extraordinary and Entirely Unabridged Adventures of <b>Someone</b>: Part Two!",
+    "The Extraordinary and Entirely Unabridged Adventures of <b>Someone</b>: Part I..",
+    "The Extraordinary and Entirely Unabridged Adventures of <b>Someone</b>: Part II.",
     "A Very Long Documentary About the History of Very Long Titles in Film, 1895–2025",
 ]
 HALF_PAGE = 560  # px: one of two columns on a 1280-px wide page
 
 
 def _shares() -> list[TextContribution]:
+    assert all(len(title) == 80 for title in LONG)
     texts = [TextContribution(0, "item", 2.0, True, 0.0, 8)]
     texts += [TextContribution(i + 1, f"history: {t}", 1.0 - 0.3 * i, False, 0.0, 0) for i, t in enumerate(LONG)]
     return texts
@@ -56,7 +57,7 @@ def test_history_chart_cuts_long_titles_but_keeps_the_rank_line_and_the_full_tit
     assert all(plots.ELLIPSIS in t.split("<br>")[0] for t in ticks)
     assert all(len(t.split("<br>")[0].replace("&lt;", "<").replace("&gt;", ">")) <= plots.LABEL_CHARS for t in ticks)
     for trace in fig.data:
-        assert any("Part One!" in c for c in trace.customdata) and "%{customdata}" in trace.hovertemplate
+        assert any("Part I.." in c for c in trace.customdata) and "%{customdata}" in trace.hovertemplate
 
 
 def test_shorten_keeps_short_labels_and_cuts_long_ones_to_the_limit():
