@@ -29,7 +29,7 @@ def score_metrics(exp: Explanation) -> None:
 
 def history(exp: Explanation) -> None:
     if exp.history_items:
-        st.plotly_chart(view.history_bar(exp.history_items), width="stretch", theme="streamlit")
+        chart(view.history_bar(exp.history_items))
         st.caption("Each bar is what removing the item from the history costs the score, through every path: "
                    "its text (green, the IG share) and its id, recency and the model's attention (grey). "
                    f"Together beyond their single removals the items add {exp.history_together:+.2f}.")
@@ -84,13 +84,14 @@ def faithfulness_methods() -> str:
 def faithfulness(exp: Explanation) -> None:
     """Deletion curves, their scores per method, and how attention agrees with IG."""
     chart(view.deletion_figure(exp.faithfulness))
-    # Below the chart, not beside it: in two fifths of the page the last column was cut off.
+    # Below the chart, the page's full width: in two fifths of the page the last column was cut off, and
+    # with the random order's drop beside each method's the table has five columns.
+    st.dataframe(view.faithfulness_table(exp.faithfulness), hide_index=True, width="stretch",
+                 column_config={c: st.column_config.NumberColumn(format="%.3f") for c in view.FAITHFULNESS_NUMBERS},
+                 key="explain_faithfulness_table")
     t_col, a_col = st.columns([3, 2], gap="large")
     with t_col:
-        st.dataframe(view.faithfulness_table(exp.faithfulness), hide_index=True, width="stretch",
-                     column_config={c: st.column_config.NumberColumn(format="%.3f")
-                                    for c in ("deletion area ↑", "comprehensiveness ↑", "sufficiency ↓")},
-                     key="explain_faithfulness_table")
+        st.caption(view.FAITHFULNESS_CAPTION)
         for method in TOKEN_METHODS.values():
             st.caption(f"**{method.name}**: {method.description}")
     with a_col:

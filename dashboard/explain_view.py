@@ -23,7 +23,7 @@ from recsys_core.explain import (
 )
 from recsys_core.explain.rollup import merge_words  # the one WordPiece join (HTML export, global words): not exported yet
 
-from .plots import FONT_SIZE, PALETTE, fit_margins, label_width, style
+from .plots import FONT_SIZE, PALETTE, TOP_MARGIN, fit_margins, label_axis, label_width, shorten, style
 from .safe_text import plotly_text
 
 POSITIVE, NEGATIVE = "214, 39, 40", "31, 119, 180"
@@ -52,12 +52,13 @@ def token_html(tokens: list[TokenAttribution], scale: float, merge: bool = True,
 def text_share_bar(texts: list[TextContribution], n: int = 12) -> go.Figure:
     """Each text's exact share of the score (text-level IG), largest |share| first; split texts marked."""
     top = sorted(texts, key=lambda t: -abs(t.attribution))[:n][::-1]
-    labels = [plotly_text(("✓ " if t.split else "") + t.label) for t in top]
     colours = [f"rgb({POSITIVE})" if t.attribution >= 0 else f"rgb({NEGATIVE})" for t in top]
-    fig = go.Figure(go.Bar(x=[t.attribution for t in top], y=labels, orientation="h", marker_color=colours))
+    fig = go.Figure(go.Bar(x=[t.attribution for t in top], y=list(range(len(top))), orientation="h",
+                           marker_color=colours, hovertemplate="%{customdata}<br>share %{x:+.3f}<extra></extra>"))
     style(fig, "Each text's share of the score (✓ = split into tokens)", "attribution (score units)", "",
           height=max(320, 30 * len(top) + 110))
-    return fit_margins(fig, labels)
+    ticks = label_axis(fig, [("✓ " if t.split else "") + t.label for t in top])
+    return fit_margins(fig, ticks)
 
 
 def legend_html() -> str:
@@ -152,9 +153,9 @@ def attention_heatmap(att: TextAttention, layer: int | None, head: int | None, h
     per_token = size + 3
     side = max(420, per_token * len(keep))
     # The column labels stand rotated under the plot: the figure grows by the room fit_margins gives them.
-    style(fig, f"Where the encoder looks ({plotly_text(att.label)}) — {what}", "attended token (key)", "token (query)",
+    style(fig, f"Where the encoder looks ({plotly_text(shorten(att.label, 40))}) — {what}", "attended token (key)", "token (query)",
           height=side + label_width(labels, size) + 260)
-    fig.update_layout(margin_t=70)  # left and bottom are fit_margins' below
+    fig.update_layout(margin_t=TOP_MARGIN)  # left and bottom are fit_margins' below
     ticks = {"tickmode": "array", "tickvals": at, "ticktext": labels, "tickfont_size": size, "showgrid": False}
     fig.update_yaxes(autorange="reversed", **ticks)
     fig.update_xaxes(tickangle=-90, **ticks)
@@ -189,22 +190,21 @@ def history_bar(items: list[HistoryContribution], n: int = 10) -> go.Figure:
     """
     top = history_items_shown(items, n)[::-1]
 
-    def label(h: HistoryContribution) -> str:
-        name = plotly_text(f"{h.title[:30]} (#{h.position + 1})")
-        return name + (f"<br>without it: rank {h.rank_without:,}" if h.rank_without is not None else "")
-
-    labels = [label(h) for h in top]
+    # The position keeps two items of one title apart; the second line is ours, not uploaded text.
+    names = [f"{h.title} (#{h.position + 1})" for h in top]
+    second = [f"<br>without it: rank {h.rank_without:,}" if h.rank_without is not None else "" for h in top]
+    at = list(range(len(top)))
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=[h.text_attribution for h in top], y=labels, orientation="h", name="text (IG share)",
-                         marker_color=PALETTE[2], hovertemplate="%{y}<br>text %{x:+.3f}<extra></extra>"))
-    fig.add_trace(go.Bar(x=[h.other_attribution for h in top], y=labels, orientation="h",
+    fig.add_trace(go.Bar(x=[h.text_attribution for h in top], y=at, orientation="h", name="text (IG share)",
+                         marker_color=PALETTE[2], hovertemplate="%{customdata}<br>text %{x:+.3f}<extra></extra>"))
+    fig.add_trace(go.Bar(x=[h.other_attribution for h in top], y=at, orientation="h",
                          name="id, recency, attention", marker_color="#A0A0A0",
-                         hovertemplate="%{y}<br>other paths %{x:+.3f}<extra></extra>"))
-    fig.add_trace(go.Scatter(x=[h.attribution for h in top], y=labels, mode="markers", name="total = score − score without it",
+                         hovertemplate="%{customdata}<br>other paths %{x:+.3f}<extra></extra>"))
+    fig.add_trace(go.Scatter(x=[h.attribution for h in top], y=at, mode="markers", name="total = score − score without it",
                              marker={"symbol": "line-ns", "size": 20, "line": {"width": 4, "color": PALETTE[3]}},  # seen on dark too
-                             hovertemplate="%{y}<br>total %{x:+.3f}<extra></extra>"))
-    fig.add_trace(go.Bar(x=[h.attention_weight for h in top], y=labels, orientation="h", name="model attention",
-                         marker_color=PALETTE[1], xaxis="x2", hovertemplate="%{y}<br>attention %{x:.2f}<extra></extra>"))
+                             hovertemplate="%{customdata}<br>total %{x:+.3f}<extra></extra>"))
+    fig.add_trace(go.Bar(x=[h.attention_weight for h in top], y=at, orientation="h", name="model attention",
+                         marker_color=PALETTE[1], xaxis="x2", hovertemplate="%{customdata}<br>attention %{x:.2f}<extra></extra>"))
     height = max(380, 46 * len(top) + 230)
     style(fig, "History items: what removing each one costs", "score units (text + other paths)", "", height=height)
     # The legend goes under the axis title: its offset is in plot heights, the room it needs in pixels.
@@ -214,20 +214,44 @@ def history_bar(items: list[HistoryContribution], n: int = 10) -> go.Figure:
         xaxis={"domain": [0, 0.72], "zeroline": True, "zerolinecolor": "#666"},
         xaxis2={"domain": [0.78, 1], "anchor": "y", "range": [0, 1], "tickformat": ".0%", "showgrid": False,
                 "title": {"text": "attention", "font": {"size": FONT_SIZE}}},
-        legend={"orientation": "h", "y": -below / (height - 60 - below - legend_room), "yanchor": "top", "x": 0,
-                "font": {"size": FONT_SIZE - 2}},
-        margin={"t": 60, "b": below + legend_room},
+        legend={"orientation": "h", "y": -below / (height - TOP_MARGIN - below - legend_room), "yanchor": "top",
+                "x": 0, "font": {"size": FONT_SIZE - 2}},
+        margin={"t": TOP_MARGIN, "b": below + legend_room},
     )
     fig.update_yaxes(tickfont_size=FONT_SIZE - 3)
+    labels = label_axis(fig, names, suffixes=second)
     return fit_margins(fig, labels, size=FONT_SIZE - 3)
 
 
+RANDOM = "random"  # the method name of deletion_curves' random-order baseline
+MEAN_DROP = "mean score drop ↑"
+RANDOM_DROP = "random order's drop"
+COMPREHENSIVENESS = "comprehensiveness ↑"
+SUFFICIENCY = "sufficiency ↓"
+FAITHFULNESS_NUMBERS = (MEAN_DROP, RANDOM_DROP, COMPREHENSIVENESS, SUFFICIENCY)
+# What the numbers are, in words.  The area is the score *lost*, not the area under the score curve: the
+# literature's "deletion AUC" is the latter, where lower is better, so the word "area" alone misleads.
+FAITHFULNESS_CAPTION = (
+    "**Mean score drop**: how much of the score is lost, on average over the removal steps above, as the "
+    "tokens a method ranks highest are removed first. Higher = the method found what the score rests on. "
+    "(It is the score lost, not the area under the curve that papers call deletion AUC, where lower is better.) "
+    "**Random order's drop** is the same for tokens removed in a random order: a method is only informative "
+    "when its drop is clearly above it. **Comprehensiveness**: score lost when the top 20% are removed "
+    "(higher is better). **Sufficiency**: score lost when only the top 20% are kept (lower is better)."
+)
+
+
 def deletion_figure(curves: list[DeletionCurve]) -> go.Figure:
-    rows = [
-        {"method": f"{c.method} (area {c.area:.3f})", "removed": f, "score": s}
-        for c in curves for f, s in zip(c.fractions, c.scores)
-    ]
+    """Score after removing each share of tokens, one line per method; the random order dotted, as the baseline."""
+    def name(c: DeletionCurve) -> str:
+        what = "random order (baseline)" if c.method == RANDOM else c.method
+        return f"{what}: mean drop {c.area:+.3f}"
+
+    rows = [{"method": name(c), "removed": f, "score": s} for c in curves for f, s in zip(c.fractions, c.scores)]
     fig = px.line(pd.DataFrame(rows), x="removed", y="score", color="method", markers=True)
+    for curve, trace in zip(curves, fig.data):
+        if curve.method == RANDOM:
+            trace.line.dash, trace.line.color = "dot", "#888888"
     fig.update_xaxes(tickformat=".0%")
     return style(fig, "Deletion curves: score as top-ranked tokens are removed", "share of tokens removed (top first)",
                  "model score")
@@ -246,9 +270,13 @@ def contrast_bar(parts: list[tuple[str, float]], title: str) -> go.Figure:
 
 
 def faithfulness_table(curves: list[DeletionCurve]) -> pd.DataFrame:
+    """One row per method with the random order's mean drop beside its own (the random row itself last)."""
+    baseline = next((c.area for c in curves if c.method == RANDOM), float("nan"))
+    ordered = [c for c in curves if c.method != RANDOM] + [c for c in curves if c.method == RANDOM]
     return pd.DataFrame(
-        [{"method": c.method, "deletion area ↑": c.area, "comprehensiveness ↑": c.comprehensiveness,
-          "sufficiency ↓": c.sufficiency} for c in curves]
+        [{"method": c.method, MEAN_DROP: c.area, RANDOM_DROP: baseline, COMPREHENSIVENESS: c.comprehensiveness,
+          SUFFICIENCY: c.sufficiency} for c in ordered],
+        columns=["method", *FAITHFULNESS_NUMBERS],
     )
 
 
@@ -258,11 +286,3 @@ def share_bar(shares: dict[str, float], title: str) -> go.Figure:
     fig.update_xaxes(tickformat=".0%")
     fig.update_traces(textfont_size=FONT_SIZE)
     return style(fig, title, "share of |attribution|", "", height=max(320, 34 * len(frame) + 110))
-
-
-def bucket_bars(by_bucket: dict[str, dict[str, float]], title: str, bucket_name: str) -> go.Figure:
-    rows = [{bucket_name: b, "field": plotly_text(f), "share": v} for b, shares in by_bucket.items() for f, v in shares.items()]
-    fig = px.bar(pd.DataFrame(rows), x="field", y="share", color=bucket_name, barmode="group")
-    fig.update_yaxes(tickformat=".0%")
-    fig.update_xaxes(tickangle=-30)
-    return style(fig, title, "", "share of |attribution|", height=440)

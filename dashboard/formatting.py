@@ -1,6 +1,7 @@
 """Tables and labels built from recsys_core objects (pure functions, no Streamlit)."""
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -156,10 +157,21 @@ def history_caption(rec: Recommender, ctx: UserContext) -> str:
     return f"The model reads the latest {window:,} of this user's {n:,} history items; older ones never reach a score."
 
 
+# Fields that hold an item's labels: genres, categories, and RecBole's MovieLens "class" (its genres).
+LABEL_FIELD = re.compile(r"genre|categor|^class(es)?$", re.IGNORECASE)
+
+
 def default_display_fields(fields: Sequence[str], n: int = 2) -> list[str]:
-    """Short fields first: long free text (description, about) is kept out of tables by default."""
+    """The first ``n`` short fields, plus every genre-like field, in the catalogue's order.
+
+    Long free text (description, about) is kept out of tables by default.  Genres are what tells two
+    recommended titles apart at a glance: a RecBole MovieLens catalogue (title, year, class) showed title and
+    year only.
+    """
     short = [f for f in fields if f.lower() not in {"description", "about", "plot", "summary", "overview"}]
-    return (short or list(fields))[:n]
+    pool = short or list(fields)
+    shown = set(pool[:n]) | {f for f in pool if LABEL_FIELD.search(str(f))}
+    return [f for f in pool if f in shown]
 
 
 def user_search(rec: Recommender, query: str, limit: int = 1000) -> list[str]:
@@ -182,6 +194,16 @@ def dataset_line(dataset: Dataset) -> str:
 def model_line(rec: Recommender) -> str:
     n_users = len(rec.catalog.histories)
     return f"{rec.catalog.n_items:,} items · {n_users:,} users · encoder {rec.encoder_config.name}"
+
+
+NEW_USER = "(new user)"  # the user_id of a new user's recommendations in a download
+
+
+def recommendations_download(table: pd.DataFrame, user_id: str | None) -> pd.DataFrame:
+    """The recommendations table as downloaded: the user's id first, so that files of several users can be
+    put together (a new user described on the page has no id: ``NEW_USER``)."""
+    column = "user_id" if "user_id" not in table.columns else "for user_id"  # an item field may be called so
+    return table.assign(**{column: NEW_USER if user_id is None else user_id})[[column, *table.columns]]
 
 
 def interactions_preview(dataset: Dataset, n: int = 200) -> pd.DataFrame:

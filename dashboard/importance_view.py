@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 # estimate reads like it (ask for it to be exported from recsys_core.explain rather than copying it).
 from recsys_core.progress import duration
 
-from .plots import FONT_SIZE, PALETTE, style
+from .plots import FONT_SIZE, PALETTE, TOP_MARGIN, fit_margins, label_axis, style
 from .safe_text import plotly_text
 
 if TYPE_CHECKING:  # result types, for annotations only
@@ -40,16 +40,28 @@ def bucket_table(buckets: list[Bucket], unit: str, population: str) -> pd.DataFr
 
 
 def bucket_bars(buckets: list[Bucket], title: str, unit: str) -> go.Figure:
-    """Field shares of the buckets with enough pairs, each legend entry naming its n."""
-    rows = [
-        {"bucket": f"{b.label(unit)}, n={b.n_pairs}", "field": plotly_text(f), "share": v}
-        for b in buckets if b.enough for f, v in b.field_share.items()
-    ]
-    frame = pd.DataFrame(rows, columns=["bucket", "field", "share"])
-    fig = px.bar(frame, x="field", y="share", color="bucket", barmode="group")
-    fig.update_yaxes(tickformat=".0%")
-    fig.update_xaxes(tickangle=-30)
-    return style(fig, title, "", "share of |attribution|", height=440)
+    """Field shares of the buckets with enough pairs, each legend entry naming its n.
+
+    Fields run down the side, one group of bars per field, with the height grown per field and bucket:
+    as columns under a half-page chart, plotly skipped every other field name once they crowded.
+    """
+    drawn = [b for b in buckets if b.enough]
+    fields = list(dict.fromkeys(f for b in drawn for f in b.field_share))[::-1]  # the first field on top
+    fig = go.Figure([
+        go.Bar(x=[b.field_share.get(f, 0.0) for f in fields], y=list(range(len(fields))), orientation="h",
+               name=f"{b.label(unit)}, n={b.n_pairs}", marker_color=PALETTE[i % len(PALETTE)],
+               hovertemplate="%{customdata}: %{x:.1%}<extra>%{fullData.name}</extra>")
+        for i, b in enumerate(drawn)
+    ])
+    height = max(380, len(fields) * (14 * len(drawn) + 16) + 230)
+    style(fig, title, "share of |attribution|", "", height=height)
+    below, legend_room = 2 * FONT_SIZE + 30, 28 * len(drawn)  # the legend under the axis title, a line each
+    fig.update_layout(barmode="group", margin={"b": below + legend_room},
+                      # reversed: plotly draws a group's first bar lowest, so the legend lists them as seen
+                      legend={"orientation": "h", "x": 0, "yanchor": "top", "traceorder": "reversed",
+                              "y": -below / (height - TOP_MARGIN - below - legend_room)})
+    fig.update_xaxes(tickformat=".0%")
+    return fit_margins(fig, label_axis(fig, fields, limit=40))
 
 
 def words_bar(words: list[WordWeight], title: str) -> go.Figure:

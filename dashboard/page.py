@@ -119,16 +119,31 @@ def show_notices(notices: list[Notice]) -> None:
             st.info(plain(n.message), icon=":material/info:")
 
 
-def chart(fig) -> None:
-    """A plotly figure in the Streamlit theme, full width."""
-    st.plotly_chart(fig, width="stretch", theme="streamlit", config={"displaylogo": False})
+def chart(fig, key: str | None = None, where=None) -> None:
+    """A plotly figure in the Streamlit theme, full width, with the dashboard's toolbar settings.
+
+    Every chart goes through here (tests/test_pages.py checks it), so the toolbar is set in one place.
+    ``where`` is a container or placeholder (``st.empty()``) to draw in; ``key`` keeps a chart apart from
+    another drawn from the same figure.
+    """
+    (where or st).plotly_chart(fig, width="stretch", theme="streamlit", config=plots.CHART_CONFIG, key=key)
+
+
+HISTORY_ROWS = 15  # history rows in view before the table scrolls (at 300 px it showed 8)
+ROW_PX = 35  # Streamlit's dataframe row (and header) height at the default font size
+
+
+def table_height(rows: int, in_view: int) -> int:
+    """Pixels for a dataframe that shows ``rows`` rows and its header, scrolling past ``in_view`` rows."""
+    return ROW_PX * (min(max(rows, 1), in_view) + 1) + 3  # + the table's borders
 
 
 def history(rec, ctx, fields) -> None:
     """A user's history as the Recommendations and Explain pages list it: which items the model reads (a
     caption and a column), each item's rating and date, then the chosen item fields."""
     st.caption(formatting.history_caption(rec, ctx) + " Most recent first.")
-    st.dataframe(formatting.history_table(rec, ctx, fields), hide_index=True, height=300, column_config={
+    table = formatting.history_table(rec, ctx, fields)
+    st.dataframe(table, hide_index=True, height=table_height(len(table), HISTORY_ROWS), column_config={
         "#": st.column_config.NumberColumn(width=40),
         formatting.READ: st.column_config.CheckboxColumn(
             "read by the model", width=115, help=f"The model reads each user's latest {rec.max_history} history "

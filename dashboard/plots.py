@@ -33,12 +33,23 @@ px.defaults.color_discrete_sequence = list(PALETTE)
 SYMBOLS = ("circle", "diamond", "square", "x", "triangle-up", "cross", "star")
 
 
+# Plotly's toolbar (the modebar: zoom, pan, download) appears at the top right of a chart under the
+# pointer, over whatever is drawn there.  Titles start this far below the top, so it never covers them.
+MODEBAR_ROOM = 32
+TOP_MARGIN = MODEBAR_ROOM + TITLE_SIZE + 24  # toolbar, title, and a gap above the plot
+# Toolbar buttons that do nothing useful on these charts (box and lasso selection select nothing here):
+# fewer buttons make a shorter toolbar.
+MODEBAR_REMOVE = ("select2d", "lasso2d", "autoScale2d")
+CHART_CONFIG = {"displaylogo": False, "displayModeBar": "hover", "modeBarButtonsToRemove": list(MODEBAR_REMOVE)}
+
+
 def style(fig: go.Figure, title: str, x: str, y: str, height: int = HEIGHT) -> go.Figure:
     fig.update_layout(
-        title=dict(text=title, font=dict(size=TITLE_SIZE)),
+        title=dict(text=title, font=dict(size=TITLE_SIZE), yref="container", y=1, yanchor="top",
+                   pad=dict(t=MODEBAR_ROOM)),
         font=dict(size=FONT_SIZE),
         height=height,
-        margin=dict(l=10, r=10, t=60, b=10),
+        margin=dict(l=10, r=10, t=TOP_MARGIN, b=10),
         legend=dict(font=dict(size=FONT_SIZE), title_text=""),
         hoverlabel=dict(font_size=FONT_SIZE),
         colorway=list(PALETTE),  # traces given no colour of their own (plain graph_objects traces)
@@ -79,6 +90,37 @@ def fit_margins(fig: go.Figure, y_labels: Sequence[str] = (), x_labels: Sequence
     fig.update_yaxes(automargin=False, ticklabeloverflow="allow")
     fig.update_layout(margin={"l": left + 10, "b": max(bottom, layout.margin.b or 0)})
     return fig
+
+
+# Tick labels longer than this are cut with an ellipsis (the full text is in the hover): an 80-character
+# title would take most of a half-page chart's width and leave the bars a sliver.
+LABEL_CHARS = 28
+ELLIPSIS = "…"
+
+
+def shorten(text: object, limit: int = LABEL_CHARS) -> str:
+    """``text`` cut to at most ``limit`` characters, an ellipsis marking the cut (raw text, not yet escaped)."""
+    text = " ".join(str(text).split())  # line breaks and runs of blanks in uploaded titles: one line
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + ELLIPSIS
+
+
+def label_axis(fig: go.Figure, labels: Sequence[str], axis: str = "y", limit: int = LABEL_CHARS,
+               suffixes: Sequence[str] = ()) -> list[str]:
+    """Put ``labels`` (raw uploaded text: titles, field names) on a chart's category axis, cut to ``limit``.
+
+    The traces must place their points at positions 0, 1, … of ``labels`` (not at the labels themselves:
+    two titles that share their first ``limit`` characters would fall on one category).  Each trace gets
+    the full, escaped label as ``customdata`` for its hover, unless it set its own.  ``suffixes`` are
+    plotly markup added after each cut label (e.g. a second line).  Returns the tick texts, for
+    ``fit_margins``.
+    """
+    ticks = [plotly_text(shorten(label, limit)) + (suffixes[i] if suffixes else "") for i, label in enumerate(labels)]
+    full = [plotly_text(label) for label in labels]
+    for trace in fig.data:
+        if trace.customdata is None:
+            trace.customdata = full
+    fig.update_layout({f"{axis}axis": {"tickmode": "array", "tickvals": list(range(len(labels))), "ticktext": ticks}})
+    return ticks
 
 
 # -- data ---------------------------------------------------------------------------
@@ -176,6 +218,27 @@ def scores_by_rank(scores: Sequence[float], labels: Sequence[str]) -> go.Figure:
     return fig
 
 
+def round_ticks(high: float, at_most: int = 6) -> list[float]:
+    """Ticks from 0 to at least ``high`` in a round step (1, 2, 2.5 or 5 times a power of ten), at most
+    ``at_most`` of them counting 0: 0, 0.05, 0.10, …, never 0.0132, 0.0454."""
+    high = high if np.isfinite(high) and high > 0 else 1.0
+    for exponent in range(int(np.floor(np.log10(high))) - 1, int(np.floor(np.log10(high))) + 2):
+        for mantissa in (1, 2, 2.5, 5):
+            step = mantissa * 10.0 ** exponent
+            count = int(np.ceil(high / step - 1e-9))
+            if count + 1 <= at_most:
+                return [round(i * step, 10) for i in range(count + 1)]
+    raise AssertionError("unreachable: ten times a power of ten above ``high`` is one step")
+
+
+def tick_decimals(ticks: Sequence[float]) -> int:
+    """The fewest decimals that write every tick exactly (0.25 needs 2, 0.3 needs 1)."""
+    for decimals in range(8):
+        if all(abs(round(t, decimals) - t) < 1e-9 for t in ticks):
+            return decimals
+    return 8
+
+
 # -- training and evaluation -----------------------------------------------------------
 def training_curve(log: Sequence[EpochLog], best_epoch: int | None = None) -> go.Figure:
     """Training loss (left axis) and validation NDCG@10 (right axis) per epoch."""
@@ -196,9 +259,12 @@ def training_curve(log: Sequence[EpochLog], best_epoch: int | None = None) -> go
                            text=f"best epoch {best_epoch}", font_size=FONT_SIZE)
     style(fig, "Training curve", "epoch", "")
     fig.update_yaxes(title_text="loss", secondary_y=False)
-    # From zero: one or two epochs would otherwise get an autorange like −0.49…1.0 around their points.
-    fig.update_yaxes(title_text="validation NDCG@10", secondary_y=True, showgrid=False, tickformat=".4f",
-                     rangemode="tozero")
+    # From zero, on round ticks of its own: left to plotly, the axis followed the loss axis's grid and was
+    # labelled 0.0132, 0.0454, …; one or two epochs got an autorange like −0.49…1.0 around their points.
+    ticks = round_ticks(max((e.val_ndcg10 for e in log), default=0.0))
+    fig.update_yaxes(title_text="validation NDCG@10", secondary_y=True, showgrid=False, tickmode="array",
+                     tickvals=ticks, ticktext=[f"{t:.{tick_decimals(ticks)}f}" for t in ticks],
+                     range=[0, ticks[-1] * 1.04])
     fig.update_xaxes(dtick=1 if len(epochs) <= 20 else None)
     fig.update_layout(legend=dict(orientation="h", y=-0.2))
     return fig

@@ -26,6 +26,10 @@ _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 _AFTER_COLON_OR_AT = re.compile(r"(\\[:@])")
 _WWW_DOT = re.compile(r"(?i)(www)(\\\.)")
 _ARROW_START = re.compile(r"(\\[-<>~])(?=\\[-<>=])")
+# An underscore between two letters or digits never starts or ends emphasis (CommonMark's flanking rules), so
+# it is left unescaped: a widget's aria-label is its label's Markdown source, where "movie\_title" (what a
+# screen reader reads, and what the page's accessibility tree shows) had a backslash the analyst never typed.
+_INTRAWORD_UNDERSCORE = re.compile(r"(?<=[^\W_])\\_(?=[^\W_])")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _LEADING_BLANKS = re.compile(r"^[ \t]+", re.M)
 NO_BREAK_SPACE = "\u00a0"
@@ -49,6 +53,7 @@ def plain(s: object) -> str:
     text = _CONTROL.sub(_control_picture, text)
     text = _LEADING_BLANKS.sub(lambda m: NO_BREAK_SPACE * len(m.group().expandtabs(4)), text)
     text = _PUNCTUATION.sub(r"\\\1", text)
+    text = _INTRAWORD_UNDERSCORE.sub("_", text)
     text = _AFTER_COLON_OR_AT.sub(r"\1" + WORD_JOINER, text)
     text = _WWW_DOT.sub(r"\1" + WORD_JOINER + r"\2", text)
     text = _ARROW_START.sub(r"\1" + WORD_JOINER, text)

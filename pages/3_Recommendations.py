@@ -81,7 +81,8 @@ with right, page.user_errors():
             **{f: st.column_config.TextColumn(width="medium") for f in shown},  # headers are text, not Markdown
         })
         # Titles and ids are uploaded text: cells that a spreadsheet would run as formulas are neutralised.
-        st.download_button("Download as CSV", to_csv_bytes(table), "recommendations.csv",
+        download = formatting.recommendations_download(table, target.user_id)
+        st.download_button("Download as CSV", to_csv_bytes(download), "recommendations.csv",
                            "text/csv", key="rec_download", icon=":material/download:")
         if state.explain_page_available():
             explanations.prefetch_status(prefetched)

@@ -75,8 +75,7 @@ with page.user_errors():
     share_box = s_col.empty()
     carrying = pair.carrying()
     if not pair.is_split(carrying):  # else the final chart below is drawn at once
-        share_box.plotly_chart(view.text_share_bar(exp.texts), width="stretch", theme="streamlit",
-                               key="explain_shares_first")
+        page.chart(view.text_share_bar(exp.texts), key="explain_shares_first", where=share_box)
     with h_col:
         panels.history(exp)
         with st.expander(f"The user's history: the model reads {min(len(ctx.history), rec.max_history):,} of "
@@ -105,7 +104,7 @@ with page.user_errors():
         delta_box.caption(panels.convergence(exp))
     for warning in exp.warnings:
         st.warning(warning, icon=":material/warning:")
-    share_box.plotly_chart(view.text_share_bar(exp.texts), width="stretch", theme="streamlit", key="explain_shares")
+    page.chart(view.text_share_bar(exp.texts), key="explain_shares", where=share_box)
     page.chart(view.field_bar(exp.fields))
 
     # -- the other history texts, on request ----------------------------------------------------

@@ -64,10 +64,9 @@ with page.user_errors():
         for warning in ig.warnings:
             st.warning(warning, icon=":material/warning:")
         left, right = st.columns(2, gap="large")
-        left.plotly_chart(view.share_bar(labelled(ig.field_share), "Share of |attribution| per field"),
-                          width="stretch", theme="streamlit")
-        right.plotly_chart(iview.words_bar(ig.top_words[:20], "Words of item field values that raised scores most"),
-                           width="stretch", theme="streamlit")
+        page.chart(view.share_bar(labelled(ig.field_share), "Share of |attribution| per field"), where=left)
+        page.chart(iview.words_bar(ig.top_words[:20], "Words of item field values that raised scores most"),
+                   where=right)
         st.caption("Words are read from field values only: field names, the ':' after them, punctuation and "
                    "English stop-words are left out."
                    + (" *history: (whole text)* is the exact share of the history texts that carry little of the "

@@ -81,9 +81,11 @@ def upload(page, tmp_path) -> None:
 
 
 def rename(page, old: str, new: str) -> None:
-    # by its visible label: the aria-label is the escaped Markdown source (movie\\_title)
+    # by its visible label, which must also be its accessible name: the aria-label is the label's Markdown
+    # source, and once showed movie\\_title
     label = page.get_by_test_id("stWidgetLabel").filter(has_text=re.compile(rf"^{re.escape(old)}$"))
     box = page.get_by_test_id("stTextInput").filter(has=label).locator("input")
+    assert box.get_attribute("aria-label") == old
     box.fill(new)
     box.press("Enter")
     wait_idle(page)
@@ -143,4 +145,69 @@ def test_evaluation_lines_use_the_okabe_ito_palette_in_the_browser(server, brows
     assert "HybridBERT" in legend and len(legend) == len(strokes)
     assert not page.get_by_test_id("stException").count()
     shoot(page, "pages-evaluation-palette")
+    page.close()
+
+
+def _overlap(a: dict, b: dict) -> bool:
+    return (a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"]
+            and a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"])
+
+
+def test_the_toolbar_leaves_chart_titles_clear_and_the_ndcg_axis_reads_round_numbers(server, browser):
+    page = opened(browser, server)
+    go(page, "Evaluation")
+    curve = chart(page, "Training curve")
+    curve.scroll_into_view_if_needed()
+    page.wait_for_timeout(800)
+    curve.locator(".nsewdrag").first.hover()  # plotly shows its toolbar under the pointer
+    toolbar = curve.locator(".modebar")
+    toolbar.wait_for(state="visible", timeout=10_000)
+    page.wait_for_timeout(600)  # the toolbar fades in
+    title = curve.locator(".gtitle").bounding_box()
+    assert not _overlap(toolbar.bounding_box(), title), (toolbar.bounding_box(), title)
+    ticks = curve.locator("g.y2tick text").all_text_contents()  # the right axis: validation NDCG@10
+    values = [float(t) for t in ticks]
+    assert len(values) >= 3 and values[0] == 0, ticks
+    step = values[1] - values[0]
+    assert all(abs((v - w) - step) < 1e-9 for v, w in zip(values[1:], values)), ticks  # evenly spaced
+    round_steps = [m * 10.0 ** e for m in (1, 2, 2.5, 5) for e in range(-4, 1)]
+    assert any(abs(step - r) < 1e-9 for r in round_steps), ticks  # 0.05, not 0.0322
+    curve.screenshot(path=str(SHOTS / "pages-training-curve-toolbar.png"))
+    page.close()
+
+
+def test_eighty_character_titles_on_the_text_share_chart_stay_readable_in_half_a_page(browser):
+    """The figure the Explain page draws, drawn by plotly.js (bundled with plotly, so offline) 560 px wide."""
+    from dashboard import explain_view
+    from recsys_core.explain import TextContribution
+
+    titles = ["The Extraordinary and Entirely Unabridged Adventures of Someone Else: Part One!!",
+              "The Extraordinary and Entirely Unabridged Adventures of Someone Else: Part Two!!",
+              "A Very Long Documentary About the History of Very Long Titles in Film, 1895–2025"]
+    assert all(len(t) == 80 for t in titles)
+    texts = [TextContribution(0, "item", 2.0, True, 0.0, 8)]
+    texts += [TextContribution(i + 1, f"history: {t}", 1.0 - 0.4 * i, False, 0.0, 0) for i, t in enumerate(titles)]
+    fig = explain_view.text_share_bar(texts)
+    page = browser.new_page(viewport={"width": 700, "height": 700})
+    # set_content, not a file:// address: the page makes no request at all (the suite checks each one)
+    page.set_content(fig.to_html(include_plotlyjs=True, full_html=True, default_width=560))
+    plot = page.locator(".js-plotly-plot")
+    plot.wait_for(timeout=30_000)
+    page.wait_for_timeout(500)
+    box = plot.bounding_box()
+    x_title = plot.locator("text.xtitle")
+    assert x_title.text_content() == "attribution (score units)"  # whole, and inside the figure
+    inside = lambda b: b["x"] >= box["x"] - 1 and b["x"] + b["width"] <= box["x"] + box["width"] + 1  # noqa: E731
+    assert inside(x_title.bounding_box()), (x_title.bounding_box(), box)
+    labels = plot.locator("g.ytick text")
+    boxes = [t.bounding_box() for t in labels.all()]
+    assert len(boxes) == 4 and all(inside(b) for b in boxes)
+    assert not any(_overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:]), boxes
+    assert all(len(t) <= plots.LABEL_CHARS for t in labels.all_text_contents())
+    bar = plot.locator("g.point").nth(1).bounding_box()  # a cut label: the hover names the whole title
+    page.mouse.move(bar["x"] + bar["width"] / 2, bar["y"] + bar["height"] / 2)
+    hover = page.locator(".hovertext")
+    hover.wait_for(timeout=10_000)
+    assert any(t in hover.text_content() for t in titles), hover.text_content()
+    page.screenshot(path=str(SHOTS / "pages-long-titles.png"))
     page.close()

@@ -165,7 +165,8 @@ def test_history_chart_shows_top_items_and_the_most_attended_with_no_axis_over_i
     shown = history_items_shown(items, 10)
     assert [h.item_id for h in shown[:10]] == [f"i{k}" for k in range(10)] and shown[-1].item_id == "quiet"
     fig = history_bar(items)
-    labels = list(fig.data[0].y)
+    labels = list(fig.layout.yaxis.ticktext)  # the bars stand at positions 0…10 of these labels
+    assert list(fig.data[0].y) == list(range(11))
     assert any("Quiet but attended" in y for y in labels) and len(labels) == 11
     assert any("without it: rank 10" in y for y in labels)  # the removal's rank sits next to the item
     assert fig.layout.barmode == "relative"

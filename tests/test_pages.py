@@ -414,11 +414,13 @@ def test_evaluation_charts_colour_models_with_the_shared_colour_blind_safe_palet
 
 
 def test_every_chart_that_colours_categories_takes_the_colours_from_one_palette(tiny_model):
-    """The Explain and Feature-importance charts (dashboard.explain_view) use plots.PALETTE too."""
-    from dashboard import explain_view, plots
+    """The Explain and Feature-importance charts (dashboard.explain_view, importance_view) use plots.PALETTE too."""
+    from dashboard import importance_view, plots
+    from recsys_core.explain.global_importance import Bucket
 
     shares = {"low": {"title": 0.6, "genres": 0.4}, "mid": {"title": 0.5, "genres": 0.5}, "high": {"title": 0.3}}
-    fig = explain_view.bucket_bars(shares, "By activity", "users")
+    buckets = [Bucket(name, 1, 9, 100, 50, field_share) for name, field_share in shares.items()]
+    fig = importance_view.bucket_bars(buckets, "By activity", "users")
     assert [t.marker.color for t in fig.data] == list(plots.PALETTE[:3])
     assert list(fig.layout.colorway) == list(plots.PALETTE)  # graph_objects traces without a colour of their own
 
@@ -545,6 +547,7 @@ def test_the_recommendations_csv_neutralises_formula_cells_and_reads_back(tiny_m
     raw = pd.read_csv(io.BytesIO(served[-1]), dtype=str)  # what a spreadsheet would load
     assert raw["title"].str.startswith("'=").all() and raw["genres"].str.startswith("'@").all()
     back = read_csv(served[-1])
+    assert list(back.columns[:1]) == ["user_id"] and set(back["user_id"]) == {at.selectbox(key="rec_user").value}
     assert list(back["item"]) == list(shown["item"]) and list(back["title"]) == list(shown["title"])
     assert back["score"].astype(float).round(6).tolist() == shown["score"].round(6).tolist()
 

@@ -29,6 +29,7 @@ HOSTILE = [
     "&amp; &lt;b&gt; &#x41;",
     "trailing backslash \\",
     "tab\tand NUL\x00 and bell\x07",
+    "movie_title snake_case_name _it_ __bold__ a__b x_ _y a_*b*_c é_ü",  # intraword "_" left unescaped
 ]
 # Patterns Streamlit's renderer applies to parsed text (mirrors its bundled JavaScript, version 1.67).
 TEXT_PATTERNS = [

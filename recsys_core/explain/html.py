@@ -134,6 +134,6 @@ table {{ border-collapse: collapse; }} td, th {{ padding: 2px 10px; border-botto
 <h2>Fields</h2><table><tr><th>field</th><th>attribution</th></tr>{field_rows}</table>
 <h2>History items</h2><table><tr><th>item</th><th>attribution</th><th>model attention</th></tr>{hist_rows}</table>
 {heat}
-<h2>Faithfulness (deletion)</h2><table><tr><th>method</th><th>area</th><th>comprehensiveness</th><th>sufficiency</th></tr>{curves}</table>
+<h2>Faithfulness (deletion)</h2><table><tr><th>method</th><th>mean score drop (higher: found what the score rests on; compare with random)</th><th>comprehensiveness (higher is better)</th><th>sufficiency (lower is better)</th></tr>{curves}</table>
 </body></html>
 """
