@@ -9,7 +9,9 @@ Why this design (see docs/model.md for the measurements):
   embedding for items never seen in training make cold items fall back to text.
   Dropout is 0.5: with 0.25 the ids carried the training and the text path of a
   cold item ranked no better than a text-only model; 0.5 lifted cold-item NDCG on
-  the demo by +0.012 ± 0.008 (paired, same run) with warm NDCG level or up;
+  the demo by +0.012 ± 0.008 (paired, same run) with warm NDCG level; on the
+  generated 100k case it left cold items level, lifted new users and cost warm
+  NDCG 0.02 (models that all stop at epoch 1 there: docs/benchmarks.md);
 - ``evidence_gate`` (off by default) mixes the id part in by log(1 + training
   interactions) and gives an id-less item a bias read from its text, and
   ``TrainConfig.text_loss`` adds the softmax with candidate ids hidden; neither
