@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 from PIL import Image, ImageDraw
@@ -166,7 +167,8 @@ def new_user_ratings(rec, history: list[str]) -> list[float]:
     scale = RatingScale(*rec.model.config.rating_scale)
     kept = st.session_state.setdefault("new_user_ratings", {})
     frame = pd.DataFrame({"item": [formatting.item_label(rec, i) for i in history],
-                          "rating": [float(kept.get(i, scale.high)) for i in history]})
+                          # clipped: a rating typed for another model may lie outside this model's scale
+                          "rating": [float(np.clip(kept.get(i, scale.high), scale.low, scale.high)) for i in history]})
     key = "new_user_ratings_" + hashlib.sha1("\x1f".join(history).encode()).hexdigest()[:16]
     edited = st.data_editor(frame, key=key, hide_index=True, disabled=["item"], width="stretch", column_config={
         "item": st.column_config.TextColumn("item", width="large"),  # uploaded titles: text, not Markdown

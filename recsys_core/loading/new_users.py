@@ -1,14 +1,14 @@
 """Users described by files rather than by the training data: their histories and profiles.
 
-``recommend``, ``explain`` and ``evaluate`` take an interactions file (``--interactions``) and a
-profiles file (``--profiles``) for users a saved model never saw; the model serves them without
+``recommend``, ``explain`` and ``evaluate`` take an interactions file (``--interactions``), and the
+first two a profiles file (``--profiles``), for users a saved model never saw; the model serves them without
 retraining from what these files say (``Recommender.new_user_context``).  This module reads both
 files into one :class:`NewUser` per user id, with the same checks and messages as training data.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -32,7 +32,7 @@ class NewUser:
 
     items: tuple[str, ...] = ()
     ratings: tuple[float, ...] | None = None
-    profile: dict[str, object] | None = field(default=None)
+    profile: dict[str, object] | None = None
 
 
 def load_new_users(
