@@ -18,6 +18,7 @@ from recsys_core import (
     FitOptions,
     SplitConfig,
     TrainConfig,
+    budget_advice,
     history_window,
     rating_mode,
 )
@@ -149,6 +150,9 @@ if job is not None:
                    f"{rec.training.train_seconds} s; it reads each user's latest {rec.max_history} history items). "
                    "The other pages now use this model.",
                    icon=":material/check_circle:")
+        advice = budget_advice(rec.training, rec.train_log)
+        if advice:  # the budget, not the data, ended training
+            st.warning(advice, icon=":material/timer:")
         test = next(s for s in rec.report.slices if s.name == "test")
         st.dataframe(formatting.highlight_best(formatting.slice_table(test, rec.report.ks, ("NDCG", "Recall",
                      "HitRate"))), width="stretch")

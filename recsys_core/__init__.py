@@ -22,7 +22,7 @@ from .recommender import Recommendation, Recommender, UserContext
 from .schema import ITEM, TIMESTAMP, USER, ColumnMap, Dataset, Notice
 from .splits import SPLITS, SplitConfig
 from .text import FieldText, build_field_text
-from .training import LOSSES, EpochLog, TrainConfig, TrainingRecord
+from .training import LOSSES, EpochLog, TrainConfig, TrainingRecord, budget_advice
 
 __all__ = [
     "DEFAULT_ENCODER",
@@ -64,6 +64,7 @@ __all__ = [
     "data_fingerprint",
     "describe_fields",
     "fit",
+    "budget_advice",
     "history_window",
     "load",
     "load_dataset",

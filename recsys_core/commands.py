@@ -25,7 +25,7 @@ from .ratings import RatingScale, liked
 from .recommender import Recommender
 from .schema import ColumnMap, USER
 from .splits import Split, SplitConfig, last_out_case
-from .training import EpochLog, TrainConfig
+from .training import EpochLog, TrainConfig, budget_advice
 
 
 class _Bar:
@@ -159,6 +159,9 @@ def train(args: Namespace) -> int:
     bar.close()
     path = artifacts.save(recommender, args.out)
     print_report(recommender.report)
+    advice = budget_advice(recommender.training, recommender.train_log)
+    if advice:
+        print(f"\nnote: {advice}", file=sys.stderr)
     print(f"\nSaved to {path}", file=sys.stderr)
     return 0
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Literal, get_args
 
@@ -110,6 +110,23 @@ class TrainingRecord:
             return cls()
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def budget_advice(record: TrainingRecord, log: Sequence[EpochLog]) -> str | None:
+    """A sentence when training stopped on its time budget while validation was still rising, else None.
+
+    "Still rising" means the last epoch trained is the best one: the budget, not the data, ended the
+    training, so a larger budget would likely give a better model.  The CLI prints it and the Train page
+    shows it next to the training summary.
+    """
+    if record.stopped != "time budget" or not log or record.best_epoch != log[-1].epoch:
+        return None
+    budget = (record.options.get("train") or {}).get("max_minutes")
+    within = f"the {budget:g}-minute time budget" if isinstance(budget, (int, float)) else "its time budget"
+    rise = f" (from {log[-2].val_ndcg10:.4f} to {log[-1].val_ndcg10:.4f})" if len(log) > 1 else ""
+    return (f"Training stopped on {within} after {len(log)} epoch{'s' if len(log) != 1 else ''} while validation "
+            f"NDCG@10 was still rising{rise}: its last epoch was its best. A larger budget would likely give a "
+            "better model: raise the time budget and train again.")
 
 
 class TrainingStopped(RecsysError):

@@ -4,7 +4,7 @@ import torch
 
 from recsys_core.model import HybridRecommender, ModelConfig, UserInput
 from recsys_core.pipeline import FitOptions, fit
-from recsys_core.training import TrainConfig
+from recsys_core.training import TrainConfig, budget_advice
 
 
 def _user(b=2, h=3, t=8, n_items=10):
@@ -189,6 +189,21 @@ def test_a_time_budget_stops_before_an_epoch_that_would_overrun_it(tiny_dataset,
     rec = fit(tiny_dataset, options)
     assert rec.training.stopped == "time budget"
     assert len(rec.train_log) == 1  # the first epoch always completes; the next would end past the budget
+    # Its one epoch is its best, so the budget, not the data, ended training: the advice says so.
+    advice = budget_advice(rec.training, rec.train_log)
+    assert advice is not None and "still rising" in advice and "raise the time budget" in advice
+
+
+def test_budget_advice_only_when_the_budget_cut_a_still_rising_validation():
+    from recsys_core.training import EpochLog, TrainingRecord
+
+    log = [EpochLog(1, 3.0, 0.10, 1.0), EpochLog(2, 2.9, 0.12, 1.0), EpochLog(3, 2.8, 0.13, 1.0)]
+    budget = {"train": {"max_minutes": 10.0}}
+    rising = budget_advice(TrainingRecord(best_epoch=3, stopped="time budget", options=budget), log)
+    assert rising is not None and "10-minute time budget after 3 epochs" in rising and "0.1200 to 0.1300" in rising
+    assert budget_advice(TrainingRecord(best_epoch=2, stopped="time budget", options=budget), log) is None  # peaked
+    assert budget_advice(TrainingRecord(best_epoch=3, stopped="completed", options=budget), log) is None
+    assert budget_advice(TrainingRecord(best_epoch=3, stopped="early-stopping"), log) is None
 
 
 def test_remaining_time_follows_the_pace_so_far_and_respects_the_budget():
