@@ -262,10 +262,31 @@ def highlight_best(table: pd.DataFrame):
 
 
 def best_baseline(report: EvaluationReport, slice_name: str = "test", metric: str = "NDCG@10") -> str | None:
-    metrics = next((s.metrics for s in report.slices if s.name == slice_name), {})
-    # The text-only reference is the model with a part switched off, not a baseline to beat.
-    baselines = {name: m.get(metric, -1.0) for name, m in metrics.items() if name not in (MODEL_NAME, TEXT_ONLY_NAME)}
-    return max(baselines, key=baselines.get) if baselines else None
+    found = next((s for s in report.slices if s.name == slice_name), None)
+    return found.best_baseline(metric) if found is not None else None
+
+
+def lead_sentence(s: SliceResult, metric: str = "NDCG@10") -> str:
+    """Whether the model is ahead of the slice's best baseline beyond noise, from the paired difference on the
+    same users (the rows' own intervals overlap far more often than the paired one includes 0)."""
+    best = s.best_baseline(metric)
+    if best is None:
+        return f"No baseline was evaluated here: there is nothing to compare {MODEL_NAME} with."
+    paired = s.paired.get(best, {}).get(metric)
+    if paired is None:
+        return (f"{best} is the best baseline here. This model's metrics predate paired differences, so whether "
+                f"{MODEL_NAME} is ahead of it beyond noise is not known: train it again to see.")
+    if not np.isfinite(paired.diff_ci95):
+        verdict = "too few users to tell whether that is more than noise"
+    elif not paired.beyond_noise:
+        verdict = f"within noise: on these users {MODEL_NAME} and {best} are not told apart"
+    elif paired.diff > 0:
+        verdict = "ahead beyond noise"
+    else:
+        verdict = f"behind beyond noise: {best} ranks better here"
+    return (f"{MODEL_NAME} against {best}, the best baseline here: {metric} {paired.a:.3f} against {paired.b:.3f}, "
+            f"paired difference {_signed(paired.diff)} ± {paired.diff_ci95:.3f} (95% interval) over the same "
+            f"{paired.n_cases:,} users — {verdict}.")
 
 
 def headline(report: EvaluationReport, metrics: Sequence[str] = HEADLINE_METRICS) -> pd.DataFrame:

@@ -156,6 +156,7 @@ if job is not None:
         test = next(s for s in rec.report.slices if s.name == "test")
         st.dataframe(formatting.highlight_best(formatting.slice_table(test, rec.report.ks, ("NDCG", "Recall",
                      "HitRate"))), width="stretch")
+        st.caption(plain(formatting.lead_sentence(test)))
         st.caption(f"Test slice, {test.n_cases:,} users. Protocol: {plain(rec.report.protocol)}")
         note = formatting.reference_note(rec.report)
         if note is not None and rec.report.text_reference.state == "trained":

@@ -31,6 +31,8 @@ with page.user_errors():  # a report from an older or damaged metrics.json: a me
             if s.name in formatting.REFERENCE_SLICES:  # does text carry where ids cannot help?
                 st.info(plain(formatting.reference_sentence(s, report.text_reference)), icon=":material/compare_arrows:")
             st.dataframe(formatting.highlight_best(formatting.slice_table(s, report.ks, families)), width="stretch")
+            # The highlight says which row is highest; whether the lead is more than noise is a paired question.
+            st.caption(plain(formatting.lead_sentence(s)))
             intervals = formatting.interval_table(s, report.ks, families)
             if not intervals.empty:
                 with st.expander("95% intervals (± over users) of each row: rows whose intervals overlap may still "

@@ -111,6 +111,13 @@ class SliceResult:
     # other model name → metric name → MODEL_NAME minus that model on the same users (paired difference)
     paired: dict[str, dict[str, PairedDifference]] = field(default_factory=dict)
 
+    def best_baseline(self, metric: str = "NDCG@10") -> str | None:
+        """The scorer with the highest ``metric`` here other than the model and its text-only reference
+        (the reference is the model with a part switched off, not a baseline to beat); None if there is none."""
+        scores = {name: m.get(metric, float("-inf")) for name, m in self.metrics.items()
+                  if name not in (MODEL_NAME, TEXT_ONLY_NAME)}
+        return max(scores, key=scores.get) if scores else None
+
 
 # What became of a fit's text-only reference: "trained"; "turned off" (FitOptions.text_reference);
 # "stopped" (the analyst stopped training before or while it trained: the model is kept, the reference
@@ -346,6 +353,7 @@ def evaluate_all(
     max_pairs: int = MAX_RANKED_PAIRS,
     seed: int = 0,
     paired_with: Sequence[str] = (),
+    pair_best: bool = False,
 ) -> EvaluationReport:
     """Every scorer on the test slice, the cold-item slice and the inductive-user slice.
 
@@ -353,7 +361,10 @@ def evaluate_all(
     seeded user sample (stated in the slice and the protocol); every metric
     carries the 95% interval over the evaluated users either way.  For each
     scorer named in ``paired_with``, every slice also keeps ``MODEL_NAME`` minus
-    it per ranking metric on the same users (``SliceResult.paired``).
+    it per ranking metric on the same users (``SliceResult.paired``); with
+    ``pair_best``, so does each slice's best baseline by NDCG@10
+    (``SliceResult.best_baseline``): whether the model's lead over it is more
+    than noise is a paired question, which the two rows' own intervals cannot answer.
     """
     paired_with = [name for name in paired_with if name in scorers and name != MODEL_NAME]
     report = EvaluationReport(protocol=describe_protocol(split), ks=tuple(ks))
@@ -376,9 +387,10 @@ def evaluate_all(
             )
         result = SliceResult(name, len(evaluated), metrics, note, intervals)
         if scored and MODEL_NAME in per_case:
+            best = result.best_baseline() if pair_best else None
             result.paired = {
                 other: {m: paired_difference(per_case[MODEL_NAME][m], values) for m, values in per_case[other].items()}
-                for other in paired_with
+                for other in dict.fromkeys([*paired_with, *([best] if best else [])])
             }
         if len(evaluated) < len(cases):
             result.n_total, result.sample_seed = len(cases), seed

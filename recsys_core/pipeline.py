@@ -295,4 +295,4 @@ def evaluate(
         for b in fit_baselines(split, catalog):
             scorers[b.name] = baseline_scorer(b, catalog, scale=scale)
         scorers["Random"] = random_scorer(catalog.n_items)
-    return evaluate_all(scorers, split, catalog, paired_with=[TEXT_ONLY_NAME])
+    return evaluate_all(scorers, split, catalog, paired_with=[TEXT_ONLY_NAME], pair_best=True)

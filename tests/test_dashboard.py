@@ -181,3 +181,20 @@ def test_the_startup_heap_freeze_leaves_later_garbage_collectable():
         assert walked < 50_000  # the modules and the test session's objects are no longer walked
     finally:
         gc.unfreeze()
+
+
+def test_the_lead_over_the_best_baseline_is_judged_by_its_paired_interval():
+    from recsys_core.evaluation import MODEL_NAME, SliceResult
+    from recsys_core.metrics import PairedDifference
+
+    def slice_with(diff_ci95, a=0.14, b=0.10, paired=True):
+        metrics = {MODEL_NAME: {"NDCG@10": a}, "EASE": {"NDCG@10": b}, "Random": {"NDCG@10": 0.001}}
+        pairs = {"EASE": {"NDCG@10": PairedDifference(a, b, 800, diff_ci95)}} if paired else {}
+        return SliceResult("test", 800, metrics, paired=pairs)
+
+    ahead = formatting.lead_sentence(slice_with(0.012))
+    assert "against EASE, the best baseline here" in ahead and "+0.040 ± 0.012" in ahead
+    assert ahead.endswith("over the same 800 users — ahead beyond noise.")
+    assert "within noise" in formatting.lead_sentence(slice_with(0.05))
+    assert "behind beyond noise: EASE ranks better here" in formatting.lead_sentence(slice_with(0.01, a=0.08))
+    assert "predate paired differences" in formatting.lead_sentence(slice_with(0.01, paired=False))

@@ -168,3 +168,15 @@ def test_a_catalogue_smaller_than_the_largest_k_is_evaluated():
     assert metrics["HitRate@20"] == pytest.approx(1.0)  # every unseen item is in a 12-item list
     assert metrics["HitRate@20"] >= metrics["HitRate@10"] >= metrics["HitRate@5"]
     assert 0 < metrics["Coverage@10"] <= 1
+
+
+def test_each_slice_pairs_the_model_with_its_best_baseline_on_the_same_users(tiny_model):
+    from recsys_core.evaluation import MODEL_NAME
+
+    test = tiny_model.report.slices[0]
+    best = test.best_baseline()
+    ndcg = {name: m["NDCG@10"] for name, m in test.metrics.items() if name != MODEL_NAME}
+    assert best == max(ndcg, key=ndcg.get) and best != MODEL_NAME
+    p = test.paired[best]["NDCG@10"]  # the report's own means, paired over the same users
+    assert p.a == pytest.approx(test.metrics[MODEL_NAME]["NDCG@10"]) and p.b == pytest.approx(ndcg[best])
+    assert p.n_cases == test.n_cases and np.isfinite(p.diff_ci95) and p.diff_ci95 > 0

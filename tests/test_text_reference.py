@@ -95,7 +95,7 @@ def test_the_reference_is_the_same_model_with_item_ids_switched_off(tiny_model):
 
 def test_a_fit_without_cold_items_or_held_out_users_trains_no_reference(tiny_model):
     assert tiny_model.report.text_reference is None
-    assert all(TEXT_ONLY_NAME not in s.metrics and not s.paired for s in tiny_model.report.slices)
+    assert all(TEXT_ONLY_NAME not in s.metrics and TEXT_ONLY_NAME not in s.paired for s in tiny_model.report.slices)
 
 
 def test_the_reference_can_be_turned_off(tiny_dataset, embedding_cache):
@@ -112,7 +112,7 @@ def test_a_stop_while_the_reference_trains_keeps_the_model_and_skips_the_referen
     assert recorder.stages[-2:] == [REFERENCE_STAGE, "evaluating"]
     assert rec.training.stopped == "completed" and len(rec.train_log) == 1  # the model as trained
     assert rec.report.text_reference == TextReference("stopped")
-    assert all(TEXT_ONLY_NAME not in s.metrics and not s.paired for s in rec.report.slices)
+    assert all(TEXT_ONLY_NAME not in s.metrics and TEXT_ONLY_NAME not in s.paired for s in rec.report.slices)
     assert "skipped because training was stopped" in formatting.reference_note(rec.report)
 
 
