@@ -614,3 +614,13 @@ def test_mostly_textless_items_are_a_warning_on_the_data_and_train_pages():
     assert "67% of the interacted items" in texts(at.warning)
     at.switch_page("pages/2_Train.py").run()
     assert "67% of the interacted items" in texts(at.warning)
+
+
+def test_home_and_evaluation_judge_the_lead_over_the_best_baseline_by_the_paired_interval():
+    rec_report = open_page().session_state["model"].report
+    test = rec_report.slices[0]
+    expected = f"against {test.best_baseline()}, the best baseline here"
+    home = open_page()
+    assert any(expected in c and "paired difference" in c for c in texts(home.caption).splitlines())
+    evaluation = open_page("pages/5_Evaluation.py")
+    assert sum("the best baseline here" in c for c in texts(evaluation.caption).splitlines()) == len(rec_report.slices)
