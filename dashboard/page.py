@@ -174,8 +174,8 @@ def new_user_ratings(rec, history: list[str]) -> list[float]:
         "item": st.column_config.TextColumn("item", width="large"),  # uploaded titles: text, not Markdown
         "rating": st.column_config.NumberColumn(
             "rating", min_value=scale.low, max_value=scale.high, step=formatting.rating_step(rec), required=True,
-            help=f"The user's rating, from {scale.low:g} to {scale.high:g}. A low rating tells the model the user "
-                 "did not like the item: it then recommends less like it."),
+            help=f"The user's rating, from {scale.low:g} to {scale.high:g}. The model reads it with the item: a low "
+                 "rating says the user did not like it."),
     })
     ratings = [float(r) if pd.notna(r) else scale.high for r in edited["rating"]]
     kept.update(zip(history, ratings))
