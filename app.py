@@ -40,8 +40,7 @@ def home() -> None:
             st.info("This model was saved without an evaluation report.")
         else:
             st.dataframe(formatting.highlight_best(formatting.headline(rec.report)), width="stretch")
-            test = next(s for s in rec.report.slices if s.name == "test")
-            st.caption(plain(formatting.lead_sentence(test)))
+            st.caption(plain(formatting.lead_sentence(rec.report.slice("test"))))
             st.caption(f"Test slice, next to the best baseline. Protocol: {plain(rec.report.protocol)}")
 
     st.subheader("Next step")

@@ -58,7 +58,8 @@ def main() -> None:
         rec = fit(data, options)
         seconds = time.perf_counter() - started
         test = rec.report.slices[0].metrics
-        cold = next((s.metrics for s in rec.report.slices if s.name == "cold items"), {})
+        cold_slice = rec.report.slice("cold items")
+        cold = cold_slice.metrics if cold_slice is not None else {}
         if not baselines_done:
             for model, m in test.items():
                 if model != MODEL_NAME:

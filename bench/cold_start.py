@@ -207,10 +207,6 @@ def measure(
     return result
 
 
-def _slice(report: EvaluationReport, name: str):
-    return next((s for s in report.slices if s.name == name), None)
-
-
 def format_result(case: str, result: ColdStartResult) -> str:
     """The printed table and ratios of one case (markdown, pasted into docs/benchmarks.md as is)."""
     report = result.report
@@ -233,7 +229,7 @@ def format_result(case: str, result: ColdStartResult) -> str:
 
     if result.cold_vs_text is not None:
         lines.append(ratio_line("cold items, product / text-only", result.cold_vs_text))
-    cold = _slice(report, COLD)
+    cold = report.slice(COLD)
     if cold is not None:
         to_random = cold.metrics[MODEL_NAME][METRIC] / cold.metrics[RANDOM][METRIC] if cold.metrics[RANDOM][METRIC] > 0 else math.nan
         lines.append(f"- cold items, product / Random: {cold.metrics[MODEL_NAME][METRIC]:.4f} / "

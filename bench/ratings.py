@@ -136,7 +136,7 @@ def run_case(case: str, args) -> None:
     scorers["Random"] = random_scorer(catalog.n_items)
     t = time.perf_counter()
     report: EvaluationReport = evaluate_all(scorers, split, catalog)
-    test = next(s for s in report.slices if s.name == "test")
+    test = report.slice("test")
     print(f"\nProtocol: {report.protocol}\n")
     print(f"| {METRIC} ± 95% | test ({test.n_cases} users) | paired with {PRODUCT} |")
     print("|---|---|---|")

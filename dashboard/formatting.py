@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from recsys_core.evaluation import MODEL_NAME, TEXT_ONLY_NAME, EvaluationReport, SliceResult, TextReference
-from recsys_core.metrics import METRIC_NAMES, metric_table
+from recsys_core.metrics import METRIC_NAMES, PairedDifference, metric_table
 from recsys_core.ratings import RatingScale
 from recsys_core.recommender import Recommendation, Recommender, UserContext
 from recsys_core.schema import TIMESTAMP, Dataset
@@ -261,8 +261,19 @@ def highlight_best(table: pd.DataFrame):
     return table.style.highlight_max(axis=0, subset=ranking, props=BEST_STYLE).format("{:.4f}", na_rep="–")
 
 
+def noise_verdict(paired: PairedDifference, within: str, ahead: str, behind: str) -> str:
+    """The words for a paired difference of the model minus another scorer: ``within`` when its 95% interval
+    holds 0, ``ahead``/``behind`` when it excludes 0 on either side, and a plain "too few users" when the
+    interval is unknown.  One ladder for every sentence that judges a gap, so they never disagree."""
+    if not np.isfinite(paired.diff_ci95):
+        return "too few users to tell whether that is more than noise"
+    if not paired.beyond_noise:
+        return within
+    return ahead if paired.diff > 0 else behind
+
+
 def best_baseline(report: EvaluationReport, slice_name: str = "test", metric: str = "NDCG@10") -> str | None:
-    found = next((s for s in report.slices if s.name == slice_name), None)
+    found = report.slice(slice_name)
     return found.best_baseline(metric) if found is not None else None
 
 
@@ -276,14 +287,8 @@ def lead_sentence(s: SliceResult, metric: str = "NDCG@10") -> str:
     if paired is None:
         return (f"{best} is the best baseline here. This model's metrics predate paired differences, so whether "
                 f"{MODEL_NAME} is ahead of it beyond noise is not known: train it again to see.")
-    if not np.isfinite(paired.diff_ci95):
-        verdict = "too few users to tell whether that is more than noise"
-    elif not paired.beyond_noise:
-        verdict = f"within noise: on these users {MODEL_NAME} and {best} are not told apart"
-    elif paired.diff > 0:
-        verdict = "ahead beyond noise"
-    else:
-        verdict = f"behind beyond noise: {best} ranks better here"
+    verdict = noise_verdict(paired, within=f"within noise: on these users {MODEL_NAME} and {best} are not told apart",
+                            ahead="ahead beyond noise", behind=f"behind beyond noise: {best} ranks better here")
     return (f"{MODEL_NAME} against {best}, the best baseline here: {metric} {paired.a:.3f} against {paired.b:.3f}, "
             f"paired difference {_signed(paired.diff)} ± {paired.diff_ci95:.3f} (95% interval) over the same "
             f"{paired.n_cases:,} users — {verdict}.")
@@ -291,7 +296,7 @@ def lead_sentence(s: SliceResult, metric: str = "NDCG@10") -> str:
 
 def headline(report: EvaluationReport, metrics: Sequence[str] = HEADLINE_METRICS) -> pd.DataFrame:
     """The model next to its best baseline on the test slice (rows: the two models)."""
-    test = next(s for s in report.slices if s.name == "test")
+    test = report.slice("test")
     names = [MODEL_NAME] + [b for b in [best_baseline(report)] if b]
     table = pd.DataFrame({m: [test.metrics.get(n, {}).get(m, np.nan) for n in names] for m in metrics}, index=names)
     table.index.name = "model"
@@ -343,14 +348,10 @@ def reference_sentence(s: SliceResult, reference: TextReference | None, metric: 
             return (f"{opening} there is no text-only reference to compare with: this model was trained before "
                     "fits kept one. Train it again to see whether text carries here.")
         return f"{opening} there is no text-only reference to compare with. {reference.describe()}"
-    if not np.isfinite(paired.diff_ci95):
-        verdict = "too few users to tell whether that is more than noise"
-    elif not paired.beyond_noise:
-        verdict = "within noise — the id part adds nothing measurable here"
-    elif paired.diff > 0:
-        verdict = "beyond noise — the id part adds to what text carries here"
-    else:
-        verdict = "beyond noise — the text-only reference is better here, so the id part costs on this slice"
+    verdict = noise_verdict(
+        paired, within="within noise — the id part adds nothing measurable here",
+        ahead="beyond noise — the id part adds to what text carries here",
+        behind="beyond noise — the text-only reference is better here, so the id part costs on this slice")
     model_half = s.ci95.get(MODEL_NAME, {}).get(metric)
     reference_half = s.ci95.get(TEXT_ONLY_NAME, {}).get(metric)
     text = (f"{opening} the model's {metric} is {_with_interval(paired.a, model_half)} against "

@@ -153,7 +153,7 @@ if job is not None:
         advice = budget_advice(rec.training, rec.train_log)
         if advice:  # the budget, not the data, ended training
             st.warning(advice, icon=":material/timer:")
-        test = next(s for s in rec.report.slices if s.name == "test")
+        test = rec.report.slice("test")
         st.dataframe(formatting.highlight_best(formatting.slice_table(test, rec.report.ks, ("NDCG", "Recall",
                      "HitRate"))), width="stretch")
         st.caption(plain(formatting.lead_sentence(test)))

@@ -172,11 +172,15 @@ class EvaluationReport:
     # None: the fit had no cold-item or held-out-user slice, or the report predates the reference
     text_reference: TextReference | None = None
 
+    def slice(self, name: str = "test") -> SliceResult | None:
+        """The slice of that name ("test", "cold items", "inductive users"), or None when the report has none."""
+        return next((s for s in self.slices if s.name == name), None)
+
     def table(self, slice_name: str = "test") -> pd.DataFrame:
-        for s in self.slices:
-            if s.name == slice_name:
-                return pd.DataFrame(s.metrics).T
-        raise KeyError(slice_name)
+        found = self.slice(slice_name)
+        if found is None:
+            raise KeyError(slice_name)
+        return pd.DataFrame(found.metrics).T
 
     def to_dict(self) -> dict:
         return {

@@ -83,5 +83,6 @@ def load_profiles(
     profiles = {}
     for row in table[[USER, *kept]].itertuples(index=False, name=None):
         values = {f: v for f, v in zip(kept, row[1:]) if not (pd.isna(v) or str(v).strip() == "")}
-        profiles[str(row[0])] = values or None
-    return {user: values for user, values in profiles.items() if values}
+        if values:  # a row with every field empty describes nobody
+            profiles[str(row[0])] = values
+    return profiles
