@@ -171,9 +171,10 @@ def new_user_ratings(rec, history: list[str]) -> list[float]:
                           "rating": [float(np.clip(kept.get(i, scale.high), scale.low, scale.high)) for i in history]})
     key = "new_user_ratings_" + hashlib.sha1("\x1f".join(history).encode()).hexdigest()[:16]
     edited = st.data_editor(frame, key=key, hide_index=True, disabled=["item"], width="stretch", column_config={
-        "item": st.column_config.TextColumn("item", width="large"),  # uploaded titles: text, not Markdown
+        # The form sits in the page's narrow left column: a "large" item column pushed the rating out of view.
+        "item": st.column_config.TextColumn("item", width="medium"),  # uploaded titles: text, not Markdown
         "rating": st.column_config.NumberColumn(
-            "rating", min_value=scale.low, max_value=scale.high, step=formatting.rating_step(rec), required=True,
+            "rating", width=80, min_value=scale.low, max_value=scale.high, step=formatting.rating_step(rec), required=True,
             help=f"The user's rating, from {scale.low:g} to {scale.high:g}. The model reads it with the item: a low "
                  "rating says the user did not like it."),
     })
