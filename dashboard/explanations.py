@@ -138,6 +138,7 @@ class _Memory:
     asked: dict[str, Any] = field(default_factory=dict)  # step → the pair it was asked for ("contrast": a _Pending)
     kept: dict[str, Kept] = field(default_factory=dict)  # "contrast", "whatif" → the result shown
     shown: Any = None  # the pair key (pair and settings) whose results the page drew last
+    place: int = 0  # which of the Explain page's two results places they are in (see PairExplanation.results)
 
 
 def _memory() -> _Memory:
@@ -282,15 +283,18 @@ class PairExplanation:
         """The container for everything computed for the pair, drawn below the widgets that choose it.
 
         Streamlit keeps the previous run's elements on screen (faded) until this run draws over their
-        places, and a block replacing a block of the same type keeps its children until then: while a
-        new pair's work is queued, the old pair's tokens and charts stood under the new pair's header.
-        So when the previous run showed another pair or other settings, the area starts empty (a
-        placeholder's container replaces the old block, children and all); for the same pair it is the
-        same container again, so a rerun (a widget of the page) redraws in place without flicker.
+        places, and a container replacing a container keeps its children until then: while a new pair's
+        work was queued, the old pair's tokens and charts stood under the new pair's header.  So there are
+        two places, one empty: when the pair or settings changed since the last run, the results move to
+        the other one, and the old place becomes an empty element, which drops the old container with
+        everything in it (an ``st.empty()`` then a container in the *same* place does not: Streamlit merges
+        the two messages before they are sent).  For the same pair the container is drawn in place again,
+        so a rerun by a widget of the page redraws without flicker.
         """
-        fresh = self._memory.shown != self.key
-        self._memory.shown = self.key
-        return st.empty().container() if fresh else st.container()
+        if self._memory.shown != self.key:
+            self._memory.shown, self._memory.place = self.key, 1 - self._memory.place
+        places = [st.container() if i == self._memory.place else st.empty() for i in (0, 1)]
+        return places[self._memory.place]
 
     # -- stages ---------------------------------------------------------------------------------------
     def open(self, progress: Progress | None = None) -> None:
