@@ -59,7 +59,7 @@ with page.user_errors():
         merge = c.checkbox("Merge WordPieces into words", True, key="explain_merge")
     pair = PairExplanation(rec, user_id, item_id, ctx, steps, baseline, busy)
 
-    with pair.results():  # emptied first when the last run showed another pair or settings
+    with pair.results():  # a fresh area when the last run showed another pair or settings: nothing old stays
         if pair.status("first") == CANCELLED:
             first_view_cancelled(pair)
         with pair.running("first", "Explaining", "view") as step:

@@ -6,11 +6,15 @@ only a browser shows what an analyst sees between the switch and the new pair's 
 from __future__ import annotations
 
 import re
+import time
 
-from browser_support import SHOTS, browser, needs_chromium, server_fixture, wait_idle  # noqa: F401  (fixtures)
+import pytest
+
+from browser_support import SHOTS, browser, needs_chromium, server_fixture, wait_idle  # noqa: F401  (browser: a fixture)
 
 server = server_fixture(range(8650, 8655))
-pytestmark = needs_chromium
+pytestmark = [pytest.mark.browser, needs_chromium]
+pytest.importorskip("playwright.sync_api")
 BUSY = '[data-testid="stAlertContainer"]:has-text("Computing")'
 
 # Every text node of the main area that mentions one of ``needles`` (case-insensitive, whole words) and is
@@ -51,18 +55,21 @@ def test_switching_pair_clears_the_old_pair_and_shows_what_is_computed(server, b
     assert len(needles) > 2, needles
 
     page = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
+    start = time.time()
     page.goto(f"{server}/Explain")
     page.get_by_text("Top words by integrated gradients").first.wait_for(timeout=600_000)  # the old pair's token view
     wait_idle(page, 600_000)
     assert page.evaluate(UNLABELLED, needles), "the old pair's view should show its words (else this proves nothing)"
     assert page.locator(BUSY).count() == 0
 
+    opened = time.time()
     page.get_by_test_id("stSelectbox").filter(has_text="top-10 recommendations").click()
     page.get_by_role("option", name=re.compile(re.escape(f"({new})"))).click()
     busy = page.locator(BUSY).filter(has_text=f"({new})").first
     busy.wait_for(timeout=60_000)  # drawn by the first progress report of the new pair's work
     during = page.evaluate(UNLABELLED, needles)
     page.screenshot(path=str(SHOTS / "explain-switch-computing.png"))
+    cleared = time.time()
     assert not during, during
     assert re.search(r"Computing (the first view|token attributions)", busy.inner_text()), busy.inner_text()
     assert page.get_by_test_id("stProgress").filter(has_text=f"({new}) for user {user}").count() == 1
@@ -70,6 +77,8 @@ def test_switching_pair_clears_the_old_pair_and_shows_what_is_computed(server, b
     page.get_by_text("Top words by integrated gradients").first.wait_for(timeout=600_000)
     wait_idle(page, 600_000)
     page.screenshot(path=str(SHOTS / "explain-switch-done.png"))
+    print(f"old pair shown {opened - start:.1f} s; switch to busy line and check {cleared - opened:.1f} s; "
+          f"new pair done {time.time() - cleared:.1f} s later")
     assert page.locator(BUSY).count() == 0, "the busy line stays after the work is done"
     assert not page.evaluate(UNLABELLED, needles)
     assert not page.get_by_test_id("stException").count()
