@@ -51,7 +51,7 @@ class EmbeddingCache:
 
     The checks stop accidents and naive tampering, not a forger: anyone who may
     write the folder can also compute a valid checksum for vectors of their
-    choosing (docs/architecture.md, "embedding cache").
+    choosing (README, "A shared embedding cache is checked, not trusted").
 
     One instance may be shared by threads (dashboard sessions): the in-memory
     index is guarded by a lock, and shards written by other processes are

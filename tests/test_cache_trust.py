@@ -201,3 +201,33 @@ def test_a_saved_model_with_non_finite_values_is_damaged_on_load(tiny_model, tmp
         save_numpy(vectors, folder / "vectors.safetensors")
     with pytest.raises(ArtifactError, match="is damaged: .*non-finite"):
         artifacts.load(folder)
+
+
+HUB_CHILD = """
+import sys
+from recsys_core.encoder import EncoderConfig, encoder_fingerprint, encoder_folder, open_cache
+folder = encoder_folder("someorg/tinybert")
+print(folder.name, encoder_fingerprint("someorg/tinybert").width, encoder_fingerprint("nobody/nothing"),
+      open_cache(EncoderConfig(name="nobody/nothing"), sys.argv[1]))
+"""
+
+
+def test_a_hub_id_is_fingerprinted_by_its_snapshot_found_offline(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    model = Path(resolve_encoder_path("default"))
+    repo = tmp_path / "hub" / "models--someorg--tinybert"
+    snapshot = repo / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("abc123")
+    for name in ("config.json", "vocab.txt", "tokenizer_config.json", "model.safetensors"):
+        (snapshot / name).symlink_to(model / name)  # the hub cache's layout: snapshot files link to blobs
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "hub"),
+           "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    out = subprocess.run([sys.executable, "-c", HUB_CHILD, str(tmp_path / "cache")], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.stdout.split() == ["abc123", "384", "None", "None"], out.stderr  # unknown id: no cache is read
