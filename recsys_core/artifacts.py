@@ -319,6 +319,7 @@ def _load_from(files: dict[str, str], path: Path) -> Recommender:
         raise _damaged(path, what, str(exc)) from None
     model.eval()
     vectors = _read_tensors(files, "vectors.safetensors", path, "numpy")
+    _check_finite(weights, vectors, path)
     catalog_data = _read_json(files, "catalog.json", path)
     try:
         catalog = _catalog_from(config, catalog_data, vectors, model_config, item_fields, user_fields, path)
@@ -341,6 +342,17 @@ def _load_from(files: dict[str, str], path: Path) -> Recommender:
         train_log=log,
         fingerprint=config.get("data_fingerprint", ""),
     )
+
+
+def _check_finite(weights: dict, vectors: dict, path: Path) -> None:
+    """A model whose weights or text vectors hold NaN or infinity would score everything NaN: refuse it."""
+    for name, tensor in weights.items():
+        if tensor.is_floating_point() and not bool(tensor.isfinite().all()):
+            raise _damaged(path, f"weights.safetensors holds non-finite values (NaN or infinite) in {name[:60]}")
+    for name in ("item_vectors", "profile_vectors"):  # history_ratings hold NaN by design (no rating)
+        values = vectors.get(name)
+        if values is not None and not np.isfinite(values).all():
+            raise _damaged(path, f"vectors.safetensors holds non-finite values (NaN or infinite) in {name}")
 
 
 def _catalog_from(config, data, vectors, model_config, item_fields, user_fields, path: Path) -> Catalog:
