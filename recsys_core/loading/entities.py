@@ -15,7 +15,7 @@ import pandas as pd
 from recsys_core.errors import DataValidationError
 from recsys_core.schema import ITEM, USER, Notice
 
-from .columns import require_column, required_ids
+from .columns import ids_in, require_column, required_ids
 from .messages import MAX_EXAMPLES, agree, cap, column_list, counted, did_you_mean
 
 def describe_fields(table: pd.DataFrame, id_col: str = ITEM) -> list[str]:
@@ -199,7 +199,7 @@ def add_items_without_metadata(
     items: pd.DataFrame, inter: pd.DataFrame, label: str, notices: list[Notice]
 ) -> pd.DataFrame:
     """Add interacted items missing from the items table, so the catalogue is complete."""
-    unknown = ~inter[ITEM].isin(items[ITEM])
+    unknown = ~ids_in(inter[ITEM], items[ITEM])
     if not unknown.any():
         return items
     new_ids = pd.unique(inter.loc[unknown, ITEM])
@@ -255,7 +255,7 @@ def check_item_text(items: pd.DataFrame, fields: list[str], label: str, notices:
 
 
 def note_items_without_interactions(items: pd.DataFrame, inter: pd.DataFrame, notices: list[Notice]) -> None:
-    n_cold = int((~items[ITEM].isin(inter[ITEM])).sum())
+    n_cold = int((~ids_in(items[ITEM], inter[ITEM])).sum())
     if n_cold:
         notices.append(
             Notice(
@@ -270,7 +270,7 @@ def note_items_without_interactions(items: pd.DataFrame, inter: pd.DataFrame, no
 def note_profile_coverage(
     users: pd.DataFrame, inter: pd.DataFrame, label: str, notices: list[Notice]
 ) -> None:
-    n_idle = int((~users[USER].isin(inter[USER])).sum())
+    n_idle = int((~ids_in(users[USER], inter[USER])).sum())
     if n_idle:
         notices.append(
             Notice(
@@ -280,7 +280,7 @@ def note_profile_coverage(
                 n_idle,
             )
         )
-    no_profile = ~inter[USER].isin(users[USER])
+    no_profile = ~ids_in(inter[USER], users[USER])
     n_rows = int(no_profile.sum())
     if n_rows:
         n_people = int(inter.loc[no_profile, USER].nunique())
