@@ -5,7 +5,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from recsys_core.explain import (
     ExplainConfig,
@@ -130,52 +129,3 @@ def test_cli_explain_writes_full_attention_only_with_the_flag(tiny_model, tmp_pa
         assert all(("layers" in a) == (name == "full") for a in data["attention"])
         sizes[name] = out.stat().st_size
     assert sizes["summary"] < sizes["full"]
-
-
-# ---------------------------------------------------------------------------- word level: old vs new
-def _joint_reference(model, user, a, b, steps=64):
-    """The word level as it was before issue 18: joint IG of the difference over every text at once
-    (all texts interpolated together in word-embedding space).  Returns (A's item text, B's item text,
-    the user's texts) attribution totals and per-token values of both item texts."""
-    from recsys_core.explain.integrated_gradients import joint_integrated_gradients
-    from recsys_core.explain.pair import build_pair
-    from recsys_core.explain.whatif import _joint_pair
-
-    ctx = model.context(user)
-    pa, pb = build_pair(model, ctx, model.item_position(a)), build_pair(model, ctx, model.item_position(b))
-    joint = _joint_pair(pa, pb)
-    n = pa.n_texts
-
-    def difference(pooled):
-        return pa.score_from_vectors(pooled[:, :n]) - pb.score_from_vectors(
-            torch.cat([pooled[:, n : n + 1], pooled[:, 1:n]], dim=1))
-
-    result = joint_integrated_gradients(model.encoder, joint.input_ids, joint.baseline_ids("pad"), joint.attention_mask,
-                                        difference, steps)
-    v = result.values
-    return (float(v[0].sum()), float(v[n].sum()), float(v[1:n].sum())), v[0, : len(pa.tokens[0])], v[n, : len(pb.tokens[0])]
-
-
-def test_two_level_word_contrast_agrees_with_the_joint_ig_it_replaced(tiny_model):
-    """Issue 18 moved the word level from joint IG (every text through BERT at every step) to the two-level
-    IG of the Explain page.  On several pairs, each side's total (A's item text, B's item text, the user's
-    texts) agrees with the joint IG's within 10% of |difference − baseline difference|, and the item
-    texts' tokens rank alike (Spearman ≥ 0.8 over both item texts' tokens)."""
-    from recsys_core.explain.core import spearman
-
-    user = tiny_model.known_users()[0]
-    config = ExplainConfig(n_steps=20, faithfulness=False)
-    ranked = [r.item_id for r in tiny_model.recommend(user, 12)]
-    worst_total, rhos = 0.0, []
-    for a, b in [(ranked[0], ranked[1]), (ranked[0], ranked[5]), (ranked[2], ranked[11]), (ranked[7], ranked[3])]:
-        new = contrast_pair(tiny_model, user, a, b, config, words=True)
-        (ref_a, ref_b, ref_user), tok_a, tok_b = _joint_reference(tiny_model, user, a, b)
-        gap = abs(new.difference - new.baseline_difference)
-        new_a = np.array([t.attribution for t in new.tokens_a if t.text_index == 0])
-        new_b = np.array([t.attribution for t in new.tokens_b])
-        new_user = sum(new.word_fields.values()) - new_a.sum() - new_b.sum()  # profile, history (split or whole)
-        for mine, theirs in ((new_a.sum(), ref_a), (new_b.sum(), ref_b), (new_user, ref_user)):
-            worst_total = max(worst_total, abs(mine - theirs) / gap)
-        rhos.append(spearman(np.concatenate([new_a, new_b]), np.concatenate([tok_a, tok_b])))
-    assert worst_total <= 0.10, worst_total
-    assert min(rhos) >= 0.8, rhos

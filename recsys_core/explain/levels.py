@@ -132,22 +132,16 @@ class TextLevel:
 
 
 def text_level(pair: PairInputs, base: torch.Tensor, steps: int = TEXT_LEVEL_STEPS) -> TextLevel:
-    return vector_level(pair.score_from_vectors, real_vectors(pair), base, steps)
-
-
-def vector_level(
-    score: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, base: torch.Tensor, steps: int = TEXT_LEVEL_STEPS
-) -> TextLevel:
-    """The text level of any ``score`` of N text vectors ((B, N, T) → (B,)), e.g. a difference of two pairs."""
+    real = real_vectors(pair)
     alphas, wts = integration_rule("gausslegendre", steps)
     with torch.enable_grad():
         path = (base.unsqueeze(0) + alphas.view(-1, 1, 1) * (real - base).unsqueeze(0)).requires_grad_(True)
-        scores = score(path)
+        scores = pair.score_from_vectors(path)
         (grads,) = torch.autograd.grad(scores.sum(), path)
     weights = (grads * wts.view(-1, 1, 1)).sum(0).detach()
     values = (weights * (real - base)).sum(-1).double().numpy()
     with torch.inference_mode():
-        ends = score(torch.stack([real, base]))
+        ends = pair.score_from_vectors(torch.stack([real, base]))
     score, baseline_score = float(ends[0]), float(ends[1])
     return TextLevel(values, weights, real, base, score, baseline_score, float(values.sum()) - (score - baseline_score))
 

@@ -182,20 +182,15 @@ def _first_stage(key, recommender, ctx, item, item_id, config, say: Progress) ->
 # -- stage 2 -----------------------------------------------------------------------------------
 def carrying_texts(state: PairState) -> list[int]:
     """The item, the profile, and the history texts that carry the score (largest |share| first)."""
-    first = 1 + int(state.pair.has_profile)
-    return list(range(first)) + carrying_history(state.level.values, first, state.level.gap)
-
-
-def carrying_history(values: np.ndarray, first: int, gap: float) -> list[int]:
-    """Of the history texts ``first:`` with text shares ``values``, those that carry the score
-    (largest |share| first; see ``CARRY_SHARE``, ``CARRY_MAX``, ``CARRY_MIN``)."""
-    chosen: list[int] = []
-    history = sorted(range(first, len(values)), key=lambda n: -abs(values[n]))
+    pair, values = state.pair, state.level.values
+    first = 1 + int(pair.has_profile)
+    chosen = list(range(first))
+    history = sorted(range(first, pair.n_texts), key=lambda n: -abs(values[n]))
     total = float(np.abs(values[first:]).sum())
     covered = 0.0
-    floor = CARRY_MIN * abs(gap)
+    floor = CARRY_MIN * abs(state.level.gap)
     for n in history:
-        if len(chosen) >= CARRY_MAX or covered >= CARRY_SHARE * total or abs(values[n]) < floor:
+        if len(chosen) - first >= CARRY_MAX or covered >= CARRY_SHARE * total or abs(values[n]) < floor:
             break
         chosen.append(n)
         covered += abs(float(values[n]))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
@@ -24,10 +24,10 @@ from ..errors import RecsysError
 from ..progress import Checkpoint, Progress, quiet
 from ..recommender import Recommender, UserContext
 from ..text import build_field_text
-from .levels import baseline_vectors, real_vectors, split_tokens, vector_level
-from .pair import PairInputs, build_pair, full_rank, item_title
+from .integrated_gradients import joint_integrated_gradients
+from .pair import build_pair, full_rank, item_title
 from .rollup import field_totals, history_contributions, token_attributions
-from .state import carrying_history, resolve_context
+from .state import resolve_context
 from .types import SEPARATORS, ExplainConfig, FieldKey, HistoryContribution, TokenAttribution, jsonable
 
 
@@ -46,10 +46,9 @@ class Contrast:
     - ``bias`` is A's item bias minus B's (it is additive, so its share is exact);
     - ``sum(fields) + id_embedding + bias == score_a − score_b`` (to float precision).
 
-    With ``words=True`` the difference is also attributed to the texts (exactly) and to the words of
-    both item texts, the profile and the history texts carrying it by two-level integrated gradients
-    (``_add_words``); other history texts keep their whole-text share.  Those fields are filled then,
-    and empty / NaN otherwise.
+    With ``words=True`` the difference is also attributed to the words of both texts and the
+    user's texts by joint integrated gradients (slow: the whole pair twice through BERT per step);
+    those fields are filled then, and empty / NaN otherwise.
     """
 
     user_id: str
@@ -169,9 +168,9 @@ def contrast_pair(
     cancel: Checkpoint | None = None,
 ) -> Contrast:
     """Why A ranks above B for the user: ``score(u, A) − score(u, B)`` split into net field, id and bias
-    shares (see ``Contrast``); with ``words`` also two-level integrated gradients over A's, B's and the
-    user's texts (``_add_words``).  ``progress(fraction, message)`` is called between stages, ``cancel``
-    between encoder passes of the word level (either may raise to stop)."""
+    shares (see ``Contrast``); with ``words`` also joint integrated gradients over A's, B's and the user's
+    texts.  ``progress(fraction, message)`` is called between stages, ``cancel`` between encoder passes
+    of the word level (either may raise to stop)."""
     say = progress or quiet
     ctx = resolve_context(recommender, user_id, ctx)
     a, b = recommender.item_position(item_a), recommender.item_position(item_b)
@@ -210,75 +209,44 @@ def contrast_pair(
     return contrast
 
 
-def _joint_pair(pa: PairInputs, pb: PairInputs) -> PairInputs:
-    """A's texts followed by B's item text, as one set of token rows (padded to a common length).
-
-    Only for the token split (``split_tokens`` reads its rows, labels and baselines); its own
-    ``score_from_vectors`` is A's and must not be called on it: the difference is ``_difference``.
-    """
-    length = max(pa.input_ids.shape[1], pb.input_ids.shape[1])
-
-    def rows(a: torch.Tensor, b: torch.Tensor, fill: int) -> torch.Tensor:
-        widen = lambda t: torch.nn.functional.pad(t, (0, length - t.shape[1]), value=fill)  # noqa: E731
-        return torch.cat([widen(a), widen(b[:1])])
-
-    pad_id = pa.recommender.encoder.tokenizer.pad_token_id
-    return replace(
-        pa,
-        texts=pa.texts + pb.texts[:1],
-        labels=["A item", *pa.labels[1:], "B item"],
-        input_ids=rows(pa.input_ids, pb.input_ids, pad_id),
-        attention_mask=rows(pa.attention_mask, pb.attention_mask, 0),
-        tokens=pa.tokens + pb.tokens[:1],
-        fields=pa.fields + pb.fields[:1],
-        value_token=rows(pa.value_token, pb.value_token, False),
-        removable=rows(pa.removable, pb.removable, False),
-    )
-
-
 def _add_words(contrast: Contrast, recommender: Recommender, ctx: UserContext, a: int, b: int,
                config: ExplainConfig, cancel: Checkpoint | None) -> None:
-    """Two-level integrated gradients of the difference over A's, B's and the user's texts.
+    """Joint integrated gradients of the difference over A's, B's and the user's texts.
 
-    The texts are A's item text, the user's texts (shared by both pairs) and B's item text.
-    Text level: IG of ``score(u, A) − score(u, B)`` over their pooled vectors (only the small
-    recommender runs: exact shares in milliseconds).  Token level, as the Explain page's own
-    explanation does (``levels``): A's and B's item texts, the profile and the history texts
-    carrying the difference (``carrying_history``) are split into their words, each with the
-    fewest steps of ``step_ladder`` that keep the deltas within the flag; every other history
-    text keeps its exact text share ("history: (whole text)").  Words + whole-text shares add up
-    to ``difference − baseline_difference`` up to ``convergence_delta``.
+    Both pairs share the user texts; B's pair contributes only its item text,
+    so the user side is encoded once per step and attributed once.
     """
     pa = build_pair(recommender, ctx, a, config.max_history)
     pb = build_pair(recommender, ctx, b, config.max_history)
-    joint = _joint_pair(pa, pb)
+    # One joint input: A's texts followed by B's item text, padded to a common length.
+    length = max(pa.input_ids.shape[1], pb.input_ids.shape[1])
+    pad_id = recommender.encoder.tokenizer.pad_token_id
+
+    def widen(t: torch.Tensor, fill: int) -> torch.Tensor:
+        return torch.nn.functional.pad(t, (0, length - t.shape[1]), value=fill)
+
+    ids = torch.cat([widen(pa.input_ids, pad_id), widen(pb.input_ids[:1], pad_id)])
+    mask = torch.cat([widen(pa.attention_mask, 0), widen(pb.attention_mask[:1], 0)])
     n = pa.n_texts
+    base_a = widen(pa.baseline_ids(config.baseline), pad_id)
+    base_b = widen(pb.baseline_ids(config.baseline)[:1], pad_id)
+    baseline = torch.cat([base_a, base_b])
 
     def difference(pooled: torch.Tensor) -> torch.Tensor:
         score_a = pa.score_from_vectors(pooled[:, :n])
         pooled_b = torch.cat([pooled[:, n : n + 1], pooled[:, 1:n]], dim=1)  # B's item text + shared user texts
-        return score_a - pb.score_from_vectors(pooled_b)
+        score_b = pb.score_from_vectors(pooled_b)
+        return score_a - score_b
 
-    real = torch.cat([real_vectors(pa), real_vectors(pb)[:1]])
-    level = vector_level(difference, real, baseline_vectors(joint, config.baseline))
-    first = 1 + int(pa.has_profile)
-    split = list(range(first)) + carrying_history(level.values[:n], first, level.gap) + [n]
-    room = max(0.0, config.delta_tolerance * abs(level.gap) - abs(level.delta))
-    shares = np.abs(level.values[split])
-    total = float(shares.sum()) or 1.0
-    budgets = {m: room * (0.5 * float(s) / total + 0.5 / len(split)) for m, s in zip(split, shares)}
-    tokens = split_tokens(joint, level, split, config.baseline, budgets, min(config.n_steps, 20), config.ig_method,
-                          cancel)
-    va = np.zeros(tuple(pa.input_ids.shape))
-    vb = np.zeros(tuple(pb.input_ids.shape))
-    for m, t in tokens.items():
-        if m == n:
-            vb[0, : len(t.values)] = t.values
-        else:
-            va[m, : len(t.values)] = t.values
-    unsplit = {m: float(level.values[m]) for m in range(n) if m not in tokens}
+    result = joint_integrated_gradients(
+        recommender.encoder, ids, baseline, mask, difference, min(config.n_steps, 20), config.ig_method, cancel
+    )
+    values = result.values
+    va = values[:n, : pa.input_ids.shape[1]]
+    vb = np.zeros(pb.input_ids.shape)
+    vb[0] = values[n, : pb.input_ids.shape[1]]
     fields: dict[FieldKey, float] = {}
-    for key, value in field_totals(pa, va, unsplit).items():
+    for key, value in field_totals(pa, va).items():
         fields[FieldKey.of("A item", key.name) if key.side == "item" else key] = value
     for key, value in field_totals(pb, vb).items():  # B's pair adds only its item text (and separators)
         if key.side == "item":
@@ -286,12 +254,12 @@ def _add_words(contrast: Contrast, recommender: Recommender, ctx: UserContext, a
         elif key == SEPARATORS:
             fields[key] = fields.get(key, 0.0) + value
     weights = recommender.history_attention(ctx, a)  # A's attention, for reference next to the attributions
-    contrast.baseline_difference = level.baseline_score
-    contrast.convergence_delta = level.delta + sum(t.delta for t in tokens.values())
-    contrast.tokens_a = token_attributions(pa, va, sorted(m for m in tokens if m < n))
-    contrast.tokens_b = [t for t in token_attributions(pb, vb, [0]) if t.text_index == 0]
+    contrast.baseline_difference = result.baseline_score
+    contrast.convergence_delta = result.convergence_delta
+    contrast.tokens_a = token_attributions(pa, va)
+    contrast.tokens_b = [t for t in token_attributions(pb, vb) if t.text_index == 0]
     contrast.word_fields = dict(sorted(fields.items(), key=lambda kv: -abs(kv[1])))
-    contrast.history_items = history_contributions(pa, va, weights, unsplit)
+    contrast.history_items = history_contributions(pa, va, weights)
 
 
 @dataclass
