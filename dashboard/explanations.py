@@ -62,9 +62,13 @@ SESSION_KEY = "_explain_session"  # the session's owner id in the executor (test
 MEMORY_KEY = "_explanations"
 
 
+TOP_K = 10  # the Explain page's list ("one of the user's top-10"): the reason says whether the item is in it
+
+
 def page_config(max_steps: int = 64, baseline: str = "pad") -> ExplainConfig:
     """The settings the Explain page explains with (prefetch uses the same, or it would miss the cache)."""
-    return ExplainConfig(method="all", n_steps=max_steps, baseline=baseline, token_level="carrying", faithfulness=False)
+    return ExplainConfig(method="all", n_steps=max_steps, baseline=baseline, token_level="carrying", faithfulness=False,
+                         top_k=TOP_K)
 
 
 def session_id() -> str:
@@ -553,6 +557,6 @@ def featured(rec: Recommender) -> list[Featured]:
 
 
 __all__ = [
-    "ASKED", "CANCELLED", "FEATURED", "IDLE", "ON_REQUEST", "BusyLine", "Featured", "Kept", "PairExplanation", "Work",
-    "featured", "featured_pairs", "page_config", "prefetch", "prefetch_status", "session_id", "session_work",
+    "ASKED", "CANCELLED", "FEATURED", "IDLE", "ON_REQUEST", "TOP_K", "BusyLine", "Featured", "Kept", "PairExplanation",
+    "Work", "featured", "featured_pairs", "page_config", "prefetch", "prefetch_status", "session_id", "session_work",
 ]

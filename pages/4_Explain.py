@@ -10,7 +10,7 @@ import streamlit as st
 from dashboard import explain_panels as panels
 from dashboard import explain_view as view
 from dashboard import formatting, page, state
-from dashboard.explanations import ASKED, CANCELLED, ON_REQUEST, BusyLine, PairExplanation
+from dashboard.explanations import ASKED, CANCELLED, ON_REQUEST, TOP_K, BusyLine, PairExplanation
 from dashboard.safe_text import plain
 from recsys_core.progress import scaled
 
@@ -43,11 +43,11 @@ with page.user_errors():
         default = users.index(target.user_id) if target and target.user_id in users else 0
         user_id = left.selectbox("User", users, index=default, key="explain_user")
         ctx = rec.context(user_id)
-    top = [r.item_id for r in rec.recommend_for(ctx, 10)]
+    top = [r.item_id for r in rec.recommend_for(ctx, TOP_K)]
     any_item = right.toggle("Any item of the catalogue", key="explain_any_item")
     choices = rec.catalog.item_ids if any_item else top
     wanted = target.item_id if target and target.item_id in choices else choices[0]
-    item_id = right.selectbox("Item" if any_item else "One of the user's top-10 recommendations", choices,
+    item_id = right.selectbox("Item" if any_item else f"One of the user's top-{TOP_K} recommendations", choices,
                               index=choices.index(wanted), format_func=lambda i: formatting.item_label(rec, i),
                               key="explain_item")
     with st.expander("Method settings"):

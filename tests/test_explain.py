@@ -212,30 +212,7 @@ def test_field_ablation_reports_every_field(tiny_model):
     assert set(a.drop) == set(a.ablated_ndcg10)
 
 
-# ---------------------------------------------------------------------------- plain-language reason
-def test_reason_names_only_positive_material_contributions():
-    from recsys_core.explain.reason import build_reason
-    from recsys_core.explain.types import HistoryContribution
-
-    history = [
-        HistoryContribution("a", "Alien", 0.8, 0.5, 0),
-        HistoryContribution("b", "Blade Runner", 0.3, 0.3, 1),
-        HistoryContribution("c", "Cats", 0.01, 0.1, 2),  # positive but immaterial (< 10% of the top)
-        HistoryContribution("d", "Dune", -0.5, 0.1, 3),  # negative: never named as a reason
-    ]
-    fields = {"item: genres": 0.6, "item: title": -0.2, "history: title": 1.1}
-    text = build_reason("Solaris", history, fields, [("space", 0.3), ("crew", 0.2)], score=3.0, baseline_score=1.0)
-    assert "“Alien” and “Blade Runner”" in text
-    assert "Cats" not in text and "Dune" not in text
-    assert "genres" in text and "title" not in text.split("drove")[0].split("item's")[1]
-    assert "‘space’" in text and "+2.00 of +3.00" in text
-
-
-def test_reason_without_positive_text_says_so():
-    from recsys_core.explain.reason import build_reason
-
-    text = build_reason("Solaris", [], {"item: title": -0.4}, [], score=0.5, baseline_score=0.9)
-    assert "did not raise" in text and "+0.90" in text
+# The plain-language reason has its own file: tests/test_reason.py.
 
 
 def test_merge_words_sums_wordpieces():

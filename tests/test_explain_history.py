@@ -98,7 +98,8 @@ def test_planted_id_signal_is_found_by_attribution_and_removal_alike(tiny_model)
     assert abs(top.text_attribution) < 1e-6 and top.other_attribution == pytest.approx(10.0, abs=1e-4)
     assert all(abs(h.attribution) < 1e-6 for h in exp.history_items[1:])
     assert top.rank_without > 1
-    assert f"“{top.title}”" in exp.reason.split(";")[0] and "falls by 10.00" in exp.reason
+    assert exp.reason.startswith(f"Recommended (rank 1 of the top 10) mainly because of: “{top.title}” in the user's history")
+    assert "(+10.000, through its id, recency and the model's attention, not its text" in exp.reason
 
 
 def test_history_paths_are_the_same_from_many_threads(tiny_model):

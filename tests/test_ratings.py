@@ -10,8 +10,8 @@ from conftest import tiny_tables
 from recsys_core import artifacts
 from recsys_core.batching import make_user_input
 from recsys_core.catalog import build_catalog
-from recsys_core.explain.reason import build_reason
-from recsys_core.explain.types import HistoryContribution
+from recsys_core.explain.reason import ReasonInputs, build_reason
+from recsys_core.explain.types import HistoryContribution, TextContribution
 from recsys_core.loading import load_dataset
 from recsys_core.model import HybridRecommender, ModelConfig
 from recsys_core.pipeline import FitOptions, fit, rating_mode, rating_scale_for
@@ -127,22 +127,25 @@ def test_ratings_can_be_switched_off(disliking_dataset, embedding_cache):
 
 
 def test_the_reason_names_ratings_and_a_disliked_item_that_holds_the_score_back():
-    history = [
-        HistoryContribution("a", "Alien", 0.8, 0.5, 0, score_without=1.2, rating=5.0, rating_label="5★"),
-        HistoryContribution("d", "Jean de Florette", -0.6, 0.2, 1, score_without=2.6, rating=1.0, rating_label="1★"),
+    history = (
+        HistoryContribution("a", "Alien", 0.8, 0.5, 0, 0.5, 0.3, score_without=1.2, rating=5.0, rating_label="5★"),
+        HistoryContribution("d", "Jean de Florette", -0.6, 0.2, 1, -0.4, -0.2, score_without=2.6, rating=1.0,
+                            rating_label="1★"),
         HistoryContribution("c", "Cats", -0.01, 0.1, 2, score_without=2.01, rating=1.0, rating_label="1★"),
-    ]
-    text = build_reason("Solaris", history, {}, [], score=2.0, baseline_score=1.0)
-    assert "“Alien” (rated 5★)" in text
-    assert "rated “Jean de Florette” 1★" in text and "rise by 0.60" in text
-    assert "Cats" not in text  # immaterial: under 10% of the largest contribution
-    assert "Jean de Florette" not in text.split("The user rated")[0]  # never a reason *for* the item
+    )
+    text = build_reason(ReasonInputs("Solaris", 2.0, 1.0, 1, history=history))
+    reasons, held = text.split("What holds it back:")
+    assert "“Alien” in the user's history, rated 5★ (+0.800" in reasons
+    assert "“Jean de Florette” in the user's history, rated 1★ (-0.600, mostly through its text" in held
+    assert "Jean de Florette" not in reasons  # never a reason *for* the item
+    assert "Cats" not in text  # immaterial: under 5% of the score
 
 
 def test_a_cold_items_reason_says_it_rests_on_its_text():
-    cold = build_reason("Solaris", [], {"item: title": 0.4}, [], score=0.5, baseline_score=0.1, cold=True)
+    item = (TextContribution(0, "item", 0.4, False, 0.0, 0),)
+    cold = build_reason(ReasonInputs("Solaris", 0.5, 0.1, 1, texts=item, cold=True))
     assert cold.startswith("“Solaris” has no interactions in the training data") and "no popularity bias" in cold
-    warm = build_reason("Solaris", [], {"item: title": 0.4}, [], score=0.5, baseline_score=0.1)
+    warm = build_reason(ReasonInputs("Solaris", 0.5, 0.1, 1, texts=item))
     assert "no interactions" not in warm and "popularity" in warm
 
 

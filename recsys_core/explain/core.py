@@ -24,7 +24,7 @@ from .history import full_path_items
 from .levels import TextTokens
 from .methods import TOKEN_METHODS, TokenMethod
 from .pair import PairInputs, item_title
-from .reason import build_reason
+from .reason import ReasonInputs, build_reason
 from .rollup import field_totals, history_contributions, token_attributions, top_words
 from .state import PairState, PairTarget, every_attention, pair_state, split_texts, texts_for, token_grid
 from .types import ExplainConfig, Explanation, TextContribution
@@ -93,8 +93,8 @@ def compose(state: PairState, flagged: dict[int, TextTokens] | None = None, conf
     words = top_words(pair, values) if 0 in splits else []
     title = item_title(state.recommender, state.item)
     reason = (
-        build_reason(title, history, fields, words, level.score, level.baseline_score, state.rank,
-                     cold=not state.recommender.has_interactions(state.item))
+        build_reason(ReasonInputs(title, level.score, level.baseline_score, state.rank, config.top_k, tuple(texts),
+                                  tuple(history), fields, tuple(words), cold=not state.recommender.has_interactions(state.item)))
         if ig
         else "Attention only: run integrated gradients for a reason that reflects the score."
     )

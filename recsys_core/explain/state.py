@@ -99,8 +99,9 @@ def _context_key(ctx: UserContext) -> tuple:
 
 
 def state_key(recommender: Recommender, ctx: UserContext, item_id: str, config: ExplainConfig) -> tuple:
-    """Everything that changes a pair's numbers (stage choices — token level, faithfulness — do not)."""
-    settings = replace(config, method="all", token_level="all", faithfulness=True)
+    """Everything that changes a pair's numbers (stage choices — token level, faithfulness — and the
+    list length the reason is worded against do not)."""
+    settings = replace(config, method="all", token_level="all", faithfulness=True, top_k=ExplainConfig.top_k)
     return (recommender.model_fingerprint, _context_key(ctx), item_id, settings)
 
 

@@ -96,6 +96,9 @@ class ExplainConfig:
     faithfulness: bool = True  # deletion curves (costly: the dashboard asks for them on request)
     deletion_fractions: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
     attention_layers: str = "full"  # "full": layers × heads for item/profile texts; history texts head-averaged
+    # Length of the list the pair is judged against (the Explain page's top-K): the reason says "Recommended"
+    # only inside it, and what holds the item back outside it.  Wording only: it changes no number.
+    top_k: int = 10
 
     def __post_init__(self) -> None:
         """Checked at construction, so a wrong setting is one clear message before any work."""
@@ -105,6 +108,8 @@ class ExplainConfig:
                 raise RecsysError(f"Unknown {name} {value!r}: choose one of {', '.join(allowed)}.")
         if self.n_steps < 1:
             raise RecsysError(f"The number of integration steps must be at least 1, got {self.n_steps}.")
+        if self.top_k < 1:
+            raise RecsysError(f"The length of the recommendation list must be at least 1, got {self.top_k}.")
         if self.max_history is not None and self.max_history < 0:
             raise RecsysError(f"The number of history items to explain cannot be negative, got {self.max_history}.")
 
