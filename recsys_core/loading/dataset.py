@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from recsys_core.errors import DataValidationError
-from recsys_core.schema import ITEM, TIMESTAMP, USER, ColumnMap, Dataset, Notice
+from recsys_core.schema import ITEM, USER, ColumnMap, Dataset, Notice
 
 from . import recbole
 from .entities import (
@@ -27,6 +27,7 @@ from .interactions import (
     canonical_interactions,
     drop_duplicate_interactions,
     note_single_interaction_users,
+    sort_by_user_and_time,
 )
 from .columns import ids_in
 from .messages import cap
@@ -127,7 +128,7 @@ def load_dataset(
         chosen_user_fields = resolve_user_fields(None, user_fields, "")
 
     note_single_interaction_users(inter, notices)
-    inter = inter.sort_values([USER, TIMESTAMP], kind="stable").reset_index(drop=True)
+    inter = sort_by_user_and_time(inter)
     return Dataset(
         interactions=inter,
         items=item_table,

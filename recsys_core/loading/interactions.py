@@ -39,7 +39,21 @@ def load_interactions(
     raw, label = load_table(source, "interactions", max_bytes, (columns.user, columns.item))
     inter, _, has_timestamps = canonical_interactions(raw, columns, label, notices=[])
     inter = drop_duplicate_interactions(inter, has_timestamps, notices=[])
-    return inter.sort_values([USER, TIMESTAMP], kind="stable").reset_index(drop=True)
+    return sort_by_user_and_time(inter)
+
+
+def sort_by_user_and_time(inter: pd.DataFrame) -> pd.DataFrame:
+    """Rows ordered by user id, then time; ties keep their order (``sort_values(kind="stable")``'s result).
+
+    Sorted on integer codes, not on the id text: codes numbered in the ids' sorted order sort the
+    same way, and comparing 3M strings was 9 s of a 3M-row load.  Two stable sorts, time then user,
+    order by user then time; numpy sorts the narrow user codes by radix.
+    """
+    users, distinct = pd.factorize(inter[USER], sort=True)
+    by_time = np.argsort(inter[TIMESTAMP].to_numpy(), kind="stable")
+    users = users[by_time].astype(np.min_scalar_type(max(len(distinct) - 1, 0)))
+    order = by_time[np.argsort(users, kind="stable")]
+    return inter.take(order).reset_index(drop=True)
 
 
 def canonical_interactions(
@@ -151,8 +165,14 @@ def _datetimes_to_seconds(dates: pd.Series) -> pd.Series:
 def drop_duplicate_interactions(
     inter: pd.DataFrame, has_timestamps: bool, notices: list[Notice]
 ) -> pd.DataFrame:
-    keys = [USER, ITEM, TIMESTAMP] if has_timestamps else [USER, ITEM]
-    duplicated = inter.duplicated(keys)
+    # The (user, item) pair as one integer: each id's text is hashed once, not every row's compared.
+    users = pd.factorize(inter[USER])[0].astype("int64")
+    items, distinct_items = pd.factorize(inter[ITEM])
+    key = {"pair": users * len(distinct_items) + items}
+    if has_timestamps:
+        key[TIMESTAMP] = inter[TIMESTAMP].to_numpy()
+    duplicated = pd.Series(pd.DataFrame(key).duplicated().to_numpy(), index=inter.index)
+    del users, items, key
     n_dropped = int(duplicated.sum())
     if n_dropped:
         same = "user, item and timestamp" if has_timestamps else "user and item"
@@ -165,7 +185,7 @@ def drop_duplicate_interactions(
                 severity="warning",  # rows of the analyst's data were dropped
             )
         )
-    return inter[~duplicated]
+    return inter[~duplicated] if n_dropped else inter
 
 
 def apply_min_rating(
