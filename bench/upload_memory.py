@@ -11,7 +11,9 @@ seconds) and an items.csv with a title per item -- and loads them with
 * kept B/inter: ``memory_usage(deep=True)`` of the Dataset's frames (interactions + items), per
   interaction kept;
 * peak B/inter: the process's peak RSS (``ru_maxrss``) during the load minus its RSS just before
-  it (imports done, file on disk), per interaction.
+  it (imports done, file on disk), per interaction;
+* held B/inter: the RSS right after the load minus the RSS before it: what a server process keeps
+  (the kept frames plus whatever its allocators did not give back), per interaction.
 
 With ``--reference CHECKOUT`` the same files are loaded by that checkout's code (e.g. main) in the
 same run, and the ratios this/reference are printed.  Times depend on what else runs on the
@@ -47,10 +49,11 @@ started = time.perf_counter()
 data = load_dataset(sys.argv[2], sys.argv[3])
 seconds = time.perf_counter() - started
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+after = rss_bytes()
 n = len(data.interactions)
 kept = int(data.interactions.memory_usage(deep=True).sum() + data.items.memory_usage(deep=True).sum())
 print(json.dumps({
-    "seconds": seconds, "n": n, "kept": kept, "peak_growth": peak - before,
+    "seconds": seconds, "n": n, "kept": kept, "peak_growth": peak - before, "held": after - before,
     "dtypes": {c: str(t) for c, t in data.interactions.dtypes.items()},
     "module": recsys_core.__file__,
 }))
@@ -98,7 +101,8 @@ def show(label: str, result: dict) -> None:
     n = result["n"]
     print(
         f"  {label:<10} load {result['seconds']:7.2f} s   kept {result['kept'] / n:6.1f} B/inter   "
-        f"peak growth {result['peak_growth'] / n:6.1f} B/inter ({result['peak_growth'] / 2**20:,.0f} MiB)"
+        f"peak growth {result['peak_growth'] / n:6.1f} B/inter ({result['peak_growth'] / 2**20:,.0f} MiB)   "
+        f"held {result['held'] / n:6.1f} B/inter"
     )
 
 
@@ -120,7 +124,8 @@ def main() -> None:
                 show("reference", ref)
                 print(
                     f"  ratio this/reference: time {ours['seconds'] / ref['seconds']:.2f}, "
-                    f"kept {ours['kept'] / ref['kept']:.2f}, peak growth {ours['peak_growth'] / ref['peak_growth']:.2f}"
+                    f"kept {ours['kept'] / ref['kept']:.2f}, peak growth {ours['peak_growth'] / ref['peak_growth']:.2f}, "
+                    f"held {ours['held'] / ref['held']:.2f}"
                 )
             print(f"  interaction dtypes: {ours['dtypes']}")
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import pyarrow as pa
+
 from recsys_core.errors import DataValidationError
 from recsys_core.schema import ITEM, USER, ColumnMap, Dataset, Notice
 
@@ -91,9 +93,11 @@ def load_dataset(
     raw, inter_label = load_table(interactions, "interactions", max_bytes, (columns.user, columns.item))
     recbole.note_recbole(raw, inter_label, notices)
     inter, has_ratings, has_timestamps = canonical_interactions(raw, columns, inter_label, notices)
+    raw_columns = list(raw.columns)
+    del raw  # the file as read is as large as the interactions: not kept while they are processed
     inter = drop_duplicate_interactions(inter, has_timestamps, notices)
     if min_rating is not None:
-        inter = apply_min_rating(inter, min_rating, has_ratings, list(raw.columns), inter_label, notices)
+        inter = apply_min_rating(inter, min_rating, has_ratings, raw_columns, inter_label, notices)
 
     raw_items, items_label = load_table(items, "items", max_bytes, (item_id_col,))
     recbole.note_recbole(raw_items, items_label, notices)
@@ -129,6 +133,9 @@ def load_dataset(
 
     note_single_interaction_users(inter, notices)
     inter = sort_by_user_and_time(inter)
+    # pyarrow's allocator keeps the pages of the tables freed above for reuse; a large upload's would
+    # stay with the server process for good (~100 bytes per interaction of a 3M-row file): return them.
+    pa.default_memory_pool().release_unused()
     return Dataset(
         interactions=inter,
         items=item_table,

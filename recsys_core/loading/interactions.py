@@ -50,9 +50,10 @@ def sort_by_user_and_time(inter: pd.DataFrame) -> pd.DataFrame:
     order by user then time; numpy sorts the narrow user codes by radix.
     """
     users, distinct = pd.factorize(inter[USER], sort=True)
+    users = users.astype(np.min_scalar_type(max(len(distinct) - 1, 0)))  # freed as soon as narrowed
     by_time = np.argsort(inter[TIMESTAMP].to_numpy(), kind="stable")
-    users = users[by_time].astype(np.min_scalar_type(max(len(distinct) - 1, 0)))
-    order = by_time[np.argsort(users, kind="stable")]
+    order = by_time[np.argsort(users[by_time], kind="stable")]
+    del users, by_time  # the sorted copy of the frame is made next: hold as little as possible beside it
     return inter.take(order).reset_index(drop=True)
 
 
