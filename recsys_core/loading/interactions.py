@@ -52,7 +52,7 @@ def sort_by_user_and_time(inter: pd.DataFrame) -> pd.DataFrame:
     order by user then time; numpy sorts the narrow user codes by radix.
     """
     users, distinct = pd.factorize(inter[USER], sort=True)
-    users = users.astype(np.min_scalar_type(max(len(distinct) - 1, 0)))  # freed as soon as narrowed
+    users = users.astype(np.min_scalar_type(max(len(distinct) - 1, 0)))  # uint16 up to 65,536 users
     by_time = np.argsort(inter[TIMESTAMP].to_numpy(), kind="stable")
     order = by_time[np.argsort(users[by_time], kind="stable")]
     del users, by_time
@@ -182,17 +182,17 @@ def drop_duplicate_interactions(
         times = inter[TIMESTAMP].to_numpy()
         order = np.lexsort((times, pair))
         times = times[order]
-        same = times[1:] == times[:-1]
+        equal = times[1:] == times[:-1]
         del times
     else:
         order = np.argsort(pair, kind="stable")
-        same = np.ones(max(len(pair) - 1, 0), dtype=bool)
+        equal = np.ones(max(len(pair) - 1, 0), dtype=bool)
     pair = pair[order]
-    same &= pair[1:] == pair[:-1]
+    equal &= pair[1:] == pair[:-1]  # each row against the one before it in the sort
     del pair
     duplicated = np.zeros(len(inter), dtype=bool)
-    duplicated[order[1:][same]] = True
-    del order, same
+    duplicated[order[1:][equal]] = True
+    del order, equal
     n_dropped = int(duplicated.sum())
     if n_dropped:
         same = "user, item and timestamp" if has_timestamps else "user and item"
