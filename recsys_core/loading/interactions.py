@@ -39,7 +39,27 @@ def load_interactions(
     raw, label = load_table(source, "interactions", max_bytes, (columns.user, columns.item))
     inter, _, has_timestamps = canonical_interactions(raw, columns, label, notices=[])
     inter = drop_duplicate_interactions(inter, has_timestamps, notices=[])
-    return inter.sort_values([USER, TIMESTAMP], kind="stable").reset_index(drop=True)
+    return sort_by_user_and_time(inter)
+
+
+def sort_by_user_and_time(inter: pd.DataFrame) -> pd.DataFrame:
+    """Rows ordered by user id, then time; ties keep their order (``sort_values(kind="stable")``'s result).
+
+    ``inter`` is used up: its columns are moved into the sorted frame returned.
+
+    Sorted on integer codes, not on the id text: codes numbered in the ids' sorted order sort the
+    same way, and comparing 3M strings was 9 s of a 3M-row load.  Two stable sorts, time then user,
+    order by user then time; numpy sorts the narrow user codes by radix.
+    """
+    users, distinct = pd.factorize(inter[USER], sort=True)
+    users = users.astype(np.min_scalar_type(max(len(distinct) - 1, 0)))  # uint16 up to 65,536 users
+    by_time = np.argsort(inter[TIMESTAMP].to_numpy(), kind="stable")
+    order = by_time[np.argsort(users[by_time], kind="stable")]
+    del users, by_time
+    # Column by column, each given up as soon as its sorted copy exists: the whole frame is never held
+    # twice (for a 3M-row file that was the load's peak).
+    columns = {column: inter.pop(column).array.take(order) for column in list(inter.columns)}
+    return pd.DataFrame(columns)
 
 
 def canonical_interactions(
@@ -151,8 +171,28 @@ def _datetimes_to_seconds(dates: pd.Series) -> pd.Series:
 def drop_duplicate_interactions(
     inter: pd.DataFrame, has_timestamps: bool, notices: list[Notice]
 ) -> pd.DataFrame:
-    keys = [USER, ITEM, TIMESTAMP] if has_timestamps else [USER, ITEM]
-    duplicated = inter.duplicated(keys)
+    # The (user, item) pair as one integer, so each id's text is hashed once; then equal rows are found
+    # next to each other in a stable sort, which keeps file order among them: the first one is kept.
+    # (pandas' duplicated() hashed every key column anew: +270 MiB at the peak of a 3M-row load.)
+    users = pd.factorize(inter[USER])[0].astype("int64")
+    items, distinct_items = pd.factorize(inter[ITEM])
+    pair = users * len(distinct_items) + items
+    del users, items
+    if has_timestamps:
+        times = inter[TIMESTAMP].to_numpy()
+        order = np.lexsort((times, pair))
+        times = times[order]
+        equal = times[1:] == times[:-1]
+        del times
+    else:
+        order = np.argsort(pair, kind="stable")
+        equal = np.ones(max(len(pair) - 1, 0), dtype=bool)
+    pair = pair[order]
+    equal &= pair[1:] == pair[:-1]  # each row against the one before it in the sort
+    del pair
+    duplicated = np.zeros(len(inter), dtype=bool)
+    duplicated[order[1:][equal]] = True
+    del order, equal
     n_dropped = int(duplicated.sum())
     if n_dropped:
         same = "user, item and timestamp" if has_timestamps else "user and item"
@@ -165,7 +205,7 @@ def drop_duplicate_interactions(
                 severity="warning",  # rows of the analyst's data were dropped
             )
         )
-    return inter[~duplicated]
+    return inter[~duplicated] if n_dropped else inter
 
 
 def apply_min_rating(
