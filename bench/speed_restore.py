@@ -1,6 +1,6 @@
 """Reload restore: what a reload costs a session that keeps a 100k-interaction upload and a trained draft.
 
-    python bench/speed_restore.py [--case 100k] [--repeats 3]
+    python bench/speed_restore.py [--case 100k] [--repeats 3] [--workdir DIR]
 
 Set up once (not timed): the case's tables written to CSV, as an analyst uploads them; a session store in
 a temporary folder keeping those files and a draft model trained on them (one quick epoch: what a restore
@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from cases import CASES, synthetic  # noqa: E402
 
-from recsys_core import FitOptions, TrainConfig, artifacts, fit, load_dataset  # noqa: E402
+from recsys_core import FitOptions, TrainConfig, artifacts, data_fingerprint, fit, load_dataset  # noqa: E402
 
 
 def _median_seconds(work, repeats: int) -> float:
@@ -59,7 +59,14 @@ def measure(case: str = "100k", repeats: int = 3, workdir: str | None = None) ->
              UploadedFile("items.csv", items.to_csv(index=False).encode()))
     source = DatasetSource.of(*files, item_fields=["title", "genres"])
     data = source.load()
-    rec = fit(data, FitOptions(train=TrainConfig(epochs=1), baselines=False, text_reference=False))
+    trained = work / f"model-{case}"  # kept for the next run with the same --workdir: training is not what is measured
+    try:
+        rec = artifacts.load(trained)
+    except Exception:
+        rec = None
+    if rec is None or rec.fingerprint != data_fingerprint(data):
+        rec = fit(data, FitOptions(train=TrainConfig(epochs=1), baselines=False, text_reference=False))
+        artifacts.save(rec, trained)
     store, sid = SessionStore(), new_id()
     store.save_dataset(sid, source, "ratings.csv + items.csv")
     store.save_model(sid, "trained for the benchmark", draft=rec)
@@ -91,10 +98,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--case", default="100k", choices=[c for c in CASES if CASES[c] is not None])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--workdir", help="a folder kept between runs (the trained model is reused from it)")
     args = parser.parse_args()
     if args.repeats < 1:
         sys.exit("--repeats must be at least 1")
-    m = measure(args.case, args.repeats)
+    m = measure(args.case, args.repeats, args.workdir)
     print(f"case {args.case}, median of {args.repeats} (load average {os.getloadavg()[0]:.1f} at the end)")
     print(f"cold load (reference: load_dataset on the uploaded bytes + artifacts.load): {m['cold_load_s']:.2f} s")
     print(f"restore (SessionStore.restore):                   {m['restore_s']:.2f} s  = {m['restore_ratio']:.2f}× cold load")
