@@ -276,15 +276,18 @@ def keep_explain_pair(rec: Recommender, user_id: str | None, item_id: str, any_i
 
 def _restore_explain_pair() -> None:
     """Set the Explain page's widgets to the kept pair, if it was chosen on this very model and still makes sense."""
-    kept, rec = kept_result(EXPLAIN_PAIR), model()
+    kept, rec = kept_result(EXPLAIN_PAIR), st.session_state["model"]
     if kept is None or kept.inputs.get("model") != rec.model_fingerprint:
         return  # chosen on another model: its pair may not exist, and its explanation would not be this model's
     value = kept.value
-    try:
-        fits = (value["user"] in rec.catalog.histories and value["item"] in rec.catalog.item_index
-                and 4 <= int(value["steps"]) <= 128 and value["baseline"] in EXPLAIN_BASELINES)
+    try:  # a widget given a value of the wrong type would be the page's error: such an entry is absent
         widgets = {key: value[name] for key, name in EXPLAIN_WIDGETS.items()}
-    except (KeyError, TypeError, ValueError):
+        fits = (isinstance(value["user"], str) and value["user"] in rec.catalog.histories
+                and isinstance(value["item"], str) and value["item"] in rec.catalog.item_index
+                and type(value["steps"]) is int and 4 <= value["steps"] <= 128
+                and value["baseline"] in EXPLAIN_BASELINES
+                and isinstance(value["any_item"], bool) and isinstance(value["merge"], bool))
+    except (KeyError, TypeError):
         fits = False
     if fits:
         st.session_state.update(widgets)
