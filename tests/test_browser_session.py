@@ -36,8 +36,10 @@ def sidebar(page) -> str:
     return page.get_by_test_id("stSidebar").inner_text().replace("\u2060", "")  # plain()'s word joiners
 
 
+# Every chart's data, numbers to 4 digits (kept results have 6) and without plotly's base64 copy of arrays
+# ("bdata": its bytes differ in the 7th digit; the decoded numbers beside it are compared).
 CHART_DATA = """() => [...document.querySelectorAll('.js-plotly-plot')].map(p => JSON.stringify(p.data,
-    (key, value) => typeof value === 'number' ? Math.round(value * 1e4) / 1e4 : value))"""  # kept results: 6 digits
+    (key, value) => key === 'bdata' ? undefined : typeof value === 'number' ? Math.round(value * 1e4) / 1e4 : value))"""
 
 
 def chosen(page, label: str) -> str:
