@@ -52,8 +52,15 @@ def results() -> dict[tuple[str, str], Any]:
     return st.session_state[RESULTS]
 
 
+# The page's sliders a kept result's settings are put back into (pages/6_Feature_importance.py's keys), with
+# each slider's range and step: a value outside them would be the page's error, so it is left out.
+SLIDERS = {"n_users": ("fi_users", 3, 100, 1), "k": ("fi_k", 1, 10, 1), "max_users": ("fi_ablation_users", 50, 1000, 50)}
+
+
 def _restored() -> dict[tuple[str, str], Any]:
-    out = {}
+    """The results a reload brought back, keyed by the model that made them; their settings go back into the
+    page's sliders, so the page shows the inputs each result was made from."""
+    out, current = {}, state.model().model_fingerprint
     for kind, name in KEPT.items():
         kept = state.kept_result(name)
         if kept is None:
@@ -62,6 +69,11 @@ def _restored() -> dict[tuple[str, str], Any]:
             out[(str(kept.inputs["model"]), kind)] = READERS[kind](kept.value)
         except Exception as exc:  # a damaged entry is absent, never the page's end
             log.warning("kept %s result unreadable: %s", name, exc)
+            continue
+        for setting, value in kept.inputs.items() if kept.inputs["model"] == current else ():
+            key, low, high, step = SLIDERS.get(setting, (None, 0, 0, 1))
+            if key is not None and type(value) is int and low <= value <= high and (value - low) % step == 0:
+                st.session_state.setdefault(key, value)
     return out
 
 

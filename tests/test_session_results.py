@@ -189,9 +189,11 @@ def test_a_reload_shows_the_kept_importance_of_this_model_only(app_env, tiny_mod
     app_env.save_model(sid, "trained at 10:02", draft=tiny_model)
     app_env.save_result(sid, "importance_shares", {"model": tiny_model.model_fingerprint, "n_users": 3, "k": 1},
                         shares.to_dict())
-    app_env.save_result(sid, "importance_ablation", {"model": "another model", "max_users": 30}, ablation.to_dict())
+    app_env.save_result(sid, "importance_ablation", {"model": "another model", "max_users": 100}, ablation.to_dict())
     at = open_page(sid, "pages/6_Feature_importance.py")
     assert f"{shares.n_pairs} pairs" in " ".join(c.value for c in at.caption)
+    assert (at.slider(key="fi_users").value, at.slider(key="fi_k").value) == (3, 1)  # the inputs it was made from
+    assert at.slider(key="fi_ablation_users").value == 300  # another model's settings are not put back
     assert not at.dataframe or len(at.dataframe) == 2  # the two bucket tables; no ablation table
     assert not any("validation users; 95% intervals" in c.value for c in at.caption)
 
