@@ -144,6 +144,9 @@ def test_a_reload_brings_back_the_uploaded_dataset_and_the_trained_model(server,
     go(page, "Feature importance")
     assert (page.get_by_text("pairs; mean convergence delta").inner_text(), page.evaluate(CHART_DATA)) == importance
     assert page.get_by_role("button", name="Compute attribution shares").is_enabled()
+    sliders = [page.get_by_role("slider", name=name).get_attribute("aria-valuenow")
+               for name in ("Users in the sample", "Top-K items per user", "Validation users")]
+    assert sliders == ["3", "1", "50"], sliders  # the settings the shown results were made with
     shoot(page, "10_session_importance_after_reload")
     go(page, "Train")
     restored = model_label(page)
