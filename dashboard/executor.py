@@ -52,6 +52,7 @@ class Job:
     key: tuple | None = None
     owner: str | None = None  # who asked (a session id), for cancelling a session's prefetches
     waiters: set = field(default_factory=set)  # every owner whose submission was merged into this job
+    description: str = ""  # what the work is, in words, for a "busy" line (the first submission's)
     fraction: float = 0.0
     message: str = "queued"
     result: Any = None
@@ -60,6 +61,7 @@ class Job:
     started_at: float | None = None
     finished_at: float | None = None
     _done: threading.Event = field(default_factory=threading.Event, repr=False)
+    _order: int = field(default=0, repr=False)  # its place among queued jobs of its priority (first in, first out)
     _executor: ExplanationExecutor | None = field(default=None, repr=False)
 
     @classmethod
@@ -100,6 +102,15 @@ class Job:
         return self.result
 
 
+@dataclass(frozen=True)
+class JobStatus:
+    """Where one job stands (see ``ExplanationExecutor.work_of``)."""
+
+    job: Job
+    running: bool
+    ahead: int  # live jobs that run before it; 0 when it runs
+
+
 def _return_freed_memory() -> None:
     """Hand the heap's free pages back to the system when the queue runs dry (glibc only).
 
@@ -128,19 +139,21 @@ class ExplanationExecutor:
         self.completed = 0
         self._stopping = False
 
-    def submit(self, fn: Callable[[Job], Any], priority: int = INTERACTIVE, key: tuple | None = None, owner: str | None = None) -> Job:
+    def submit(self, fn: Callable[[Job], Any], priority: int = INTERACTIVE, key: tuple | None = None,
+               owner: str | None = None, description: str = "") -> Job:
         with self._cond:
             existing = self._by_key.get(key) if key is not None else None
             if existing is not None and not existing.done and not existing.cancelled:
                 if priority < existing.priority and existing not in self._running:
-                    existing.priority = priority
-                    heapq.heappush(self._heap, (priority, next(self._order), existing))  # the stale entry is skipped
+                    existing.priority, existing._order = priority, next(self._order)
+                    heapq.heappush(self._heap, (priority, existing._order, existing))  # the stale entry is skipped
                 if owner is not None:
                     existing.waiters.add(owner)
                 self._ensure_worker()  # a merged job must still have a live worker to run it
                 self._cond.notify()
                 return existing
-            job = Job(fn, priority, key, owner, waiters={owner} - {None}, _executor=self)
+            job = Job(fn, priority, key, owner, waiters={owner} - {None}, description=description,
+                      _order=next(self._order), _executor=self)
             if priority >= PREFETCH and len(self._heap) >= self.max_queued:
                 job.cancelled = True
                 job.message = "dropped: queue full"
@@ -148,7 +161,7 @@ class ExplanationExecutor:
                 return job
             if key is not None:
                 self._by_key[key] = job
-            heapq.heappush(self._heap, (priority, next(self._order), job))
+            heapq.heappush(self._heap, (priority, job._order, job))
             self._ensure_worker()
             self._cond.notify()
             return job
@@ -180,6 +193,23 @@ class ExplanationExecutor:
                     job.cancel()
                     n += 1
         return n
+
+    def work_of(self, owner: str, priority: int = PREFETCH) -> list[JobStatus]:
+        """The live jobs ``owner`` waits for, at ``priority`` or more urgent, each with how many live jobs run
+        before it (as of now: a more urgent job submitted later can still overtake it)."""
+        with self._cond:
+            running = [j for j in self._running if not j.cancelled]
+            queued = {j for _, _, j in self._heap if not (j.done or j.cancelled or j in self._running)}
+            out = []
+            for job in running + sorted(queued, key=lambda j: (j.priority, j._order)):
+                if owner not in job.waiters or job.priority > priority:
+                    continue
+                if job in running:
+                    out.append(JobStatus(job, True, 0))
+                else:  # the job running now (it yields at its next checkpoint to a more urgent one) and those queued first
+                    first = sum(1 for j in queued if (j.priority, j._order) < (job.priority, job._order))
+                    out.append(JobStatus(job, False, first + (1 if running else 0)))
+            return out
 
     def queued(self) -> int:
         with self._cond:
@@ -280,4 +310,4 @@ def executor() -> ExplanationExecutor:
         return _executor
 
 
-__all__ = ["INTERACTIVE", "MAX_QUEUED", "ON_REQUEST", "PREFETCH", "Cancelled", "ExplanationExecutor", "Job", "executor"]
+__all__ = ["INTERACTIVE", "MAX_QUEUED", "ON_REQUEST", "PREFETCH", "Cancelled", "ExplanationExecutor", "Job", "JobStatus", "executor"]

@@ -49,7 +49,7 @@ from recsys_core.explain import (
 )
 from recsys_core.progress import Cancelled, Progress
 
-from .executor import INTERACTIVE, ON_REQUEST, PREFETCH, Job, executor
+from .executor import INTERACTIVE, ON_REQUEST, PREFETCH, Job, JobStatus, executor
 from .formatting import item_label
 from .safe_text import plain
 from .state import model_label
@@ -137,6 +137,8 @@ class _Memory:
     cancelled: dict[str, Any] = field(default_factory=dict)  # step → the pair it was cancelled for
     asked: dict[str, Any] = field(default_factory=dict)  # step → the pair it was asked for ("contrast": a _Pending)
     kept: dict[str, Kept] = field(default_factory=dict)  # "contrast", "whatif" → the result shown
+    shown: Any = None  # the pair key (pair and settings) whose results the page drew last
+    place: int = 0  # which of the Explain page's two results places they are in (see PairExplanation.results)
 
 
 def _memory() -> _Memory:
@@ -156,8 +158,8 @@ class CancellableStep:
     ``cancelled`` says whether the work ended cancelled (see ``PairExplanation.running``).
     """
 
-    def __init__(self, step: str, what: str, part: str = ""):
-        self.step, self.what, self.part = step, what, part
+    def __init__(self, step: str, what: str, part: str = "", subject: str = "", busy: BusyLine | None = None):
+        self.step, self.what, self.part, self.subject, self.busy = step, what, part, subject, busy
         self.cancelled = False
         self._bar = st.empty()
         self._button = st.empty()
@@ -167,7 +169,10 @@ class CancellableStep:
         if not self._drawn:  # drawn once per run: a second button with the same key is an error
             self._button.button(f"Cancel {self.what.lower()}", key=cancel_key(self.step, self.part), icon=":material/close:")
             self._drawn = True
-        self._bar.progress(min(max(float(fraction), 0.0), 1.0), text=f"{self.what}: {plain(message)}…")
+        subject = f" · {self.subject}" if self.subject else ""
+        self._bar.progress(min(max(float(fraction), 0.0), 1.0), text=plain(f"{self.what}{subject}: {message}…"))
+        if self.busy is not None:
+            self.busy.refresh()
 
     def close(self) -> None:
         self._bar.empty()
@@ -183,6 +188,66 @@ def show_inputs(result: Kept, current: tuple, action: str) -> None:
                    f"since; press **{action}** to compute it for them.", icon=":material/history:")
 
 
+# -- what this session waits for: the page's busy line ---------------------------------------------
+@dataclass(frozen=True)
+class Work:
+    """One explanation job this session waits for, as of now."""
+
+    what: str  # e.g. "token attributions of 3 texts: Jaws 2 (i17) for user 12"
+    running: bool
+    ahead: int  # jobs that run before it (any session's), 0 when running
+    fraction: float  # of the job, 0–1
+    message: str  # its latest progress message
+
+    def line(self) -> str:
+        if self.running:
+            return f"{self.what} ({self.fraction:.0%}: {self.message})"
+        return f"{self.what} (queued behind {self.ahead} job{'s' if self.ahead != 1 else ''})"
+
+
+def session_work() -> list[Work]:
+    """The explanation jobs this session asked for and still waits for (queued or running), running first.
+
+    Prefetches are left out: they run in the background for pages that do not wait for them.
+    """
+    return [_work(s) for s in executor().work_of(session_id(), ON_REQUEST)]
+
+
+def _work(s: JobStatus) -> Work:
+    return Work(s.job.description or "an explanation", s.running, s.ahead, s.job.fraction, s.job.message)
+
+
+class BusyLine:
+    """A line at the top of the Explain page saying what this session's explanation work is doing.
+
+    Drawn where it is made and redrawn by every progress report of a step the page waits for (see
+    ``CancellableStep``); ``done`` at the end of the run empties it, unless work asked for earlier (an
+    earlier pair's) still runs in the background, which it then names as such.
+    """
+
+    def __init__(self):
+        self._slot = st.empty()
+        self._text = ""
+        self.refresh()
+
+    def _draw(self, text: str) -> None:
+        if text != self._text:  # progress reports come ten times a second: redraw only what changed
+            self._text = text
+            if text:
+                self._slot.info(plain(text), icon=":material/hourglass_top:")
+            else:
+                self._slot.empty()
+
+    def refresh(self) -> None:
+        work = session_work()
+        self._draw("Computing " + "; ".join(w.line() for w in work) + "…" if work else "")
+
+    def done(self) -> None:
+        work = session_work()
+        self._draw("Still running in the background for an earlier choice (not shown here; kept for when you go "
+                   "back to it): " + "; ".join(w.line() for w in work) if work else "")
+
+
 # -- one pair on the Explain page -----------------------------------------------------------------
 class PairExplanation:
     """This session's explanation of one (user, item) pair with the Explain page's settings.
@@ -192,9 +257,10 @@ class PairExplanation:
     through ``ask`` / ``status`` / ``running``; comparisons and what-ifs are kept with their inputs.
     """
 
-    def __init__(self, rec: Recommender, user_id: str | None, item_id: str, ctx: UserContext, steps: int, baseline: str):
+    def __init__(self, rec: Recommender, user_id: str | None, item_id: str, ctx: UserContext, steps: int, baseline: str,
+                 busy: BusyLine | None = None):
         self.rec, self.user_id, self.item_id, self.ctx = rec, user_id, item_id, ctx
-        self.steps, self.baseline = steps, baseline
+        self.steps, self.baseline, self.busy = steps, baseline, busy
         self.config = page_config(steps, baseline)
         self.key = state_key(rec, ctx, item_id, self.config)  # what changes the numbers: model, user, item, settings
         # The pair whatever the settings: what-if and the net comparison use no integration.
@@ -207,6 +273,29 @@ class PairExplanation:
     def who(self) -> str:
         return self.user_id if self.user_id is not None else f"the new user ({len(self.ctx.history)} history items)"
 
+    @property
+    def described(self) -> str:
+        """The pair in words, e.g. "Jaws 2 (i17) for user 12"."""
+        who = f"user {self.user_id}" if self.user_id is not None else self.who
+        return f"{item_label(self.rec, self.item_id)} for {who}"
+
+    def results(self):
+        """The container for everything computed for the pair, drawn below the widgets that choose it.
+
+        Streamlit keeps the previous run's elements on screen (faded) until this run draws over their
+        places, and a container replacing a container keeps its children until then: while a new pair's
+        work was queued, the old pair's tokens and charts stood under the new pair's header.  So there are
+        two places, one empty: when the pair or settings changed since the last run, the results move to
+        the other one, and the old place becomes an empty element, which drops the old container with
+        everything in it (an ``st.empty()`` then a container in the *same* place does not: Streamlit merges
+        the two messages before they are sent).  For the same pair the container is drawn in place again,
+        so a rerun by a widget of the page redraws without flicker.
+        """
+        if self._memory.shown != self.key:
+            self._memory.shown, self._memory.place = self.key, 1 - self._memory.place
+        places = [st.container() if i == self._memory.place else st.empty() for i in (0, 1)]
+        return places[self._memory.place]
+
     # -- stages ---------------------------------------------------------------------------------------
     def open(self, progress: Progress | None = None) -> None:
         """The first view (each text's share, attention, history): from the cache, else an interactive job."""
@@ -214,7 +303,7 @@ class PairExplanation:
         if self.state is None:  # not prefetched nor seen before: queue it (merged with a prefetch of it)
             rec, user_id, item_id, config, ctx = self.rec, self.user_id, self.item_id, self.config, self.ctx
             job = executor().submit(lambda j: pair_state(rec, user_id, item_id, config, ctx, j.progress),
-                                    INTERACTIVE, ("state", self.key), session_id())
+                                    INTERACTIVE, ("state", self.key), session_id(), f"the first view of {self.described}")
             self.state = _wait(job, progress)
 
     def explanation(self) -> Explanation:
@@ -234,7 +323,8 @@ class PairExplanation:
         if not self.is_split(texts):  # already split: answer at once, no queueing behind other work
             state = self.state
             job = executor().submit(lambda j: split_texts(state, texts, j.progress, j.checkpoint), priority,
-                                    ("split", state.key, tuple(texts)), session_id())
+                                    ("split", state.key, tuple(texts)), session_id(),
+                                    f"token attributions of {len(texts)} text{'s' if len(texts) != 1 else ''}: {self.described}")
             self.flagged.update(_wait(job, progress))
         return self.explanation()
 
@@ -244,7 +334,7 @@ class PairExplanation:
     def add_faithfulness(self, progress: Progress | None = None) -> None:
         state = self.state
         job = executor().submit(lambda j: add_faithfulness(state, j.progress), ON_REQUEST, ("faithfulness", state.key),
-                                session_id())
+                                session_id(), f"deletion curves of {self.described}")
         _wait(job, progress)
 
     # -- steps the analyst starts and cancels ---------------------------------------------------------
@@ -280,7 +370,7 @@ class PairExplanation:
         the step is no longer asked for, a per-pair step is remembered as cancelled (not started again on
         its own), and ``.cancelled`` is set for the page's message.
         """
-        shown = CancellableStep(step, what, part)
+        shown = CancellableStep(step, what, part, self.described, self.busy)
         try:
             yield shown
         except Cancelled:
@@ -307,7 +397,7 @@ class PairExplanation:
         job = executor().submit(
             lambda j: contrast_pair(rec, user_id, item_id, other, config, ctx, words=words, progress=j.progress,
                                     cancel=j.checkpoint),
-            INTERACTIVE, inputs, session_id(),
+            INTERACTIVE, inputs, session_id(), f"why {item_label(rec, item_id)} above {item_label(rec, other)} for {self.who}",
         )
         described = (f"{self.who}: {item_label(rec, item_id)} (A) vs {item_label(rec, other)} (B)"
                      f"{' with words' if words else ''} (model {model_label()})")
@@ -385,7 +475,8 @@ def _prefetch_one(rec: Recommender, user_id: str | None, item_id: str, ctx: User
         job.checkpoint()
         split_texts(state, carrying_texts(state), job.progress, job.checkpoint)
 
-    return executor().submit(run, PREFETCH, ("prefetch", state_key(rec, ctx, item_id, config)), owner)
+    return executor().submit(run, PREFETCH, ("prefetch", state_key(rec, ctx, item_id, config)), owner,
+                             f"the explanation of {item_label(rec, item_id)}, ahead of time")
 
 
 def _ready(rec: Recommender, user_id: str | None, item_id: str, ctx: UserContext, config: ExplainConfig) -> bool:
@@ -462,6 +553,6 @@ def featured(rec: Recommender) -> list[Featured]:
 
 
 __all__ = [
-    "ASKED", "CANCELLED", "FEATURED", "IDLE", "ON_REQUEST", "Featured", "Kept", "PairExplanation", "featured",
-    "featured_pairs", "page_config", "prefetch", "prefetch_status", "session_id",
+    "ASKED", "CANCELLED", "FEATURED", "IDLE", "ON_REQUEST", "BusyLine", "Featured", "Kept", "PairExplanation", "Work",
+    "featured", "featured_pairs", "page_config", "prefetch", "prefetch_status", "session_id", "session_work",
 ]

@@ -191,6 +191,13 @@ def dataset_line(dataset: Dataset) -> str:
     return line + (f" · {s['users_with_profiles']:,} profiles" if s["users_with_profiles"] else "")
 
 
+def ready_to_load(summary: dict[str, int]) -> str:
+    """The Data page's line for files that passed the check but are not the session's dataset yet."""
+    profiles = f", {summary['users_with_profiles']:,} with profiles" if summary.get("users_with_profiles") else ""
+    return (f"These files load: {summary['interactions']:,} interactions of {summary['users']:,} users{profiles} "
+            f"and {summary['items']:,} items. Press Load dataset to use them.")
+
+
 def model_line(rec: Recommender) -> str:
     n_users = len(rec.catalog.histories)
     return f"{rec.catalog.n_items:,} items · {n_users:,} users · encoder {rec.encoder_config.name}"

@@ -1,7 +1,7 @@
 """Data: upload and map your files, then look at what was loaded."""
 import streamlit as st
 
-from dashboard import formatting, page, plots, state
+from dashboard import formatting, page, plots, state, uploads
 from dashboard.resources import read_upload
 from dashboard.safe_text import plain
 from recsys_core import ITEM, TIMESTAMP, USER, ColumnMap, build_field_text, describe_fields, rating_mode
@@ -25,6 +25,7 @@ with st.expander("Load your own data", icon=":material/upload_file:", expanded=T
     users_file = c3.file_uploader("Users (optional)", type=FILE_TYPES, key="upload_users")
     columns, item_id, item_fields, user_id, user_fields, min_rating = ColumnMap(), ITEM, None, USER, None, None
     rename: dict[str, str] = {}
+    checked = uploads.UploadCheck()
     with page.user_errors():
         inter_df, items_df, users_df = read(inter_file), read(items_file), read(users_file)
         if inter_df is not None:
@@ -73,16 +74,22 @@ with st.expander("Load your own data", icon=":material/upload_file:", expanded=T
         min_rating = st.number_input("Keep only interactions rated at least (optional)", value=None, step=0.5,
                                      help="Turns explicit ratings into implicit feedback; leave empty to keep all.")
 
+        # Checked as soon as the files and columns are chosen: a wrong file is reported here, not after "Load".
+        with st.spinner("Checking the files with these columns…"):
+            checked = uploads.check(inter_file, items_file, users_file, columns=columns, item_fields=item_fields,
+                                    user_fields=user_fields, min_rating=min_rating, item_id_col=item_id,
+                                    user_id_col=user_id, rename=rename)
+        if checked.problem:
+            page.error(checked.problem)
+        elif checked.ready and checked.dataset is not state.dataset():  # once loaded, the page below shows it
+            st.success(formatting.ready_to_load(checked.dataset.summary()), icon=":material/check_circle:")
+
     if st.button("Load dataset", type="primary", key="load_dataset", icon=":material/input:",
-                 disabled=inter_file is None or items_file is None):
-        with page.user_errors(), st.spinner("Validating and loading…"):
-            source = state.upload_source(  # kept on the server, so that a reload loads the same files again
-                inter_file, items_file, users_file,
-                columns=columns, item_fields=item_fields, user_fields=user_fields, min_rating=min_rating,
-                item_id_col=item_id, user_id_col=user_id, rename=rename,
-            )
-            state.use_dataset(source.load(), " + ".join(f.name for f in (inter_file, items_file, users_file) if f),
-                              source=source)
+                 disabled=not checked.ready) and checked.ready:
+        with page.user_errors():
+            # kept on the server, so that a reload loads the same files again
+            state.use_dataset(checked.dataset, " + ".join(f.name for f in (inter_file, items_file, users_file) if f),
+                              source=checked.source)
             page.done("Dataset loaded: the Train page now uses it. Train a model on it to compare.")
 
 data = state.dataset()

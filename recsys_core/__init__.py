@@ -13,7 +13,7 @@ from .encoder import DEFAULT_ENCODER, POOLINGS, EncoderConfig, TextEncoder
 from .errors import ArtifactError, DataValidationError, RecsysError, UnknownEntityError
 from .evaluation import MODEL_NAME, EvaluationReport
 from .exports import to_csv_bytes
-from .loading import LoadOptions, describe_fields, load_dataset, read_table
+from .loading import LoadOptions, describe_fields, load_dataset, load_interactions, read_table
 from .metrics import METRIC_NAMES
 from .parallel import Engine
 from .pipeline import FIT_STAGES, FitOptions, HistoryWindow, data_fingerprint, fit, history_window, rating_mode
@@ -68,6 +68,7 @@ __all__ = [
     "history_window",
     "load",
     "load_dataset",
+    "load_interactions",
     "rating_mode",
     "read_table",
     "save",

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file as save_numpy
 from safetensors.torch import save_file as save_torch
@@ -226,6 +227,34 @@ def _read_tensors(files: dict[str, str], name: str, shown: Path, framework: str)
         raise _damaged(shown, f"{name} {what} ({size} bytes)", str(exc).splitlines()[0][:300]) from None
 
 
+def _check_shapes(files: dict[str, str], model_config: ModelConfig, path: Path) -> None:
+    """Refuse a config.json whose sizes the weights do not have, without allocating either.
+
+    A config claiming ten million items would otherwise build a 3 GB model before the weights are found
+    not to fit.  The model is built on PyTorch's "meta" device (shapes, no storage), and the saved
+    shapes come from the safetensors header, which is read without reading the tensors.
+    """
+    try:
+        with torch.device("meta"):
+            expected = {k: tuple(v.shape) for k, v in HybridRecommender(model_config).state_dict().items()}
+    except (RuntimeError, ValueError, TypeError, OverflowError) as exc:  # e.g. a negative or absurd size
+        raise _damaged(path, "config.json has model sizes no model can have", str(exc).splitlines()[0][:300]) from None
+    try:
+        with safe_open(files["weights.safetensors"], framework="pt") as f:
+            saved = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except (SafetensorError, ValueError, OSError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        size = os.path.getsize(files["weights.safetensors"])
+        what = "is empty" if size == 0 else "is truncated or not a safetensors file"
+        raise _damaged(path, f"weights.safetensors {what} ({size} bytes)", str(exc).splitlines()[0][:300]) from None
+    for name, shape in expected.items():
+        if name in saved and saved[name] != shape:
+            raise _damaged(path, f"weights.safetensors does not match config.json ({name}: saved {saved[name]}, "
+                                 f"config {shape})"[:160])
+    # Names missing or left over are reported by load_state_dict, once the (small) real model is built.
+
+
 def load(directory: str | Path) -> Recommender:
     """Read a model directory written by ``save``; clear errors for anything missing or unknown."""
     path = Path(directory)
@@ -273,6 +302,7 @@ def _load_from(files: dict[str, str], path: Path) -> Recommender:
         raise _damaged(path, f"config.json has no {exc.args[0]!r} entry") from None
     except (TypeError, ValueError) as exc:
         raise _damaged(path, "config.json has unexpected model or encoder settings", str(exc)) from None
+    _check_shapes(files, model_config, path)  # before anything the size of the config is allocated
     weights = _read_tensors(files, "weights.safetensors", path, "pt")
     model = HybridRecommender(model_config)
     try:
@@ -289,6 +319,7 @@ def _load_from(files: dict[str, str], path: Path) -> Recommender:
         raise _damaged(path, what, str(exc)) from None
     model.eval()
     vectors = _read_tensors(files, "vectors.safetensors", path, "numpy")
+    _check_finite(weights, vectors, path)
     catalog_data = _read_json(files, "catalog.json", path)
     try:
         catalog = _catalog_from(config, catalog_data, vectors, model_config, item_fields, user_fields, path)
@@ -311,6 +342,17 @@ def _load_from(files: dict[str, str], path: Path) -> Recommender:
         train_log=log,
         fingerprint=config.get("data_fingerprint", ""),
     )
+
+
+def _check_finite(weights: dict, vectors: dict, path: Path) -> None:
+    """A model whose weights or text vectors hold NaN or infinity would score everything NaN: refuse it."""
+    for name, tensor in weights.items():
+        if tensor.is_floating_point() and not bool(tensor.isfinite().all()):
+            raise _damaged(path, f"weights.safetensors holds non-finite values (NaN or infinite) in {name[:60]}")
+    for name in ("item_vectors", "profile_vectors"):  # history_ratings hold NaN by design (no rating)
+        values = vectors.get(name)
+        if values is not None and not np.isfinite(values).all():
+            raise _damaged(path, f"vectors.safetensors holds non-finite values (NaN or infinite) in {name}")
 
 
 def _catalog_from(config, data, vectors, model_config, item_fields, user_fields, path: Path) -> Catalog:

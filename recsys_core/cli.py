@@ -201,6 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="what integrated gradients start from: [PAD] tokens, [MASK] tokens or empty fields (default: pad)")
     x.add_argument("--out", required=True, help="JSON file to write")
     x.add_argument("--html", help="also write a self-contained HTML card")
+    x.add_argument("--counterfactual", action="store_true",
+                   help="also search the smallest set of history items whose removal moves the item across the "
+                        "top-k boundary (out of it, or into it), checked by re-scoring the catalogue")
+    x.add_argument("--k", type=_positive_int, default=10, help="the top-k of --counterfactual (default: 10)")
     x.add_argument("--full-attention", action="store_true",
                    help="keep every layer and head of the attention maps in the JSON (much larger file); "
                         "by default it keeps the last layer's head average and the rollout per text")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -65,10 +66,95 @@ class EncoderConfig:
         if self.pooling not in POOLINGS:
             raise RecsysError(f"Unknown pooling {self.pooling!r}: choose one of {', '.join(POOLINGS)}.")
 
-    @property
-    def cache_key(self) -> str:
-        raw = f"{self.name}|{self.pooling}|{self.max_length}"
+    def cache_key(self, fingerprint: "EncoderFingerprint") -> str:
+        """The embedding cache's folder for these settings and these exact encoder files."""
+        raw = f"{self.name}|{self.pooling}|{self.max_length}|{fingerprint.digest}"
         return hashlib.sha1(raw.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class EncoderFingerprint:
+    """What the embedding cache must know of an encoder: its files' hash and its vectors' width.
+
+    digest: SHA-256 over the relative name and content of every file of the model folder (weights,
+    tokenizer, config), so new weights or a new vocabulary in the same folder never get old vectors.
+    width: ``hidden_size`` from its config.json, the width of every pooled vector (None when absent).
+    """
+
+    digest: str
+    width: int | None
+
+
+# Per file: (mtime_ns, size) -> its SHA-256, so a 90 MB folder is hashed once per process, not once per
+# encoder load; a file rewritten in place changes its mtime or size and is hashed again.
+_file_digests: dict[str, tuple[int, int, str]] = {}
+_file_digests_lock = threading.Lock()
+
+
+def encoder_folder(name: str) -> Path | None:
+    """The folder holding the encoder's files: a local path, or a hub id's snapshot in the local hub cache."""
+    path = resolve_encoder_path(name)
+    if Path(path).is_dir():
+        return Path(path)
+    try:
+        snapshot_download = heavy_imports.attribute("huggingface_hub", "snapshot_download")
+        return Path(snapshot_download(path, local_files_only=True))  # offline: only what is already on disk
+    except Exception:  # noqa: BLE001 - not cached, an invalid id, no huggingface_hub: there are no files to hash
+        return None
+
+
+def _file_digest(path: Path) -> str:
+    info = path.stat()  # follows the hub cache's symlinks to their blobs
+    key = str(path)
+    with _file_digests_lock:
+        known = _file_digests.get(key)
+    if known is not None and known[:2] == (info.st_mtime_ns, info.st_size):
+        return known[2]
+    with open(path, "rb") as f:
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
+    with _file_digests_lock:
+        _file_digests[key] = (info.st_mtime_ns, info.st_size, digest)
+    return digest
+
+
+def fingerprint_folder(folder: Path) -> EncoderFingerprint:
+    """Hash every file under ``folder`` (hidden ones such as ``.git`` left out), memoised per file."""
+    digest = hashlib.sha256()
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(f for f in files if not f.startswith(".")):
+            path = Path(root) / name
+            digest.update(f"{path.relative_to(folder).as_posix()}\0{_file_digest(path)}\n".encode())
+    try:
+        width = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("hidden_size")
+    except (OSError, ValueError, AttributeError):
+        width = None
+    return EncoderFingerprint(digest.hexdigest(), width if isinstance(width, int) and width > 0 else None)
+
+
+def encoder_fingerprint(name: str) -> EncoderFingerprint | None:
+    """The fingerprint of encoder ``name``'s files; None when they are not on disk (nothing can be cached)."""
+    folder = encoder_folder(name)
+    if folder is None:
+        return None
+    try:
+        return fingerprint_folder(folder)
+    except OSError:  # an unreadable file: the encoder would not load either, and says why then
+        return None
+
+
+def open_cache(config: EncoderConfig, cache_dir: str | Path | None) -> EmbeddingCache | None:
+    """The embedding cache of this encoder's settings and exact files under ``cache_dir`` (None: no cache).
+
+    Without a fingerprint (the encoder's files are not on disk) nothing is read from a cache: vectors
+    of unknown weights are never served.
+    """
+    if not cache_dir:
+        return None
+    fingerprint = encoder_fingerprint(config.name)
+    if fingerprint is None:
+        return None
+    return EmbeddingCache(cache_dir, config.cache_key(fingerprint), encoder=fingerprint.digest, width=fingerprint.width)
 
 
 def _eager_view(model):
@@ -112,7 +198,9 @@ class TextEncoder:
 
     def __init__(self, config: EncoderConfig | None = None, cache_dir: str | Path | None = None):
         self.config = config or EncoderConfig()
-        self.cache = EmbeddingCache(cache_dir, self.config.cache_key) if cache_dir else None
+        self._cache_dir = cache_dir
+        self._cache: EmbeddingCache | None = None
+        self._cache_opened = False
         self._tokenizer = None
         self._model = None
         self._eager_model = None
@@ -139,6 +227,19 @@ class TextEncoder:
         for param in model.parameters():
             param.requires_grad_(False)
         return model
+
+    @property
+    def cache(self) -> EmbeddingCache | None:
+        """The on-disk cache for these settings and these exact encoder files (None without a cache folder).
+
+        Opened on first use: the encoder's files are hashed then, once per encoder (``open_cache``).
+        """
+        if not self._cache_opened:
+            with self._lock:
+                if not self._cache_opened:
+                    self._cache = open_cache(self.config, self._cache_dir)
+                    self._cache_opened = True
+        return self._cache
 
     @property
     def tokenizer(self):
@@ -199,7 +300,12 @@ class TextEncoder:
         texts = list(texts)
         count = counted(progress, "encoding", "texts") if progress else None
         out = np.zeros((len(texts), 0), dtype=np.float32)
-        cached = self.cache.get_many(texts) if self.cache else {}
+        cache = self.cache
+        rejected = cache.rejected if cache else 0
+        cached = cache.get_many(texts) if cache else {}
+        if progress and cache and cache.rejected > rejected:  # the warning is logged too (EmbeddingCache)
+            progress(0.0, f"embedding cache: {cache.rejected - rejected} damaged or foreign file(s) set aside; "
+                          "their texts are encoded again")
         todo = sorted({t for t in texts if t not in cached}, key=len)  # sort by length: less padding
         if not todo:  # everything cached: the BERT weights are not even loaded
             fresh = np.zeros((0, 0), dtype=np.float32)

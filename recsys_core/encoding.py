@@ -13,7 +13,7 @@ import pandas as pd
 
 from .catalog import EncodeFn
 from .embedding_cache import EmbeddingCache
-from .encoder import EncoderConfig, TextEncoder
+from .encoder import EncoderConfig, TextEncoder, open_cache
 from .parallel import Engine, cpus_per_worker, map_on_ray
 from .progress import Progress, counted
 
@@ -51,7 +51,7 @@ def encode_texts(
     texts = list(texts)
     if engine.kind == "local":
         return TextEncoder(config, cache_dir=cache_dir).encode(texts)
-    cache = EmbeddingCache(cache_dir, config.cache_key) if cache_dir else None
+    cache = open_cache(config, cache_dir)
     cached = cache.get_many(texts) if cache else {}
     by_hash: dict[str, str] = {}
     for t in texts:

@@ -133,6 +133,31 @@ class TrainingStopped(RecsysError):
     """Training was stopped before any epoch was complete and validated: there is no model to keep."""
 
 
+class TrainingDiverged(RecsysError):
+    """A non-finite loss, input vector or weight: training stops and no model is made (nor saved)."""
+
+
+def _check_finite_vectors(catalog: Catalog) -> None:
+    """Refuse text vectors holding NaN or infinity before training on them (every loss would be NaN)."""
+    for what, vectors in (("item", catalog.item_vectors), ("user profile", catalog.profile_vectors)):
+        bad = int((~np.isfinite(np.asarray(vectors))).reshape(len(vectors), -1).any(axis=1).sum()) if len(vectors) else 0
+        if bad:
+            raise TrainingDiverged(
+                f"{bad} of the {len(vectors)} {what} text vectors are not finite (NaN or infinite): no model was made. "
+                "The encoder's output is damaged: check the encoder folder and the embedding cache, then train again."
+            )
+
+
+def _check_finite_model(model: HybridRecommender) -> None:
+    """Never hand back (so never save) a model with a non-finite weight."""
+    bad = [name for name, tensor in model.state_dict().items() if not torch.isfinite(tensor).all()]
+    if bad:
+        raise TrainingDiverged(
+            f"Training produced non-finite weights ({bad[0]}{' and more' if len(bad) > 1 else ''}): no model was made. "
+            "Lower the learning rate and train again.",
+        )
+
+
 @dataclass
 class TrainResult:
     model: HybridRecommender
@@ -172,7 +197,8 @@ def train_model(
     and a ``Cancelled`` it raises stops training at once (a dashboard's Stop
     button).  An epoch cut short by a stop is neither validated nor logged (its
     weights are a partial pass); the best complete epoch is kept, and a stop
-    before the first complete epoch raises ``TrainingStopped``.
+    before the first complete epoch raises ``TrainingStopped``.  Non-finite text vectors, a non-finite
+    loss or non-finite final weights raise ``TrainingDiverged``: no model is returned, so none is saved.
     """
     say, check = progress or quiet, cancel or go_on
     torch.manual_seed(config.seed)
@@ -184,6 +210,7 @@ def train_model(
     if model_config.evidence_gate:
         counts = np.bincount(np.concatenate([np.zeros(0, np.int64), *split.train.values()]), minlength=catalog.n_items)
         model.evidence[1:] = torch.from_numpy(np.log1p(counts[: catalog.n_items]).astype(np.float32))
+    _check_finite_vectors(catalog)
     item_vectors = torch.from_numpy(catalog.item_vectors)
     warm_items = np.flatnonzero(split.warm_mask(catalog.n_items))
     users, positions = _examples(split, catalog)
@@ -222,6 +249,11 @@ def train_model(
                 ratings, model_config.rating_scale,
             )
             loss = _loss(model, user, targets, warm_items, item_vectors, config, rng)
+            if not torch.isfinite(loss):  # every later step would spread it to the weights: stop at once
+                raise TrainingDiverged(
+                    f"Training stopped at epoch {epoch}, batch {b + 1}: the loss is {loss.item()} (not finite), so no "
+                    "model was made. Lower the learning rate, or check the encoder and its embedding cache, and "
+                    "train again.")
             optimiser.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -254,6 +286,7 @@ def train_model(
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
+    _check_finite_model(model)
     return result
 
 

@@ -163,6 +163,16 @@ def changed_dim(path: Path) -> None:
     path.write_text(json.dumps(config))
 
 
+def model_sizes(**sizes) -> Callable[[Path], None]:
+    """A config.json that claims other model sizes than its weights have (issue 19: 3 GB allocated first)."""
+    def how(path: Path) -> None:
+        config = json.loads(path.read_text())
+        config["model"].update(sizes)
+        path.write_text(json.dumps(config))
+
+    return how
+
+
 def users_file(content: bytes | str):
     def setup(ws: Path) -> list[str]:
         return ["recommend", "--model", "model", "--users-file", write(ws, "ids.txt", content), "--out", "r.csv"]
@@ -262,6 +272,10 @@ CASES = [
     Case("format version 99", damage("config.json", edit_json(set_key("format_version", 99))), "format version 99"),
     Case("config without model", damage("config.json", edit_json(drop_key("model"))), "no 'model' entry"),
     Case("changed dim", damage("config.json", changed_dim), "does not match"),
+    Case("config claims 10M items", damage("config.json", model_sizes(n_items=10_000_000)), "saved (41,), config (10000001,)"),
+    Case("config claims 10^12 items", damage("config.json", model_sizes(n_items=10**12)), "does not match"),
+    Case("config claims dim 16384", damage("config.json", model_sizes(dim=16384, hidden=16384)), "does not match"),
+    Case("config claims -5 items", damage("config.json", model_sizes(n_items=-5)), "sizes no model can have"),
     Case("catalog missing item_ids", damage("catalog.json", edit_json(drop_key("item_ids"))), "no 'item_ids' entry"),
     Case("catalog not utf-8", damage("catalog.json", lambda p: p.write_bytes(b"\xff\xfe{}")), "not utf-8"),
     Case("history index out of range", damage("vectors.safetensors", out_of_range_history), "outside the 40 items"),

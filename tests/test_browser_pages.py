@@ -6,6 +6,8 @@ Tables are drawn on a canvas, so what a reviewer must see is in screenshots
 - pages-data-rename, pages-data-loaded: the rename boxes and the text BERT reads; the preview's dates
   and an activity chart of one day on an hourly axis.
 - pages-evaluation-palette: metric-over-K lines in the Okabe-Ito palette.
+- pages-home-paired-verdict, pages-evaluation-paired-verdict: the lead over the best baseline judged by the
+  paired 95% interval, in words.
 """
 from __future__ import annotations
 
@@ -210,4 +212,27 @@ def test_eighty_character_titles_on_the_text_share_chart_stay_readable_in_half_a
     hover.wait_for(timeout=10_000)
     assert any(t in hover.text_content() for t in titles), hover.text_content()
     page.screenshot(path=str(SHOTS / "pages-long-titles.png"))
+    page.close()
+
+
+def test_home_and_evaluation_give_the_paired_verdict_against_the_best_baseline(server, browser):
+    """The lead over the best baseline is judged by the paired interval on the same users, in words."""
+    from dashboard import formatting
+    from recsys_core.demo import load_demo_model
+
+    expected = formatting.lead_sentence(load_demo_model().report.slice("test"))
+    assert "paired difference" in expected and ("beyond noise" in expected or "within noise" in expected)
+    page = opened(browser, server)
+    verdict = page.get_by_text("paired difference", exact=False).first
+    verdict.wait_for(timeout=30_000)
+    shown = lambda v: v.inner_text().replace("\u2060", "")  # noqa: E731  (plain() puts word joiners after ":", "@")
+    assert shown(verdict) == expected  # the page's sentence is the report's numbers, as text
+    verdict.scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "pages-home-paired-verdict.png"))
+    go(page, "Evaluation")
+    verdict = page.get_by_text("paired difference", exact=False).first
+    verdict.wait_for(timeout=30_000)
+    assert shown(verdict) == expected
+    verdict.scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "pages-evaluation-paired-verdict.png"))
     page.close()

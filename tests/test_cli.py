@@ -452,3 +452,24 @@ def test_bad_training_settings_are_one_line(files, tmp_path, capsys, args, messa
     except SystemExit as exc:  # argparse's own exit
         code, err = exc.code, capsys.readouterr().err
     assert code in (1, 2) and message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_explain_counterfactual_writes_the_checked_smallest_change(trained, tmp_path, capsys):
+    from recsys_core import artifacts
+
+    out, _ = trained
+    js, page = tmp_path / "cf.json", tmp_path / "cf.html"
+    code, stdout, err = main_run(capsys, "explain", "--model", str(out), "--user", "u02", "--item", "i04", "--method",
+                                 "attention", "--counterfactual", "--k", "5", "--out", str(js), "--html", str(page))
+    assert code == 0, err
+    change = json.loads(js.read_text())["counterfactual"]
+    assert change["k"] == 5 and change["summary"] in stdout
+    assert "Smallest change to the history (top 5)" in page.read_text()
+    rec = artifacts.load(out)
+    ctx = rec.context("u02")
+    before = "i04" in {r.item_id for r in rec.recommend_for(ctx, 5)}
+    assert change["goal"] == ("leave" if before else "enter")
+    if change["found"]:  # the written set really moves the item across the boundary when served
+        removed = {r["item_id"] for r in change["removed"]}
+        after = ctx.without([i for i, x in enumerate(ctx.history) if rec.catalog.item_ids[x] in removed])
+        assert ("i04" in {r.item_id for r in rec.recommend_for(after, 5)}) is not before

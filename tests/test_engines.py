@@ -10,8 +10,7 @@ import pandas as pd
 import pytest
 
 from recsys_core import artifacts
-from recsys_core.embedding_cache import EmbeddingCache
-from recsys_core.encoder import EncoderConfig
+from recsys_core.encoder import EncoderConfig, open_cache
 from recsys_core.batch import recommend_all
 from recsys_core.encoding import encode_texts, encoder_for
 from recsys_core.explain.batch import explain_pairs
@@ -62,7 +61,7 @@ def test_encoding_on_ray_equals_local_and_fills_the_drivers_cache(ray_runtime, t
     distributed = encode_texts(texts, config, cache_dir=cache_dir, engine=RAY, texts_per_batch=8)
     assert distributed.shape == local.shape
     np.testing.assert_allclose(distributed, local, atol=1e-5)
-    cached = EmbeddingCache(cache_dir, config.cache_key).get_many(texts)
+    cached = open_cache(config, cache_dir).get_many(texts)
     assert len(cached) == len(set(texts))
 
 

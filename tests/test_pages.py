@@ -123,7 +123,8 @@ def upload(at: AppTest, interactions: bytes, items: bytes) -> AppTest:
     at.file_uploader(key="upload_interactions").set_value(("ratings.csv", interactions, "text/csv"))
     at.file_uploader(key="upload_items").set_value(("items.csv", items, "text/csv"))
     at.run()
-    return at.button(key="load_dataset").click().run()
+    load = at.button(key="load_dataset")
+    return at if load.proto.disabled else load.click().run()  # a browser cannot press a disabled button
 
 
 def test_a_bad_upload_shows_the_problem_and_keeps_the_previous_dataset():
@@ -131,10 +132,39 @@ def test_a_bad_upload_shows_the_problem_and_keeps_the_previous_dataset():
     before = at.session_state["dataset"]
     upload(at, NO_USER_COLUMN, GOOD_ITEMS)
     assert not at.exception
+    assert at.button(key="load_dataset").proto.disabled, "files that cannot load leave nothing to press"
     assert len(at.error) == 1
     assert "no column 'user_id'" in texts(at.error) and "'item_id', 'rating', 'timestamp'" in texts(at.error)
     assert at.session_state["dataset"] is before
     assert "demo data" in at.session_state["dataset_label"]
+
+
+def test_a_wrong_file_in_the_interactions_slot_is_reported_as_soon_as_it_is_chosen():
+    at = open_page("pages/1_Data.py")
+    at.file_uploader(key="upload_interactions").set_value(("items.csv", GOOD_ITEMS, "text/csv")).run()
+    assert not at.exception
+    assert "no column 'user_id' for the user ids" in texts(at.error)  # before the items file or "Load dataset"
+    assert at.button(key="load_dataset").proto.disabled
+
+    at.file_uploader(key="upload_interactions").set_value(("ratings.csv", GOOD_INTERACTIONS, "text/csv")).run()
+    assert not at.error, texts(at.error)  # the right file: nothing to report, still waiting for the items
+    at.file_uploader(key="upload_items").set_value(("items.csv", GOOD_ITEMS, "text/csv")).run()
+    assert "These files load: 32 interactions of 8 users and 6 items" in texts(at.success)
+    assert not at.button(key="load_dataset").proto.disabled
+
+
+def test_swapped_id_columns_are_reported_before_loading_and_the_check_is_not_repeated(monkeypatch):
+    from dashboard import uploads
+
+    at = open_page("pages/1_Data.py")
+    at.file_uploader(key="upload_interactions").set_value(("ratings.csv", GOOD_INTERACTIONS, "text/csv"))
+    at.file_uploader(key="upload_items").set_value(("items.csv", GOOD_ITEMS, "text/csv")).run()
+    at.selectbox[1].set_value("user_id").run()  # the item column now holds user ids: no item has text
+    assert "No interacted item has text" in texts(at.error)
+    loads = []
+    monkeypatch.setattr(uploads.DatasetSource, "load", lambda self: loads.append(1))
+    at.run()  # a rerun with the same files and columns: the remembered check, no second load
+    assert loads == [] and "No interacted item has text" in texts(at.error)
 
 
 def test_a_good_upload_becomes_the_session_dataset_and_its_notices_are_shown():
@@ -199,9 +229,8 @@ def test_a_bad_new_field_name_is_a_clear_error_and_the_previous_dataset_stays(ne
     at.file_uploader(key="upload_interactions").set_value(("ratings.csv", GOOD_INTERACTIONS, "text/csv"))
     at.file_uploader(key="upload_items").set_value(("items.csv", RENAMABLE_ITEMS, "text/csv"))
     at.run()
-    at.text_input(key="rename_movie_title").set_value(new_name).run()
-    at.button(key="load_dataset").click().run()
-    assert not at.exception
+    at.text_input(key="rename_movie_title").set_value(new_name).run()  # reported before any "Load dataset"
+    assert not at.exception and at.button(key="load_dataset").proto.disabled
     assert len(at.error) == 1 and problem in texts(at.error) and "movie_title" in texts(at.error)
     assert at.session_state["dataset"] is before
 

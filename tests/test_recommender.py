@@ -101,3 +101,37 @@ def test_two_stage_scoring_on_large_catalogues_matches_full_scores(tiny_model, m
         assert r.score == pytest.approx(float(full[tiny_model.item_position(r.item_id)]), abs=1e-5)
     seen = set(tiny_model.catalog.histories[user].tolist())
     assert not seen & {tiny_model.item_position(r.item_id) for r in recs}
+
+
+PEAK_RSS = """
+import resource, sys
+from recsys_core import RecsysError, artifacts
+try:
+    artifacts.load(sys.argv[1])
+    print("loaded", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+except RecsysError as exc:
+    print("refused", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+@pytest.mark.parametrize("sizes", [{"n_items": 10_000_000}, {"dim": 16384, "hidden": 16384}, {"n_items": 10**12}])
+def test_a_config_claiming_huge_sizes_is_refused_before_anything_that_size_is_allocated(tiny_model, tmp_path, sizes):
+    """Issue 19: a config.json claiming 10M items made loading allocate ~3 GB for ~19 s before refusing it."""
+    import subprocess
+    import sys
+
+    normal = artifacts.save(tiny_model, tmp_path / "normal")
+    crafted = artifacts.save(tiny_model, tmp_path / "crafted")
+    config = json.loads((crafted / "config.json").read_text())
+    config["model"].update(sizes)
+    (crafted / "config.json").write_text(json.dumps(config))
+
+    def peak(path):  # a process of its own, so the peak is this load's (ru_maxrss is in KiB on Linux)
+        out = subprocess.run([sys.executable, "-c", PEAK_RSS, str(path)], capture_output=True, text=True, check=True)
+        verdict, kib = out.stdout.split()
+        return verdict, int(kib)
+
+    normal_verdict, normal_kib = peak(normal)
+    crafted_verdict, crafted_kib = peak(crafted)
+    assert (normal_verdict, crafted_verdict) == ("loaded", "refused")
+    assert crafted_kib < 2 * normal_kib, (crafted_kib, normal_kib)

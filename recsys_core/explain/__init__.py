@@ -16,13 +16,14 @@ Layers, each importing only those below it:
     state_cache → state                          ``PairState``, its key, stages 1–2, the cache
     methods                                      token-ranking methods (read a ``PairState``)
     core                                         add_faithfulness, compose, explain_pair
-    whatif, html, batch, global_importance,      built on explanations (or, field ablation, on
-    field_ablation, cli                          evaluation alone)
+    whatif, counterfactual, html, batch,         built on explanations (or, field ablation, on
+    global_importance, field_ablation, cli       evaluation alone; counterfactual on history alone)
 
 See ``types`` for the result schema and ``docs/explanations.md`` for the methods.
 """
 from ..progress import Progress
 from .core import add_faithfulness, compose, explain_pair
+from .counterfactual import Counterfactual, counterfactual
 from .field_ablation import FieldAblation, field_ablation
 from .global_importance import IMPORTANCE_CONFIG, Bucket, GlobalImportance, WordWeight, global_importance
 from .html import explanation_html
@@ -55,6 +56,7 @@ __all__ = [
     "TOKEN_METHODS",
     "Bucket",
     "Contrast",
+    "Counterfactual",
     "DeletionCurve",
     "ExplainConfig",
     "Explanation",
@@ -77,6 +79,7 @@ __all__ = [
     "clear_cache",
     "compose",
     "contrast_pair",
+    "counterfactual",
     "explain_pair",
     "explanation_html",
     "field_ablation",

@@ -10,6 +10,7 @@ from .. import durable
 from ..errors import RecsysError
 from ..recommender import Recommender, UserContext
 from .core import explain_pair
+from .counterfactual import Counterfactual, counterfactual
 from .html import explanation_html
 from .pair import item_title
 from .types import ExplainConfig
@@ -25,13 +26,23 @@ def _write(path: Path, text: str) -> None:
 def run_explain(args: Namespace, recommender: Recommender, ctx: UserContext | None = None) -> int:
     """Explain ``args.user`` × ``args.item``; ``ctx`` is the user side of a user the model never saw."""
     config = ExplainConfig(method=args.method, n_steps=args.steps, baseline=args.baseline)
-    exp = explain_pair(recommender, args.user, args.item, config, ctx=ctx, progress=lambda _fraction, s: print(f"· {s}", file=sys.stderr))
+    say = lambda _fraction, s: print(f"· {s}", file=sys.stderr)  # noqa: E731
+    exp = explain_pair(recommender, args.user, args.item, config, ctx=ctx, progress=say)
+    change: Counterfactual | None = None
+    if getattr(args, "counterfactual", False):
+        user = ctx if ctx is not None else recommender.context(args.user)
+        change = counterfactual(recommender, user, recommender.item_position(args.item), args.k, progress=say)
     detail = "full" if getattr(args, "full_attention", False) else "summary"
-    _write(Path(args.out), json.dumps(exp.to_dict(attention=detail), indent=1))
+    data = exp.to_dict(attention=detail)
+    if change is not None:
+        data["counterfactual"] = change.to_dict()
+    _write(Path(args.out), json.dumps(data, indent=1))
     if args.html:
         title = item_title(recommender, recommender.item_position(args.item))
-        _write(Path(args.html), explanation_html(exp, title))
+        _write(Path(args.html), explanation_html(exp, title, change))
     print(exp.reason)
+    if change is not None:
+        print(change.summary())
     for w in exp.warnings:
         print(f"warning: {w}", file=sys.stderr)
     print(

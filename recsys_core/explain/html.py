@@ -5,6 +5,7 @@ import html
 
 import numpy as np
 
+from .counterfactual import Counterfactual
 from .rollup import merge_words
 from .types import Explanation
 
@@ -69,8 +70,20 @@ def _heatmap(matrix: np.ndarray, labels: list[str]) -> str:
     )
 
 
-def explanation_html(exp: Explanation, item_title: str = "") -> str:
-    """The explanation as one HTML page: reason, scores, coloured tokens, fields, history, heatmap."""
+def _counterfactual_html(change: Counterfactual | None) -> str:
+    if change is None:
+        return ""
+    rows = "".join(
+        f"<tr><td>{html.escape(r.title)}</td><td>{html.escape(r.item_id)}</td><td>{html.escape(r.rating_label or '')}</td></tr>"
+        for r in change.removed
+    )
+    table = f"<table><tr><th>removed item</th><th>id</th><th>rating</th></tr>{rows}</table>" if rows else ""
+    return f"<h2>Smallest change to the history (top {change.k})</h2><p>{html.escape(change.summary())}</p>{table}"
+
+
+def explanation_html(exp: Explanation, item_title: str = "", counterfactual: Counterfactual | None = None) -> str:
+    """The explanation as one HTML page: reason, scores, coloured tokens, fields, history, heatmap, and the
+    smallest history change that moves the item across the top-k boundary when it was searched."""
     scale = max((abs(t.attribution) for t in exp.tokens), default=1.0)
     item_tokens = [t for t in exp.tokens if t.text_index == 0]
     user_texts: dict[int, list] = {}
@@ -133,6 +146,7 @@ table {{ border-collapse: collapse; }} td, th {{ padding: 2px 10px; border-botto
 <h2>User side</h2>{user_blocks}
 <h2>Fields</h2><table><tr><th>field</th><th>attribution</th></tr>{field_rows}</table>
 <h2>History items</h2><table><tr><th>item</th><th>attribution</th><th>model attention</th></tr>{hist_rows}</table>
+{_counterfactual_html(counterfactual)}
 {heat}
 <h2>Faithfulness (deletion)</h2><table><tr><th>method</th><th>mean score drop (higher: found what the score rests on; compare with random)</th><th>comprehensiveness (higher is better)</th><th>sufficiency (lower is better)</th></tr>{curves}</table>
 </body></html>

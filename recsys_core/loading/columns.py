@@ -57,6 +57,16 @@ def required_ids(values: pd.Series, column: str, label: str, what: str) -> pd.Se
     return ids
 
 
+def ids_in(ids: pd.Series, known: pd.Series) -> pd.Series:
+    """``ids.isin(known)`` for id columns, at C speed.
+
+    pandas 3 walks the *known* values of an Arrow-backed string column one Python object at a time:
+    three such calls were 3.7 s of a 3.8 s load of 100k interactions.  Handing it the distinct known
+    ids as a plain object array first gives the same answer in milliseconds.
+    """
+    return ids.isin(pd.unique(known.to_numpy(dtype=object)))
+
+
 def ids_as_text(values: pd.Series) -> pd.Series:
     """Ids as stripped strings; blanks become missing and 7.0 becomes "7".
 

@@ -18,7 +18,6 @@ from .entities import (
     check_renames,
     note_items_without_interactions,
     note_profile_coverage,
-    present_in,
     resolve_item_fields,
     resolve_user_fields,
     with_renames,
@@ -29,6 +28,7 @@ from .interactions import (
     drop_duplicate_interactions,
     note_single_interaction_users,
 )
+from .columns import ids_in
 from .messages import cap
 from .tables import DEFAULT_MAX_BYTES, TableInput, load_table
 
@@ -117,7 +117,7 @@ def load_dataset(
             user_table, user_fields = with_renames(user_table, user_fields, renames)
     chosen_item_fields = resolve_item_fields(item_table, item_fields, items_label)
     item_table = add_items_without_metadata(item_table, inter, items_label, notices)
-    check_item_text(item_table[present_in(item_table[ITEM], inter[ITEM])], chosen_item_fields, items_label, notices)
+    check_item_text(item_table[ids_in(item_table[ITEM], inter[ITEM])], chosen_item_fields, items_label, notices)
     note_items_without_interactions(item_table, inter, notices)
 
     if user_table is not None:

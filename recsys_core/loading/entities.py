@@ -11,13 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from recsys_core.errors import DataValidationError
 from recsys_core.schema import ITEM, USER, Notice
 
-from .columns import require_column, required_ids
+from .columns import ids_in, require_column, required_ids
 from .messages import MAX_EXAMPLES, agree, cap, column_list, counted, did_you_mean
 
 def describe_fields(table: pd.DataFrame, id_col: str = ITEM) -> list[str]:
@@ -197,21 +195,11 @@ def _reject_unknown_fields(fields: list[str], available: list[str], label: str, 
         )
 
 
-def present_in(values: pd.Series, pool: pd.Series) -> pd.Series:
-    """``values.isin(pool)`` for id columns, by Arrow's hash lookup: pandas 3's ``isin`` on string columns turns
-    every value of ``pool`` into a Python object first (8 s for a 100k-row pool, most of a 100k upload's load)."""
-    try:
-        found = pc.is_in(pa.array(values, from_pandas=True), value_set=pa.array(pool, from_pandas=True))
-    except (pa.ArrowException, TypeError):  # columns of two types (never equal) or an unusual dtype: pandas decides
-        return values.isin(pool)
-    return pd.Series(found.to_numpy(zero_copy_only=False), index=values.index)
-
-
 def add_items_without_metadata(
     items: pd.DataFrame, inter: pd.DataFrame, label: str, notices: list[Notice]
 ) -> pd.DataFrame:
     """Add interacted items missing from the items table, so the catalogue is complete."""
-    unknown = ~present_in(inter[ITEM], items[ITEM])
+    unknown = ~ids_in(inter[ITEM], items[ITEM])
     if not unknown.any():
         return items
     new_ids = pd.unique(inter.loc[unknown, ITEM])
@@ -267,7 +255,7 @@ def check_item_text(items: pd.DataFrame, fields: list[str], label: str, notices:
 
 
 def note_items_without_interactions(items: pd.DataFrame, inter: pd.DataFrame, notices: list[Notice]) -> None:
-    n_cold = int((~present_in(items[ITEM], inter[ITEM])).sum())
+    n_cold = int((~ids_in(items[ITEM], inter[ITEM])).sum())
     if n_cold:
         notices.append(
             Notice(
@@ -282,7 +270,7 @@ def note_items_without_interactions(items: pd.DataFrame, inter: pd.DataFrame, no
 def note_profile_coverage(
     users: pd.DataFrame, inter: pd.DataFrame, label: str, notices: list[Notice]
 ) -> None:
-    n_idle = int((~present_in(users[USER], inter[USER])).sum())
+    n_idle = int((~ids_in(users[USER], inter[USER])).sum())
     if n_idle:
         notices.append(
             Notice(
@@ -292,7 +280,7 @@ def note_profile_coverage(
                 n_idle,
             )
         )
-    no_profile = ~present_in(inter[USER], users[USER])
+    no_profile = ~ids_in(inter[USER], users[USER])
     n_rows = int(no_profile.sum())
     if n_rows:
         n_people = int(inter.loc[no_profile, USER].nunique())
