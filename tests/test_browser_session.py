@@ -144,7 +144,7 @@ def test_a_reload_brings_back_the_uploaded_dataset_and_the_trained_model(server,
     go(page, "Feature importance")
     assert (page.get_by_text("pairs; mean convergence delta").inner_text(), page.evaluate(CHART_DATA)) == importance
     assert page.get_by_role("button", name="Compute attribution shares").is_enabled()
-    sliders = [page.get_by_role("slider", name=name).get_attribute("aria-valuenow")
+    sliders = [page.get_by_test_id("stSlider").filter(has_text=name).get_by_test_id("stSliderThumbValue").inner_text()
                for name in ("Users in the sample", "Top-K items per user", "Validation users")]
     assert sliders == ["3", "1", "50"], sliders  # the settings the shown results were made with
     shoot(page, "10_session_importance_after_reload")
