@@ -12,9 +12,14 @@ time per pair and the time left, next to a Cancel button.  A click on Cancel
 callback cancels the job, which stops at its next checkpoint (within one
 text's worth of work).  Any other rerun leaves the job running and the next
 run goes on waiting for it, so changing a slider never throws work away.
+
+A finished result is also kept for a reload (``keep``: ``dashboard.state.keep_result``, with the model's
+fingerprint and the run's settings); a reload brings the latest of each kind back under that fingerprint, so
+it is shown only for the model that made it.
 """
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,20 +28,59 @@ from typing import Any
 import streamlit as st
 
 from recsys_core import Recommender
-from recsys_core.explain import field_ablation, global_importance
+from recsys_core.explain import FieldAblation, GlobalImportance, field_ablation, global_importance
 from recsys_core.progress import Cancelled, Checkpoint, Progress
 
+from . import state
 from .executor import ON_REQUEST, Job, executor
 from .explanations import session_id
 from .safe_text import plain
 
+log = logging.getLogger(__name__)
+
 POLL_SECONDS = 0.25
 RESULTS, RUNS = "importance", "importance_runs"  # session keys (tests fill them to set a page up)
+KEPT = {"ig": "importance_shares", "ablation": "importance_ablation"}  # kind → its kept result (state.keep_result)
+READERS: dict[str, Callable[[dict], Any]] = {"ig": GlobalImportance.from_dict, "ablation": FieldAblation.from_dict}
 
 
 def results() -> dict[tuple[str, str], Any]:
-    """This session's computed results: (model fingerprint, kind) → GlobalImportance or FieldAblation."""
-    return st.session_state.setdefault(RESULTS, {})
+    """This session's computed results: (model fingerprint, kind) → GlobalImportance or FieldAblation
+    (on a session's first call, those a reload brought back)."""
+    if RESULTS not in st.session_state:
+        st.session_state[RESULTS] = _restored()
+    return st.session_state[RESULTS]
+
+
+# The page's sliders a kept result's settings are put back into (pages/6_Feature_importance.py's keys), with
+# each slider's range and step: a value outside them would be the page's error, so it is left out.
+SLIDERS = {"n_users": ("fi_users", 3, 100, 1), "k": ("fi_k", 1, 10, 1), "max_users": ("fi_ablation_users", 50, 1000, 50)}
+
+
+def _restored() -> dict[tuple[str, str], Any]:
+    """The results a reload brought back, keyed by the model that made them; their settings go back into the
+    page's sliders, so the page shows the inputs each result was made from."""
+    out, current = {}, state.model().model_fingerprint
+    for kind, name in KEPT.items():
+        kept = state.kept_result(name)
+        if kept is None:
+            continue
+        try:
+            out[(str(kept.inputs["model"]), kind)] = READERS[kind](kept.value)
+        except Exception as exc:  # a damaged entry is absent, never the page's end
+            log.warning("kept %s result unreadable: %s", name, exc)
+            continue
+        for setting, value in kept.inputs.items() if kept.inputs["model"] == current else ():
+            key, low, high, step = SLIDERS.get(setting, (None, 0, 0, 1))
+            if key is not None and type(value) is int and low <= value <= high and (value - low) % step == 0:
+                st.session_state.setdefault(key, value)
+    return out
+
+
+def keep(run: ImportanceRun) -> None:
+    """A finished run's result becomes the session's result for its model and kind, kept for a reload."""
+    results()[(run.model, run.kind)] = run.job.result
+    state.keep_result(KEPT[run.kind], {"model": run.model, **run.settings}, run.job.result.to_dict())
 
 
 def runs() -> dict[tuple[str, str], ImportanceRun]:
@@ -50,6 +94,7 @@ class ImportanceRun:
     kind: str  # "ig" | "ablation"
     model: str  # fingerprint of the model it runs on
     job: Job
+    settings: dict = field(default_factory=dict)  # what it was asked for (n_users, k / max_users), kept with it
     fraction: float = 0.0  # last progress the computation reported (kept after a cancel)
     message: str = "waiting for the explanation worker"
     started: float = field(default_factory=time.time)
@@ -65,16 +110,17 @@ def start_shares(rec: Recommender, n_users: int, k: int) -> ImportanceRun:
     With ``global_importance``'s own default settings (16 steps, carrying texts only): the ones its
     measured pace and field shares were checked with."""
     return start("ig", rec.model_fingerprint, lambda progress, cancel: global_importance(
-        rec, n_users=n_users, k=k, progress=progress, cancel=cancel))
+        rec, n_users=n_users, k=k, progress=progress, cancel=cancel), {"n_users": n_users, "k": k})
 
 
 def start_ablation(rec: Recommender, max_users: int) -> ImportanceRun:
     """Each field's worth in validation NDCG@10 (on up to ``max_users`` users), queued as this session's run."""
     return start("ablation", rec.model_fingerprint, lambda progress, cancel: field_ablation(
-        rec, max_users=max_users, progress=progress, cancel=cancel))
+        rec, max_users=max_users, progress=progress, cancel=cancel), {"max_users": max_users})
 
 
-def start(kind: str, model: str, work: Callable[[Progress, Checkpoint], Any]) -> ImportanceRun:
+def start(kind: str, model: str, work: Callable[[Progress, Checkpoint], Any],
+          settings: dict | None = None) -> ImportanceRun:
     """Queue ``work(progress, cancel)`` on the explanation worker; the run remembers its last progress."""
     holder: dict[str, ImportanceRun] = {}
 
@@ -86,7 +132,7 @@ def start(kind: str, model: str, work: Callable[[Progress, Checkpoint], Any]) ->
         return work(progress, job.checkpoint)
 
     job = executor().submit(run, ON_REQUEST, ("importance", kind, model, session_id(), time.time_ns()), session_id())
-    holder["run"] = ImportanceRun(kind, model, job)
+    holder["run"] = ImportanceRun(kind, model, job, dict(settings or {}))
     return holder["run"]
 
 
@@ -113,4 +159,5 @@ def cancelled_message(run: ImportanceRun, what: str) -> str:
             f"{what} from part of the sample are not the result you asked for.")
 
 
-__all__ = ["ImportanceRun", "cancelled_message", "follow", "results", "runs", "start", "start_ablation", "start_shares"]
+__all__ = ["ImportanceRun", "cancelled_message", "follow", "keep", "results", "runs", "start", "start_ablation",
+           "start_shares"]

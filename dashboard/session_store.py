@@ -8,6 +8,8 @@ malformed id is never turned into a path.
 Layout of one session (``ROOT/<id>/``)::
 
     session.json            what to restore: the dataset entry and the model entry (either may be null)
+    results.json            computed results (feature importance, the Explain pair, the last training…),
+                            each as plain JSON with the inputs that made them (``save_result``)
     data-<pid>-<token>/     the uploaded files' bytes, exactly as uploaded (interactions, items, users)
     draft-<pid>-<token>/    an unsaved trained model, written by recsys_core.artifacts.save (safetensors)
 
@@ -20,6 +22,8 @@ Crash safety, with the primitives of ``recsys_core.durable``: new files go into 
 name no entry points at yet (``durable.write_folder``, or ``artifacts.save`` for a draft), and only
 then does ``session.json`` change (``durable.write_file``: temporary, fsync, atomic rename).
 ``kill -9`` at any instant therefore leaves ``session.json`` pointing at complete files, old or new.
+``results.json`` is small and replaced whole the same way (``durable.write_file``); one of its entries
+that cannot be read is absent, the others come back.
 The session's next write removes entries no record points at and the temporaries ``durable`` names
 (only those of this process or of dead ones; ``durable`` says which process wrote a leftover).
 
@@ -62,6 +66,8 @@ PRUNE_EVERY_SECONDS = 600.0
 FORMAT = "recsys-dashboard.session"
 VERSION = 1
 MANIFEST = "session.json"
+RESULTS = "results.json"
+RESULTS_FORMAT = "recsys-dashboard.session-results"
 ROLES = ("interactions", "items", "users")
 _ID = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32): 32 random bytes, base64url without padding
 _ENTRY = re.compile(r"(?P<kind>data|draft)-(?P<pid>\d+)-[A-Za-z0-9_-]{16}")  # a folder a record may point at
@@ -154,6 +160,15 @@ class RestoredModel:
     draft: Recommender | None = None
 
 
+@dataclass(frozen=True)
+class KeptResult:
+    """A computed result kept for a reload: ``value`` (its type's ``to_dict``) and the ``inputs`` that made it
+    (model fingerprint, settings…), both plain JSON objects; the reader decides whether they still match."""
+
+    inputs: dict
+    value: dict
+
+
 @dataclass
 class Restored:
     """What ``SessionStore.restore`` found.
@@ -168,6 +183,7 @@ class Restored:
     dataset_label: str = ""
     model: RestoredModel | None = None
     problems: list[str] = field(default_factory=list)
+    results: dict[str, KeptResult] = field(default_factory=dict)  # kind → kept result (unreadable ones left out)
 
 
 class SessionTooLarge(RecsysError):
@@ -286,6 +302,7 @@ class SessionStore:
             restored = Restored("restored")
             self._restore_dataset(folder, manifest.get("dataset"), restored)
             self._restore_model(folder, manifest.get("model"), restored)
+            restored.results = {kind: KeptResult(e["inputs"], e["value"]) for kind, e in self._results(folder).items()}
             if restored.dataset is None and restored.model is None:
                 restored.status = "damaged" if restored.problems else "empty"
             self._touch(folder)
@@ -353,7 +370,60 @@ class SessionStore:
             log.exception("a kept draft model failed to load")
             restored.problems.append("its unsaved model is missing or damaged")
 
+    def _results(self, folder: Path) -> dict[str, dict]:
+        """results.json's well-formed entries (kind → {"inputs", "value"}); a damaged file or entry is absent."""
+        try:
+            data = json.loads((folder / RESULTS).read_bytes().decode("utf-8"))
+            if not isinstance(data, dict) or data.get("format") != RESULTS_FORMAT or data.get("version") != VERSION:
+                raise ValueError("not a results record of this version")
+            entries = data["results"]
+            if not isinstance(entries, dict):
+                raise ValueError("results is not an object")
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("session results unreadable: %s", exc)
+            return {}
+        return {kind: e for kind, e in entries.items()
+                if isinstance(e, dict) and isinstance(e.get("inputs"), dict) and isinstance(e.get("value"), dict)}
+
     # -- writing ----------------------------------------------------------------------------------
+    def save_result(self, sid: str, kind: str, inputs: Mapping | None = None, value: Mapping | None = None) -> None:
+        """Keep ``value`` (plain JSON: a result's ``to_dict``) as the session's ``kind`` result, made from ``inputs``;
+        ``value=None`` forgets it.  The other kinds are left as they are.
+
+        Raises SessionTooLarge (this kind is then forgotten, so a reload never shows an older one), ValueError
+        (not JSON: nothing changes) and OSError (the previous results stay as they were).
+        """
+        self.prune_now_and_then()
+        with _lock_for(self.root, sid):
+            expired = self._expired(self._dir(sid))
+            folder, manifest = self._open_for_write(sid)
+            if expired or not (folder / MANIFEST).is_file():
+                self._commit(folder, manifest)  # a session that keeps only results is a session too
+            results = {} if expired else self._results(folder)
+            if value is None:
+                results.pop(kind, None)
+            else:
+                results[kind] = {"inputs": dict(inputs or {}), "value": dict(value)}
+            data = self._results_bytes(results)
+            kept = [folder / e["dir"] for e in (manifest.get("dataset"), manifest.get("model")) if e and "dir" in e]
+            too_large = value is not None and len(data) + sum(_size(p) for p in kept) > self.max_bytes
+            if too_large:
+                del results[kind]
+                data = self._results_bytes(results)
+            durable.write_file(folder / RESULTS, data)
+            _step("results written")
+            self._collect(folder, manifest)  # dead writers' temporaries
+            if too_large:
+                raise SessionTooLarge(f"This result is more than a session keeps ({self.max_bytes / 2**20:,.0f} MB "
+                                      "with the data and model): it is lost when you close or reload the page.")
+
+    @staticmethod
+    def _results_bytes(results: dict) -> bytes:
+        # NaN is allowed: a result may hold one (e.g. an undefined mean), and only this module reads the file.
+        return json.dumps({"format": RESULTS_FORMAT, "version": VERSION, "results": results}).encode("utf-8")
+
     def save_dataset(self, sid: str, source: DatasetSource | None, label: str = "") -> None:
         """Keep ``source`` as the session's dataset (None: the demo data, nothing to keep).
 

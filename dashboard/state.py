@@ -17,6 +17,9 @@ Keys (other pages may read them; write them only through these functions):
     model_is_draft              True for an unsaved model brought back by a reload (see model_is_draft())
     train_job                   the session's TrainingJob (dashboard.training)
     explain_target              an ExplainTarget set by the Recommendations page
+    _kept_results               kind → KeptResult: computed results kept for a reload with the inputs that
+                                made them (``keep_result``; read back by their owners: ``importance_jobs``,
+                                ``last_training``, ``keep_explain_pair``)
 """
 from __future__ import annotations
 
@@ -32,8 +35,9 @@ from recsys_core import Dataset, Recommender, RecsysError, data_fingerprint
 
 from . import resources
 from .safe_text import plain
-from .session_store import DatasetSource, Restored, SessionStore, SessionTooLarge, UploadedFile, new_id, valid_id
-from .training import TrainingJob
+from .session_store import (DatasetSource, KeptResult, Restored, SessionStore, SessionTooLarge, UploadedFile, new_id,
+                            valid_id)
+from .training import TrainingJob, TrainingSummary
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,13 @@ UNSAVED = " (unsaved)"
 DRAFT = " (unsaved draft)"
 SESSION_PARAM = "session"  # the URL query parameter that holds the session id
 TOUCH_EVERY_SECONDS = 3600  # a session in use keeps its files: its expiry restarts at most hourly
+RESULTS_KEY = "_kept_results"
+TRAINING = "training"  # kinds of kept results (``keep_result``) this module reads itself
+EXPLAIN_PAIR = "explain_pair"
+# The Explain page's widgets that a reload sets back (keys of pages/4_Explain.py) → the kept value's field.
+EXPLAIN_WIDGETS = {"explain_user": "user", "explain_any_item": "any_item", "explain_item": "item",
+                   "explain_steps": "steps", "explain_baseline": "baseline", "explain_merge": "merge"}
+EXPLAIN_BASELINES = ("pad", "mask", "empty")
 
 
 @dataclass(frozen=True)
@@ -75,6 +86,10 @@ def ensure_defaults() -> None:
         st.session_state["adopted_job"] = job.started_at
         _adopted(job)
         use_model(job.result, f"trained at {time.strftime('%H:%M', time.localtime(job.finished_at))}{UNSAVED}")
+        keep_result(TRAINING, {"model": job.result.model_fingerprint},
+                    TrainingSummary.of(job.result, job.finished_at).to_dict())
+    if st.session_state.pop("_restore_explain_pair", False):  # the first run after a reload, its model now set
+        _restore_explain_pair()
     _keep_session_alive()
 
 
@@ -124,6 +139,22 @@ def _adopted(job: TrainingJob) -> None:
             del _JOBS[sid]
 
 
+def last_training() -> TrainingSummary | None:
+    """The session's last successful training: its job's, or the summary a reload brought back (its ``model`` is
+    the trained model's fingerprint: compare it with ``model().model_fingerprint`` before calling it current)."""
+    job = training_job()
+    if job is not None and job.succeeded:
+        return TrainingSummary.of(job.result, job.finished_at)
+    kept = kept_result(TRAINING)
+    if kept is None:
+        return None
+    try:
+        return TrainingSummary.from_dict(kept.value)
+    except Exception as exc:  # a damaged entry is absent, never the page's end
+        log.warning("kept training summary unreadable: %s", exc)
+        return None
+
+
 def dataset() -> Dataset:
     ensure_defaults()
     return st.session_state["dataset"]
@@ -140,7 +171,8 @@ def use_dataset(data: Dataset, label: str, source: DatasetSource | None = None) 
     """
     _set_dataset(data, label)
     if source is not None or _session_id(create=False):
-        _persist(lambda store, sid: store.save_dataset(sid, source, label), "dataset")
+        _persist(lambda store, sid: store.save_dataset(sid, source, label), "dataset",
+                 lambda store, sid: store.save_dataset(sid, None))
 
 
 def upload_source(interactions, items, users=None, **options) -> DatasetSource:
@@ -168,11 +200,12 @@ def use_model(rec: Recommender, label: str, saved_as: str | None = None) -> None
     """Make ``rec`` the session's model.  ``saved_as``: its name in the shared registry (a reload loads it
     from there); any other model is kept in the session's folder as a draft until the session expires."""
     _set_model(rec, label)
+    forget = lambda store, sid: store.save_model(sid, "")  # noqa: E731
     if saved_as is not None:
-        _persist(lambda store, sid: store.save_model(sid, label, saved_name=saved_as), "model")
+        _persist(lambda store, sid: store.save_model(sid, label, saved_name=saved_as), "model", forget)
     else:
         with st.spinner("Keeping this model for a reload…"):
-            _persist(lambda store, sid: store.save_model(sid, label.removesuffix(UNSAVED), draft=rec), "model")
+            _persist(lambda store, sid: store.save_model(sid, label.removesuffix(UNSAVED), draft=rec), "model", forget)
 
 
 def _set_model(rec: Recommender, label: str, draft: bool = False) -> None:
@@ -209,8 +242,60 @@ def _session_id(create: bool) -> str | None:
     return sid
 
 
-def _persist(write, what: str) -> None:
-    """Run ``write(store, sid)``; a failure costs only the reload, never the session (a notice says so)."""
+def kept_result(kind: str) -> KeptResult | None:
+    """The session's kept ``kind`` result (plain JSON with its inputs), from this session or a reload."""
+    return st.session_state.get(RESULTS_KEY, {}).get(kind)
+
+
+def keep_result(kind: str, inputs: dict, value: dict | None) -> None:
+    """Keep ``value`` (a result's ``to_dict``) made from ``inputs`` as the session's ``kind`` result, here and
+    on the server for a reload (None forgets it).  The inputs must let its reader tell a stale result: the
+    model's fingerprint at least."""
+    kept = st.session_state.setdefault(RESULTS_KEY, {})
+    if value is None:
+        kept.pop(kind, None)
+    else:
+        kept[kind] = KeptResult(dict(inputs), dict(value))
+    _persist(lambda store, sid: store.save_result(sid, kind, inputs, value), "result",
+             lambda store, sid: store.save_result(sid, kind, None))
+
+
+def keep_explain_pair(rec: Recommender, user_id: str | None, item_id: str, any_item: bool, steps: int,
+                      baseline: str, merge: bool) -> None:
+    """The Explain page's pair and settings, kept for a reload (written only when they change; a new user
+    from the Recommendations page is not kept)."""
+    if user_id is None:
+        return
+    inputs = {"model": rec.model_fingerprint}
+    value = {"user": user_id, "item": item_id, "any_item": bool(any_item), "steps": int(steps),
+             "baseline": baseline, "merge": bool(merge)}
+    kept = kept_result(EXPLAIN_PAIR)
+    if kept is None or kept.inputs != inputs or kept.value != value:
+        keep_result(EXPLAIN_PAIR, inputs, value)
+
+
+def _restore_explain_pair() -> None:
+    """Set the Explain page's widgets to the kept pair, if it was chosen on this very model and still makes sense."""
+    kept, rec = kept_result(EXPLAIN_PAIR), st.session_state["model"]
+    if kept is None or kept.inputs.get("model") != rec.model_fingerprint:
+        return  # chosen on another model: its pair may not exist, and its explanation would not be this model's
+    value = kept.value
+    try:  # a widget given a value of the wrong type would be the page's error: such an entry is absent
+        widgets = {key: value[name] for key, name in EXPLAIN_WIDGETS.items()}
+        fits = (isinstance(value["user"], str) and value["user"] in rec.catalog.histories
+                and isinstance(value["item"], str) and value["item"] in rec.catalog.item_index
+                and type(value["steps"]) is int and 4 <= value["steps"] <= 128
+                and value["baseline"] in EXPLAIN_BASELINES
+                and isinstance(value["any_item"], bool) and isinstance(value["merge"], bool))
+    except (KeyError, TypeError):
+        fits = False
+    if fits:
+        st.session_state.update(widgets)
+
+
+def _persist(write, what: str, forget) -> None:
+    """Run ``write(store, sid)``; a failure costs only the reload, never the session (a notice says so), and
+    ``forget(store, sid)`` makes sure a reload does not bring back an older one in its place."""
     sid = _session_id(create=True)
     if sid is None:
         return  # keeping sessions is turned off (RECSYS_SESSION_DAYS=0)
@@ -222,10 +307,7 @@ def _persist(write, what: str) -> None:
     except Exception as exc:  # OSError (disk full, permissions) or anything else: keeping is best effort
         log.warning("could not keep the session's %s: %s", what, exc, exc_info=not isinstance(exc, OSError))
         try:  # a reload must not bring back an older upload or model in its place: forget the entry if we can
-            if what == "dataset":
-                _store().save_dataset(sid, None)
-            else:
-                _store().save_model(sid, "")
+            forget(_store(), sid)
         except Exception:
             log.warning("could not clear the session's %s either", what)
         _notice("warning", f"This {what} could not be kept on the server ({exc}): it works until you close or "
@@ -271,6 +353,8 @@ def _attach() -> None:
         return
     st.session_state["_session_id"] = sid
     st.session_state["_session_touched"] = time.time()
+    st.session_state[RESULTS_KEY] = dict(restored.results)
+    st.session_state["_restore_explain_pair"] = EXPLAIN_PAIR in restored.results
     if job is not None:
         st.session_state["train_job"] = job  # the Train page shows its progress; ensure_defaults adopts its model
     if restored.dataset is not None:

@@ -16,9 +16,42 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from recsys_core import FIT_STAGES, Cancelled, Dataset, EpochLog, FitOptions, Recommender, RecsysError, fit
+from recsys_core import (FIT_STAGES, Cancelled, Dataset, EpochLog, EvaluationReport, FitOptions, Recommender,
+                         RecsysError, TrainingRecord, fit)
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainingSummary:
+    """What the Train page shows of the last training (record, curve, metrics), kept for a reload without the
+    model's weights: ``model`` is the trained model's fingerprint, so the page can tell whether it is still the
+    session's model."""
+
+    model: str
+    training: TrainingRecord
+    train_log: list[EpochLog]
+    report: EvaluationReport | None
+    max_history: int
+    finished_at: float
+
+    @classmethod
+    def of(cls, rec: Recommender, finished_at: float) -> TrainingSummary:
+        return cls(rec.model_fingerprint, rec.training, list(rec.train_log), rec.report, rec.max_history, finished_at)
+
+    def to_dict(self) -> dict:
+        return {"model": self.model, "training": self.training.to_dict(),
+                "train_log": [e.__dict__ for e in self.train_log],  # as artifacts writes train_log.json
+                "report": self.report.to_dict() if self.report else None,
+                "max_history": self.max_history, "finished_at": self.finished_at}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainingSummary:
+        """The summary ``to_dict`` wrote; KeyError/TypeError/ValueError/AttributeError when ``data`` is not one."""
+        report = data["report"]
+        return cls(str(data["model"]), TrainingRecord.from_dict(data["training"]),
+                   [EpochLog(**e) for e in data["train_log"]], EvaluationReport.from_dict(report) if report else None,
+                   int(data["max_history"]), float(data["finished_at"]))
 
 
 @dataclass

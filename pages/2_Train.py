@@ -140,31 +140,38 @@ if running:
     st.header("Training")
     live_progress(job)
     st.stop()
-if job is not None:
+last = state.last_training()  # this session's, or the one a reload brought back
+if job is not None and job.error:
     st.header("Last training")
-    if job.error:
-        page.error(job.error)
-    elif job.succeeded:
-        rec = job.result
-        st.success(f"Training finished ({plain(rec.training.stopped)}, best epoch {rec.training.best_epoch}, "
-                   f"{rec.training.train_seconds} s; it reads each user's latest {rec.max_history} history items). "
-                   "The other pages now use this model.",
-                   icon=":material/check_circle:")
-        advice = budget_advice(rec.training, rec.train_log)
-        if advice:  # the budget, not the data, ended training
-            st.warning(advice, icon=":material/timer:")
-        test = rec.report.slice("test")
-        st.dataframe(formatting.highlight_best(formatting.slice_table(test, rec.report.ks, ("NDCG", "Recall",
+    page.error(job.error)
+elif last is not None:
+    st.header("Last training")
+    current = last.model == state.model().model_fingerprint
+    now = ("The other pages now use this model." if current else
+           f"The session now uses another model (**{plain(state.model_label())}**): this is the last training's summary.")
+    (st.success if current else st.info)(
+        f"Training finished ({plain(last.training.stopped)}, best epoch {last.training.best_epoch}, "
+        f"{last.training.train_seconds} s; it reads each user's latest {last.max_history} history items). " + now,
+        icon=":material/check_circle:" if current else ":material/history:")
+    advice = budget_advice(last.training, last.train_log)
+    if advice:  # the budget, not the data, ended training
+        st.warning(advice, icon=":material/timer:")
+    test = last.report.slice("test") if last.report is not None else None
+    if test is not None:
+        st.dataframe(formatting.highlight_best(formatting.slice_table(test, last.report.ks, ("NDCG", "Recall",
                      "HitRate"))), width="stretch")
         st.caption(plain(formatting.lead_sentence(test)))
-        st.caption(f"Test slice, {test.n_cases:,} users. Protocol: {plain(rec.report.protocol)}")
-        note = formatting.reference_note(rec.report)
-        if note is not None and rec.report.text_reference.state == "trained":
+        st.caption(f"Test slice, {test.n_cases:,} users. Protocol: {plain(last.report.protocol)}")
+        note = formatting.reference_note(last.report)
+        if note is not None and last.report.text_reference.state == "trained":
             st.caption(plain(note))
         elif note is not None:  # turned off, or skipped by a stop: the slices cannot say whether text carries
             st.info(plain(note), icon=":material/info:")
-        page.chart(plots.training_curve(rec.train_log, rec.training.best_epoch or None))
-        save_form(rec)
+    page.chart(plots.training_curve(last.train_log, last.training.best_epoch or None))
+    if job is not None and job.succeeded:
+        save_form(job.result)
+    elif current:  # brought back by a reload: the session's model is the trained one
+        save_form(state.model())
 elif state.model_is_draft():  # trained before a reload: kept with the session only until it is saved
     st.header("Unsaved draft")
     st.info(f"**{plain(state.model_label())}** was trained before this page was reloaded and is kept only with "

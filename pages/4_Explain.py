@@ -58,6 +58,7 @@ with page.user_errors():
                                help="pad/mask: every token replaced; empty: field values blanked, field names kept.")
         merge = c.checkbox("Merge WordPieces into words", True, key="explain_merge")
     pair = PairExplanation(rec, user_id, item_id, ctx, steps, baseline, busy)
+    state.keep_explain_pair(rec, user_id, item_id, any_item, steps, baseline, merge)  # a reload comes back here
 
     with pair.results():  # a fresh area when the last run showed another pair or settings: nothing old stays
         if pair.status("first") == CANCELLED:

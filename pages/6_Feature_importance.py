@@ -28,7 +28,7 @@ def finished(kind: str, what: str):
     runs.pop((key, kind))
     if run.job.error is not None:
         raise run.job.error  # a RecsysError becomes its message (page.user_errors)
-    results[(key, kind)] = run.job.result
+    jobs.keep(run)  # this session's result for the model, kept for a reload
 
 
 page.setup("Feature importance")

@@ -1,8 +1,11 @@
-"""A browser reload keeps the analyst's work: the uploaded dataset and the trained (unsaved) model come back.
+"""A browser reload keeps the analyst's work: the uploaded dataset, the trained (unsaved) model and what was
+computed with it come back.
 
 Debian's chromium walks the dashboard: upload the tiny tables on the Data page, switch pages (the session
 id must stay in the address), reload, see the same dataset; start a long training, reload while it runs
-(the training is found again), stop it, reload, see the model back as an unsaved draft.  Screenshots: test-output/screenshots/10_session_*.png.
+(the training is found again), stop it; compute feature importance (smallest sample) and the field ablation,
+pick a pair on Explain that is not the first; reload, and see the same pair, the same importance charts and
+the training summary with the model back as an unsaved draft.  Screenshots: test-output/screenshots/10_session_*.png.
 """
 from __future__ import annotations
 
@@ -31,6 +34,17 @@ def session_in(url: str) -> str | None:
 
 def sidebar(page) -> str:
     return page.get_by_test_id("stSidebar").inner_text().replace("\u2060", "")  # plain()'s word joiners
+
+
+# Every chart's data, numbers to 4 digits (kept results have 6) and without plotly's base64 copy of arrays
+# ("bdata": its bytes differ in the 7th digit; the decoded numbers beside it are compared).
+CHART_DATA = """() => [...document.querySelectorAll('.js-plotly-plot')].map(p => JSON.stringify(p.data,
+    (key, value) => key === 'bdata' ? undefined : typeof value === 'number' ? Math.round(value * 1e4) / 1e4 : value))"""
+
+
+def chosen(page, label: str) -> str:
+    """The shown value of the select box labelled ``label``."""
+    return page.get_by_test_id("stSelectbox").filter(has=page.get_by_text(label, exact=True)).inner_text()
 
 
 def model_label(page) -> str:
@@ -96,14 +110,51 @@ def test_a_reload_brings_back_the_uploaded_dataset_and_the_trained_model(server,
     trained = model_label(page)
     assert trained.startswith("trained at") and trained.endswith("(unsaved)"), trained
     assert session_in(page.url) == sid
+    summary = page.get_by_text("Training finished").inner_text()
+
+    # Work a reload must keep: feature importance of the smallest sample, the field ablation, an Explain pair.
+    go(page, "Feature importance")
+    for slider in ("Users in the sample", "Top-K items per user", "Validation users"):
+        page.get_by_role("slider", name=slider).press("Home")
+        wait_idle(page)
+    page.get_by_role("button", name="Compute attribution shares").click()
+    page.get_by_text("pairs; mean convergence delta").wait_for(timeout=RUN_TIMEOUT_MS)
+    wait_idle(page)
+    page.get_by_role("button", name=re.compile("Run ablation")).click()
+    page.get_by_text("validation users; 95% intervals").wait_for(timeout=RUN_TIMEOUT_MS)
+    wait_idle(page)
+    importance = (page.get_by_text("pairs; mean convergence delta").inner_text(), page.evaluate(CHART_DATA))
+    assert len(importance[1]) == 3  # shares, words, the ablation (3 pairs fill no bucket chart)
+    go(page, "Explain")
+    for box in ("User", "One of the user's top-10 recommendations"):  # the second user, then their third item
+        page.get_by_test_id("stSelectbox").filter(has=page.get_by_text(box, exact=True)).locator("input").click()
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("Enter")
+        wait_idle(page)
+    pair = (chosen(page, "User"), chosen(page, "One of the user's top-10 recommendations"))
+    assert not pair[0].endswith("u00"), pair  # not the page's default pair
 
     page.reload(timeout=RUN_TIMEOUT_MS)
     wait_idle(page)
     page.get_by_text("Restored your session").wait_for(timeout=RUN_TIMEOUT_MS)
+    assert (chosen(page, "User"), chosen(page, "One of the user's top-10 recommendations")) == pair
+    assert not page.get_by_test_id("stException").count()
+    shoot(page, "10_session_explain_after_reload")
+    go(page, "Feature importance")
+    assert (page.get_by_text("pairs; mean convergence delta").inner_text(), page.evaluate(CHART_DATA)) == importance
+    assert page.get_by_role("button", name="Compute attribution shares").is_enabled()
+    sliders = [page.get_by_test_id("stSlider").filter(has_text=name).get_by_test_id("stSliderThumbValue").inner_text()
+               for name in ("Users in the sample", "Top-K items per user", "Validation users")]
+    assert sliders == ["3", "1", "50"], sliders  # the settings the shown results were made with
+    shoot(page, "10_session_importance_after_reload")
+    go(page, "Train")
     restored = model_label(page)
     assert restored == trained.removesuffix("(unsaved)") + "(unsaved draft)", restored
     assert "my_ratings.csv + my_items.csv" in sidebar(page)
-    assert page.get_by_role("heading", name="Unsaved draft").is_visible()  # the Train page offers to save it
+    assert page.get_by_role("heading", name="Last training").is_visible()  # its summary, curve and Save form
+    assert page.get_by_text("Training finished").inner_text() == summary
+    assert page.get_by_text("Save as").is_visible() and page.locator(".js-plotly-plot").count() == 1
     assert not page.get_by_test_id("stException").count()
     shoot(page, "10_session_model_after_reload")
 

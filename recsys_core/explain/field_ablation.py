@@ -64,6 +64,15 @@ class FieldAblation:
         verdicts = {name: self.verdict(name) for name in self.intervals}
         return jsonable({**asdict(self), "drop": self.drop, "verdict": verdicts})
 
+    @classmethod
+    def from_dict(cls, data: dict) -> FieldAblation:
+        """The result ``to_dict`` wrote (drops and verdicts are recomputed); KeyError/TypeError/ValueError when
+        ``data`` is not one."""
+        low_high = {FieldKey(k): (float(v[0]), float(v[1])) for k, v in data.get("intervals", {}).items()}
+        return cls(float(data["base_ndcg10"]), {FieldKey(k): float(v) for k, v in data["ablated_ndcg10"].items()},
+                   int(data["n_cases"]), low_high, int(data.get("n_bootstrap", BOOTSTRAP_SAMPLES)),
+                   int(data.get("seed", 0)))
+
 
 def validation_cases(recommender: Recommender, max_users: int = 500, seed: int = 0) -> list[EvalCase]:
     """Each user's second-last interaction given the earlier ones (the leave-last-out validation case).

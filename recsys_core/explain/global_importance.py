@@ -160,6 +160,28 @@ class GlobalImportance:
     def to_dict(self) -> dict:
         return jsonable({**asdict(self), "delta_flagged": self.delta_flagged, "warnings": self.warnings})
 
+    @classmethod
+    def from_dict(cls, data: dict) -> GlobalImportance:
+        """The result ``to_dict`` wrote (its derived keys are recomputed); KeyError/TypeError/ValueError when
+        ``data`` is not one."""
+        def shares(values: dict) -> dict[FieldKey, float]:
+            return {FieldKey(k): float(v) for k, v in values.items()}
+
+        def buckets(rows: list) -> list[Bucket]:
+            return [Bucket(str(b["name"]), int(b["low"]), int(b["high"]), int(b["population"]), int(b["n_pairs"]),
+                           shares(b["field_share"])) for b in rows]
+
+        return cls(
+            n_pairs=int(data["n_pairs"]), field_share=shares(data["field_share"]),
+            field_signed=shares(data["field_signed"]),
+            top_words=[WordWeight(str(w["word"]), float(w["attribution"]), int(w["pairs"])) for w in data["top_words"]],
+            by_user_activity=buckets(data["by_user_activity"]), by_item_popularity=buckets(data["by_item_popularity"]),
+            agreement={str(k): float(v) for k, v in data["agreement"].items()},
+            mean_delta_share=float(data["mean_delta_share"]), delta_tolerance=float(data["delta_tolerance"]),
+            seconds_per_pair=float(data["seconds_per_pair"]), engine=str(data.get("engine", "local")),
+            pairs=[(str(u), str(i)) for u, i in data.get("pairs", [])],
+        )
+
 
 # -- words -----------------------------------------------------------------------------------
 def value_words(tokens: Sequence[TokenAttribution], text_index: int = 0) -> list[tuple[str, float]]:
