@@ -83,6 +83,7 @@ def faithfulness_methods() -> str:
 
 def faithfulness(exp: Explanation) -> None:
     """Deletion curves, their scores per method, and how attention agrees with IG."""
+    st.caption(plain(view.faithfulness_scope(exp)))
     chart(view.deletion_figure(exp.faithfulness))
     # Below the chart, the page's full width: in two fifths of the page the last column was cut off, and
     # with the random order's drop beside each method's the table has five columns.

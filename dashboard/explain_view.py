@@ -269,6 +269,19 @@ def contrast_bar(parts: list[tuple[str, float]], title: str) -> go.Figure:
     return fit_margins(fig, [plotly_text(k) for k, _ in ordered])
 
 
+def faithfulness_scope(exp: Explanation) -> str:
+    """Which texts' tokens the curves rank and remove (the others keep their served vectors)."""
+    covered = exp.faithfulness[0].texts if exp.faithfulness else []
+    names = _text_names(exp)
+    if not covered or len(covered) == len(names):
+        return "Over the tokens of every text of the pair."
+    shown = [names.get(n, f"text {n}") for n in covered]
+    listed = ", ".join(shown[:6]) + (f" and {len(shown) - 6} more" if len(shown) > 6 else "")
+    return (f"Over the tokens of the {len(covered)} texts shown split into tokens ({listed}); the other "
+            f"{len(names) - len(covered)} texts keep their served vectors. Split the other history texts to "
+            "judge every token.")
+
+
 def faithfulness_table(curves: list[DeletionCurve]) -> pd.DataFrame:
     """One row per method with the random order's mean drop beside its own (the random row itself last)."""
     baseline = next((c.area for c in curves if c.method == RANDOM), float("nan"))

@@ -333,12 +333,19 @@ class PairExplanation:
         return self.explanation()
 
     def has_curves(self) -> bool:
-        return bool(self.state.curves)
+        """Curves over the texts now split (curves over fewer texts are stale once more texts are split)."""
+        with self.state.lock:
+            return bool(self.state.curves) and set(self.state.curve_texts) == set(self.state.tokens) | set(self.flagged)
 
     def add_faithfulness(self, progress: Progress | None = None) -> None:
+        """Deletion curves over the texts this page shows split into tokens (the item, the profile and the
+        carrying history texts, or every text once the rest are split): the rankings the analyst reads."""
         state = self.state
-        job = executor().submit(lambda j: add_faithfulness(state, j.progress), ON_REQUEST, ("faithfulness", state.key),
-                                session_id(), f"deletion curves of {self.described}")
+        with state.lock:
+            texts = sorted(set(state.tokens) | set(self.flagged))
+        job = executor().submit(lambda j: add_faithfulness(state, j.progress, texts=texts), ON_REQUEST,
+                                ("faithfulness", state.key, tuple(texts)), session_id(),
+                                f"deletion curves of {self.described}")
         _wait(job, progress)
 
     # -- steps the analyst starts and cancels ---------------------------------------------------------

@@ -13,6 +13,7 @@ into a result:
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -31,26 +32,33 @@ from .types import ExplainConfig, Explanation, TextContribution
 
 
 # -- stage 3 -----------------------------------------------------------------------------------
-def add_faithfulness(state: PairState, progress: Progress | None = None, methods: list[str] | None = None) -> None:
-    """Deletion curves of every token method (and attention, rollout, random) for this pair."""
+def add_faithfulness(state: PairState, progress: Progress | None = None, methods: list[str] | None = None,
+                     texts: Sequence[int] | None = None) -> None:
+    """Deletion curves of every token method (and attention, rollout, random) for this pair, over the tokens
+    of ``texts`` (default: every text; the Explain page passes the texts it shows split into tokens, so the
+    curves judge the rankings the analyst reads, at a fraction of the cost of scoring every history text)."""
     say = progress or quiet
     chosen: dict[str, TokenMethod] = {k: TOKEN_METHODS[k] for k in (methods or list(TOKEN_METHODS))}
+    target = PairTarget.of(state, texts)
     with state.work:
         with state.lock:
-            if state.curves and set(chosen) <= set(state.rankings):
+            same = state.curve_texts == target.texts
+            if state.curves and same and set(chosen) <= set(state.rankings):
                 return
-        say(0.0, "token attributions of every text")
-        split_texts(state, list(range(state.pair.n_texts)), scaled(say, 0.0, 0.4))
+            cached = dict(state.rankings) if same else {}
+        say(0.0, f"token attributions of {len(target.texts)} text{'s' if len(target.texts) != 1 else ''}")
+        split_texts(state, list(target.texts), scaled(say, 0.0, 0.4))
         started = time.perf_counter()
-        target = PairTarget.of(state)
         rankings: dict[str, np.ndarray] = {}
         for i, (name, method) in enumerate(chosen.items()):
             say(0.4 + 0.4 * i / len(chosen), name)
-            rankings[name] = state.rankings.get(name) if name in state.rankings else method.token_scores(target)
+            rankings[name] = cached[name] if name in cached else method.token_scores(target)
         say(0.8, "deletion curves")
-        curves = deletion_curves(state.pair, rankings, state.config.deletion_fractions, real=state.level.real)
+        curves = deletion_curves(state.pair, rankings, state.config.deletion_fractions, real=state.level.real,
+                                 texts=target.texts)
         with state.lock:
-            state.rankings.update(rankings)
+            state.rankings = {**cached, **rankings}
+            state.curve_texts = target.texts
             state.curves = curves
             state.seconds["faithfulness"] = round(time.perf_counter() - started, 3)
     say(1.0, "faithfulness ready")

@@ -5,7 +5,8 @@ move the score? — as an (N, L) grid in score units (signed; zero on padding),
 so the deletion curves, the dashboard and the JSON treat them alike.  Adding
 a method is one subclass of ``TokenMethod`` and one entry in ``TOKEN_METHODS``.
 
-Each method works text by text on the two-level decomposition of
+Each method scores the tokens of ``PairTarget.texts`` (every text, or the ones the page shows split)
+and leaves the other texts at zero.  Each works text by text on the two-level decomposition of
 ``levels`` where it can (the score's share of text n is the linear read-out
 ``w_n · g(e_n)`` of that text's vector), so a method costs a pass per text,
 not a pass through all texts per sample.
@@ -23,7 +24,7 @@ import torch
 from ..heavy_imports import attribute as heavy_attribute
 from ..encoder import pool
 from .attention import attention_token_scores
-from .faithfulness import score_variants
+from .faithfulness import judged, score_variants
 from .integrated_gradients import bert, embed
 from .rollup import field_key
 from .state import PairTarget, every_attention, split_texts, token_grid
@@ -47,8 +48,8 @@ class TwoLevelIntegratedGradients(TokenMethod):
 
     def token_scores(self, target: PairTarget) -> np.ndarray:
         state = target.state
-        flagged = split_texts(state, list(range(target.pair.n_texts)))
-        return token_grid(state, flagged)
+        flagged = split_texts(state, list(target.texts))
+        return token_grid(state, flagged) * judged(target.pair, target.texts)
 
 
 class GradientShapPerText(TokenMethod):
@@ -66,7 +67,7 @@ class GradientShapPerText(TokenMethod):
         encoder = pair.recommender.encoder
         grid = np.zeros(tuple(pair.input_ids.shape))
         pad, mask_ids = pair.baseline_ids("pad"), pair.baseline_ids("mask")
-        for n in range(pair.n_texts):
+        for n in target.texts:
             length = int(pair.attention_mask[n].sum())
             w = level.weights[n]
             x = embed(encoder, pair.input_ids[n, :length].unsqueeze(0))
@@ -95,8 +96,8 @@ class FeatureAblationPerField(TokenMethod):
         pair = target.pair
         groups: dict[tuple[int, str], int] = {}
         feature = torch.zeros(tuple(pair.input_ids.shape), dtype=torch.long)
-        removable = pair.removable
-        for n in range(pair.n_texts):
+        removable = torch.from_numpy(judged(pair, target.texts))
+        for n in target.texts:
             for t, name in enumerate(pair.fields[n]):
                 if removable[n, t]:
                     feature[n, t] = 1 + groups.setdefault((n, field_key(pair, n, name)), len(groups))
@@ -126,7 +127,9 @@ class EncoderAttention(TokenMethod):
     use_rollout = False
 
     def token_scores(self, target: PairTarget) -> np.ndarray:
-        return attention_token_scores(every_attention(target.state), tuple(target.pair.input_ids.shape), self.use_rollout)
+        attentions = [a for a in every_attention(target.state, target.texts) if a.text_index in target.texts]
+        grid = attention_token_scores(attentions, tuple(target.pair.input_ids.shape), self.use_rollout)
+        return grid * judged(target.pair, target.texts)
 
 
 class AttentionRollout(EncoderAttention):

@@ -59,7 +59,8 @@ class PairState:
     attentions: dict[int, TextAttention] = field(default_factory=dict)
     paths: HistoryPaths | None = None  # full-path (removal) contributions of the history items
     tokens: dict[int, TextTokens] = field(default_factory=dict)  # splits that met their budget
-    rankings: dict[str, np.ndarray] = field(default_factory=dict)  # token methods' (N, L) scores
+    rankings: dict[str, np.ndarray] = field(default_factory=dict)  # token methods' (N, L) scores over curve_texts
+    curve_texts: tuple[int, ...] = ()  # the texts the rankings and curves cover
     curves: list[DeletionCurve] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # guards the dicts above
@@ -84,10 +85,12 @@ class PairTarget:
     item: int
     pair: PairInputs
     state: PairState
+    texts: tuple[int, ...] = ()  # the texts whose tokens the methods score (the rest stays zero)
 
     @classmethod
-    def of(cls, state: PairState) -> PairTarget:
-        return cls(state.recommender, state.ctx, state.item, state.pair, state)
+    def of(cls, state: PairState, texts=None) -> PairTarget:
+        chosen = tuple(range(state.pair.n_texts)) if texts is None else tuple(sorted(set(texts)))
+        return cls(state.recommender, state.ctx, state.item, state.pair, state, chosen)
 
 
 # -- identity ----------------------------------------------------------------------------------
@@ -237,10 +240,12 @@ def split_texts(
 
 
 # -- what the token methods read -----------------------------------------------------------------
-def every_attention(state: PairState) -> list[TextAttention]:
-    """The encoder attention of every text of the pair (the first view has only the item and profile)."""
+def every_attention(state: PairState, texts=None) -> list[TextAttention]:
+    """The encoder attention of ``texts`` (default: every text of the pair; the first view has only the item
+    and profile), computed where missing, with every attention the state holds."""
     with state.lock:
-        missing = [n for n in range(state.pair.n_texts) if n not in state.attentions]
+        wanted = range(state.pair.n_texts) if texts is None else texts
+        missing = [n for n in wanted if n not in state.attentions]
     more = {a.text_index: a for a in text_attentions(state.pair, missing)}
     with state.lock:
         state.attentions.update(more)

@@ -213,6 +213,7 @@ class DeletionCurve:
     area: float  # mean score drop over the fractions (higher = the ranking found what matters)
     comprehensiveness: float  # score drop when the top 20% are removed
     sufficiency: float  # score drop when only the top 20% are kept
+    texts: list[int] = field(default_factory=list)  # the texts whose tokens were ranked and removed (others as served)
 
 
 @dataclass
