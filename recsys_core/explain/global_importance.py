@@ -300,7 +300,10 @@ def global_importance(
     texts count with their exact text-level share as "history: (whole text)".
     On the demo model that took 0.26–0.62× the time of splitting every text
     (1.6–2.4 s against 6.0–6.1 s per pair with the machine nearly idle; 107–147 s
-    against 237 s under a load of ~13 on 2 cores), with field shares within 0.012.  ``progress(fraction, message)`` reports pairs done with the
+    against 237 s under a load of ~13 on 2 cores), with field shares within 0.012.  With such a
+    config (no deletion curves, not every text split) each pair computes only what the roll-ups read
+    (``shares.pair_shares``): 0.74× the forwards of the full ``explain_pair`` per pair on the demo
+    (``bench/speed_importance.py``).  ``progress(fraction, message)`` reports pairs done with the
     time per pair measured so far and the time left; ``cancel()`` is called
     between (and inside) pairs and stops the run by raising.
     ``engine=Engine("ray")`` explains the pairs on Ray workers, which load
