@@ -28,7 +28,7 @@ from typing import Any
 import streamlit as st
 
 from recsys_core import Recommender
-from recsys_core.explain import FieldAblation, GlobalImportance, field_ablation, global_importance
+from recsys_core.explain import DEFAULT_K, DEFAULT_USERS, FieldAblation, GlobalImportance, field_ablation, global_importance
 from recsys_core.progress import Cancelled, Checkpoint, Progress
 
 from . import state
@@ -107,8 +107,8 @@ class ImportanceRun:
 def start_shares(rec: Recommender, n_users: int, k: int) -> ImportanceRun:
     """Attribution shares of ``n_users`` sampled users × their top ``k`` items, queued as this session's run.
 
-    With ``global_importance``'s own default settings (16 steps, carrying texts only): the ones its
-    measured pace and field shares were checked with."""
+    With ``global_importance``'s own default settings (16 steps, carrying texts only, only what the
+    shares read: ``recsys_core.explain.shares``): the ones its measured pace and field shares were checked with."""
     return start("ig", rec.model_fingerprint, lambda progress, cancel: global_importance(
         rec, n_users=n_users, k=k, progress=progress, cancel=cancel), {"n_users": n_users, "k": k})
 
@@ -159,5 +159,5 @@ def cancelled_message(run: ImportanceRun, what: str) -> str:
             f"{what} from part of the sample are not the result you asked for.")
 
 
-__all__ = ["ImportanceRun", "cancelled_message", "follow", "keep", "results", "runs", "start", "start_ablation",
-           "start_shares"]
+__all__ = ["DEFAULT_K", "DEFAULT_USERS", "ImportanceRun", "cancelled_message", "follow", "keep", "results", "runs",
+           "start", "start_ablation", "start_shares"]

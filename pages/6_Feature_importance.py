@@ -43,9 +43,9 @@ st.markdown("Integrated-gradients attributions of many (user, recommended item) 
 with page.user_errors():
     busy = (key, "ig") in runs and not runs[key, "ig"].job.done
     a, b, c = st.columns([1, 1, 1], vertical_alignment="bottom")
-    n_users = a.slider("Users in the sample", 3, 100, 12, key="fi_users", help="Sampled across the user-activity "
+    n_users = a.slider("Users in the sample", 3, 100, jobs.DEFAULT_USERS, key="fi_users", help="Sampled across the user-activity "
                        "buckets in proportion to their size (seeded).")
-    k = b.slider("Top-K items per user", 1, 10, 3, key="fi_k")
+    k = b.slider("Top-K items per user", 1, 10, jobs.DEFAULT_K, key="fi_k")
     if c.button("Compute attribution shares", type="primary", key="fi_run", disabled=busy) and not busy:
         runs[key, "ig"] = jobs.start_shares(rec, n_users, k)
         st.rerun()  # redraw with the button disabled while the run goes on

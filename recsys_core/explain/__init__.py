@@ -16,6 +16,7 @@ Layers, each importing only those below it:
     state_cache → state                          ``PairState``, its key, stages 1–2, the cache
     methods                                      token-ranking methods (read a ``PairState``)
     core                                         add_faithfulness, compose, explain_pair
+    shares                                       a pair's field totals alone (what roll-ups read)
     whatif, counterfactual, html, batch,         built on explanations (or, field ablation, on
     global_importance, field_ablation, cli       evaluation alone; counterfactual on history alone)
 
@@ -25,7 +26,15 @@ from ..progress import Progress
 from .core import add_faithfulness, compose, explain_pair
 from .counterfactual import Counterfactual, counterfactual
 from .field_ablation import FieldAblation, field_ablation
-from .global_importance import IMPORTANCE_CONFIG, Bucket, GlobalImportance, WordWeight, global_importance
+from .global_importance import (
+    DEFAULT_K,
+    DEFAULT_USERS,
+    IMPORTANCE_CONFIG,
+    Bucket,
+    GlobalImportance,
+    WordWeight,
+    global_importance,
+)
 from .html import explanation_html
 from .levels import TextTokens
 from .methods import TOKEN_METHODS, TokenMethod
@@ -52,6 +61,8 @@ from .types import (
 from .whatif import Contrast, WhatIf, contrast_pair, what_if
 
 __all__ = [
+    "DEFAULT_K",
+    "DEFAULT_USERS",
     "IMPORTANCE_CONFIG",
     "TOKEN_METHODS",
     "Bucket",

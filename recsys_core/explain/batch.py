@@ -17,12 +17,21 @@ from ..artifacts import save as save_model
 from ..parallel import Engine, cpus_per_worker, map_on_ray
 from ..recommender import Recommender
 from .core import explain_pair
+from .shares import PairShares, pair_shares, shares_only
 from .types import ExplainConfig, Explanation
 
 
-def explanation_batch(recommender: Recommender, pairs: Sequence[tuple[str, str]], config: ExplainConfig) -> list[Explanation]:
-    """``explain_pair`` for each (user, item), in order (the per-batch work of both engines)."""
-    return [explain_pair(recommender, str(user), str(item), config) for user, item in pairs]
+def explanation_batch(
+    recommender: Recommender, pairs: Sequence[tuple[str, str]], config: ExplainConfig
+) -> list[Explanation | PairShares]:
+    """``explain_pair`` for each (user, item), in order (the per-batch work of both engines); when the
+    config asks only for what sample roll-ups read (``shares.shares_only``), ``pair_shares`` instead,
+    with the batch's baseline vectors kept across its pairs."""
+    if not shares_only(config):
+        return [explain_pair(recommender, str(user), str(item), config) for user, item in pairs]
+    memo: dict = {}
+    contexts = {str(u): recommender.context(str(u)) for u, _ in pairs}
+    return [pair_shares(recommender, contexts[str(user)], str(item), config, memo) for user, item in pairs]
 
 
 class _ExplainBatch:
@@ -49,8 +58,9 @@ def explain_pairs(
     *,
     engine: Engine = Engine(),
     pairs_per_batch: int = 4,
-) -> list[Explanation]:
-    """One ``Explanation`` per (user id, item id) of a saved model, in the given order."""
+) -> list[Explanation | PairShares]:
+    """One ``Explanation`` (or ``PairShares``, see ``explanation_batch``) per (user id, item id) of a
+    saved model, in the given order."""
     config = config or ExplainConfig()
     pairs = [(str(u), str(i)) for u, i in pairs]
     if engine.kind == "local" or not pairs:
@@ -68,7 +78,7 @@ def explain_recommender_pairs(
     *,
     engine: Engine = Engine(),
     model_dir: str | Path | None = None,
-) -> list[Explanation]:
+) -> list[Explanation | PairShares]:
     """``explain_pairs`` for a recommender in memory: Ray workers load ``model_dir`` when given (a
     cluster needs it on shared storage), else a copy saved to a temporary folder for the call, which
     only works where the workers share this machine's disk (a local runtime)."""

@@ -57,10 +57,12 @@ def real_vectors(pair: PairInputs) -> torch.Tensor:
     return torch.from_numpy(np.stack(rows).astype(np.float32))
 
 
-def encode_rows(pair: PairInputs, rows: list[torch.Tensor]) -> torch.Tensor:
+def encode_rows(pair: PairInputs, rows: list[torch.Tensor], memo: dict | None = None) -> torch.Tensor:
     """Pooled vectors (len(rows), T) of token-id rows (each unpadded), identical rows encoded once.
 
     Rows are sorted by length and batched with their neighbours, so little padding is run.
+    ``memo`` (token-id row → vector, one caller's own, for one encoder) skips rows it already
+    holds and keeps the new ones: a batch of pairs of the same users encodes their shared texts once.
     """
     encoder = pair.recommender.encoder
     unique: dict[tuple[int, ...], int] = {}
@@ -68,8 +70,8 @@ def encode_rows(pair: PairInputs, rows: list[torch.Tensor]) -> torch.Tensor:
     for row in rows:
         key = tuple(int(t) for t in row)
         keys.append(unique.setdefault(key, len(unique)))
-    distinct = sorted(unique, key=len)
-    vectors: dict[tuple[int, ...], torch.Tensor] = {}
+    vectors: dict[tuple[int, ...], torch.Tensor] = memo if memo is not None else {}
+    distinct = sorted((k for k in unique if k not in vectors), key=len)
     pad = encoder.tokenizer.pad_token_id
     with torch.inference_mode():
         for chunk in _token_chunks(distinct, ENCODE_BATCH_TOKENS):
@@ -108,9 +110,9 @@ def text_rows(pair: PairInputs, ids: torch.Tensor) -> list[torch.Tensor]:
     return [ids[n, : int(k)] for n, k in enumerate(lengths)]
 
 
-def baseline_vectors(pair: PairInputs, kind: str) -> torch.Tensor:
-    """(N, T) pooled vectors of the baseline texts (``PairInputs.baseline_ids``)."""
-    return encode_rows(pair, text_rows(pair, pair.baseline_ids(kind)))
+def baseline_vectors(pair: PairInputs, kind: str, memo: dict | None = None) -> torch.Tensor:
+    """(N, T) pooled vectors of the baseline texts (``PairInputs.baseline_ids``); ``memo`` as in ``encode_rows``."""
+    return encode_rows(pair, text_rows(pair, pair.baseline_ids(kind)), memo)
 
 
 # -- text level -------------------------------------------------------------------------------
@@ -159,6 +161,15 @@ class TextTokens:
     ok: bool  # |delta| within the budget it was given
 
 
+def text_budget(level: TextLevel, tolerance: float, n: int) -> float:
+    """|delta| allowed for text n's token split: the flag's room (``tolerance`` × |gap|) after the text
+    level, shared half by |share| and half evenly, so the budgets of all texts add up to the flag."""
+    room = max(0.0, tolerance * abs(level.gap) - abs(level.delta))
+    shares = np.abs(level.values)
+    total = float(shares.sum()) or 1.0
+    return room * (0.5 * float(shares[n]) / total + 0.5 / len(shares))
+
+
 LADDER = (12, 24, 48)  # with 8 nodes the pooled budget failed on 3 of 3 demo pairs tried; 12 met it for most texts
 
 
@@ -195,6 +206,7 @@ def split_tokens(
     method: str = "gausslegendre",
     cancel: Callable[[], None] | None = None,
     progress: Callable[[float, str], None] | None = None,
+    ladder: tuple[int, ...] | None = None,
 ) -> dict[int, TextTokens]:
     """Split each text's share over its tokens, with the fewest integration steps that keep the deltas in budget.
 
@@ -203,13 +215,14 @@ def split_tokens(
     over their own budget move on to the next count of ``step_ladder`` until the rest fit.  Since
     every text's budget is its part of the pair's flag, the pair's total stays within the flag.
     Texts of similar length share encoder passes (each padded only to its bucket's longest).
+    ``ladder`` replaces ``step_ladder(max_steps)`` (e.g. ``(max_steps,)``: one rung, no retries).
     """
     encoder = pair.recommender.encoder
     lengths = {n: int(pair.attention_mask[n].sum()) for n in texts}
     base_ids = pair.baseline_ids(kind)
     done: dict[int, TextTokens] = {}
     pending = list(texts)
-    ladder = step_ladder(max_steps)
+    ladder = ladder or step_ladder(max_steps)
     for rung, count in enumerate(ladder):
         if not pending:
             break

@@ -32,7 +32,7 @@ from ..progress import Checkpoint, Progress, quiet
 from ..recommender import Recommender, UserContext
 from .attention import text_attentions
 from .history import HistoryPaths, history_paths
-from .levels import TextLevel, TextTokens, baseline_vectors, split_tokens, text_level
+from .levels import TextLevel, TextTokens, baseline_vectors, split_tokens, text_budget, text_level
 from .pair import PairInputs, build_pair, full_rank
 from .state_cache import STATES
 from .types import DeletionCurve, ExplainConfig, TextAttention
@@ -67,13 +67,8 @@ class PairState:
     work: threading.RLock = field(default_factory=threading.RLock, repr=False)  # one computation per pair at a time
 
     def budget(self, n: int) -> float:
-        """|delta| allowed for text n's token split: the flag's room after the text level, shared
-        half by |share| and half evenly, so the budgets of all texts add up to the flag."""
-        level, tol = self.level, self.config.delta_tolerance
-        room = max(0.0, tol * abs(level.gap) - abs(level.delta))
-        shares = np.abs(level.values)
-        total = float(shares.sum()) or 1.0
-        return room * (0.5 * float(shares[n]) / total + 0.5 / len(shares))
+        """|delta| allowed for text n's token split (``levels.text_budget``)."""
+        return text_budget(self.level, self.config.delta_tolerance, n)
 
 
 @dataclass
@@ -186,13 +181,18 @@ def _first_stage(key, recommender, ctx, item, item_id, config, say: Progress) ->
 # -- stage 2 -----------------------------------------------------------------------------------
 def carrying_texts(state: PairState) -> list[int]:
     """The item, the profile, and the history texts that carry the score (largest |share| first)."""
-    pair, values = state.pair, state.level.values
+    return carrying(state.pair, state.level)
+
+
+def carrying(pair: PairInputs, level: TextLevel) -> list[int]:
+    """``carrying_texts`` of a pair known by its texts and text level alone (no ``PairState`` needed)."""
+    values = level.values
     first = 1 + int(pair.has_profile)
     chosen = list(range(first))
     history = sorted(range(first, pair.n_texts), key=lambda n: -abs(values[n]))
     total = float(np.abs(values[first:]).sum())
     covered = 0.0
-    floor = CARRY_MIN * abs(state.level.gap)
+    floor = CARRY_MIN * abs(level.gap)
     for n in history:
         if len(chosen) - first >= CARRY_MAX or covered >= CARRY_SHARE * total or abs(values[n]) < floor:
             break
@@ -203,11 +203,16 @@ def carrying_texts(state: PairState) -> list[int]:
 
 def texts_for(state: PairState, token_level: str) -> list[int]:
     """The texts ``ExplainConfig.token_level`` asks to split: none, the carrying ones, or all."""
+    return texts_at(state.pair, state.level, token_level)
+
+
+def texts_at(pair: PairInputs, level: TextLevel, token_level: str) -> list[int]:
+    """``texts_for`` of a pair known by its texts and text level alone."""
     if token_level == "none":
         return []
     if token_level == "carrying":
-        return carrying_texts(state)
-    return list(range(state.pair.n_texts))
+        return carrying(pair, level)
+    return list(range(pair.n_texts))
 
 
 def split_texts(
