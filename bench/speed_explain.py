@@ -9,8 +9,9 @@ explanation cache cold:
 1. **faithfulness**: the page's "Compute deletion curves" as its job runs it —
    ``add_faithfulness`` on the pair's state with the page's settings (``page_config``), after the
    page's first view (text shares, carrying texts split), which is not timed: that button only
-   appears once the first view is drawn.  It splits the remaining texts, runs every token method
-   of ``TOKEN_METHODS`` and the deletion curves.
+   appears once the first view is drawn.  Like the page, it judges the texts shown split into
+   tokens (item, profile, carrying history texts): every token method of ``TOKEN_METHODS`` on
+   their tokens, then the deletion curves.
 2. **contrast in words**: the page's "Compare" with "Also attribute the difference to words"
    checked, as its job runs it (``contrast_pair(..., words=True)`` with the page's contrast
    settings: at most 20 integration steps, pad baseline).
@@ -135,7 +136,8 @@ def measure(rec: Recommender | None = None, pairs: int = 3, say=print, actions=A
         faith = contrast = split = float("nan")
         if "faithfulness" in actions:
             before = state.seconds.get("tokens", 0.0)
-            _, faith = _timed(lambda: add_faithfulness(state))
+            # as the page asks: over the texts it shows split into tokens (dashboard.explanations)
+            _, faith = _timed(lambda: add_faithfulness(state, texts=sorted(state.tokens)))
             split = state.seconds.get("tokens", 0.0) - before
         clear_cache()
         if "contrast" in actions:

@@ -10,9 +10,10 @@ import json
 
 import streamlit as st
 
-from recsys_core.explain import TOKEN_METHODS, Contrast, Explanation, WhatIf, explanation_html
+from recsys_core.explain import TOKEN_METHODS, Contrast, Counterfactual, Explanation, WhatIf, explanation_html
 
 from . import explain_view as view
+from .explanations import ASKED, CANCELLED, TOP_K, PairExplanation
 from .page import chart
 from .safe_text import plain
 
@@ -137,3 +138,31 @@ def export(exp: Explanation, title: str, item_id: str) -> None:
     e2.download_button(f"Explanation as JSON ({'every layer and head' if full else 'attention summary'})",
                        lambda: json.dumps(exp.to_dict(attention=attention)), f"explanation-{item_id}.json",
                        "application/json", key="explain_json", on_click="ignore", icon=":material/download:")
+
+
+def smallest_change(pair: PairExplanation) -> None:
+    """The counterfactual section: on request, the smallest history removal that moves the item across the top-K
+    boundary, checked by re-scoring the catalogue (recsys_core.explain.counterfactual)."""
+    st.subheader(f"The smallest change that would move it across the top {TOP_K}")
+    change = pair.kept_counterfactual()
+    if change is None:
+        st.caption("Which history items would have to be missing for this item to leave the list (or, outside it, to "
+                   "enter it)? Each candidate set is checked by re-scoring the whole catalogue.")
+        if st.button("Find the smallest change", key="explain_counterfactual"):
+            pair.ask("counterfactual")
+        status = pair.status("counterfactual")
+        if status == ASKED:
+            with pair.running("counterfactual", "Smallest change") as step:
+                change = pair.find_counterfactual(step.progress)
+        if status == CANCELLED or (status == ASKED and step.cancelled):
+            st.info("The search was cancelled: nothing of it was kept.", icon=":material/cancel:")
+    if change is not None:
+        counterfactual(change)
+
+
+def counterfactual(change: Counterfactual) -> None:
+    st.info(plain(change.summary()), icon=":material/difference:")
+    if change.removed:
+        st.dataframe(view.counterfactual_table(change), hide_index=True, key="explain_counterfactual_table")
+    st.caption(f"{change.sets_checked:,} removal set{'s' if change.sets_checked != 1 else ''} re-scored in "
+               f"{change.seconds:.1f} s.")

@@ -14,6 +14,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from recsys_core.explain import (
+    Counterfactual,
     DeletionCurve,
     Explanation,
     HistoryContribution,
@@ -267,6 +268,14 @@ def contrast_bar(parts: list[tuple[str, float]], title: str) -> go.Figure:
     fig = style(fig, title, "share of score(A) − score(B)", "", height=max(320, 34 * len(ordered) + 120))
     fig.update_yaxes(type="category")
     return fit_margins(fig, [plotly_text(k) for k, _ in ordered])
+
+
+def counterfactual_table(change: Counterfactual) -> pd.DataFrame:
+    """The history items of a counterfactual, as the analyst reads them."""
+    rows = {"removed from the history": [r.title for r in change.removed], "item id": [r.item_id for r in change.removed]}
+    if any(r.rating_label for r in change.removed):
+        rows["rating"] = [r.rating_label or "" for r in change.removed]
+    return pd.DataFrame(rows)
 
 
 def faithfulness_scope(exp: Explanation) -> str:

@@ -33,6 +33,7 @@ import streamlit as st
 
 from recsys_core import Recommender, UserContext
 from recsys_core.explain import (
+    Counterfactual,
     ExplainConfig,
     Explanation,
     PairState,
@@ -42,6 +43,7 @@ from recsys_core.explain import (
     carrying_texts,
     compose,
     contrast_pair,
+    counterfactual,
     pair_state,
     split_texts,
     state_key,
@@ -92,8 +94,8 @@ def _wait(job: Job, progress: Progress | None):
 
 # -- what the session remembers -------------------------------------------------------------------
 # The first element of every executor job key this module submits: what kind of work the job is.
-JobKind = Literal["state", "split", "faithfulness", "contrast", "prefetch"]
-StepName = Literal["first", "rest", "faithfulness", "contrast"]  # the Explain page's cancellable steps
+JobKind = Literal["state", "split", "faithfulness", "contrast", "counterfactual", "prefetch"]
+StepName = Literal["first", "rest", "faithfulness", "contrast", "counterfactual"]  # the Explain page's cancellable steps
 Status = Literal["idle", "asked", "cancelled"]
 
 
@@ -111,6 +113,7 @@ STEPS: dict[StepName, _Step] = {
     "rest": _Step(frozenset({"split"})),  # the other history texts
     "faithfulness": _Step(frozenset({"faithfulness", "split"})),
     "contrast": _Step(frozenset({"contrast"}), per_pair=False),
+    "counterfactual": _Step(frozenset({"counterfactual"})),
 }
 IDLE: Status = "idle"  # a step's status (see PairExplanation.status)
 ASKED: Status = "asked"
@@ -140,7 +143,7 @@ class _Pending:
 class _Memory:
     cancelled: dict[str, Any] = field(default_factory=dict)  # step → the pair it was cancelled for
     asked: dict[str, Any] = field(default_factory=dict)  # step → the pair it was asked for ("contrast": a _Pending)
-    kept: dict[str, Kept] = field(default_factory=dict)  # "contrast", "whatif" → the result shown
+    kept: dict[str, Kept] = field(default_factory=dict)  # "contrast", "whatif", "counterfactual" → the result shown
     shown: Any = None  # the pair key (pair and settings) whose results the page drew last
     place: int = 0  # which of the Explain page's two results places they are in (see PairExplanation.results)
 
@@ -425,6 +428,23 @@ class PairExplanation:
     def kept_comparison(self, other: str, words: bool) -> Contrast | None:
         """The comparison kept in the session (if any), after a caption (or a warning) naming its inputs."""
         return self._shown("contrast", self._contrast_inputs(other, words), "Compare")
+
+    # -- the smallest change -----------------------------------------------------------------------------
+    def find_counterfactual(self, progress: Progress | None = None) -> Counterfactual:
+        """The smallest history removal that moves the item across the top-``TOP_K`` boundary (re-scored), kept for
+        this pair: it is shown only while this pair and these settings are the page's."""
+        rec, ctx, item = self.rec, self.ctx, self.rec.item_position(self.item_id)
+        job = executor().submit(lambda j: counterfactual(rec, ctx, item, TOP_K, progress=j.progress, cancel=j.checkpoint),
+                                ON_REQUEST, ("counterfactual", self.state.key), session_id(),
+                                f"the smallest change for {self.described}")
+        change = _wait(job, progress)
+        self._memory.kept["counterfactual"] = Kept(self.key, self.described, change)
+        self._memory.asked.pop("counterfactual", None)
+        return change
+
+    def kept_counterfactual(self) -> Counterfactual | None:
+        kept = self._memory.kept.get("counterfactual")
+        return kept.value if kept is not None and kept.inputs == self.key else None
 
     # -- what if ----------------------------------------------------------------------------------------
     def history_window(self) -> list[str]:

@@ -148,6 +148,7 @@ with page.user_errors():
         if pair.has_curves():
             exp = pair.explanation()
             panels.faithfulness(exp)
+        panels.smallest_change(pair)  # on request: re-scores the catalogue for each candidate removal
 
         # -- why A above B -------------------------------------------------------------------------
         st.subheader("Why this item above another?")

@@ -38,6 +38,18 @@ def test_explain_page_shows_heatmap_attributions_and_reason():
     assert len(at.get("plotly_chart")) == charts + 1
     methods = set(next(d.value for d in at.dataframe if "method" in d.value.columns)["method"])
     assert {"integrated gradients", "GradientSHAP", "field ablation", "random"} <= methods
+    assert "Over the tokens of the" in "\n".join(c.value for c in at.caption)  # the texts the curves judge
+
+    # the smallest change, on request: the page shows what the core computes for this pair
+    from recsys_core.explain import counterfactual
+
+    at.button(key="explain_counterfactual").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    item = at.selectbox(key="explain_item").value
+    expected = counterfactual(rec, rec.context(user), rec.item_position(item), 10).summary()
+    shown = [i.value.replace("\\", "").replace("\u2060", "") for i in at.info]  # plain() escapes and joins
+    assert expected in shown, (shown, expected)
 
 
 def _markdown(at) -> str:
