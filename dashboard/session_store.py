@@ -62,6 +62,8 @@ DEFAULT_DAYS = 7.0
 # Three uploads may each reach server.maxUploadSize (200 MB), plus a draft model: 1 GB keeps all of that.
 DEFAULT_MAX_MB = 1024.0
 PRUNE_EVERY_SECONDS = 600.0
+MANIFEST_MAX_BYTES = 1 << 20  # session.json holds two small entries: a megabyte is far beyond any real one
+RESULTS_MAX_BYTES = 64 << 20  # results.json holds computed results (feature importance, ablation, …)
 
 FORMAT = "recsys-dashboard.session"
 VERSION = 1
@@ -257,10 +259,9 @@ class SessionStore:
     def _manifest(self, folder: Path) -> dict | None:
         """The session's record, or None when there is none; ValueError/OSError when it cannot be read."""
         try:
-            raw = (folder / MANIFEST).read_bytes()
+            data = _read_json(folder / MANIFEST, MANIFEST_MAX_BYTES)
         except FileNotFoundError:
             return None
-        data = json.loads(raw.decode("utf-8"))
         if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("version") != VERSION:
             raise ValueError("not a session record of this version")
         return data
@@ -287,6 +288,9 @@ class SessionStore:
     def _restore(self, sid: str) -> Restored:
         folder = self._dir(sid)
         with _lock_for(self.root, sid):
+            if folder.is_symlink():  # never followed: the store makes real folders only, a link was planted
+                log.warning("session %s… is a symbolic link: ignored", sid[:6])
+                return Restored("missing")
             if not folder.is_dir():
                 return Restored("missing")
             if self._expired(folder):
@@ -373,7 +377,7 @@ class SessionStore:
     def _results(self, folder: Path) -> dict[str, dict]:
         """results.json's well-formed entries (kind → {"inputs", "value"}); a damaged file or entry is absent."""
         try:
-            data = json.loads((folder / RESULTS).read_bytes().decode("utf-8"))
+            data = _read_json(folder / RESULTS, RESULTS_MAX_BYTES)
             if not isinstance(data, dict) or data.get("format") != RESULTS_FORMAT or data.get("version") != VERSION:
                 raise ValueError("not a results record of this version")
             entries = data["results"]
@@ -499,6 +503,8 @@ class SessionStore:
     def _open_for_write(self, sid: str) -> tuple[Path, dict]:
         folder = self._dir(sid)
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)  # uploads are private to their session
+        if folder.is_symlink():  # a planted link would send this session's uploads wherever it points
+            raise OSError(f"session folder {folder.name[:6]}… is a symbolic link")
         folder.mkdir(exist_ok=True, mode=0o700)
         try:
             manifest = self._manifest(folder) if not self._expired(folder) else None
@@ -545,9 +551,12 @@ class SessionStore:
         self.prune(now)
 
     def prune(self, now: float | None = None) -> int:
-        """Remove expired sessions (skipping any this process is using right now); returns how many."""
+        """Remove expired sessions (skipping any this process is using right now); returns how many.
+
+        Only real folders: a symbolic link with a session's name was not made here, so it is neither followed
+        nor removed."""
         try:
-            entries = [p for p in self.root.iterdir() if valid_id(p.name)]
+            entries = [p for p in self.root.iterdir() if valid_id(p.name) and not p.is_symlink()]
         except OSError:
             return 0
         removed = 0
@@ -565,8 +574,10 @@ class SessionStore:
         return removed
 
     def _collect_removals(self) -> None:
-        """Finish removals of sessions that a killed process began (its ``_remove`` was cut short)."""
-        for temp in durable.orphans(self.root):
+        """Finish removals of sessions that were begun and not ended: a killed process's, and this or another live
+        process's whose deletion failed part-way.  A ``deleting`` folder is doomed by its name, so whoever sees
+        it may finish it (two deleters at once only skip what the other removed)."""
+        for temp in durable.temporaries(self.root):
             if temp.kind == durable.DELETING and valid_id(temp.name):
                 durable.discard(temp.path)
 
@@ -576,6 +587,19 @@ class SessionStore:
             durable.remove_folder(folder)
         except OSError:
             pass
+
+
+def _read_json(path: Path, limit: int):
+    """A JSON file of at most ``limit`` bytes; ValueError for anything else (too large, not UTF-8, not JSON,
+    nested too deep for the parser: a planted ``[[[…]]]`` 100,000 deep is a RecursionError in ``json``)."""
+    with open(path, "rb") as f:
+        raw = f.read(limit + 1)
+    if len(raw) > limit:
+        raise ValueError(f"{path.name} is larger than {limit:,} bytes")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except RecursionError:
+        raise ValueError(f"{path.name} is nested too deep") from None
 
 
 def _size(path: Path) -> int:
