@@ -69,7 +69,7 @@ with st.expander("Load your own data", icon=":material/upload_file:", expanded=T
                     rename[field] = new
             if items_df is not None and item_fields and len(items_df):
                 named = {rename.get(f, f).strip(): items_df[f].iloc[0] for f in item_fields}
-                st.caption("The first item's text, as BERT will read it (names are checked when you load):")
+                st.caption("The first item's text, as BERT will read it:")
                 st.code(build_field_text(named, list(named)).text, language=None, wrap_lines=True)
         min_rating = st.number_input("Keep only interactions rated at least (optional)", value=None, step=0.5,
                                      help="Turns explicit ratings into implicit feedback; leave empty to keep all.")

@@ -100,9 +100,9 @@ def test_data_page_renames_text_fields_and_shows_dates_and_a_one_day_activity_ax
     upload(page, tmp_path)
     assert page.get_by_test_id("stCode").inner_text().strip() == "movie_title: Film 0 | genres: Drama"
 
-    rename(page, "movie_title", "ti|tle")  # refused with what is wrong and how to fix it; nothing replaced
-    page.get_by_role("button", name="Load dataset").click()
+    rename(page, "movie_title", "ti|tle")  # refused as soon as typed, with what is wrong and how to fix it
     wait_idle(page)
+    assert page.get_by_role("button", name="Load dataset").is_disabled()  # nothing to press: nothing replaced
     error = page.get_by_test_id("stAlertContentError").inner_text()
     assert "contains '|'" in error and "movie_title" in error, error
     assert page.get_by_test_id("stSidebar").get_by_text("demo data").count()
