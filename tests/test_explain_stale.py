@@ -15,23 +15,15 @@ from streamlit.testing.v1 import AppTest
 from dashboard.executor import INTERACTIVE, ON_REQUEST, PREFETCH, ExplanationExecutor, executor
 from dashboard.explanations import SESSION_KEY, Work
 
+from test_explain_cancel import _blocking_job
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _blocking(started: threading.Event, release: threading.Event):
-    def run(job):
-        started.set()
-        while not release.wait(0.01):
-            job.checkpoint()
-        return "finished"
-
-    return run
 
 
 def test_work_of_lists_a_sessions_jobs_with_what_runs_before_them():
     pool = ExplanationExecutor()
     started, release = threading.Event(), threading.Event()
-    other = pool.submit(_blocking(started, release), INTERACTIVE, ("split", 1), "session-b", "tokens for b")
+    other = pool.submit(_blocking_job(started, release), INTERACTIVE, ("split", 1), "session-b", "tokens for b")
     assert started.wait(10)
     first = pool.submit(lambda j: 1, INTERACTIVE, ("state", 2), "session-a", "the first view of X")
     later = pool.submit(lambda j: 2, ON_REQUEST, ("faithfulness", 2), "session-a", "deletion curves of X")
@@ -129,7 +121,7 @@ def test_busy_line_names_background_work_of_an_earlier_choice_and_goes_when_it_e
     at.session_state[SESSION_KEY] = "stale-test-session"
     at.run()  # the pair is explained (and cached for the runs below)
     started, release = threading.Event(), threading.Event()
-    job = executor().submit(_blocking(started, release), ON_REQUEST, ("faithfulness", "stale-test"),
+    job = executor().submit(_blocking_job(started, release), ON_REQUEST, ("faithfulness", "stale-test"),
                             "stale-test-session", "deletion curves of an earlier pair")
     try:
         assert started.wait(30)
