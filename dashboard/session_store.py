@@ -259,7 +259,7 @@ class SessionStore:
     def _manifest(self, folder: Path) -> dict | None:
         """The session's record, or None when there is none; ValueError/OSError when it cannot be read."""
         try:
-            data = _read_json(folder / MANIFEST, MANIFEST_MAX_BYTES)
+            data = durable.read_json(folder / MANIFEST, MANIFEST_MAX_BYTES)
         except FileNotFoundError:
             return None
         if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("version") != VERSION:
@@ -377,7 +377,7 @@ class SessionStore:
     def _results(self, folder: Path) -> dict[str, dict]:
         """results.json's well-formed entries (kind → {"inputs", "value"}); a damaged file or entry is absent."""
         try:
-            data = _read_json(folder / RESULTS, RESULTS_MAX_BYTES)
+            data = durable.read_json(folder / RESULTS, RESULTS_MAX_BYTES)
             if not isinstance(data, dict) or data.get("format") != RESULTS_FORMAT or data.get("version") != VERSION:
                 raise ValueError("not a results record of this version")
             entries = data["results"]
@@ -587,19 +587,6 @@ class SessionStore:
             durable.remove_folder(folder)
         except OSError:
             pass
-
-
-def _read_json(path: Path, limit: int):
-    """A JSON file of at most ``limit`` bytes; ValueError for anything else (too large, not UTF-8, not JSON,
-    nested too deep for the parser: a planted ``[[[…]]]`` 100,000 deep is a RecursionError in ``json``)."""
-    with open(path, "rb") as f:
-        raw = f.read(limit + 1)
-    if len(raw) > limit:
-        raise ValueError(f"{path.name} is larger than {limit:,} bytes")
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except RecursionError:
-        raise ValueError(f"{path.name} is nested too deep") from None
 
 
 def _size(path: Path) -> int:

@@ -16,7 +16,8 @@ store (``session.json`` and the folders it points at) all rely on:
 * :func:`remove_folder` — renamed away first, so the name is free at once and a half-deleted folder
   is never seen under it, then deleted.
 * :func:`opened_files` — read the files of a folder that a concurrent :func:`replace_folder` may swap
-  away, without mixing files of two versions.
+  away, without mixing files of two versions; :func:`read_json` — a record read with a size bound, whose
+  every failure (too large, nested too deep) is a ValueError.
 
 Every temporary is a hidden sibling named after its target and its writer's pid:
 ``.NAME.KIND-PID-NS`` for folders (KIND is ``saving``, ``old`` or ``deleting``) and
@@ -27,6 +28,7 @@ gone are removed (:func:`orphans`, :func:`recover`), and never a name this modul
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import re
 import shutil
@@ -334,6 +336,19 @@ def remove_folder(folder: Path) -> None:
     shutil.rmtree(doomed, ignore_errors=True)
 
 
+def read_json(path: Path, limit: int):
+    """A JSON file of at most ``limit`` bytes; ValueError for anything else (too large, not UTF-8, not JSON,
+    nested too deep for the parser: a planted ``[[[…]]]`` 100,000 deep is a RecursionError in ``json``)."""
+    with open(path, "rb") as f:
+        raw = f.read(limit + 1)
+    if len(raw) > limit:
+        raise ValueError(f"{path.name} is larger than {limit:,} bytes")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except RecursionError:
+        raise ValueError(f"{path.name} is nested too deep") from None
+
+
 # -- reading a folder that may be swapped ---------------------------------------------------------------
 
 
@@ -390,7 +405,7 @@ def _still_named(folder: Path, dir_fd: int) -> bool:
 
 __all__ = [
     "DELETING", "OLD", "SAVING", "WRITING", "Temporary", "current_umask", "discard", "exchange", "find",
-    "fsync_dir", "fsync_path", "opened_files", "orphans", "parse_temporary", "pid_alive", "recover",
+    "fsync_dir", "fsync_path", "opened_files", "orphans", "parse_temporary", "pid_alive", "read_json", "recover",
     "recover_all", "remove_folder", "replace_folder", "temporaries", "temporary_path", "write_file",
     "write_folder",
 ]
