@@ -335,17 +335,19 @@ class PairExplanation:
             self.flagged.update(_wait(job, progress))
         return self.explanation()
 
+    def _split_texts(self) -> list[int]:
+        """The texts this page shows split into tokens: the state's splits and this session's flagged ones."""
+        with self.state.lock:
+            return sorted(set(self.state.tokens) | set(self.flagged))
+
     def has_curves(self) -> bool:
         """Curves over the texts now split (curves over fewer texts are stale once more texts are split)."""
-        with self.state.lock:
-            return bool(self.state.curves) and set(self.state.curve_texts) == set(self.state.tokens) | set(self.flagged)
+        return bool(self.state.curves) and list(self.state.curve_texts) == self._split_texts()
 
     def add_faithfulness(self, progress: Progress | None = None) -> None:
         """Deletion curves over the texts this page shows split into tokens (the item, the profile and the
         carrying history texts, or every text once the rest are split): the rankings the analyst reads."""
-        state = self.state
-        with state.lock:
-            texts = sorted(set(state.tokens) | set(self.flagged))
+        state, texts = self.state, self._split_texts()
         job = executor().submit(lambda j: add_faithfulness(state, j.progress, texts=texts), ON_REQUEST,
                                 ("faithfulness", state.key, tuple(texts)), session_id(),
                                 f"deletion curves of {self.described}")

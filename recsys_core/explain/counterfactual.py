@@ -160,21 +160,13 @@ class _Search:
         self.checked = 0
         self._outcomes: dict[tuple[int, ...], tuple[int, float]] = {}
 
-    def _contexts(self, sets: list[tuple[int, ...]]) -> list[UserContext]:
-        out = []
-        for slots in sets:
-            absent = np.zeros(self.game.window, bool)
-            absent[list(slots)] = True
-            out.append(self.game.without(absent))
-        return out
-
     def outcomes(self, sets: list[tuple[int, ...]]) -> list[tuple[int, float]]:
         """(rank, score) of the item for the user without each set, by full re-scoring."""
         todo = [s for s in dict.fromkeys(sets) if s not in self._outcomes]
         for start in range(0, len(todo), RESCORE_BATCH):
             self.cancel()
             batch = todo[start : start + RESCORE_BATCH]
-            contexts = self._contexts(batch)
+            contexts = [self.game.without_slots(slots) for slots in batch]
             scores = self.recommender.score_many(contexts)
             for slots, c, row in zip(batch, contexts, scores):
                 self._outcomes[slots] = (full_rank(self.recommender, c, self.item, row), float(row[self.item]))

@@ -65,6 +65,12 @@ class HistoryGame:
         n = len(self.ctx.history)
         return self.ctx.without(n - 1 - np.flatnonzero(absent))
 
+    def without_slots(self, slots) -> UserContext:
+        """The user without the window items at ``slots`` (0 = newest)."""
+        absent = np.zeros(self.window, bool)
+        absent[list(slots)] = True
+        return self.without(absent)
+
     def scores(self, present: np.ndarray) -> np.ndarray:
         """Scores (B,) for presence masks (B, H) over the window slots."""
         model = self.recommender.model
@@ -144,11 +150,7 @@ def removal_effects(recommender: Recommender, game: HistoryGame, slots: list[int
     """Score and full rank of the pair with each of ``slots`` removed on its own."""
     if not slots:
         return {}
-    contexts = []
-    for slot in slots:
-        absent = np.zeros(game.window, bool)
-        absent[slot] = True
-        contexts.append(game.without(absent))
+    contexts = [game.without_slots([slot]) for slot in slots]
     scores = recommender.score_many(contexts)
     return {
         slot: Removal(slot, float(scores[r, game.item]), full_rank(recommender, c, game.item, scores[r]))
