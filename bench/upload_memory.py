@@ -13,7 +13,9 @@ seconds) and an items.csv with a title per item -- and loads them with
 * peak B/inter: the process's peak RSS (``ru_maxrss``) during the load minus its RSS just before
   it (imports done, file on disk), per interaction;
 * held B/inter: the RSS right after the load minus the RSS before it: what a server process keeps
-  (the kept frames plus whatever its allocators did not give back), per interaction.
+  (the kept frames plus whatever its allocators did not give back), per interaction;
+* budget estimate: what ``recsys_core.loading.footprint`` predicts before parsing (the dashboard's
+  memory budget refuses uploads by it), as a multiple of the measured peak and held figures.
 
 With ``--reference CHECKOUT`` the same files are loaded by that checkout's code (e.g. main) in the
 same run, and the ratios this/reference are printed.  Times depend on what else runs on the
@@ -119,6 +121,15 @@ def main() -> None:
             print(f"{rows:,} rows, {size / 2**20:.0f} MiB interactions CSV")
             ours = best_of(HERE, inter_path, items_path, args.repeat)
             show("this", ours)
+            # The estimate the dashboard's memory budget refuses uploads by (issue 19 §2), against what
+            # this run measured: a ratio below 1 would let through an upload the budget cannot hold.
+            sys.path.insert(0, str(HERE))
+            from recsys_core.loading.footprint import estimate_footprint
+
+            est = estimate_footprint(inter_path.read_bytes(), items_path.read_bytes())
+            print(f"  budget estimate: peak {est.peak_bytes / 2**20:,.0f} MiB "
+                  f"({est.peak_bytes / ours['peak_growth']:.2f}x measured), held {est.held_bytes / 2**20:,.0f} MiB "
+                  f"({est.held_bytes / max(ours['held'], 1):.2f}x measured)")
             if args.reference:
                 ref = best_of(args.reference.resolve(), inter_path, items_path, args.repeat)
                 show("reference", ref)

@@ -33,7 +33,7 @@ import streamlit as st
 
 from recsys_core import Dataset, Recommender, RecsysError, data_fingerprint
 
-from . import resources
+from . import memory_budget, resources
 from .safe_text import plain
 from .session_store import (DatasetSource, KeptResult, Restored, SessionStore, SessionTooLarge, UploadedFile, new_id,
                             valid_id)
@@ -170,6 +170,8 @@ def use_dataset(data: Dataset, label: str, source: DatasetSource | None = None) 
     Without a source nothing can be rebuilt, so a reload starts on the demo data.
     """
     _set_dataset(data, label)
+    if source is not None:
+        memory_budget.hold("dataset", data, source.size)
     if source is not None or _session_id(create=False):
         _persist(lambda store, sid: store.save_dataset(sid, source, label), "dataset",
                  lambda store, sid: store.save_dataset(sid, None))
@@ -359,6 +361,7 @@ def _attach() -> None:
         st.session_state["train_job"] = job  # the Train page shows its progress; ensure_defaults adopts its model
     if restored.dataset is not None:
         _set_dataset(restored.dataset, restored.dataset_label)
+        memory_budget.hold("dataset", restored.dataset, 0)  # counted, never refused: the session had it already
     if restored.model is not None:
         _restore_model(restored)
     if restored.problems:

@@ -15,7 +15,9 @@ import streamlit as st
 
 from recsys_core import Dataset, RecsysError, load_interactions
 
-from . import state
+from recsys_core.loading.footprint import estimate_footprint
+
+from . import memory_budget, state
 from .session_store import DatasetSource
 
 _KEY = "upload_check"
@@ -51,14 +53,19 @@ def check(interactions, items, users=None, **options) -> UploadCheck:
     remembered = st.session_state.get(_KEY)
     if remembered is not None and remembered[0] == key:
         return remembered[1]
-    if items is None:
-        result = _check_interactions(interactions, options["columns"])
-    else:
-        source = state.upload_source(interactions, items, users, **options)
-        try:
-            result = UploadCheck(source, source.load())
-        except RecsysError as exc:
-            result = UploadCheck(source, problem=str(exc))
+    # The previous choice's dataset is not needed any more: let it go before loading the next one.
+    st.session_state.pop(_KEY, None)
+    files = [f.getvalue() for f in (interactions, items, users) if f is not None]
+    source = None if items is None else state.upload_source(interactions, items, users, **options)
+    try:
+        with memory_budget.room_for(estimate_footprint(*files)):
+            if source is None:
+                result = _check_interactions(interactions, options["columns"])
+            else:
+                result = _check_dataset(source)
+    except memory_budget.OverBudget as exc:
+        # Not remembered: the same files may fit once other sessions are done.
+        return UploadCheck(source, problem=str(exc))
     st.session_state[_KEY] = (key, result)
     return result
 
@@ -69,3 +76,12 @@ def _check_interactions(interactions, columns) -> UploadCheck:
     except RecsysError as exc:
         return UploadCheck(problem=str(exc))
     return UploadCheck()
+
+
+def _check_dataset(source: DatasetSource) -> UploadCheck:
+    try:
+        data = source.load()
+    except RecsysError as exc:
+        return UploadCheck(source, problem=str(exc))
+    memory_budget.hold("checked upload", data, source.size)
+    return UploadCheck(source, data)

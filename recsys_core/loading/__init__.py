@@ -11,6 +11,7 @@ The public API; each concept has its own module:
   coverage against the interactions.
 * :mod:`.dataset` -- :func:`load_dataset`, the three tables in order into a ``Dataset``.
 * :mod:`.new_users` -- :func:`load_new_users`: histories and profiles of users a saved model never saw.
+* :mod:`.footprint` -- the memory a load will take, estimated from the files before parsing them.
 * :mod:`.options` -- :class:`LoadOptions`, load_dataset's choices as one typed, storable object.
 * :mod:`.columns`, :mod:`.messages` -- shared helpers: reading id/number columns; wording messages.
 
