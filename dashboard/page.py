@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 from recsys_core import Notice, RecsysError
 from recsys_core.ratings import RatingScale
 
-from . import formatting, plots, state
+from . import auth, formatting, plots, state
 from .safe_text import plain
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,7 @@ def setup(title: str, icon: str | None = None, heading: str | None = None) -> No
     """
     icon = icon or ICONS.get(title, ":material/article:")
     st.set_page_config(page_title=f"{title} · {APP_NAME}", page_icon=favicon(), layout="wide")
+    auth.require_login()  # with RECSYS_LOGIN set, nothing below runs for someone not signed in
     state.follow_explain_request()
     state.ensure_defaults()
     with st.sidebar:  # labels are file and model names, the encoder an id typed on the Train page
