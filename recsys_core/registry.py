@@ -301,7 +301,7 @@ class ModelRegistry:
             return artifacts.load(path)  # a model saved before versions were kept; also finds one left aside
         except ArtifactError:
             if not path.exists() and not self.exists(name):
-                raise UnknownEntityError(self._unknown(name)) from None
+                raise UnknownEntityError(self.unknown(name)) from None
             raise
 
     def load_version(self, version: ModelVersion) -> Recommender:
@@ -360,7 +360,7 @@ class ModelRegistry:
         who = check_owner(by if by is not None else default_owner())
         with self._lock():
             if not path.is_dir():
-                raise UnknownEntityError(self._unknown(name))
+                raise UnknownEntityError(self.unknown(name))
             if not _only_model_files(path):  # a damaged model may be deleted; a folder of anything else not
                 raise RecsysError(f"{path} holds files that are not a saved model: it was not made by the registry, "
                                   "so it is not deleted here. Nothing was changed.")
@@ -505,7 +505,8 @@ class ModelRegistry:
         return (f"The saved model {name!r} is damaged: {what} no longer match the fingerprint recorded when it was "
                 "saved (changed after saving), so it was not loaded; go back to another version or save it again.")
 
-    def _unknown(self, name: str) -> str:
+    def unknown(self, name: str) -> str:
+        """The message for a name no model has: which names exist."""
         names = [i.name for i in self.list()]
         known = f"saved models: {', '.join(names)}" if names else "no model is saved there yet"
         return f"No saved model named {name!r} in {self.root} ({known})."
