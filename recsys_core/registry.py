@@ -296,7 +296,7 @@ class ModelRegistry:
         if current is not None:
             return self.load_version(current)
         if self._has_versions(name) and path.is_dir():  # versions are kept, yet the files match none of them
-            raise ArtifactError(self._tampered(name, "the files under its name"))
+            raise self._tampered(name, "the files under its name")
         try:
             return artifacts.load(path)  # a model saved before versions were kept; also finds one left aside
         except ArtifactError:
@@ -307,7 +307,7 @@ class ModelRegistry:
     def load_version(self, version: ModelVersion) -> Recommender:
         """``version``'s model, refused with a clear message when its files changed since it was saved."""
         if artifacts.fingerprint(version.path, fresh=True) != version.fingerprint:
-            raise ArtifactError(self._tampered(version.name, f"version {version.id} (saved by {version.owner})"))
+            raise self._tampered(version.name, f"version {version.id}'s files", version.owner)
         return artifacts.load(version.path)
 
     # -- writing -------------------------------------------------------------
@@ -341,7 +341,7 @@ class ModelRegistry:
                 kept = ", ".join(v.id for v in self.versions(name)) or "none"
                 raise UnknownEntityError(f"No kept version {version_id!r} of the model {name!r} (kept versions: {kept}).")
             if artifacts.fingerprint(version.path, fresh=True) != version.fingerprint:
-                raise ArtifactError(self._tampered(name, f"version {version.id} (saved by {version.owner})"))
+                raise self._tampered(name, f"version {version.id}'s files", version.owner)
             if self.path_of(name).exists():
                 artifacts.check_output_dir(self.path_of(name))
                 self._adopt(name)
@@ -501,9 +501,12 @@ class ModelRegistry:
             if entry is not None and entry.expires_at < now:
                 durable.remove_folder(entry.path)
 
-    def _tampered(self, name: str, what: str) -> str:
-        return (f"The saved model {name!r} is damaged: {what} no longer match the fingerprint recorded when it was "
-                "saved (changed after saving), so it was not loaded; go back to another version or save it again.")
+    @staticmethod
+    def _tampered(name: str, what: str, owner: str = "") -> ArtifactError:
+        by = f" (saved by {owner})" if owner else ""
+        return ArtifactError(f"Saved model {name!r} is damaged: {what} changed after saving (fingerprint mismatch); "
+                             "not loaded.", f"Its files no longer match the fingerprint recorded when it was saved{by}: "
+                             "go back to another version, or save it again.")
 
     def unknown(self, name: str) -> str:
         """The message for a name no model has: which names exist."""

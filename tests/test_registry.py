@@ -257,7 +257,7 @@ def test_model_files_changed_after_saving_are_refused_with_a_clear_message(regis
     catalog = json.loads((folder / "catalog.json").read_text())
     catalog["item_texts"][0]["text"] = "planted text"
     (folder / "catalog.json").write_text(json.dumps(catalog))  # in place: both names see it (hard links)
-    with pytest.raises(ArtifactError, match="no longer match the fingerprint recorded when it was saved"):
+    with pytest.raises(ArtifactError, match="changed after saving \\(fingerprint mismatch\\)"):
         registry.load("m")
     with pytest.raises(ArtifactError, match="changed after saving"):
         registry.load_version(version)
