@@ -75,7 +75,9 @@ def setup(title: str, icon: str | None = None, heading: str | None = None) -> No
         st.caption(f"**Dataset:** {plain(state.dataset_label())}  \n{formatting.dataset_line(state.dataset())}")
         st.caption(f"**Model:** {plain(state.model_label())}  \n{plain(formatting.model_line(state.model()))}")
     st.title(heading or f"{icon} {title}")
-    state.show_session_notices()  # a reload restored (or could not restore) the session's data and model
+    # A reload restored (or could not restore) the session's data and model; the Train page says itself, with
+    # its choices, that the saved model was replaced.
+    state.show_session_notices(model_status=title != "Train")
     for text, mark in st.session_state.pop("_done_messages", []):
         st.success(text, icon=mark)
 

@@ -225,6 +225,7 @@ def _set_model(rec: Recommender, label: str, draft: bool = False, source: tuple[
 # -- saved models: who saves, which version the session uses ----------------------------------------
 
 OWNER = "owner"  # the kind of kept result that holds the session's owner label
+MODEL_STATUS = "model status"  # the kind of session notice that says the saved model was replaced
 DEFAULT_OWNER = "anonymous"
 
 
@@ -379,11 +380,16 @@ def _notice(kind: str, text: str) -> None:
     st.session_state.setdefault("_session_notices", []).append((kind, text))
 
 
-def show_session_notices() -> None:
-    """What happened to the session's kept state (restored, could not be restored or kept), shown once."""
+def show_session_notices(model_status: bool = True) -> None:
+    """What happened to the session's kept state (restored, could not be restored or kept), shown once.
+
+    ``model_status=False`` leaves out the one saying the saved model was replaced (the Train page shows it
+    with its choices)."""
     for kind, text in st.session_state.pop("_session_notices", []):
+        if kind == MODEL_STATUS and not model_status:
+            continue
         # Plain text: notices quote file names, model labels and error messages.
-        (st.warning if kind == "warning" else st.info)(plain(text), icon=":material/history:")
+        (st.warning if kind in ("warning", MODEL_STATUS) else st.info)(plain(text), icon=":material/history:")
 
 
 def _attach() -> None:
@@ -450,14 +456,14 @@ def _restore_model(restored: Restored) -> None:
             return
         status = registry.status_of(kept.saved_name, kept.fingerprint)
         if status.own is None:  # deleted, or replaced and no longer kept: the Train page offers what there is
-            restored.problems.append(status.message())
+            _notice(MODEL_STATUS, status.message() + " The demo model is used in its place.")
             _set_model(resources.demo_model(), DEMO_MODEL_LABEL, source=(kept.saved_name, kept.fingerprint))
             st.session_state["model_source_lost"] = True  # the demo model stands in for it
             return
         rec = resources.saved_model(str(registry.root), kept.saved_name, status.own.id, kept.fingerprint)
         _set_model(rec, kept.label, source=(kept.saved_name, kept.fingerprint))
         if status.state == "replaced":
-            _notice("warning", status.message() + " The Train page offers the current version.")
+            _notice(MODEL_STATUS, status.message() + " The Train page offers the current version.")
     except (OSError, RecsysError) as exc:
         restored.problems.append(f"the saved model {kept.saved_name!r} cannot be loaded ({exc})")
 

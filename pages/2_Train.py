@@ -148,8 +148,8 @@ def saved_models() -> None:
         with st.expander(f"Trash ({len(trash)})", icon=":material/delete:"):
             for t in trash:
                 a, b = st.columns([4, 1], vertical_alignment="center")
-                a.markdown(f"**{plain(t.name)}**, deleted by {plain(t.deleted_by)} at {plain(t.deleted_at)}; "
-                           f"kept until {plain(t.expires_at)}")
+                a.markdown(f"**{plain(t.name)}**, deleted by {plain(t.deleted_by)} at {plain(t.deleted_at)} (UTC); "
+                           f"restorable until {plain(t.expires_at)}")
                 if b.button("Restore", key=f"untrash_{t.id}", icon=":material/restore:"):
                     with page.user_errors():
                         registry.untrash(t.id, by=state.owner_label())

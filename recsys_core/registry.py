@@ -182,7 +182,7 @@ class ModelStatus:
             return f"The saved model '{self.name}' is the version you used."
         if self.state == "replaced":
             by = self.change.by if self.change else (self.current.owner if self.current else UNKNOWN_OWNER)
-            at = self.change.at if self.change else (self.current.saved_at if self.current else "")
+            at = _when(self.change.at if self.change else (self.current.saved_at if self.current else ""))
             how = "went back to an older version of it" if self.change and self.change.action == "restored" \
                 else "replaced it"
             keep = ("your version is still kept, and this session uses it" if self.own
@@ -190,8 +190,8 @@ class ModelStatus:
             return f"The saved model '{self.name}' you used was changed: {by} {how} at {at}; {keep}."
         if self.state == "deleted":
             return (f"The saved model '{self.name}' you used was deleted by {self.trash.deleted_by} at "
-                    f"{self.trash.deleted_at}; it is in the trash until {self.trash.expires_at} and can be restored "
-                    "on the Train page.")
+                    f"{_when(self.trash.deleted_at)}; it is in the trash until {_when(self.trash.expires_at)} and can "
+                    "be restored on the Train page.")
         return f"The saved model '{self.name}' you used is no longer in the models folder."
 
 
@@ -439,7 +439,10 @@ class ModelRegistry:
                 folder, lambda tmp: _link_files(path, tmp), is_whole=artifacts.is_model_dir), UNKNOWN_OWNER)
 
     def _prune(self, name: str) -> None:
-        """Remove the oldest versions beyond ``keep_versions`` (never the current one)."""
+        """Remove the oldest versions beyond ``keep_versions`` (never the current one), and what writers killed
+        in this name's versions folder left (only names ``durable`` gives its temporaries, of dead processes)."""
+        for leftover in durable.orphans(self._versions_dir(name)):
+            durable.discard(leftover.path)
         kept = self.versions(name)
         old = [v for v in kept if not v.current][max(0, self.keep_versions - 1):]
         for v in old:
@@ -533,6 +536,11 @@ class ModelRegistry:
             version=current.id if current else "",
             fingerprint=current.fingerprint if current else self._current_fingerprint(path.name),
         )
+
+
+def _when(iso: str) -> str:
+    """'2026-12-02T10:59:43Z' as '2026-12-02 10:59 UTC' (a sentence's time); anything else as it is."""
+    return f"{iso[:10]} {iso[11:16]} UTC" if re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", iso) else iso
 
 
 def _with_current(v: ModelVersion) -> ModelVersion:
