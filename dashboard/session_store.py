@@ -103,8 +103,7 @@ class UploadedFile:
     data: bytes
 
 
-def _text(value: object) -> str:
-    """A string from session.json, or ValueError (the entry is then treated as damaged)."""
+def _text(value: object) -> str:  # a string from session.json, or ValueError (the entry is then damaged)
     if not isinstance(value, str):
         raise ValueError(f"expected text, found {type(value).__name__}")
     return value
@@ -364,7 +363,8 @@ class SessionStore:
                 directory = _text(entry["dir"])
                 if not _ENTRY.fullmatch(directory) or not directory.startswith("draft-"):
                     raise ValueError("draft folder name is not one of ours")
-                if artifacts.fingerprint(folder / directory, fresh=True) != _text(entry["fingerprint"]):
+                expected = entry.get("fingerprint")  # absent in drafts kept before issue 19: loaded unchecked
+                if expected is not None and artifacts.fingerprint(folder / directory, fresh=True) != _text(expected):
                     restored.problems.append("its unsaved model's files were changed after they were kept (they no "
                                              "longer match their fingerprint), so it was not loaded")
                     return

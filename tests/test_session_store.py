@@ -673,3 +673,25 @@ def test_the_owner_label_is_editable_shown_in_the_list_and_kept_for_a_reload(app
     assert "cannot be used as an owner label" in " ".join(e.value for e in at.error)
     reloaded = open_app(at.query_params["session"], page="pages/2_Train.py")
     assert reloaded.text_input(key="owner_label_input").value == "Ana <ana@example.org>"
+
+
+def test_a_draft_kept_before_fingerprints_were_recorded_still_comes_back(store, tiny_model):
+    sid = new_id()
+    store.save_model(sid, "trained", draft=tiny_model)
+    manifest = json.loads((store.root / sid / MANIFEST).read_text())
+    del manifest["model"]["fingerprint"]  # as a session kept by the previous version wrote it
+    (store.root / sid / MANIFEST).write_text(json.dumps(manifest))
+    assert top(store.restore(sid).model.draft) == top(tiny_model)
+
+
+def test_an_owner_label_is_shown_as_text_never_markup(app_env, tiny_model, short_window_model, tmp_path):
+    registry = ModelRegistry(tmp_path / "models")
+    mine = registry.save(tiny_model, "shared", owner="alice")
+    sid = new_id()
+    app_env.save_model(sid, "shared", saved_name="shared", fingerprint=mine.fingerprint)
+    hostile = "**boss** [x](http://203.0.113.7/x) :red[r] $y$ <b>b</b>"
+    registry.save(short_window_model, "shared", overwrite=True, owner=hostile)
+    at = open_app(sid, page="pages/2_Train.py")
+    [warning] = [w.value for w in at.warning if "replaced it" in w.value]
+    assert "**boss**" not in warning and "](http" not in warning and ":red[" not in warning  # escaped by plain()
+    assert hostile in notices(at)  # and reads as typed
