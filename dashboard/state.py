@@ -17,6 +17,7 @@ Keys (other pages may read them; write them only through these functions):
     model_is_draft              True for an unsaved model brought back by a reload (see model_is_draft())
     model_source                (name, fingerprint) of the registry version the session uses, or used before a
                                 reload found it deleted or no longer kept (``saved_model_status``)
+    model_source_lost           True when that reload found it gone (the demo model stands in for it)
     owner_label                 who this session saves models as (``owner_label``; the login's identity wins)
     train_job                   the session's TrainingJob (dashboard.training)
     explain_target              an ExplainTarget set by the Recommendations page

@@ -90,6 +90,13 @@ def test_a_model_replaced_by_a_colleague_is_said_plainly_and_one_click_puts_it_b
     items.to_csv(tables[1], index=False)
     registry = ModelRegistry(models_dir)
 
+    home = browser.new_page(viewport={"width": 1440, "height": 900})
+    home.goto(server, timeout=RUN_TIMEOUT_MS)
+    wait_idle(home)
+    assert "anyone who can reach this server can use it" in text_of(home)  # no sign-in configured
+    shoot(home, "11_registry_home_open_server")
+    home.close()
+
     alice = analyst(browser, server, tables, "alice", seed=1)
     save_as(alice, "shared", replace=False)
     sid = session_in(alice.url)
@@ -107,7 +114,10 @@ def test_a_model_replaced_by_a_colleague_is_said_plainly_and_one_click_puts_it_b
     bob.get_by_text("Versions of shared (2 kept)").wait_for(timeout=RUN_TIMEOUT_MS)
     assert [(v.owner, v.current) for v in registry.versions("shared")] == [("bob", True), ("alice", False)]
     bob.get_by_text("Versions of shared (2 kept)").click()  # open: the versions with their owners
-    bob.get_by_text("by alice").first.wait_for(timeout=RUN_TIMEOUT_MS)
+    versions = bob.get_by_test_id("stSelectbox").filter(has=bob.get_by_text("Version", exact=True))
+    versions.wait_for(timeout=RUN_TIMEOUT_MS)
+    shown = versions.inner_text() + " " + versions.locator("input").input_value()
+    assert shown.strip().endswith("by alice"), shown  # the older version, and whose it is
     shoot(bob, "11_registry_bob_replaced")
 
     alice.reload(timeout=RUN_TIMEOUT_MS)
