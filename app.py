@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import explanations, formatting, page, state
+from dashboard import auth, explanations, formatting, page, state
 from dashboard.safe_text import plain
 from dashboard.resources import registry
 
@@ -21,6 +21,9 @@ def home() -> None:
         "and compare it with classic baselines on the same held-out data.  \n"
         "Then look at what it recommends to any user, old or new, and why."
     )
+    open_note = auth.open_server_note()
+    if open_note:
+        st.warning(open_note, icon=":material/lock_open:")
     data, rec = state.dataset(), state.model()
     left, right = st.columns(2, gap="large")
     with left:
@@ -63,7 +66,8 @@ def home() -> None:
             f"dashboard at the same time never see them unless you give them this page's address.\n"
             f"- Models you **save** on the Train page go to the shared models directory "
             f"{plain(registry().root.resolve())} (set `RECSYS_MODELS_DIR` to change it); everyone using this "
-            f"server can list, load and delete them, and the CLI reads them too "
+            f"server can list, load, replace and delete them (each shows who saved it; a replaced version is kept "
+            f"and a deleted model stays in a trash for a while, both restorable there), and the CLI reads them too "
             f"(python -m recsys_core recommend --model {plain(registry().root)}/NAME …).\n"
             f"- The demo data and demo model come from `sample_data/` and are loaded once per server.\n"
             f"- {state.session_note()}"

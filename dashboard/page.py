@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 from recsys_core import Notice, RecsysError
 from recsys_core.ratings import RatingScale
 
-from . import formatting, plots, state
+from . import auth, formatting, plots, state
 from .safe_text import plain
 
 log = logging.getLogger(__name__)
@@ -68,13 +68,16 @@ def setup(title: str, icon: str | None = None, heading: str | None = None) -> No
     """
     icon = icon or ICONS.get(title, ":material/article:")
     st.set_page_config(page_title=f"{title} · {APP_NAME}", page_icon=favicon(), layout="wide")
+    auth.require_login()  # with RECSYS_LOGIN set, nothing below runs for someone not signed in
     state.follow_explain_request()
     state.ensure_defaults()
     with st.sidebar:  # labels are file and model names, the encoder an id typed on the Train page
         st.caption(f"**Dataset:** {plain(state.dataset_label())}  \n{formatting.dataset_line(state.dataset())}")
         st.caption(f"**Model:** {plain(state.model_label())}  \n{plain(formatting.model_line(state.model()))}")
     st.title(heading or f"{icon} {title}")
-    state.show_session_notices()  # a reload restored (or could not restore) the session's data and model
+    # A reload restored (or could not restore) the session's data and model; the Train page says itself, with
+    # its choices, that the saved model was replaced.
+    state.show_session_notices(model_status=title != "Train")
     for text, mark in st.session_state.pop("_done_messages", []):
         st.success(text, icon=mark)
 

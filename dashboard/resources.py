@@ -11,7 +11,7 @@ import gc
 import pandas as pd
 import streamlit as st
 
-from recsys_core import Dataset, Recommender, artifacts, demo, read_table
+from recsys_core import Dataset, Recommender, UnknownEntityError, demo, read_table
 from recsys_core.registry import ModelRegistry
 
 
@@ -54,9 +54,16 @@ def registry() -> ModelRegistry:
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the saved model…")
-def saved_model(path: str, saved_at: str) -> Recommender:
-    """A saved model; ``saved_at`` is part of the key so a replaced model is read again."""
-    return artifacts.load(path)
+def saved_model(root: str, name: str, version: str, fingerprint: str) -> Recommender:
+    """Version ``version`` of the saved model ``name`` (its files checked against ``fingerprint``, the key of
+    its content); ``version=""``: a model saved before versions were kept, read from under its name."""
+    registry = ModelRegistry(root)
+    if not version:
+        return registry.load(name)
+    found = next((v for v in registry.versions(name) if v.id == version and v.fingerprint == fingerprint), None)
+    if found is None:
+        raise UnknownEntityError(f"The version {version} of the saved model {name!r} is no longer kept.")
+    return registry.load_version(found)
 
 
 @st.cache_data(max_entries=12, show_spinner="Reading the file…")

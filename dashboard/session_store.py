@@ -13,10 +13,9 @@ Layout of one session (``ROOT/<id>/``)::
     data-<pid>-<token>/     the uploaded files' bytes, exactly as uploaded (interactions, items, users)
     draft-<pid>-<token>/    an unsaved trained model, written by recsys_core.artifacts.save (safetensors)
 
-Nothing is pickled: a dataset is rebuilt from the uploaded bytes by ``recsys_core.load_dataset``
-with the same options, so a restore passes through the same validation as the upload did; a
-draft is read by ``recsys_core.artifacts.load``; a model saved in the shared registry is stored
-by name only.
+Nothing is pickled: a dataset is rebuilt from the uploaded bytes by ``recsys_core.load_dataset`` with the
+same options (the same validation as the upload); a draft is read by ``recsys_core.artifacts.load`` once its
+files match their fingerprint; a model of the shared registry is kept by name and version fingerprint.
 
 Crash safety, with the primitives of ``recsys_core.durable``: new files go into a new folder whose
 name no entry points at yet (``durable.write_folder``, or ``artifacts.save`` for a draft), and only
@@ -31,9 +30,8 @@ Expiry: a session is kept ``days`` after its last write or restore (``session.js
 modification time); expired sessions are removed lazily (``prune``, at most every few minutes).
 Anything missing, expired, unreadable or inconsistent is reported as absent, never raised.
 
-No Streamlit here (``dashboard.state`` does the wiring), so all of it is testable with threads
-and processes.  Several sessions of one server use one store at once: each session's writes are
-serialised by its own lock, and pruning skips a session whose lock is taken.
+No Streamlit here (``dashboard.state`` does the wiring): testable with threads and processes.  Sessions of one
+server share a store: each session's writes are serialised by its own lock; pruning skips a locked session.
 """
 from __future__ import annotations
 
@@ -105,8 +103,7 @@ class UploadedFile:
     data: bytes
 
 
-def _text(value: object) -> str:
-    """A string from session.json, or ValueError (the entry is then treated as damaged)."""
+def _text(value: object) -> str:  # a string from session.json, or ValueError (the entry is then damaged)
     if not isinstance(value, str):
         raise ValueError(f"expected text, found {type(value).__name__}")
     return value
@@ -154,12 +151,13 @@ class DatasetSource:
 
 @dataclass(frozen=True)
 class RestoredModel:
-    """The session's model: ``saved_name`` (a model of the shared registry, loaded by the caller) or
-    ``draft`` (an unsaved trained model, already loaded from the session's folder)."""
+    """The session's model: ``saved_name`` (a model of the shared registry, loaded by the caller: the version
+    whose content ``fingerprint`` this is) or ``draft`` (an unsaved model, loaded after its fingerprint matched)."""
 
     label: str
     saved_name: str | None = None
     draft: Recommender | None = None
+    fingerprint: str = ""
 
 
 @dataclass(frozen=True)
@@ -358,12 +356,18 @@ class SessionStore:
             if not isinstance(entry, dict):
                 raise ValueError("model entry is not an object")
             label, kind = _text(entry["label"]), entry["kind"]
-            if kind == "saved":
-                restored.model = RestoredModel(label, saved_name=_text(entry["name"]))
+            if kind == "saved":  # the fingerprint is absent in sessions kept before issue 19: any version then
+                restored.model = RestoredModel(label, saved_name=_text(entry["name"]),
+                                               fingerprint=_text(entry.get("fingerprint", "")))
             elif kind == "draft":
                 directory = _text(entry["dir"])
                 if not _ENTRY.fullmatch(directory) or not directory.startswith("draft-"):
                     raise ValueError("draft folder name is not one of ours")
+                expected = entry.get("fingerprint")  # absent in drafts kept before issue 19: loaded unchecked
+                if expected is not None and artifacts.fingerprint(folder / directory, fresh=True) != _text(expected):
+                    restored.problems.append("its unsaved model's files were changed after they were kept (they no "
+                                             "longer match their fingerprint), so it was not loaded")
+                    return
                 restored.model = RestoredModel(label, draft=artifacts.load(folder / directory))
             else:
                 raise ValueError(f"unknown model kind {kind!r}")
@@ -458,10 +462,10 @@ class SessionStore:
                                        "options": source.options.to_dict()}
             self._commit(folder, manifest)
 
-    def save_model(self, sid: str, label: str, *, saved_name: str | None = None,
+    def save_model(self, sid: str, label: str, *, saved_name: str | None = None, fingerprint: str = "",
                    draft: Recommender | None = None) -> None:
-        """Keep the session's model: a registry model by ``saved_name``, an unsaved one as a ``draft``
-        (written with recsys_core.artifacts.save), or neither (the demo model, nothing to keep).
+        """Keep the session's model: a registry model by ``saved_name`` and its version's ``fingerprint``, an
+        unsaved one as a ``draft`` (artifacts.save, with its fingerprint), or neither (the demo model).
 
         Raises SessionTooLarge when the draft would push the session over its limit (the model entry
         is then dropped: a reload gives the demo model, never an older one) and OSError.
@@ -470,7 +474,7 @@ class SessionStore:
         with _lock_for(self.root, sid):
             folder, manifest = self._open_for_write(sid)
             if saved_name is not None:
-                manifest["model"] = {"kind": "saved", "name": saved_name, "label": label}
+                manifest["model"] = {"kind": "saved", "name": saved_name, "label": label, "fingerprint": fingerprint}
             elif draft is not None:
                 directory = self._new_entry("draft")
                 artifacts.save(draft, folder / directory)
@@ -483,7 +487,8 @@ class SessionStore:
                     raise SessionTooLarge(
                         f"This model is more than a session keeps ({self.max_bytes / 2**20:,.0f} MB with the "
                         "data): save it on the Train page, or it is lost when you close or reload the page.")
-                manifest["model"] = {"kind": "draft", "dir": directory, "label": label}
+                manifest["model"] = {"kind": "draft", "dir": directory, "label": label,
+                                     "fingerprint": artifacts.fingerprint(folder / directory, fresh=True)}
             else:
                 manifest["model"] = None
             self._commit(folder, manifest)

@@ -15,6 +15,10 @@ Keys (other pages may read them; write them only through these functions):
     dataset, dataset_label      the Dataset the Data and Train pages use
     model, model_label          the Recommender the other pages use
     model_is_draft              True for an unsaved model brought back by a reload (see model_is_draft())
+    model_source                (name, fingerprint) of the registry version the session uses, or used before a
+                                reload found it deleted or no longer kept (``saved_model_status``)
+    model_source_lost           True when that reload found it gone (the demo model stands in for it)
+    owner_label                 who this session saves models as (``owner_label``; the login's identity wins)
     train_job                   the session's TrainingJob (dashboard.training)
     explain_target              an ExplainTarget set by the Recommendations page
     _kept_results               kind → KeptResult: computed results kept for a reload with the inputs that
@@ -32,8 +36,9 @@ from pathlib import Path
 import streamlit as st
 
 from recsys_core import Dataset, Recommender, RecsysError, data_fingerprint
+from recsys_core.registry import ModelInfo, ModelStatus, ModelVersion, check_owner
 
-from . import memory_budget, resources
+from . import auth, memory_budget, resources
 from .safe_text import plain
 from .session_store import (DatasetSource, KeptResult, Restored, SessionStore, SessionTooLarge, UploadedFile, new_id,
                             valid_id)
@@ -198,22 +203,80 @@ def model_label() -> str:
     return st.session_state.get("model_label", "")
 
 
-def use_model(rec: Recommender, label: str, saved_as: str | None = None) -> None:
-    """Make ``rec`` the session's model.  ``saved_as``: its name in the shared registry (a reload loads it
-    from there); any other model is kept in the session's folder as a draft until the session expires."""
-    _set_model(rec, label)
+def use_model(rec: Recommender, label: str, saved_as: str | None = None, fingerprint: str = "") -> None:
+    """Make ``rec`` the session's model.  ``saved_as``: its name in the shared registry and ``fingerprint`` its
+    version's (a reload loads that very version); any other model is kept in the session's folder as a draft
+    until the session expires."""
+    _set_model(rec, label, source=(saved_as, fingerprint) if saved_as is not None else None)
     forget = lambda store, sid: store.save_model(sid, "")  # noqa: E731
     if saved_as is not None:
-        _persist(lambda store, sid: store.save_model(sid, label, saved_name=saved_as), "model", forget)
+        _persist(lambda store, sid: store.save_model(sid, label, saved_name=saved_as, fingerprint=fingerprint),
+                 "model", forget)
     else:
         with st.spinner("Keeping this model for a reload…"):
             _persist(lambda store, sid: store.save_model(sid, label.removesuffix(UNSAVED), draft=rec), "model", forget)
 
 
-def _set_model(rec: Recommender, label: str, draft: bool = False) -> None:
+def _set_model(rec: Recommender, label: str, draft: bool = False, source: tuple[str, str] | None = None) -> None:
     st.session_state["model"] = rec
     st.session_state["model_label"] = label
     st.session_state["model_is_draft"] = draft
+    st.session_state["model_source"] = source
+    st.session_state["model_source_lost"] = False
+
+
+# -- saved models: who saves, which version the session uses ----------------------------------------
+
+OWNER = "owner"  # the kind of kept result that holds the session's owner label
+MODEL_STATUS = "model status"  # the kind of session notice that says the saved model was replaced
+DEFAULT_OWNER = "anonymous"
+
+
+def owner_label() -> str:
+    """Who this session saves, replaces and deletes models as: the signed-in identity when login is on
+    (``dashboard.auth``), else the label the analyst typed (kept for a reload), else DEFAULT_OWNER."""
+    identity = auth.identity()
+    if identity:
+        return identity
+    if "owner_label" not in st.session_state:
+        kept = kept_result(OWNER)
+        label = kept.value.get("label") if kept is not None else None
+        st.session_state["owner_label"] = label if isinstance(label, str) and label else DEFAULT_OWNER
+    return st.session_state["owner_label"]
+
+
+def set_owner_label(text: str) -> None:
+    """Change the session's owner label (a RecsysError says why a label is refused); login identities are fixed."""
+    if auth.identity():
+        raise RecsysError("You are signed in: models you save carry your sign-in identity, which cannot be changed.")
+    label = check_owner(text)
+    if label != owner_label():
+        st.session_state["owner_label"] = label
+        keep_result(OWNER, {}, {"label": label})
+
+
+def load_saved(info: ModelInfo, version: ModelVersion | None = None) -> None:
+    """Make a saved model (its current version, or ``version``) the session's model; its fingerprint is checked."""
+    version = version or resources.registry().current_version(info.name)
+    fingerprint = version.fingerprint if version else info.fingerprint
+    rec = resources.saved_model(str(resources.registry().root), info.name, version.id if version else "", fingerprint)
+    use_model(rec, info.name, saved_as=info.name, fingerprint=fingerprint)
+
+
+def saved_model_status() -> ModelStatus | None:
+    """What became of the registry version this session uses (or used before a reload found it gone), when it is
+    no longer the one under its name; None when it is, or when the session's model is not from the registry."""
+    source = st.session_state.get("model_source")
+    if source is None or not source[1]:
+        return None
+    status = resources.registry().status_of(*source)
+    lost = st.session_state.get("model_source_lost", False)
+    return None if status.state == "current" and not lost else status
+
+
+def session_uses_saved_version() -> bool:
+    """False when a reload found the session's saved model gone (the demo model stands in for it)."""
+    return not st.session_state.get("model_source_lost", False)
 
 
 def model_trained_on_other_data() -> bool:
@@ -320,11 +383,16 @@ def _notice(kind: str, text: str) -> None:
     st.session_state.setdefault("_session_notices", []).append((kind, text))
 
 
-def show_session_notices() -> None:
-    """What happened to the session's kept state (restored, could not be restored or kept), shown once."""
+def show_session_notices(model_status: bool = True) -> None:
+    """What happened to the session's kept state (restored, could not be restored or kept), shown once.
+
+    ``model_status=False`` leaves out the one saying the saved model was replaced (the Train page shows it
+    with its choices)."""
     for kind, text in st.session_state.pop("_session_notices", []):
+        if kind == MODEL_STATUS and not model_status:
+            continue
         # Plain text: notices quote file names, model labels and error messages.
-        (st.warning if kind == "warning" else st.info)(plain(text), icon=":material/history:")
+        (st.warning if kind in ("warning", MODEL_STATUS) else st.info)(plain(text), icon=":material/history:")
 
 
 def _attach() -> None:
@@ -379,12 +447,27 @@ def _restore_model(restored: Restored) -> None:
     if kept.draft is not None:
         _set_model(kept.draft, kept.label + DRAFT, draft=True)
         return
+    registry = resources.registry()
     try:
-        info = next((i for i in resources.registry().list() if i.name == kept.saved_name), None)
-        if info is None:
-            restored.problems.append(f"the saved model {kept.saved_name!r} is no longer in the models folder")
+        if not kept.fingerprint:  # kept before versions had fingerprints: the model under the name now
+            info = next((i for i in registry.list() if i.name == kept.saved_name), None)
+            if info is None:
+                restored.problems.append(f"the saved model {kept.saved_name!r} is no longer in the models folder")
+                return
+            version = registry.current_version(info.name)
+            _set_model(resources.saved_model(str(registry.root), info.name, version.id if version else "",
+                                             info.fingerprint), kept.label, source=(info.name, info.fingerprint))
             return
-        _set_model(resources.saved_model(str(info.path), info.saved_at), kept.label)
+        status = registry.status_of(kept.saved_name, kept.fingerprint)
+        if status.own is None:  # deleted, or replaced and no longer kept: the Train page offers what there is
+            _notice(MODEL_STATUS, status.message() + " The demo model is used in its place.")
+            _set_model(resources.demo_model(), DEMO_MODEL_LABEL, source=(kept.saved_name, kept.fingerprint))
+            st.session_state["model_source_lost"] = True  # the demo model stands in for it
+            return
+        rec = resources.saved_model(str(registry.root), kept.saved_name, status.own.id, kept.fingerprint)
+        _set_model(rec, kept.label, source=(kept.saved_name, kept.fingerprint))
+        if status.state == "replaced":
+            _notice(MODEL_STATUS, status.message() + " The Train page offers the current version.")
     except (OSError, RecsysError) as exc:
         restored.problems.append(f"the saved model {kept.saved_name!r} cannot be loaded ({exc})")
 

@@ -4,7 +4,7 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from dashboard import formatting, page, plots, resources, state
+from dashboard import auth, formatting, page, plots, resources, state
 from dashboard.safe_text import plain
 from dashboard.training import TrainingJob
 from recsys_core import (
@@ -49,13 +49,111 @@ def save_form(rec) -> None:
         name = a.text_input("Save as", key="save_name", placeholder="e.g. movies-softmax_v1",
                             help="Letters, digits, - and _ only. Saved models are shared with everyone "
                                  "using this server.")
-        overwrite = b.checkbox("Replace if it exists")
+        overwrite = b.checkbox("Replace if it exists", help="The model it replaces is kept as an older version: "
+                                                            "one click puts it back.")
+        st.caption(f"Saved as **{plain(state.owner_label())}** (the owner shown in the list of saved models).")
         if st.form_submit_button("Save", key="save", icon=":material/save:"):
             with page.user_errors():
                 # Only spaces are trimmed: a control character must reach the registry, which refuses it.
-                info = resources.registry().save(rec, name.strip(" "), overwrite=overwrite)
-                state.use_model(rec, info.name, saved_as=info.name)
+                info = resources.registry().save(rec, name.strip(" "), overwrite=overwrite, owner=state.owner_label())
+                state.use_model(rec, info.name, saved_as=info.name, fingerprint=info.fingerprint)
                 page.done(f"Saved as **{plain(info.name)}** in {plain(info.path)}.", icon=":material/save:")
+
+
+def owner_field() -> None:
+    """Who this session saves models as: the sign-in identity, or a label the analyst types."""
+    if auth.identity():
+        st.caption(f"You save models as **{plain(state.owner_label())}** (your sign-in).")
+        return
+    label = st.text_input("Your name on the models you save", state.owner_label(), key="owner_label_input", max_chars=80,
+                          help="Shown as the owner of the models you save, replace or delete, so colleagues know "
+                               "whose they are. Anyone can type any name: sign-in (see the README) makes it sure.")
+    with page.user_errors():
+        state.set_owner_label(label)
+
+
+def model_status_panel() -> None:
+    """Says plainly when the saved model this session uses was replaced or deleted since, and by whom."""
+    status = state.saved_model_status()
+    if status is None:
+        return
+    st.warning(plain(status.message()), icon=":material/person_alert:")
+    a, b = st.columns(2)
+    registry = resources.registry()
+    current = next((i for i in registry.list() if i.name == status.name), None)
+    if current is not None and a.button(f"Use the current {status.name}", key="use_current_saved",
+                                        icon=":material/update:"):
+        with page.user_errors():
+            state.load_saved(current)
+            page.done(f"Now using the current **{plain(status.name)}** (saved by {plain(current.owner)}).")
+    if status.state == "replaced" and status.own is not None and state.session_uses_saved_version() and b.button(
+            "Make my version current again", key="restore_own_version", icon=":material/undo:"):
+        with page.user_errors():
+            registry.restore_version(status.name, status.own.id, by=state.owner_label())
+            page.done(f"Your version of **{plain(status.name)}** is the current one again.")
+    if status.state == "deleted" and b.button("Restore it from the trash", key="untrash_own", icon=":material/restore:"):
+        with page.user_errors():
+            info = registry.untrash(status.trash.id, by=state.owner_label())
+            state.load_saved(info)
+            page.done(f"Restored **{plain(status.name)}** from the trash; this session uses it.")
+
+
+def saved_models() -> None:
+    """The shared models: list with owners, load, versions (one click back), delete with the name typed, trash."""
+    registry = resources.registry()
+    infos = registry.list()
+    if not infos:
+        st.caption(f"No saved models yet in {plain(registry.root.resolve())}.")
+    else:
+        st.dataframe(pd.DataFrame([{"name": i.name, "owner": i.owner, "saved (UTC)": i.saved_at, "items": i.n_items,
+                                    "users": i.n_users, "test NDCG@10": i.ndcg10, "encoder": i.encoder}
+                                   for i in infos]),
+                     hide_index=True, width="stretch", column_config={"test NDCG@10": st.column_config.NumberColumn(
+                         format="%.4f")})
+        a, b = st.columns([3, 1], vertical_alignment="bottom")
+        chosen = a.selectbox("Saved model", [i.name for i in infos], key="saved_model_choice")
+        info = next(i for i in infos if i.name == chosen)
+        if b.button("Load", key="load_saved", icon=":material/input:"):
+            with page.user_errors():
+                state.load_saved(info)
+                page.done(f"Loaded **{plain(info.name)}**: the other pages now use it.")
+        versions = registry.versions(info.name)
+        with st.expander(f"Versions of {plain(info.name)} ({len(versions)} kept)", icon=":material/history:"):
+            if len(versions) < 2:
+                st.caption(f"Only the current version is kept. Replacing it keeps it here (the newest "
+                           f"{registry.keep_versions} versions are kept).")
+            else:
+                st.dataframe(pd.DataFrame([{"version": v.id, "saved (UTC)": v.saved_at, "owner": v.owner,
+                                            "current": v.current} for v in versions]), hide_index=True,
+                             width="stretch")
+                a, b = st.columns([3, 1], vertical_alignment="bottom")
+                older = [v for v in versions if not v.current]
+                pick = a.selectbox("Version", [v.id for v in older], key="version_choice",
+                                   format_func=lambda vid: next(f"{v.saved_at} by {v.owner}" for v in older if v.id == vid))
+                if b.button("Make it current", key="restore_version", icon=":material/undo:"):
+                    with page.user_errors():
+                        registry.restore_version(info.name, pick, by=state.owner_label())
+                        page.done(f"That version of **{plain(info.name)}** is the current one again; the one it "
+                                  "replaced is kept.")
+        a, b = st.columns([3, 1], vertical_alignment="bottom")
+        typed = a.text_input(f"To delete {plain(info.name)}, type its name", key="delete_confirm",
+                             help="It goes to the trash, restorable for "
+                                  f"{registry.trash_days:g} days, with its versions.")
+        if b.button("Delete", key="delete_saved", icon=":material/delete:"):
+            with page.user_errors():
+                registry.delete(info.name, confirm=typed.strip(" "), by=state.owner_label())
+                page.done(f"Moved **{plain(info.name)}** to the trash.", icon=":material/delete:")
+    trash = registry.trash()
+    if trash:
+        with st.expander(f"Trash ({len(trash)})", icon=":material/delete:"):
+            for t in trash:
+                a, b = st.columns([4, 1], vertical_alignment="center")
+                a.markdown(f"**{plain(t.name)}**, deleted by {plain(t.deleted_by)} at {plain(t.deleted_at)} (UTC); "
+                           f"restorable until {plain(t.expires_at)}")
+                if b.button("Restore", key=f"untrash_{t.id}", icon=":material/restore:"):
+                    with page.user_errors():
+                        registry.untrash(t.id, by=state.owner_label())
+                        page.done(f"Restored **{plain(t.name)}** from the trash.")
 
 
 page.setup("Train")
@@ -63,6 +161,8 @@ data = state.dataset()
 st.caption(f"Training data: **{plain(state.dataset_label())}** — {formatting.dataset_line(data)}")
 # What the Data page warned about (e.g. most items without text) matters most here, before training on it.
 page.show_notices([n for n in data.notices if n.is_warning])
+with page.user_errors():  # the saved model this session uses was replaced or deleted since: said first
+    model_status_panel()
 job = state.training_job()
 running = job is not None and job.running
 
@@ -180,24 +280,5 @@ elif state.model_is_draft():  # trained before a reload: kept with the session o
 
 st.header("Saved models")
 with page.user_errors():  # a damaged models directory is a message, not a traceback
-    registry = resources.registry()
-    infos = registry.list()
-    if not infos:
-        st.caption(f"No saved models yet in {plain(registry.root.resolve())}.")
-    else:
-        st.dataframe(pd.DataFrame([{"name": i.name, "saved (UTC)": i.saved_at, "items": i.n_items, "users": i.n_users,
-                                    "test NDCG@10": i.ndcg10, "encoder": i.encoder} for i in infos]),
-                     hide_index=True, width="stretch", column_config={"test NDCG@10": st.column_config.NumberColumn(
-                         format="%.4f")})
-        a, b, c, d = st.columns([2, 1, 1, 1], vertical_alignment="bottom")
-        chosen = a.selectbox("Saved model", [i.name for i in infos], key="saved_model_choice")
-        info = next(i for i in infos if i.name == chosen)
-        if b.button("Load", key="load_saved", icon=":material/input:"):
-            with page.user_errors():
-                state.use_model(resources.saved_model(str(info.path), info.saved_at), info.name, saved_as=info.name)
-                page.done(f"Loaded **{plain(info.name)}**: the other pages now use it.")
-        confirm = d.checkbox("Confirm delete", key="confirm_delete")
-        if c.button("Delete", key="delete_saved", disabled=not confirm, icon=":material/delete:"):
-            with page.user_errors():
-                registry.delete(info.name)
-                page.done(f"Deleted **{plain(info.name)}**.", icon=":material/delete:")
+    owner_field()
+    saved_models()

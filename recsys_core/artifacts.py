@@ -22,8 +22,10 @@ is ever put back.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -112,6 +114,45 @@ def check_output_dir(directory: str | Path) -> Path:
             f"Found: {found}. Only an empty folder or one holding just a saved model is ever replaced.",
         )
     return target
+
+
+# -- what a model's files are: their fingerprint ---------------------------------------
+
+_FILE_HASHES: dict[tuple, str] = {}  # (device, inode, size, mtime, ctime) → sha256: a file seen again is not re-read
+_FILE_HASHES_LOCK = threading.Lock()
+
+
+def fingerprint(directory: str | Path, *, fresh: bool = False) -> str:
+    """The content fingerprint of a model folder: SHA-256 over each model file's name and SHA-256.
+
+    Two folders have the same fingerprint exactly when they hold the same model files, byte for byte.
+    Listing many models reuses the hash of a file whose identity and times are unchanged; ``fresh=True``
+    re-reads every byte (for the check before a load: a file changed in place with its times reset is caught).
+    """
+    total = hashlib.sha256()
+    for name in FILES:
+        path = Path(directory) / name
+        if path.is_file():
+            total.update(f"{name}\0{_file_sha256(path, fresh)}\n".encode())
+    return total.hexdigest()
+
+
+def _file_sha256(path: Path, fresh: bool) -> str:
+    st = path.stat()
+    key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    with _FILE_HASHES_LOCK:
+        known = None if fresh else _FILE_HASHES.get(key)
+    if known is not None:
+        return known
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    with _FILE_HASHES_LOCK:
+        if len(_FILE_HASHES) > 4096:  # a bound, not a policy: the next listing hashes again
+            _FILE_HASHES.clear()
+        _FILE_HASHES[key] = digest.hexdigest()
+    return digest.hexdigest()
 
 
 # -- durable writes (the folder swap itself lives in recsys_core.durable) ----------------

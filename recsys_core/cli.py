@@ -208,6 +208,30 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--full-attention", action="store_true",
                    help="keep every layer and head of the attention maps in the JSON (much larger file); "
                         "by default it keeps the last layer's head average and the rollout per text")
+    m = sub.add_parser("models", help="the shared registry of named models: list, save, versions, delete, trash",
+                       description="Named models in a shared folder ($RECSYS_MODELS_DIR, else ./models): who saved "
+                                   "each, the versions a replace kept, and a trash deleted models stay in for a while.")
+    m.add_argument("--models-dir", help="the registry folder (default: $RECSYS_MODELS_DIR, else ./models)")
+    actions = m.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    actions.add_parser("list", help="saved models with their owners")
+    ms = actions.add_parser("save", help="put a model folder written by `train --out` into the registry")
+    ms.add_argument("name", help="the model's name: letters, digits, - and _")
+    ms.add_argument("--from", dest="source", required=True, help="model folder written by train --out")
+    ms.add_argument("--replace", action="store_true", help="replace a model of that name (its version is kept)")
+    mv = actions.add_parser("versions", help="the kept versions of a model")
+    mv.add_argument("name")
+    mr = actions.add_parser("restore", help="make a kept version current again")
+    mr.add_argument("name")
+    mr.add_argument("version", help="a version id from `models versions NAME`")
+    md = actions.add_parser("delete", help="move a model and its versions to the trash")
+    md.add_argument("name")
+    md.add_argument("--confirm", required=True, metavar="NAME", help="the model's name again: nothing is deleted "
+                                                                     "unless it matches")
+    actions.add_parser("trash", help="deleted models that can still be restored")
+    mu = actions.add_parser("untrash", help="restore a deleted model under its name")
+    mu.add_argument("entry", help="an entry from `models trash`")
+    for action in (ms, mr, md, mu):
+        action.add_argument("--owner", help="who does this, as shown to colleagues (default: your user name)")
     return parser
 
 

@@ -23,6 +23,7 @@ from .pipeline import FIT_STAGES, FitOptions, fit, history_window, rating_mode
 from .pipeline import evaluate as evaluate_model
 from .ratings import RatingScale, liked
 from .recommender import Recommender
+from .registry import ModelRegistry
 from .schema import ColumnMap, USER
 from .splits import Split, SplitConfig, last_out_case
 from .training import EpochLog, TrainConfig, budget_advice
@@ -285,3 +286,34 @@ def explain(args: Namespace) -> int:
     from .explain.cli import run_explain  # here: captum and the explain package load only for this command
 
     return run_explain(args, recommender, ctx)
+
+
+def models(args: Namespace) -> int:
+    """The shared registry: one action per call; what changed goes to stderr, listings to stdout."""
+    registry = ModelRegistry(args.models_dir)
+    owner = getattr(args, "owner", None)
+    if args.action == "list":
+        for i in registry.list():
+            print(f"{i.name}\t{i.owner}\t{i.saved_at}\t{len(registry.versions(i.name))} version(s)")
+    elif args.action == "save":
+        info = registry.save(artifacts.load(args.source), args.name, overwrite=args.replace, owner=owner)
+        print(f"Saved {info.name} (by {info.owner}) in {info.path}", file=sys.stderr)
+    elif args.action == "versions":
+        registry.check_name(args.name)
+        if not registry.exists(args.name) and not registry.versions(args.name):
+            raise RecsysError(registry.unknown(args.name))
+        for v in registry.versions(args.name):
+            print(f"{v.id}\t{v.owner}\t{v.saved_at}{chr(9) + 'current' if v.current else ''}")
+    elif args.action == "restore":
+        info = registry.restore_version(args.name, args.version, by=owner)
+        print(f"{info.name}: version {info.version} is current again", file=sys.stderr)
+    elif args.action == "delete":
+        entry = registry.delete(args.name, confirm=args.confirm, by=owner)
+        print(f"Moved {entry.name} to the trash as {entry.id} (restorable until {entry.expires_at})", file=sys.stderr)
+    elif args.action == "trash":
+        for t in registry.trash():
+            print(f"{t.id}\t{t.name}\tdeleted by {t.deleted_by} at {t.deleted_at}\tuntil {t.expires_at}")
+    elif args.action == "untrash":
+        info = registry.untrash(args.entry, by=owner)
+        print(f"Restored {info.name} from the trash", file=sys.stderr)
+    return 0

@@ -206,3 +206,53 @@ def test_an_empty_folder_is_filled_and_a_model_folder_replaced(tiny_model, tmp_p
     artifacts.save(dataclasses.replace(tiny_model, fingerprint="second"), tmp_path / "m")
     assert artifacts.load(tmp_path / "m").fingerprint == "second"
     assert [p.name for p in tmp_path.iterdir()] == ["m"]
+
+
+def _registry_op_in_child(root, op, rec, version_id):
+    from recsys_core.registry import ModelRegistry
+
+    registry = ModelRegistry(root, keep_versions=3)
+    if op == "save":
+        registry.save(rec, "m", overwrite=True, owner="child")
+    elif op == "restore":
+        registry.restore_version("m", version_id, by="child")
+    else:
+        registry.delete("m", confirm="m", by="child")
+    os._exit(0)
+
+
+def test_registry_writes_killed_at_any_moment_leave_a_usable_model_with_its_versions(tiny_model, tmp_path):
+    """Saves over a name (versions kept and pruned), restores of a version and deletes to the trash, each
+    SIGKILLed at a random moment: afterwards the model loads (from under its name, or after a restore from the
+    trash when the delete got that far), it is one of the saved models, and every kept version loads."""
+    from recsys_core.registry import ModelRegistry
+
+    fork = multiprocessing.get_context("fork")
+    models = [dataclasses.replace(tiny_model, fingerprint=f"v{i}") for i in range(2)]
+    registry = ModelRegistry(tmp_path / "models", keep_versions=3)
+    registry.save(models[0], "m", owner="parent")
+    started = time.perf_counter()
+    registry.save(models[1], "m", overwrite=True, owner="parent")
+    seconds = time.perf_counter() - started
+    rng = random.Random(19)
+    done = {"save": 0, "restore": 0, "delete": 0}
+    for _ in range(30):
+        op = rng.choice(list(done))
+        older = [v for v in registry.versions("m") if not v.current]
+        child = fork.Process(target=_registry_op_in_child,
+                             args=(registry.root, op, models[rng.randrange(2)], older[0].id if older else ""))
+        child.start()
+        time.sleep(rng.uniform(0, seconds * 1.5))
+        os.kill(child.pid, signal.SIGKILL)
+        child.join(10)
+        done[op] += 1
+        trash = [t for t in registry.trash() if t.name == "m"]  # finishes or undoes a delete that was killed
+        if not registry.exists("m"):
+            assert len(trash) == 1, (op, trash)
+            registry.untrash(trash[0].id, by="parent")
+        assert registry.load("m").fingerprint in ("v0", "v1"), op
+        versions = registry.versions("m")
+        assert sum(v.current for v in versions) == 1 and len(versions) <= 3 + 1, [v.id for v in versions]
+        for v in versions:
+            assert registry.load_version(v).fingerprint in ("v0", "v1")
+    assert all(done.values()), done

@@ -292,6 +292,11 @@ CASES = [
     Case("evaluate on unknown items", lambda ws: ["evaluate", "--model", "model", "--interactions", write(ws, "x.csv", "user_id,item_id\nz,x1\nz,x2\n")], "2 or more interactions"),
     Case("explain --html is a folder", lambda ws: ["explain", "--model", "model", "--user", "u00", "--item", "i04", "--out", "e.json", "--html", "sentinel"], "is a folder"),
     Case("explain --out is a folder", lambda ws: ["explain", "--model", "model", "--user", "u00", "--item", "i04", "--out", "sentinel"], "is a folder"),
+    Case("models delete with the name typed wrong", lambda ws: ["models", "--models-dir", "sentinel", "delete", "thesis", "--confirm", "these"], "type its name exactly"),
+    Case("models restore an unknown version", lambda ws: ["models", "--models-dir", "models", "restore", "m", "v1"], "no kept version"),
+    Case("models untrash an unknown entry", lambda ws: ["models", "--models-dir", "models", "untrash", "m.1"], "nothing in the trash"),
+    Case("models save with a control character in --owner", lambda ws: ["models", "--models-dir", "models", "save", "m", "--from", "model", "--owner", "a\nb"], "owner label"),
+    Case("models save from a folder of other files", lambda ws: ["models", "--models-dir", "models", "save", "m", "--from", "sentinel"], "incomplete"),
 ]
 
 
@@ -309,11 +314,23 @@ def _load(ws: Path):
     return artifacts.load(ws / "model")
 
 
+def _tamper(folder: Path) -> None:
+    """A saved model's item text changed in place: still a loadable model, only its fingerprint tells."""
+    catalog = json.loads((folder / "catalog.json").read_text())
+    catalog["item_texts"][0]["text"] = "planted"
+    (folder / "catalog.json").write_text(json.dumps(catalog))
+
+
 API_CASES = [
     Case("registry name with newline", _api(lambda ws: _registry(ws).check_name("ok\n")), "control characters"),
     Case("registry name with escape", _api(lambda ws: _registry(ws).check_name("a\x1b[31m")), "control characters"),
     Case("registry unknown model", _api(lambda ws: _registry(ws).load("ghost")), "no saved model named 'ghost'"),
     Case("registry overwrite a foreign folder", _api(lambda ws: (shutil.copytree(ws / "sentinel", ws / "models" / "notes"), _registry(ws).save(_load(ws), "notes", overwrite=True))), "not a recsys_core model"),
+    Case("registry model changed after saving", _api(lambda ws: (_registry(ws).save(_load(ws), "m"), _tamper(ws / "models" / "m"), _registry(ws).load("m"))), "changed after saving"),
+    Case("registry version changed after saving", _api(lambda ws: (_registry(ws).save(_load(ws), "m"), _registry(ws).save(_load(ws), "m", overwrite=True), _tamper(_registry(ws).versions("m")[1].path), _registry(ws).restore_version("m", _registry(ws).versions("m")[1].id))), "changed after saving"),
+    Case("registry delete with the name typed wrong", _api(lambda ws: (_registry(ws).save(_load(ws), "m"), _registry(ws).delete("m", confirm="M"))), "type its name exactly"),
+    Case("registry delete a folder it did not make", _api(lambda ws: (shutil.copytree(ws / "sentinel", ws / "models" / "notes"), _registry(ws).delete("notes", confirm="notes"))), "not a saved model"),
+    Case("registry owner with an escape", _api(lambda ws: _registry(ws).save(_load(ws), "m", owner="\x1b[31mboss")), "owner label"),
     Case("save over a file", _api(lambda ws: artifacts.save(_load(ws), ws / "sentinel" / "thesis.txt")), "is a file"),
     Case("save over a foreign folder", _api(lambda ws: artifacts.save(_load(ws), ws / "sentinel")), "not a recsys_core model"),
     Case("table over the size limit", _api(lambda ws: __import__("recsys_core.loading").loading.read_table(ws / "data" / "interactions.csv", max_bytes=100)), "over the"),

@@ -188,7 +188,7 @@ def test_bad_data_is_reported_not_crashed(files, tmp_path):
 
 
 def test_help_for_every_command():
-    for command in ("train", "recommend", "evaluate", "explain"):
+    for command in ("train", "recommend", "evaluate", "explain", "models"):
         result = run(command, "--help")
         assert result.returncode == 0 and "usage" in result.stdout
 
@@ -473,3 +473,28 @@ def test_explain_counterfactual_writes_the_checked_smallest_change(trained, tmp_
         removed = {r["item_id"] for r in change["removed"]}
         after = ctx.without([i for i, x in enumerate(ctx.history) if rec.catalog.item_ids[x] in removed])
         assert ("i04" in {r.item_id for r in rec.recommend_for(after, 5)}) is not before
+
+
+def test_models_keeps_owners_versions_and_a_trash(tiny_model, tmp_path, capsys, monkeypatch):
+    from recsys_core import artifacts
+
+    monkeypatch.setattr("getpass.getuser", lambda: "osuser")
+    folder = tmp_path / "trained"
+    artifacts.save(tiny_model, folder)
+    reg = ["models", "--models-dir", str(tmp_path / "models")]
+    assert main_run(capsys, *reg, "save", "m", "--from", str(folder))[0] == 0
+    code, _, err = main_run(capsys, *reg, "save", "m", "--from", str(folder))
+    assert code == 1 and "already exists" in err and len(err.strip().splitlines()) == 1
+    assert main_run(capsys, *reg, "save", "m", "--from", str(folder), "--replace", "--owner", "bob")[0] == 0
+    assert "m\tbob\t" in main_run(capsys, *reg, "list")[1]
+    lines = main_run(capsys, *reg, "versions", "m")[1].splitlines()
+    assert [line.split("\t")[1] for line in lines] == ["bob", "osuser"] and lines[0].endswith("current")
+    assert main_run(capsys, *reg, "restore", "m", lines[1].split("\t")[0])[0] == 0
+    code, _, err = main_run(capsys, *reg, "delete", "m", "--confirm", "M")
+    assert code == 1 and "type its name exactly" in err and (tmp_path / "models" / "m").is_dir()
+    assert main_run(capsys, *reg, "delete", "m", "--confirm", "m")[0] == 0
+    entry, name, by = main_run(capsys, *reg, "trash")[1].split("\t")[:3]
+    assert name == "m" and by.startswith("deleted by osuser")
+    assert main_run(capsys, *reg, "untrash", entry)[0] == 0
+    current = [line for line in main_run(capsys, *reg, "versions", "m")[1].splitlines() if line.endswith("current")]
+    assert [line.split("\t")[1] for line in current] == ["osuser"]  # the version put back before the delete

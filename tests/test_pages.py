@@ -295,11 +295,15 @@ def test_saved_models_can_be_saved_listed_loaded_and_deleted(tiny_model, tiny_da
     at.button(key="load_saved").click().run()
     assert at.session_state["model_label"] == "tiny-one"
     assert "Loaded **tiny-one**" in texts(at.success)
-    at.checkbox(key="confirm_delete").check().run()
+    at.text_input(key="delete_confirm").set_value("tiny-on").run()  # a name typed wrong deletes nothing
+    at.button(key="delete_saved").click().run()
+    assert "type its name exactly" in texts(at.error) and len(ModelRegistry(models_dir).list()) == 1
+    at.text_input(key="delete_confirm").set_value("tiny-one").run()
     at.button(key="delete_saved").click().run()
     assert not at.exception
     assert ModelRegistry(models_dir).list() == []
     assert "No saved models yet" in texts(at.caption)
+    assert [t.name for t in ModelRegistry(models_dir).trash()] == ["tiny-one"]  # restorable
 
 
 def test_saving_under_a_bad_name_says_what_names_are_allowed(tiny_dataset, models_dir):

@@ -240,7 +240,8 @@ def test_a_damaged_draft_leaves_the_model_absent(store, tiny_model):
     (entry_dir(store, sid, "draft") / "weights.safetensors").write_bytes(b"\0" * 100)
     restored = store.restore(sid)
     assert restored.status == "damaged" and restored.model is None
-    assert restored.problems == ["its unsaved model is missing or damaged"]
+    assert restored.problems == ["its unsaved model's files were changed after they were kept (they no longer "
+                                 "match their fingerprint), so it was not loaded"]
 
 
 @pytest.mark.parametrize("change", [
@@ -477,7 +478,7 @@ def test_a_saved_model_is_reloaded_from_the_registry_by_name(app_env, tiny_model
     app_env.save_model(sid, "tiny-one", saved_name="tiny-one")
     at = open_app(sid)
     assert at.session_state["model_label"] == "tiny-one"
-    ModelRegistry(tmp_path / "models").delete("tiny-one")
+    ModelRegistry(tmp_path / "models").delete("tiny-one", confirm="tiny-one")
     at = open_app(sid)  # deleted since: the demo model, and a notice that says why
     assert at.session_state["model_label"] == "demo model"
     assert "'tiny-one' is no longer in the models folder" in notices(at)
@@ -600,3 +601,97 @@ def test_a_reload_during_training_finds_the_training_and_keeps_its_model(app_env
     kept = app_env.restore(sid).model
     assert kept.label.startswith("trained at") and top(kept.draft) == top(job.result)
     assert open_app(sid).session_state.get("train_job") is None  # adopted: a later reload gets the draft only
+
+
+# -- the saved model a session used was replaced or deleted by someone else (issue 19 §3) ---------------
+
+
+def test_a_draft_whose_files_changed_after_they_were_kept_is_not_loaded(store, tiny_model):
+    sid = new_id()
+    store.save_model(sid, "trained", draft=tiny_model)
+    log = entry_dir(store, sid, "draft") / "train_log.json"
+    log.write_text(log.read_text().replace("1", "2"))  # still a loadable model: only the fingerprint tells
+    restored = store.restore(sid)
+    assert restored.model is None
+    assert any("changed after they were kept" in p for p in restored.problems)
+
+
+def test_a_session_whose_saved_model_was_replaced_keeps_its_version_is_told_by_whom_and_can_go_back(
+        app_env, tiny_model, short_window_model, tmp_path):
+    registry = ModelRegistry(tmp_path / "models")
+    mine = registry.save(tiny_model, "shared", owner="alice")
+    sid = new_id()
+    app_env.save_model(sid, "shared", saved_name="shared", fingerprint=mine.fingerprint)
+    registry.save(short_window_model, "shared", overwrite=True, owner="bob")
+    at = open_app(sid, page="pages/2_Train.py")
+    assert "bob replaced it" in notices(at) and "this session uses it" in notices(at)
+    assert at.session_state["model"].max_history == tiny_model.max_history  # the exact version it used
+    at.button(key="restore_own_version").click().run()
+    assert not at.exception and not at.error
+    assert registry.current_version("shared").fingerprint == mine.fingerprint
+    assert registry.last_change("shared").by == "anonymous"  # the session's owner label
+    assert "bob replaced it" not in notices(at)
+
+
+def test_a_session_told_of_a_replacement_can_take_the_current_version(app_env, tiny_model, short_window_model,
+                                                                      tmp_path):
+    registry = ModelRegistry(tmp_path / "models")
+    mine = registry.save(tiny_model, "shared", owner="alice")
+    sid = new_id()
+    app_env.save_model(sid, "shared", saved_name="shared", fingerprint=mine.fingerprint)
+    registry.save(short_window_model, "shared", overwrite=True, owner="bob")
+    at = open_app(sid, page="pages/2_Train.py")
+    at.button(key="use_current_saved").click().run()
+    assert at.session_state["model"].max_history == short_window_model.max_history
+    assert "replaced it" not in notices(at)
+    assert open_app(sid).session_state["model"].max_history == short_window_model.max_history  # kept for a reload
+
+
+def test_a_session_whose_saved_model_was_deleted_is_told_by_whom_and_can_restore_it(app_env, tiny_model, tmp_path):
+    registry = ModelRegistry(tmp_path / "models")
+    mine = registry.save(tiny_model, "shared", owner="alice")
+    sid = new_id()
+    app_env.save_model(sid, "shared", saved_name="shared", fingerprint=mine.fingerprint)
+    registry.delete("shared", confirm="shared", by="bob")
+    at = open_app(sid, page="pages/2_Train.py")
+    assert "deleted by bob" in notices(at) and at.session_state["model_label"] == "demo model"
+    at.button(key="untrash_own").click().run()
+    assert not at.exception and not at.error
+    assert registry.exists("shared") and at.session_state["model_label"] == "shared"
+    assert at.session_state["model"].max_history == tiny_model.max_history
+
+
+def test_the_owner_label_is_editable_shown_in_the_list_and_kept_for_a_reload(app_env, tiny_model, tmp_path):
+    registry = ModelRegistry(tmp_path / "models")
+    registry.save(tiny_model, "theirs", owner="bob")
+    at = open_app(page="pages/2_Train.py")
+    at.text_input(key="owner_label_input").set_value("Ana <ana@example.org>").run()
+    at.text_input(key="delete_confirm").set_value("theirs").run()
+    at.button(key="delete_saved").click().run()
+    assert registry.trash()[0].deleted_by == "Ana <ana@example.org>"
+    at.text_input(key="owner_label_input").set_value("a\x1bb").run()
+    assert "cannot be used as an owner label" in " ".join(e.value for e in at.error)
+    reloaded = open_app(at.query_params["session"], page="pages/2_Train.py")
+    assert reloaded.text_input(key="owner_label_input").value == "Ana <ana@example.org>"
+
+
+def test_a_draft_kept_before_fingerprints_were_recorded_still_comes_back(store, tiny_model):
+    sid = new_id()
+    store.save_model(sid, "trained", draft=tiny_model)
+    manifest = json.loads((store.root / sid / MANIFEST).read_text())
+    del manifest["model"]["fingerprint"]  # as a session kept by the previous version wrote it
+    (store.root / sid / MANIFEST).write_text(json.dumps(manifest))
+    assert top(store.restore(sid).model.draft) == top(tiny_model)
+
+
+def test_an_owner_label_is_shown_as_text_never_markup(app_env, tiny_model, short_window_model, tmp_path):
+    registry = ModelRegistry(tmp_path / "models")
+    mine = registry.save(tiny_model, "shared", owner="alice")
+    sid = new_id()
+    app_env.save_model(sid, "shared", saved_name="shared", fingerprint=mine.fingerprint)
+    hostile = "**boss** [x](http://203.0.113.7/x) :red[r] $y$ <b>b</b>"
+    registry.save(short_window_model, "shared", overwrite=True, owner=hostile)
+    at = open_app(sid, page="pages/2_Train.py")
+    [warning] = [w.value for w in at.warning if "replaced it" in w.value]
+    assert "**boss**" not in warning and "](http" not in warning and ":red[" not in warning  # escaped by plain()
+    assert hostile in notices(at)  # and reads as typed
