@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable
+from typing import ClassVar
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
@@ -56,6 +57,8 @@ class Contrast:
     ``difference`` up to ``convergence_delta``.  Those fields are filled then, and empty / NaN otherwise.
     """
 
+    BLANKED: ClassVar[str] = "every text blanked (item ids and bias)"  # the word level's part no text carries
+
     user_id: str
     item_a: str
     item_b: str
@@ -92,7 +95,7 @@ class Contrast:
         """The word level's parts, largest |value| first: A's and B's item-text fields (their words), the user's
         texts (whole-text shares) and the difference with every text blanked.  They add up to ``difference``
         up to ``convergence_delta``."""
-        rows = list(self.word_fields.items()) + [(BLANKED, self.baseline_difference)]
+        rows = list(self.word_fields.items()) + [(self.BLANKED, self.baseline_difference)]
         return sorted(rows, key=lambda kv: -abs(kv[1]))
 
     def parts(self) -> list[tuple[str, float]]:
@@ -133,9 +136,6 @@ class Contrast:
             word_fields={FieldKey(read_text(k)): read_number(v) for k, v in data["word_fields"].items()},
             history_items=[HistoryContribution.from_dict(h) for h in data["history_items"]],
         )
-
-
-BLANKED = "every text blanked (item ids and bias)"  # the word level's part that no text carries
 
 
 def _signed(value: float) -> str:
