@@ -269,6 +269,11 @@ def contrast_bar(parts: list[tuple[str, float]], title: str) -> go.Figure:
                            cliponaxis=False))
     fig = style(fig, title, "share of score(A) − score(B)", "", height=max(320, 34 * len(ordered) + 120))
     fig.update_yaxes(type="category")
+    # Room beyond the longest bars for their labels: drawn outside, a negative one ran into the axis's names.
+    values = [v for _, v in ordered] or [0.0]
+    low, high = min(0.0, *values), max(0.0, *values)
+    room = 0.15 * ((high - low) or 1.0)
+    fig.update_xaxes(range=[low - room if low < 0 or high == 0 else 0.0, high + room if high > 0 or low == 0 else 0.0])
     return fit_margins(fig, [plotly_text(k) for k, _ in ordered])
 
 
