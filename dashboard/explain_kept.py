@@ -69,9 +69,12 @@ def keep(name: str, result: Kept) -> None:
 def restored(top: Callable[[str], list[str]]) -> dict[str, Kept]:
     """The results a reload brought back that were made on the session's model (``top(user)``: the items the
     page offers to compare with, to check a kept choice before it goes back into its widget)."""
+    found = {name: state.kept_result(kind) for name, kind in KINDS.items()}
+    if not any(found.values()):
+        return {}  # a session's first visit without a reload: nothing to read
     rec, out = state.model(), {}
     for name, kind in KINDS.items():
-        kept = state.kept_result(kind)
+        kept = found[name]
         if kept is None or kept.inputs.get("model") != rec.model_fingerprint:
             continue  # another model's result is never this model's
         try:
