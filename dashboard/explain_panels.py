@@ -110,10 +110,10 @@ def comparison(c: Contrast) -> None:
                "what the learned id vectors add beyond the text — how often such items were chosen together, "
                "including how the history is weighed for each; the bias is each item's own popularity term.")
     chart(view.contrast_bar(c.parts(), "What favours A (positive) or B (negative), net"))
-    if c.tokens_a:
-        st.markdown(f"**Word level** (integrated gradients, with every text blanked the difference would be "
-                    f"{c.baseline_difference:+.3f}; convergence delta {c.convergence_delta:+.4f})")
-        chart(view.field_bar(c.word_fields, "Words per field and text: favours A (positive) or B (negative)"))
+    if c.has_words:
+        st.markdown("**Word level** (integrated gradients)")
+        st.caption(view.contrast_words_caption(c))
+        chart(view.contrast_bar(c.word_parts(), "Words of A's and B's texts, the user's texts whole"))
 
 
 def what_if(w: WhatIf) -> None:

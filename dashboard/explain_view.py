@@ -14,8 +14,10 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from recsys_core.explain import (
+    Contrast,
     Counterfactual,
     DeletionCurve,
+    ExplainConfig,
     Explanation,
     HistoryContribution,
     TextAttention,
@@ -267,7 +269,25 @@ def contrast_bar(parts: list[tuple[str, float]], title: str) -> go.Figure:
                            cliponaxis=False))
     fig = style(fig, title, "share of score(A) − score(B)", "", height=max(320, 34 * len(ordered) + 120))
     fig.update_yaxes(type="category")
+    # Room beyond the longest bars for their labels: drawn outside, a negative one ran into the axis's names.
+    values = [v for _, v in ordered] or [0.0]
+    low, high = min(0.0, *values), max(0.0, *values)
+    room = 0.15 * ((high - low) or 1.0)
+    fig.update_xaxes(range=[low - room if low < 0 or high == 0 else 0.0, high + room if high > 0 or low == 0 else 0.0])
     return fit_margins(fig, [plotly_text(k) for k, _ in ordered])
+
+
+def contrast_words_caption(c: Contrast) -> str:
+    """What the word level of a comparison measures: which parts are words and which whole texts, and how well
+    they add up (their sum is the difference up to the convergence delta)."""
+    tolerance = ExplainConfig().delta_tolerance
+    flag = "" if c.delta_share <= tolerance else f" — above the {tolerance:.0%} flag: read small parts with care"
+    return (f"Word level for the two item texts only: each bar \"A item: …\" / \"B item: …\" is the words of one field "
+            f"of A's or B's text. The user's profile and history texts, which both scores share, are not split into "
+            f"words: \"profile: (whole text)\" and \"history: (whole text)\" are their exact text-level shares. "
+            f"\"{c.BLANKED}\" is the difference that is left with every text blanked ({c.baseline_difference:+.3f}). "
+            f"The parts add up to the difference of {c.difference:+.3f} up to a convergence delta of "
+            f"{c.convergence_delta:+.4f} ({c.delta_share:.1%} of what the texts carry{flag}).")
 
 
 def counterfactual_table(change: Counterfactual) -> pd.DataFrame:

@@ -18,7 +18,7 @@ started again on its own.
 
 What the session remembers (one ``_Memory`` in Streamlit's session state): the steps cancelled and for
 which pair, the on-request steps asked for, the comparison still running, and the comparison and
-what-if results, shown until the analyst replaces them.
+what-if results, shown until the analyst replaces them (and kept for a reload: ``dashboard.explain_kept``).
 """
 from __future__ import annotations
 
@@ -51,7 +51,10 @@ from recsys_core.explain import (
 )
 from recsys_core.progress import Cancelled, Progress
 
+from . import explain_kept as kept_results
+from . import state
 from .executor import INTERACTIVE, ON_REQUEST, PREFETCH, Job, JobStatus, executor
+from .explain_kept import Kept, show_inputs
 from .formatting import item_label
 from .safe_text import plain
 from .state import model_label
@@ -122,19 +125,10 @@ _ANY_PAIR = "any"
 
 
 @dataclass
-class Kept:
-    """A result kept in the session with the inputs that produced it (shown until replaced)."""
-
-    inputs: tuple
-    described: str  # the inputs in words, for "this result is for …"
-    value: Any
-
-
-@dataclass
 class _Pending:
     """A comparison asked for and still running: a rerun meanwhile waits for the same job."""
 
-    inputs: tuple
+    inputs: dict
     described: str
     job: Job
 
@@ -149,9 +143,15 @@ class _Memory:
 
 
 def _memory() -> _Memory:
-    if MEMORY_KEY not in st.session_state:
-        st.session_state[MEMORY_KEY] = _Memory()
+    if MEMORY_KEY not in st.session_state:  # a session's first: what a reload brought back, if anything
+        st.session_state[MEMORY_KEY] = _Memory(kept=kept_results.restored(_compared_with))
     return st.session_state[MEMORY_KEY]
+
+
+def _compared_with(user_id: str) -> list[str]:
+    """The items the Explain page offers to compare with for a known user (its top list)."""
+    rec = state.model()
+    return [r.item_id for r in rec.recommend_for(rec.context(user_id), TOP_K)]
 
 
 def cancel_key(step: str, part: str = "") -> str:
@@ -184,15 +184,6 @@ class CancellableStep:
     def close(self) -> None:
         self._bar.empty()
         self._button.empty()
-
-
-def show_inputs(result: Kept, current: tuple, action: str) -> None:
-    """Say which inputs a shown result belongs to, and warn when the widgets now say something else."""
-    if result.inputs == current:
-        st.caption(f"Result for {plain(result.described)}.")
-    else:
-        st.warning(f"This result is for the earlier choice: {plain(result.described)}. The inputs above have changed "
-                   f"since; press **{action}** to compute it for them.", icon=":material/history:")
 
 
 # -- what this session waits for: the page's busy line ---------------------------------------------
@@ -399,11 +390,17 @@ class PairExplanation:
     # -- why this item above another ------------------------------------------------------------------
     def _contrast_config(self, words: bool) -> ExplainConfig:
         # The net shares use no integration, so the settings change nothing and are no part of the inputs;
-        # the word level caps its steps at 20 (about a minute on a small CPU already).
+        # the word level splits two item texts with at most 20 steps (recsys_core.explain.whatif.WORD_STEPS).
         return ExplainConfig(n_steps=min(self.steps, 20), baseline=self.baseline) if words else ExplainConfig()
 
-    def _contrast_inputs(self, other: str, words: bool) -> tuple:
-        return ("contrast", state_key(self.rec, self.ctx, self.item_id, self._contrast_config(words)), other, words)
+    def _inputs_of(self, key: tuple, **asked) -> dict:
+        """A kept result's inputs (see ``explain_kept``): what it was asked for, of the pair with explanation key ``key``."""
+        return {"model": self.rec.model_fingerprint, "user": self.user_id, "item": self.item_id,
+                "pair": kept_results.pair_digest(key), **asked}
+
+    def _contrast_inputs(self, other: str, words: bool) -> dict:
+        key = state_key(self.rec, self.ctx, self.item_id, self._contrast_config(words))
+        return self._inputs_of(key, other=other, words=words)
 
     def compare(self, other: str, words: bool) -> None:
         """Start "why this item above ``other``" (``contrast_pair``) as a cancellable executor job; the job is
@@ -413,7 +410,8 @@ class PairExplanation:
         job = executor().submit(
             lambda j: contrast_pair(rec, user_id, item_id, other, config, ctx, words=words, progress=j.progress,
                                     cancel=j.checkpoint),
-            INTERACTIVE, inputs, session_id(), f"why {item_label(rec, item_id)} above {item_label(rec, other)} for {self.who}",
+            INTERACTIVE, ("contrast", state_key(rec, ctx, item_id, config), other, words), session_id(),
+            f"why {item_label(rec, item_id)} above {item_label(rec, other)} for {self.who}",
         )
         described = (f"{self.who}: {item_label(rec, item_id)} (A) vs {item_label(rec, other)} (B)"
                      f"{' with words' if words else ''} (model {model_label()})")
@@ -426,6 +424,7 @@ class PairExplanation:
         pending = self._memory.asked["contrast"]
         self._memory.kept["contrast"] = Kept(pending.inputs, pending.described, _wait(pending.job, progress))
         del self._memory.asked["contrast"]
+        kept_results.keep("contrast", self._memory.kept["contrast"])  # for a reload
 
     def kept_comparison(self, other: str, words: bool) -> Contrast | None:
         """The comparison kept in the session (if any), after a caption (or a warning) naming its inputs."""
@@ -440,13 +439,13 @@ class PairExplanation:
                                 ON_REQUEST, ("counterfactual", self.state.key), session_id(),
                                 f"the smallest change for {self.described}")
         change = _wait(job, progress)
-        self._memory.kept["counterfactual"] = Kept(self.key, self.described, change)
+        self._memory.kept["counterfactual"] = Kept({"pair": self.key}, self.described, change)
         self._memory.asked.pop("counterfactual", None)
         return change
 
     def kept_counterfactual(self) -> Counterfactual | None:
         kept = self._memory.kept.get("counterfactual")
-        return kept.value if kept is not None and kept.inputs == self.key else None
+        return kept.value if kept is not None and kept.inputs == {"pair": self.key} else None
 
     # -- what if ----------------------------------------------------------------------------------------
     def history_window(self) -> list[str]:
@@ -457,22 +456,24 @@ class PairExplanation:
     def item_text(self) -> str:
         return self.rec.catalog.item_texts[self.rec.item_position(self.item_id)].text
 
-    def _whatif_inputs(self, items: list[str], fields: list[str], text: str) -> tuple:
-        return ("whatif", self.net_key, tuple(items), tuple(fields), text if text != self.item_text() else None)
+    def _whatif_inputs(self, items: list[str], fields: list[str], text: str) -> dict:
+        return self._inputs_of(self.net_key, remove_history=list(items), remove_fields=list(fields),
+                               item_text=text if text != self.item_text() else None)
 
     def what_if(self, items: list[str], fields: list[str], text: str) -> None:
         """Re-score the pair without ``items`` of the history, ``fields`` of the item, or with ``text``; kept."""
         inputs = self._whatif_inputs(items, fields, text)
         w = what_if(self.rec, self.user_id, self.item_id, remove_history=items, remove_fields=fields,
-                    item_text=inputs[-1], ctx=self.ctx)
+                    item_text=inputs["item_text"], ctx=self.ctx)
         described = f"{self.who}, {item_label(self.rec, self.item_id)}, {w.change} (model {model_label()})"
         self._memory.kept["whatif"] = Kept(inputs, described, w)
+        kept_results.keep("whatif", self._memory.kept["whatif"])  # for a reload
 
     def kept_what_if(self, items: list[str], fields: list[str], text: str) -> WhatIf | None:
         """The what-if kept in the session (if any), after a caption (or a warning) naming its inputs."""
         return self._shown("whatif", self._whatif_inputs(items, fields, text), "Re-score")
 
-    def _shown(self, name: str, current: tuple, action: str) -> Any:
+    def _shown(self, name: str, current: dict, action: str) -> Any:
         kept = self._memory.kept.get(name)
         if kept is None:
             return None

@@ -154,10 +154,10 @@ with page.user_errors():
         st.subheader("Why this item above another?")
         others = [i for i in top if i != item_id] or [i for i in rec.catalog.item_ids if i != item_id]
         other = st.selectbox("Compare with", others, format_func=lambda i: formatting.item_label(rec, i), key="explain_b")
-        words = st.checkbox("Also attribute the difference to words (integrated gradients, slow)", False,
-                            key="explain_compare_words",
-                            help="The net shares need a few seconds; the word level runs both texts and the whole "
-                                 "history through BERT at every step (about a minute on a small CPU).")
+        words = st.checkbox("Also attribute the difference to the words of both item texts (integrated gradients)",
+                            False, key="explain_compare_words",
+                            help="A few seconds more. A's and B's item texts are split into words; the user's profile "
+                                 "and history texts, which both scores share, keep one exact share per text.")
         if st.button("Compare", key="explain_compare"):
             pair.compare(other, words)
         comparison = pair.status("contrast")

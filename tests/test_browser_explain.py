@@ -214,7 +214,7 @@ def test_results_survive_cancel_works_and_charts_show_every_label(tmp_path, demo
 
         # -- cancel a word-level comparison: the message, and the earlier result still shown
         shown = page.get_by_text("a difference of", exact=False).first.inner_text()
-        page.get_by_text("Also attribute the difference to words").click()
+        page.get_by_text("Also attribute the difference to the words").click()
         _idle(page)
         page.get_by_role("button", name="Compare", exact=True).click()
         page.get_by_role("button", name="Cancel comparing").wait_for(timeout=120_000)

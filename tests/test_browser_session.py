@@ -4,8 +4,9 @@ computed with it come back.
 Debian's chromium walks the dashboard: upload the tiny tables on the Data page, switch pages (the session
 id must stay in the address), reload, see the same dataset; start a long training, reload while it runs
 (the training is found again), stop it; compute feature importance (smallest sample) and the field ablation,
-pick a pair on Explain that is not the first; reload, and see the same pair, the same importance charts and
-the training summary with the model back as an unsaved draft.  Screenshots: test-output/screenshots/10_session_*.png.
+pick a pair on Explain that is not the first, compare it with another item in words and re-score it without a
+field; reload, and see the same pair with the same comparison and what-if shown as current, the same
+importance charts and the training summary with the model back as an unsaved draft.  Screenshots: test-output/screenshots/10_session_*.png.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from browser_support import attach, browser, go, needs_chromium, server_fixture, shoot, wait_idle  # noqa: F401  (browser: a fixture)
+from browser_support import SHOTS, attach, browser, go, needs_chromium, server_fixture, shoot, wait_idle  # noqa: F401  (browser: a fixture)
 from conftest import tiny_tables
 from dashboard.session_store import valid_id
 from recsys_core import load_dataset
@@ -40,6 +41,23 @@ def sidebar(page) -> str:
 # ("bdata": its bytes differ in the 7th digit; the decoded numbers beside it are compared).
 CHART_DATA = """() => [...document.querySelectorAll('.js-plotly-plot')].map(p => JSON.stringify(p.data,
     (key, value) => key === 'bdata' ? undefined : typeof value === 'number' ? Math.round(value * 1e4) / 1e4 : value))"""
+
+
+# The comparison's charts ("why A above B": net parts, word level), numbers as in CHART_DATA.
+CONTRAST_DATA = """() => [...document.querySelectorAll('.js-plotly-plot')]
+    .filter(p => /What favours A|Words of A/.test(((p.layout || {}).title || {}).text || ''))
+    .map(p => JSON.stringify(p.data,
+        (key, value) => key === 'bdata' ? undefined : typeof value === 'number' ? Math.round(value * 1e4) / 1e4 : value))"""
+
+
+def explain_results(page) -> tuple:
+    """What the Explain page shows of its comparison and what-if: the sentence, the word level's caption, the
+    charts' data, the what-if's change and metrics."""
+    metrics = page.get_by_test_id("stMetric").filter(has_text="after").all_inner_texts()
+    return (page.get_by_text("a difference of", exact=False).first.inner_text(),
+            page.get_by_text("Word level for the two item texts only", exact=False).first.inner_text(),
+            page.evaluate(CONTRAST_DATA), page.get_by_text("without the item's genres", exact=False).first.inner_text(),
+            metrics)
 
 
 def chosen(page, label: str) -> str:
@@ -134,13 +152,37 @@ def test_a_reload_brings_back_the_uploaded_dataset_and_the_trained_model(server,
         wait_idle(page)
     pair = (chosen(page, "User"), chosen(page, "One of the user's top-10 recommendations"))
     assert not pair[0].endswith("u00"), pair  # not the page's default pair
+    page.get_by_text("Also attribute the difference to the words").click()  # why A above B, in words
+    wait_idle(page)
+    page.get_by_role("button", name="Compare", exact=True).click()
+    page.get_by_text("Word level for the two item texts only", exact=False).wait_for(timeout=RUN_TIMEOUT_MS)
+    wait_idle(page)
+    fields = page.get_by_test_id("stMultiSelect").filter(has_text="Remove item fields")  # what if: without genres
+    fields.locator("input").click()
+    page.keyboard.type("genres")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    wait_idle(page)
+    page.get_by_role("button", name="Re-score").click()
+    page.get_by_test_id("stMetric").filter(has_text="Rank after").wait_for(timeout=RUN_TIMEOUT_MS)
+    wait_idle(page)
+    explained = explain_results(page)
+    assert len(explained[2]) == 2 and len(explained[4]) == 2, explained  # two charts, two metrics
 
     page.reload(timeout=RUN_TIMEOUT_MS)
     wait_idle(page)
     page.get_by_text("Restored your session").wait_for(timeout=RUN_TIMEOUT_MS)
     assert (chosen(page, "User"), chosen(page, "One of the user's top-10 recommendations")) == pair
+    page.get_by_text("Word level for the two item texts only", exact=False).wait_for(timeout=RUN_TIMEOUT_MS)
+    wait_idle(page)
+    assert explain_results(page) == explained  # the same comparison and what-if, with the inputs that made them
+    assert page.get_by_text("Result for", exact=False).count() == 2
+    assert page.get_by_text("earlier choice", exact=False).count() == 0  # shown as current: the widgets are back
     assert not page.get_by_test_id("stException").count()
     shoot(page, "10_session_explain_after_reload")
+    page.get_by_text("Why this item above another?").scroll_into_view_if_needed()
+    page.wait_for_timeout(600)
+    page.screenshot(path=str(SHOTS / "10_session_compare_after_reload.png"))
     go(page, "Feature importance")
     assert (page.get_by_text("pairs; mean convergence delta").inner_text(), page.evaluate(CHART_DATA)) == importance
     assert page.get_by_role("button", name="Compute attribution shares").is_enabled()

@@ -93,7 +93,10 @@ def test_contrast_attributes_the_score_difference(tiny_model, pair_and_exp):
     user, item, _ = pair_and_exp
     other = tiny_model.recommend(user, 10)[-1].item_id
     c = contrast_pair(tiny_model, user, item, other, FAST)
-    total = sum(t.attribution for t in c.tokens_a) + sum(t.attribution for t in c.tokens_b)
+    words = sum(t.attribution for t in c.tokens_a) + sum(t.attribution for t in c.tokens_b)  # the two item texts
+    user_texts = sum(v for k, v in c.word_fields.items() if k.side in ("profile", "history"))  # whole-text shares
+    assert all(k.is_whole_text for k in c.word_fields if k.side in ("profile", "history"))
+    total = words + user_texts
     assert total == pytest.approx((c.score_a - c.score_b) - c.baseline_difference + c.convergence_delta, abs=1e-6)
     assert abs(c.convergence_delta) < 0.05 * abs(c.score_a - c.score_b - c.baseline_difference) + 1e-3
     assert any(k.startswith("B item: ") for k in c.word_fields)

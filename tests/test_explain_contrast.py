@@ -129,3 +129,46 @@ def test_cli_explain_writes_full_attention_only_with_the_flag(tiny_model, tmp_pa
         assert all(("layers" in a) == (name == "full") for a in data["attention"])
         sizes[name] = out.stat().st_size
     assert sizes["summary"] < sizes["full"]
+
+
+# ---------------------------------------------------------------------------- the word level
+WORDS = ExplainConfig(n_steps=20, faithfulness=False)  # the Explain page's contrast settings (at most 20 steps)
+
+
+def _word_pairs(model):
+    user = model.known_users()[0]
+    ranked = [r.item_id for r in model.recommend(user, 12)]
+    return user, [(ranked[0], ranked[1]), (ranked[0], ranked[5]), (ranked[2], ranked[11]), (ranked[7], ranked[3])]
+
+
+def test_word_level_parts_add_up_to_the_score_difference(tiny_model):
+    """Words of both item texts + the user's whole-text shares + the difference with every text blanked =
+    score(A) − score(B), up to the convergence delta, which is within IG's 5 % flag of what is attributed."""
+    user, pairs = _word_pairs(tiny_model)
+    ctx = tiny_model.context(user)
+    for a, b in pairs:
+        c = contrast_pair(tiny_model, user, a, b, WORDS, words=True)
+        scores = tiny_model.score_items(ctx, np.array([tiny_model.item_position(a), tiny_model.item_position(b)]))
+        assert c.difference == pytest.approx(float(scores[0] - scores[1]), abs=1e-5)
+        total = sum(v for _, v in c.word_parts())
+        assert total == pytest.approx(c.difference + c.convergence_delta, abs=1e-5)  # the bookkeeping is exact
+        assert abs(total - c.difference) <= WORDS.delta_tolerance * abs(c.difference - c.baseline_difference), (a, b)
+        assert c.delta_share <= WORDS.delta_tolerance
+
+
+def test_word_level_splits_only_the_item_texts_and_keeps_the_user_texts_whole(tiny_model):
+    user, pairs = _word_pairs(tiny_model)
+    c = contrast_pair(tiny_model, user, *pairs[0], WORDS, words=True)
+    assert c.tokens_a and {t.text_index for t in c.tokens_a} == {0} and {t.text_index for t in c.tokens_b} == {0}
+    assert {t.side for t in c.tokens_a + c.tokens_b} == {"item"}
+    sides = {key.side for key in c.word_fields}
+    assert {"A item", "B item"} <= sides
+    for key, value in c.word_fields.items():
+        if key.side in ("profile", "history"):  # one exact whole-text share per user text, no words
+            assert key.is_whole_text, key
+    history = [k for k in c.word_fields if k.side == "history"]
+    assert history and sum(c.word_fields[k] for k in history) == pytest.approx(
+        sum(h.attribution for h in c.history_items), abs=1e-6)
+    words = sum(t.attribution for t in c.tokens_a + c.tokens_b)  # the words are the item texts' fields and separators
+    fields = sum(v for k, v in c.word_fields.items() if k.side in ("A item", "B item") or not k.side)
+    assert words == pytest.approx(fields, abs=1e-6)

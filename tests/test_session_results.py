@@ -1,8 +1,8 @@
 """Computed results survive a reload with the inputs that made them (dashboard.session_store's results.json,
 wired by dashboard.state and the owner modules).
 
-Specifications: feature-importance shares, the field ablation, the last training's summary and the Explain
-pair come back exactly; a result made on another model is never shown as this model's; a damaged entry is
+Specifications: feature-importance shares, the field ablation, the last training's summary, the Explain
+pair and its comparison ("why A above B") and what-if come back exactly; a result made on another model is never shown as this model's; a damaged entry is
 absent (the others and the dataset and model still come back); a results write killed at any instant leaves
 the old or the new results; a result over the session's size limit is not kept.
 (The dataset and model entries are specified in tests/test_session_store.py, which is at its size limit.)
@@ -20,7 +20,8 @@ from streamlit.testing.v1 import AppTest
 from dashboard import session_store
 from dashboard.session_store import RESULTS, SessionStore, SessionTooLarge, new_id
 from dashboard.training import TrainingSummary
-from recsys_core.explain import ExplainConfig, FieldAblation, GlobalImportance, field_ablation, global_importance
+from recsys_core.explain import (Contrast, ExplainConfig, FieldAblation, FieldKey, GlobalImportance, WhatIf,
+                                  contrast_pair, field_ablation, global_importance, what_if)
 from test_session_store import APP, _kill_a_writer, notices
 
 FAST = ExplainConfig(n_steps=8, faithfulness=False)
@@ -39,6 +40,21 @@ def shares(tiny_model) -> GlobalImportance:
 @pytest.fixture(scope="module")
 def ablation(tiny_model) -> FieldAblation:
     return field_ablation(tiny_model, max_users=30, n_bootstrap=200)
+
+
+@pytest.fixture(scope="module")
+def comparison(tiny_model) -> Contrast:
+    user = tiny_model.known_users()[4]
+    top = [r.item_id for r in tiny_model.recommend(user, 10)]
+    return contrast_pair(tiny_model, user, top[0], top[2], ExplainConfig(n_steps=8, baseline="mask"), words=True)
+
+
+@pytest.fixture(scope="module")
+def whatif(tiny_model) -> WhatIf:
+    user = tiny_model.known_users()[4]
+    item = tiny_model.recommend(user, 1)[0].item_id
+    newest = tiny_model.catalog.item_ids[tiny_model.context(user).history[-1]]
+    return what_if(tiny_model, user, item, remove_history=[newest], remove_fields=["genres"])
 
 
 def _json_round_trip(value: dict) -> dict:
@@ -78,10 +94,44 @@ def test_a_training_summary_reads_back_as_written(tiny_model):
     assert back.report.slice("test").metrics == tiny_model.report.slice("test").metrics
 
 
-@pytest.mark.parametrize("reader", [GlobalImportance.from_dict, FieldAblation.from_dict, TrainingSummary.from_dict])
+def test_a_comparison_in_words_reads_back_as_written(comparison):
+    assert comparison.has_words and comparison.tokens_a and comparison.history_items
+    back = Contrast.from_dict(_json_round_trip(comparison.to_dict()))
+    assert back.to_dict() == comparison.to_dict()
+    for mine, theirs in ((back.parts(), comparison.parts()), (back.word_parts(), comparison.word_parts())):
+        assert [k for k, _ in mine] == [k for k, _ in theirs]
+        assert [v for _, v in mine] == pytest.approx([v for _, v in theirs], abs=1e-6)  # to_dict keeps 6 digits
+    assert all(isinstance(k, FieldKey) for k in back.word_fields)  # FieldKeys again, not plain text
+    assert {k.side for k in back.word_fields} >= {"A item", "B item", "history"}
+    assert back.summary() == comparison.summary() and back.delta_share == pytest.approx(comparison.delta_share, abs=1e-4)
+
+
+def test_a_what_if_reads_back_as_written(whatif):
+    back = WhatIf.from_dict(_json_round_trip(whatif.to_dict()))
+    assert back.to_dict() == whatif.to_dict() and back.rank_after == whatif.rank_after
+    assert back.score_after == pytest.approx(whatif.score_after, abs=1e-6)
+
+
+@pytest.mark.parametrize("reader", [GlobalImportance.from_dict, FieldAblation.from_dict, TrainingSummary.from_dict,
+                                    Contrast.from_dict, WhatIf.from_dict])
 def test_a_value_of_another_shape_is_refused(reader):
     with pytest.raises((KeyError, TypeError, ValueError, AttributeError)):
         reader({"n_pairs": "many", "base_ndcg10": [], "model": None})
+
+
+@pytest.mark.parametrize("damage", [("score_a", "1.5"), ("exact", 1), ("tokens_a", [{"text": "x"}]),
+                                    ("word_fields", {"A item: title": None}), ("history_items", [{"item_id": 3}])])
+def test_a_damaged_comparison_is_refused(comparison, damage):
+    key, value = damage
+    with pytest.raises((KeyError, TypeError, ValueError, AttributeError)):
+        Contrast.from_dict({**_json_round_trip(comparison.to_dict()), key: value})
+
+
+@pytest.mark.parametrize("damage", [("rank_after", 0), ("rank_before", 2.0), ("score_after", True), ("change", None)])
+def test_a_damaged_what_if_is_refused(whatif, damage):
+    key, value = damage
+    with pytest.raises((KeyError, TypeError, ValueError)):
+        WhatIf.from_dict({**whatif.to_dict(), key: value})
 
 
 # -- the store ----------------------------------------------------------------------------------------------
@@ -240,3 +290,74 @@ def test_a_reload_opens_the_explain_page_on_the_kept_pair_of_this_model(app_env,
     at = open_page(sid, "pages/4_Explain.py")
     assert at.selectbox(key="explain_user").value == tiny_model.known_users()[0]  # not another model's pair
     assert not at.toggle(key="explain_any_item").value
+
+
+def _kept_explain_results(tiny_model, comparison: Contrast, whatif: WhatIf, model: str | None = None) -> dict:
+    """The results.json entries the Explain page writes for ``comparison`` and ``whatif`` (dashboard.explain_kept),
+    made with the page's settings 8 steps and the mask baseline."""
+    from dashboard.explain_kept import pair_digest
+    from recsys_core.explain import state_key
+
+    ctx = tiny_model.context(comparison.user_id)
+    model = model or tiny_model.model_fingerprint
+    common = {"model": model, "user": comparison.user_id, "item": comparison.item_a}
+    contrast_key = state_key(tiny_model, ctx, comparison.item_a, ExplainConfig(n_steps=8, baseline="mask"))
+    whatif_key = state_key(tiny_model, ctx, whatif.item_id, ExplainConfig())
+    return {
+        "explain_pair": ({"model": model}, {"user": comparison.user_id, "item": comparison.item_a, "any_item": False,
+                                            "steps": 8, "baseline": "mask", "merge": True}),
+        "explain_contrast": ({**common, "pair": pair_digest(contrast_key), "other": comparison.item_b, "words": True},
+                             {"described": "the kept comparison", "result": comparison.to_dict()}),
+        "explain_whatif": ({**common, "pair": pair_digest(whatif_key), "remove_history": [whatif_removed(tiny_model, whatif)],
+                            "remove_fields": ["genres"], "item_text": None},
+                           {"described": "the kept what-if", "result": whatif.to_dict()}),
+    }
+
+
+def whatif_removed(tiny_model, whatif: WhatIf) -> str:
+    """The history item the ``whatif`` fixture removed (the user's newest)."""
+    user = tiny_model.known_users()[4]
+    return tiny_model.catalog.item_ids[tiny_model.context(user).history[-1]]
+
+
+def shown(elements) -> str:
+    """The text of Markdown elements as the analyst reads it (without plain()'s escapes and word joiners)."""
+    return " ".join(e.value for e in elements).replace("\\", "").replace("\u2060", "")
+
+
+def test_a_reload_shows_the_kept_comparison_and_what_if_of_the_pair_as_current(app_env, tiny_model, comparison, whatif):
+    assert comparison.item_a == whatif.item_id  # both made for the pair the page reopens on
+    sid = new_id()
+    app_env.save_model(sid, "trained at 10:02", draft=tiny_model)
+    for kind, (inputs, value) in _kept_explain_results(tiny_model, comparison, whatif).items():
+        app_env.save_result(sid, kind, inputs, value)
+    at = open_page(sid, "pages/4_Explain.py")
+    # the inputs each was made from are back in the widgets, so both are shown as current (no "earlier choice")
+    assert at.selectbox(key="explain_b").value == comparison.item_b and at.checkbox(key="explain_compare_words").value
+    assert at.multiselect(key="whatif_items").value == [whatif_removed(tiny_model, whatif)]
+    assert at.multiselect(key="whatif_fields").value == ["genres"]
+    captions = shown(at.caption)
+    assert "Result for the kept comparison." in captions and "Result for the kept what-if." in captions
+    assert "Word level for the two item texts only" in captions
+    assert not any("earlier choice" in w.value for w in at.warning)
+    assert comparison.summary() in shown(at.markdown)
+    after = {m.label: m.value for m in at.metric}
+    assert after["Score (logit) after"] == f"{whatif.score_after:+.3f}" and after["Rank after"] == f"{whatif.rank_after:,}"
+
+
+def test_a_reload_never_shows_another_models_comparison_and_a_damaged_one_is_absent(app_env, tiny_model, comparison,
+                                                                                   whatif):
+    sid = new_id()
+    app_env.save_model(sid, "trained at 10:02", draft=tiny_model)
+    kept = _kept_explain_results(tiny_model, comparison, whatif)
+    app_env.save_result(sid, "explain_pair", *kept["explain_pair"])
+    app_env.save_result(sid, "explain_contrast", *_kept_explain_results(tiny_model, comparison, whatif,
+                                                                         "another model")["explain_contrast"])
+    inputs, value = kept["explain_whatif"]
+    app_env.save_result(sid, "explain_whatif", inputs, {**value, "result": {**value["result"], "rank_after": "first"}})
+    at = open_page(sid, "pages/4_Explain.py")
+    assert at.selectbox(key="explain_item").value == comparison.item_a  # the pair itself is back
+    assert at.selectbox(key="explain_b").value != comparison.item_b or not at.checkbox(key="explain_compare_words").value
+    assert "kept comparison" not in shown(at.caption) and "kept what-if" not in shown(at.caption)
+    assert "a difference of" not in shown(at.markdown)
+    assert "Score (logit) after" not in {m.label for m in at.metric}

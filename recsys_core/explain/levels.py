@@ -134,16 +134,22 @@ class TextLevel:
 
 
 def text_level(pair: PairInputs, base: torch.Tensor, steps: int = TEXT_LEVEL_STEPS) -> TextLevel:
-    real = real_vectors(pair)
+    return vector_level(pair.score_from_vectors, real_vectors(pair), base, steps)
+
+
+def vector_level(score_of: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, base: torch.Tensor,
+                 steps: int = TEXT_LEVEL_STEPS) -> TextLevel:
+    """The text level of any function of N text vectors ((B, N, T) → (B,)): a pair's score, or the
+    difference of two pairs' scores (``whatif.contrast_pair``)."""
     alphas, wts = integration_rule("gausslegendre", steps)
     with torch.enable_grad():
         path = (base.unsqueeze(0) + alphas.view(-1, 1, 1) * (real - base).unsqueeze(0)).requires_grad_(True)
-        scores = pair.score_from_vectors(path)
+        scores = score_of(path)
         (grads,) = torch.autograd.grad(scores.sum(), path)
     weights = (grads * wts.view(-1, 1, 1)).sum(0).detach()
     values = (weights * (real - base)).sum(-1).double().numpy()
     with torch.inference_mode():
-        ends = pair.score_from_vectors(torch.stack([real, base]))
+        ends = score_of(torch.stack([real, base]))
     score, baseline_score = float(ends[0]), float(ends[1])
     return TextLevel(values, weights, real, base, score, baseline_score, float(values.sum()) - (score - baseline_score))
 

@@ -117,6 +117,38 @@ class ExplainConfig:
         return asdict(self)
 
 
+def read_text(value: object, optional: bool = False) -> str | None:
+    """A string of a record read back from JSON (``optional``: or None); TypeError otherwise."""
+    if isinstance(value, str) or (optional and value is None):
+        return value
+    raise TypeError(f"expected text, got {value!r}")
+
+
+def read_number(value: object, optional: bool = False) -> float | None:
+    """A number of a record read back from JSON (NaN included; ``optional``: or None); TypeError otherwise
+    (a bool or a numeric string is not a number)."""
+    if optional and value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise TypeError(f"expected a number, got {value!r}")
+
+
+def read_whole(value: object, low: int = 0) -> int:
+    """A whole number ≥ ``low`` of a record read back from JSON; TypeError/ValueError otherwise."""
+    if type(value) is not int:
+        raise TypeError(f"expected a whole number, got {value!r}")
+    if value < low:
+        raise ValueError(f"expected a whole number from {low}, got {value}")
+    return value
+
+
+def read_flag(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"expected true or false, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class TokenAttribution:
     text: str  # the WordPiece as the tokenizer wrote it ("##ing" kept)
@@ -127,6 +159,13 @@ class TokenAttribution:
     text_index: int  # which text of the pair (0 = candidate item, then profile, then history newest first)
     position: int  # token position inside that text
     special: bool = False
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TokenAttribution:
+        """One record as ``jsonable(asdict(...))`` wrote it; KeyError/TypeError/ValueError when it is not one."""
+        return cls(read_text(data["text"]), read_number(data["attribution"]), read_text(data["side"]),
+                   read_text(data["field"], optional=True), read_text(data["history_item_id"], optional=True),
+                   read_whole(data["text_index"]), read_whole(data["position"]), read_flag(data["special"]))
 
 
 @dataclass(frozen=True)
@@ -142,6 +181,16 @@ class HistoryContribution:
     rank_without: int | None = None  # rank with it removed (computed for the 5 largest |attribution|)
     rating: float | None = None  # the user's rating of it, when the model reads ratings
     rating_label: str = ""  # that rating as shown, e.g. "1★" (ratings.RatingScale.stars)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> HistoryContribution:
+        """One record as ``jsonable(asdict(...))`` wrote it; KeyError/TypeError/ValueError when it is not one."""
+        rank = data["rank_without"]
+        return cls(read_text(data["item_id"]), read_text(data["title"]), read_number(data["attribution"]),
+                   read_number(data["attention_weight"]), read_whole(data["position"]),
+                   read_number(data["text_attribution"]), read_number(data["other_attribution"]),
+                   read_number(data["score_without"], optional=True), None if rank is None else read_whole(rank, 1),
+                   read_number(data["rating"], optional=True), read_text(data["rating_label"]))
 
 
 @dataclass(frozen=True)
