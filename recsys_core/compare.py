@@ -25,7 +25,14 @@ from .catalog import Catalog
 from .errors import RecsysError
 from .evaluation import KS, MAX_RANKED_PAIRS, evaluable, model_scorer, per_case_metrics, report_slices, sample_cases
 from .explain import ExplainConfig, Explanation, explain_pair
-from .metrics import PairedDifference, catalogue_coverage, list_overlap, paired_difference, rank_biased_overlap
+from .metrics import (
+    METRIC_NAMES,
+    PairedDifference,
+    catalogue_coverage,
+    list_overlap,
+    paired_difference,
+    rank_biased_overlap,
+)
 from .progress import Checkpoint, Progress, go_on, quiet, scaled
 from .ratings import RatingScale
 from .recommender import Recommender
@@ -297,7 +304,7 @@ def _ranked(rec: Recommender, cases: list, candidates, say: Progress, stop: Chec
         tops.append(top)
         metrics.append(values)
         done[0] += len(cases[start:start + BLOCK])
-        say(done[0] / total, f"ranking with {who}: {done[0]:,} / {total:,} user lists")
+        say(done[0] / total, f"ranking user lists with {who}: {done[0]:,} / {total:,}")
     return np.concatenate(tops), {m: np.concatenate([v[m] for v in metrics]) for m in metrics[0]}
 
 
@@ -371,9 +378,10 @@ def compare_models(
     for name, cases, candidates, note, n_total in chosen:
         if not cases:
             continue
-        top_a, va = _ranked(a, cases, candidates, say, stop, done, total, a_name)
-        top_b, vb = _ranked(b, cases, candidates, say, stop, done, total, b_name)
-        metrics = {m: MetricDifference(m, paired_difference(vb[m], va[m])) for m in va}
+        top_a, va = _ranked(a, cases, candidates, say, stop, done, total, f"{a_name} and {b_name}")
+        top_b, vb = _ranked(b, cases, candidates, say, stop, done, total, f"{a_name} and {b_name}")
+        order = [f"{name}@{k}" for name in METRIC_NAMES for k in KS]  # HitRate@5, @10, @20, then NDCG…
+        metrics = {m: MetricDifference(m, paired_difference(vb[m], va[m])) for m in order if m in va}
         slices.append(SliceComparison(name, note, len(cases), n_total, metrics, [c.user_id for c in cases],
                                       va[VERDICT_METRIC], vb[VERDICT_METRIC], _ids(top_a, catalog), _ids(top_b, catalog)))
         if lists is None and candidates is None:  # the lists of the test slice: whole-catalogue rankings
@@ -384,7 +392,6 @@ def compare_models(
                 f"cold items) for the same users, with each user's training and validation items masked; "
                 f"differences are {b_name} minus {a_name} per user, with normal-approximation 95% intervals of "
                 f"their mean.")
-    say(1.0, "compared")
     return Comparison(a_name, b_name, protocol, slices, lists, time.perf_counter() - started)
 
 

@@ -3,6 +3,7 @@ the evaluation report's, the list differences mean what they say, and models tha
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -165,8 +166,8 @@ def test_models_that_cannot_be_compared_say_what_differs(tiny_model):
 def test_progress_is_reported_and_cancel_stops_it(tiny_model, short_window_model):
     seen = []
     compare_models(tiny_model, short_window_model, progress=lambda f, m: seen.append((f, m)))
-    assert seen[-1] == (1.0, "compared")
-    assert any(m.startswith("ranking with B:") for _, m in seen)
+    assert seen[-1] == (1.0, "ranking user lists with A and B: 60 / 60")  # 30 test users, two models
+    assert [f for f, _ in seen] == sorted(f for f, _ in seen)
     assert all(0.0 <= f <= 1.0 for f, _ in seen)
 
     def stop():
@@ -194,3 +195,52 @@ def test_results_are_plain_json(comparison):
 
     data = json.loads(json.dumps(comparison.to_dict()))
     assert data["slices"][0]["metrics"]["NDCG@10"]["diff"] == comparison.slice("test").metrics["NDCG@10"].diff
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory, tiny_model, short_window_model):
+    from recsys_core import artifacts
+
+    root = tmp_path_factory.mktemp("compare")
+    artifacts.save(tiny_model, root / "window20")
+    artifacts.save(short_window_model, root / "window3")
+    return root
+
+
+def test_the_cli_prints_the_cores_numbers(saved, comparison, tmp_path, capsys):
+    from recsys_core.cli import main
+
+    out = tmp_path / "comparison.json"
+    code = main(["compare", "--a", str(saved / "window20"), "--b", str(saved / "window3"), "--a-name", "window 20",
+                 "--b-name", "window 3", "--users", "3", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0
+    test = comparison.slice("test")
+    for m in test.metrics.values():
+        line = next(line for line in printed.splitlines() if line.split()[:1] == [m.metric])
+        assert line.split()[1:4] == [f"{m.a:.4f}", f"{m.b:.4f}", f"{m.diff:+.4f}"], line
+        assert f"[{m.low:+.4f}, {m.high:+.4f}]" in line
+    assert f"Verdict: {test.metrics['NDCG@10'].verdict('window 20', 'window 3')}" in printed
+    lists = comparison.lists
+    assert f"overlap@10 {lists.overlap:.3f}, rank-biased overlap {lists.rbo:.3f}" in printed
+    saved_json = json.loads(out.read_text())
+    assert saved_json["slices"][0]["metrics"]["NDCG@10"]["low"] == pytest.approx(test.metrics["NDCG@10"].low)
+
+
+@pytest.mark.parametrize("which, message", [
+    ("missing", "error: --b {root}/nowhere does not exist: give a model directory"),
+    ("other split", "error: A and B were judged on different splits"),
+])
+def test_cli_errors_are_one_line_and_non_zero(saved, tiny_model, capsys, which, message):
+    from recsys_core import artifacts
+    from recsys_core.cli import main
+
+    b = saved / "nowhere"
+    if which == "other split":
+        b = saved / "seed1"
+        artifacts.save(_with_split(tiny_model, seed=1), b)
+    code = main(["compare", "--a", str(saved / "window20"), "--b", str(b), "--a-name", "A", "--b-name", "B"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    assert err[-1].startswith(message.format(root=saved)), err
+    assert len([line for line in err if line.startswith("error")]) == 1 and "Traceback" not in "\n".join(err)
