@@ -44,8 +44,9 @@ LIST_K = 10  # overlap, rank-biased overlap, entering/leaving items, coverage an
 RBO_P = 0.9
 BLOCK = 256  # cases ranked between two progress reports and cancel checks
 # One pair explained by each model: integrated gradients of the texts carrying the score, without deletion
-# curves (the side-by-side view shows field shares and history items, not faithfulness).
-EXPLAIN_BOTH = ExplainConfig(method="ig", token_level="carrying", faithfulness=False, n_steps=32)
+# curves (the side-by-side view shows field shares and history items, not faithfulness), at the 16 steps
+# global feature importance reads field shares with (32 took 101 s for both demo models on a loaded machine).
+EXPLAIN_BOTH = ExplainConfig(method="ig", token_level="carrying", faithfulness=False, n_steps=16)
 
 
 class NotComparable(RecsysError):
