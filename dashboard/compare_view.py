@@ -44,7 +44,8 @@ def difference_histogram(s: SliceComparison, a: str, b: str) -> go.Figure:
     fig = px.histogram(pd.DataFrame({"diff": diff}), x="diff", nbins=41)
     fig.add_vline(x=0, line_color="grey", line_width=1)
     fig.add_vline(x=float(diff.mean()), line_dash="dash", line_color=PALETTE[3],
-                  annotation_text=f"mean {diff.mean():+.4f}", annotation_position="top right")
+                  annotation_text=f"mean {diff.mean():+.4f}",
+                  annotation_position="top left" if diff.mean() < 0 else "top right")
     same = int(np.sum(diff == 0))
     return style(fig, f"NDCG@10 per user: {plotly_text(b)} minus {plotly_text(a)} ({same:,} of {len(diff):,} "
                  "users unchanged)", "B − A, NDCG@10", "users")
@@ -80,7 +81,7 @@ def field_share_bars(pair: PairComparison, a: str, b: str, n: int = 12) -> go.Fi
         go.Bar(y=labels, x=frame["A share"], name=plotly_text(f"A: {a}"), orientation="h", marker_color=PALETTE[0]),
         go.Bar(y=labels, x=frame["B share"], name=plotly_text(f"B: {b}"), orientation="h", marker_color=PALETTE[1]),
     ])
-    fig.update_layout(barmode="group")
+    fig.update_layout(barmode="group", legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0))
     fig.update_xaxes(tickformat=".0%")
     return style(fig, "Field shares of the score", "signed share of |attribution|", "",
                  height=max(340, 46 * len(frame) + 120))

@@ -44,9 +44,11 @@ with page.user_errors():
         box = st.success if m.beyond_noise and m.diff > 0 else st.warning if m.beyond_noise else st.info
         box(plain(f"{view.slice_label(s.name)} ({s.n_cases:,} users): {m.verdict(a_name, b_name)}"))
     names = [s.name for s in result.slices]
-    shown = st.segmented_control("Slice", names, default=names[0], format_func=view.slice_label, key="cmp_slice")
+    shown = st.segmented_control("Slice", names, default=names[0], format_func=view.slice_label,
+                                 key="cmp_slice") if len(names) > 1 else names[0]
     s = result.slice(shown or names[0]) or result.slices[0]
-    st.dataframe(view.metric_table(s, a_name, b_name), hide_index=True, width="stretch",
+    table = view.metric_table(s, a_name, b_name)
+    st.dataframe(table, hide_index=True, width="stretch", height=page.table_height(len(table), len(table)),
                  column_config={c: st.column_config.NumberColumn(format="%.4f")
                                 for c in (f"A: {a_name}", f"B: {b_name}", "B − A")})
     st.caption(plain(f"{s.note + '. ' if s.note else ''}Protocol: {result.protocol} Compared in "
@@ -60,7 +62,9 @@ with page.user_errors():
         if rows.empty:
             column.caption(f"B {title} no user here.")
         else:
-            column.dataframe(view.user_table(rows, a_name, b_name), hide_index=True, width="stretch")
+            column.dataframe(view.user_table(rows, a_name, b_name), hide_index=True, width="stretch",
+                             column_config={c: st.column_config.NumberColumn(format="%.3f")
+                                            for c in (f"A: {a_name}", f"B: {b_name}", "B − A")})
     users = [*helped["user_id"], *hurt["user_id"]]
     if users:
         who, with_a, with_b = st.columns([2, 1, 1], vertical_alignment="bottom")
@@ -107,7 +111,8 @@ with page.user_errors():
                           f"{pair.b.rank} under B (the user's whole history, as served)."))
         left, right = st.columns(2, gap="large")
         page.chart(view.field_share_bars(pair, a_name, b_name), where=left)
-        right.markdown("**History items**: score − score without the item, in each model's own units")
+        right.markdown("**History items**: score − score without the item, in each model's own units (empty: "
+                       "outside that model's history window)")
         right.dataframe(view.history_table(pair, a_name, b_name), hide_index=True, width="stretch",
                         column_config={c: st.column_config.NumberColumn(format="%+.3f")
                                        for c in (f"A: {a_name}", f"B: {b_name}")})
