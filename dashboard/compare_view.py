@@ -81,10 +81,13 @@ def field_share_bars(pair: PairComparison, a: str, b: str, n: int = 12) -> go.Fi
         go.Bar(y=labels, x=frame["A share"], name=plotly_text(f"A: {a}"), orientation="h", marker_color=PALETTE[0]),
         go.Bar(y=labels, x=frame["B share"], name=plotly_text(f"B: {b}"), orientation="h", marker_color=PALETTE[1]),
     ])
-    fig.update_layout(barmode="group", legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0))
     fig.update_xaxes(tickformat=".0%")
-    return style(fig, "Field shares of the score", "signed share of |attribution|", "",
-                 height=max(340, 46 * len(frame) + 120))
+    fig = style(fig, "Field shares of the score", "signed share of |attribution|", "",
+                height=max(340, 46 * len(frame) + 170))
+    # Below the axis: above the plot the two model names ran over the title.
+    fig.update_layout(barmode="group", legend=dict(orientation="h", yanchor="top", y=-0.12, x=0),
+                      margin=dict(b=70))
+    return fig
 
 
 def history_table(pair: PairComparison, a: str, b: str) -> pd.DataFrame:
