@@ -108,7 +108,7 @@ with page.user_errors():
                    "settings: which fields and history items each model leans on for this pair.")
     else:
         st.markdown(plain(f"{pair.user_id} × {formatting.item_label(a, pair.item_id)}: rank {pair.a.rank} under A, "
-                          f"{pair.b.rank} under B (the user's whole history, as served)."))
+                          f"{pair.b.rank} under B, given the history of the user's test case (the held-out item is not in it)."))
         left, right = st.columns(2, gap="large")
         page.chart(view.field_share_bars(pair, a_name, b_name), where=left)
         right.markdown("**History items**: score − score without the item, in each model's own units (empty: "

@@ -35,7 +35,7 @@ from .metrics import (
 )
 from .progress import Checkpoint, Progress, go_on, quiet, scaled
 from .ratings import RatingScale
-from .recommender import Recommender
+from .recommender import Recommender, UserContext
 from .schema import ITEM, RATING, TIMESTAMP, USER
 from .splits import Split, SplitConfig, make_split
 
@@ -442,16 +442,29 @@ class PairComparison:
         return {"user_id": self.user_id, "item_id": self.item_id, "a": side(self.a), "b": side(self.b)}
 
 
+def evaluated_context(rec: Recommender, user_id: str, split: Split | None = None) -> UserContext:
+    """The user as the comparison ranked them: the history of their test case (test, else new-user slice), so
+    the held-out item is not part of it; a user without a test case as served (their whole history)."""
+    split = split or split_of(rec)
+    case = next((c for c in (*split.test, *split.inductive_test) if c.user_id == user_id), None)
+    if case is None:
+        return rec.context(user_id)
+    return UserContext(user_id, case.history, rec.catalog.profile_vector(user_id), rec.catalog.profile_text(user_id),
+                       case.ratings)
+
+
 def explain_both(a: Recommender, b: Recommender, user_id: str, item_id: str, config: ExplainConfig = EXPLAIN_BOTH,
                  progress: Progress | None = None, cancel: Checkpoint | None = None) -> PairComparison:
-    """``user_id`` and ``item_id`` explained by A, then by B, with the same ``config`` (the served pair:
-    the user's whole history as each model reads it)."""
+    """``user_id`` and ``item_id`` explained by A, then by B, with the same ``config`` and the same history: the
+    one the comparison ranked them with (``evaluated_context``; both models share the split)."""
     say = progress or quiet
-    ea = explain_pair(a, user_id, item_id, config, progress=scaled(say, 0.0, 0.5), cancel=cancel)
-    eb = explain_pair(b, user_id, item_id, config, progress=scaled(say, 0.5, 1.0), cancel=cancel)
+    say(0.0, "rebuilding the user's test case")
+    ctx = evaluated_context(a, user_id)
+    ea = explain_pair(a, user_id, item_id, config, ctx=ctx, progress=scaled(say, 0.0, 0.5), cancel=cancel)
+    eb = explain_pair(b, user_id, item_id, config, ctx=ctx, progress=scaled(say, 0.5, 1.0), cancel=cancel)
     return PairComparison(user_id, item_id, ea, eb)
 
 
 __all__ = ["EXPLAIN_BOTH", "LIST_K", "VERDICT_METRIC", "Comparison", "ItemCount", "ListDifferences",
            "MetricDifference", "NotComparable", "PairComparison", "SliceComparison", "check_comparable",
-           "compare_models", "explain_both", "interactions_of", "split_of"]
+           "compare_models", "evaluated_context", "explain_both", "interactions_of", "split_of"]

@@ -185,8 +185,12 @@ def test_one_pair_is_explained_by_both(tiny_model, short_window_model):
     fields = pair.fields()
     assert fields["A share"].abs().sum() == pytest.approx(1.0) and fields["B share"].abs().sum() == pytest.approx(1.0)
     history = pair.history()
-    # A reads the user's 8 latest items (window 20), B only the 3 latest: B gives no contribution to the rest.
-    assert history["A"].notna().sum() == 8 and history["B"].notna().sum() == 3
+    # The test case's history: 7 of the user's 8 items (the last is held out). A reads all 7 (window 20), B only
+    # the 3 latest: B gives no contribution to the rest.
+    case = next(c for c in split_of(tiny_model).test if c.user_id == user)
+    assert len(case.history) == 7 and case.targets[0] not in case.history
+    assert history["A"].notna().sum() == 7 and history["B"].notna().sum() == 3
+    assert set(history["item_id"]) == {tiny_model.catalog.item_ids[i] for i in case.history}
     assert pair.to_dict()["b"]["rank"] == pair.b.rank
 
 
