@@ -120,8 +120,9 @@ def start_ablation(rec: Recommender, max_users: int) -> ImportanceRun:
 
 
 def start(kind: str, model: str, work: Callable[[Progress, Checkpoint], Any],
-          settings: dict | None = None) -> ImportanceRun:
-    """Queue ``work(progress, cancel)`` on the explanation worker; the run remembers its last progress."""
+          settings: dict | None = None, what: str = "importance") -> ImportanceRun:
+    """Queue ``work(progress, cancel)`` on the explanation worker; the run remembers its last progress.
+    ``what`` names the page's kind of work in the job's key (the Compare page's runs use it too)."""
     holder: dict[str, ImportanceRun] = {}
 
     def run(job: Job) -> Any:
@@ -131,7 +132,7 @@ def start(kind: str, model: str, work: Callable[[Progress, Checkpoint], Any],
 
         return work(progress, job.checkpoint)
 
-    job = executor().submit(run, ON_REQUEST, ("importance", kind, model, session_id(), time.time_ns()), session_id())
+    job = executor().submit(run, ON_REQUEST, (what, kind, model, session_id(), time.time_ns()), session_id())
     holder["run"] = ImportanceRun(kind, model, job, dict(settings or {}))
     return holder["run"]
 

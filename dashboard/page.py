@@ -32,6 +32,7 @@ ICONS = {
     "Explain": ":material/psychology_alt:",
     "Evaluation": ":material/analytics:",
     "Feature importance": ":material/bar_chart:",
+    "Compare": ":material/compare_arrows:",
 }
 
 

@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 
 PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
 EXPLAIN_PAGE = "pages/4_Explain.py"
+RECOMMENDATIONS_PAGE = "pages/3_Recommendations.py"
 DEMO_DATASET_LABEL = "demo data (sample_data/)"
 DEMO_MODEL_LABEL = "demo model"
 UNSAVED = " (unsaved)"
@@ -215,6 +216,13 @@ def use_model(rec: Recommender, label: str, saved_as: str | None = None, fingerp
     else:
         with st.spinner("Keeping this model for a reload…"):
             _persist(lambda store, sid: store.save_model(sid, label.removesuffix(UNSAVED), draft=rec), "model", forget)
+
+
+def use_demo_model() -> None:
+    """Make the bundled demo model the session's model again (a reload then starts on it too)."""
+    _set_model(resources.demo_model(), DEMO_MODEL_LABEL)
+    forget = lambda store, sid: store.save_model(sid, "")  # noqa: E731
+    _persist(forget, "model", forget)
 
 
 def _set_model(rec: Recommender, label: str, draft: bool = False, source: tuple[str, str] | None = None) -> None:
@@ -531,10 +539,20 @@ def request_chosen_explanation(target: ExplainTarget, item_key: str) -> None:
     request_explanation(replace(target, item_id=st.session_state[item_key]))
 
 
+def request_recommendations(user_id: str) -> None:
+    """A button's ``on_click``: open ``user_id`` on the Recommendations page (its known-user search and choice
+    set to that user), which the next run switches to."""
+    st.session_state.update(rec_mode="Known user", rec_query=user_id, rec_user=user_id)
+    st.session_state["_open_recommendations"] = True
+
+
 def follow_explain_request() -> None:
-    """Go to the Explain page now if a button asked for it (see ``request_explanation``)."""
+    """Go to the Explain (or Recommendations) page now if a button asked for it (see ``request_explanation``,
+    ``request_recommendations``)."""
     if st.session_state.pop("_open_explain", False):
         st.switch_page(EXPLAIN_PAGE, query_params=url_params())
+    if st.session_state.pop("_open_recommendations", False):
+        st.switch_page(RECOMMENDATIONS_PAGE, query_params=url_params())
 
 
 def explain_target() -> ExplainTarget | None:

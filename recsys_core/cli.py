@@ -232,6 +232,17 @@ def build_parser() -> argparse.ArgumentParser:
     mu.add_argument("entry", help="an entry from `models trash`")
     for action in (ms, mr, md, mu):
         action.add_argument("--owner", help="who does this, as shown to colleagues (default: your user name)")
+    c = sub.add_parser("compare", help="two saved models side by side on the same test cases",
+                       description="Both models rank the same test users of the split they were trained on (no "
+                                   "retraining): metrics at K=5/10/20 with paired 95%% intervals of B minus A and a "
+                                   "verdict per slice, how their top-10 lists differ, the users B helps and hurts most.")
+    c.add_argument("--a", required=True, metavar="MODEL_DIR", help="model directory of A (the reference)")
+    c.add_argument("--b", required=True, metavar="MODEL_DIR", help="model directory of B (the variant)")
+    c.add_argument("--a-name", help="how A is called in the output (default: its directory's name)")
+    c.add_argument("--b-name", help="how B is called in the output (default: its directory's name)")
+    c.add_argument("--users", type=_in_range(int, 0, 100), default=5, metavar="N",
+                   help="users B helps and hurts most to list, 0-100 (default: 5)")
+    c.add_argument("--out", help="optional JSON file with every number (per-user values and lists included)")
     return parser
 
 

@@ -12,10 +12,11 @@ import pandas as pd
 
 from . import artifacts
 from .batch import RECOMMENDATION_COLUMNS, recommend_all, recommendation_rows
+from .compare import Comparison, compare_models
 from .encoder import EncoderConfig
 from .errors import RecsysError
 from .evaluation import MODEL_NAME, EvaluationReport
-from .exports import write_csv
+from .exports import write_csv, write_output
 from .loading import NewUser, load_dataset, load_new_users
 from .metrics import metric_table
 from .parallel import Engine
@@ -267,7 +268,7 @@ def evaluate(args: Namespace) -> int:
     )
     print_report(report)
     if args.out:
-        Path(args.out).write_text(json.dumps(report.to_dict(), indent=2))
+        write_output(args.out, json.dumps(report.to_dict(), indent=2).encode(), "metrics.json")
     return 0
 
 
@@ -316,4 +317,57 @@ def models(args: Namespace) -> int:
     elif args.action == "untrash":
         info = registry.untrash(args.entry, by=owner)
         print(f"Restored {info.name} from the trash", file=sys.stderr)
+    return 0
+
+
+def print_comparison(comparison: Comparison, users: int = 5, out=None) -> None:
+    """Every slice's metrics for A and B with the paired difference, its 95% interval and the verdict; then how
+    the lists differ and the users B helps and hurts most (the numbers ``Comparison.to_dict`` holds)."""
+    out = out or sys.stdout
+    a, b = comparison.a_name, comparison.b_name
+    print(f"A = {a}, B = {b}\nProtocol: {comparison.protocol}", file=out)
+    for s in comparison.slices:
+        print(f"\n[{s.name}] {s.n_cases} users" + (f" — {s.note}" if s.note else ""), file=out)
+        table = s.table("A", "B")
+        table["95% interval"] = [f"[{lo:+.4f}, {hi:+.4f}]" for lo, hi in zip(table["low"], table["high"])]
+        table["beyond noise"] = ["yes" if m.beyond_noise else "no" for m in s.metrics.values()]
+        shown = table[["metric", "A", "B", "B − A", "95% interval", "beyond noise"]]
+        with pd.option_context("display.width", 200, "display.max_columns", 20):
+            print(shown.to_string(index=False, formatters={c: "{:.4f}".format for c in ("A", "B")}
+                                  | {"B − A": "{:+.4f}".format}), file=out)
+        print(f"Verdict: {s.metrics['NDCG@10'].verdict(a, b)}", file=out)
+    lists = comparison.lists
+    if lists is not None:
+        print(f"\nLists (top {lists.k} of the test users): overlap@{lists.k} {lists.overlap:.3f}, rank-biased overlap "
+              f"{lists.rbo:.3f} (1 = the same lists)", file=out)
+        print(f"Catalogue coverage: A {lists.coverage_a:.1%}, B {lists.coverage_b:.1%}; mean popularity of a listed "
+              f"item: A {lists.popularity_a:.1f}, B {lists.popularity_b:.1f} training interactions", file=out)
+        for title, counts in ((f"Entering B's lists most often", lists.entering), ("Leaving them most often", lists.leaving)):
+            if counts:
+                print(f"{title}: " + "; ".join(f"{c.title or c.item_id} ({c.item_id}) in {c.users}" for c in counts[:5]),
+                      file=out)
+    test = comparison.slices[0]
+    for helped in (True, False):
+        rows = test.users(users, helped)
+        if not rows.empty:
+            print(f"Users B {'helps' if helped else 'hurts'} most (NDCG@10 A → B): " + "; ".join(
+                f"{r.user_id} {r.A:.3f} → {r.B:.3f}" for r in rows.itertuples()), file=out)
+    print(f"\nCompared in {comparison.seconds:.1f} s.", file=out)
+
+
+def compare(args: Namespace) -> int:
+    """Two saved models on the same test cases, without retraining either."""
+    models = []
+    for option, path in (("--a", args.a), ("--b", args.b)):
+        if not Path(path).is_dir():
+            raise RecsysError(f"{option} {path} {'is a file' if Path(path).exists() else 'does not exist'}: give a "
+                              "model directory written by train (or saved from the dashboard).")
+        models.append(artifacts.load(path))
+    names = (args.a_name or Path(args.a).resolve().name, args.b_name or Path(args.b).resolve().name)
+    bar = _Bar()
+    comparison = compare_models(*models, *names, progress=bar.progress)
+    bar.close()
+    print_comparison(comparison, args.users)
+    if args.out:
+        write_output(args.out, json.dumps(comparison.to_dict(), indent=2).encode(), "comparison.json")
     return 0

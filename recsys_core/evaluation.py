@@ -348,6 +348,21 @@ def sample_cases(
     return [cases[i] for i in chosen]
 
 
+def report_slices(split: Split, which: str = "test") -> list[tuple[str, list[EvalCase], np.ndarray | None, str]]:
+    """The slices a report evaluates, as (name, cases, candidates or None for the whole catalogue, note):
+    ``which`` ("test" or "validation"), then, for "test", the cold-item slice (ranked among the cold items
+    only) and the inductive-user slice when the split has them.  The evaluation report and the comparison
+    of two models (``recsys_core.compare``) both read them here."""
+    slices = [(which, getattr(split, which), None, "")]
+    if which == "test" and split.cold_test:
+        slices.append(
+            ("cold items", split.cold_test, split.cold_items, f"ranked among the {len(split.cold_items)} cold items only")
+        )
+    if which == "test" and split.inductive_test:
+        slices.append(("inductive users", split.inductive_test, None, "users never seen in training"))
+    return slices
+
+
 def evaluate_all(
     scorers: dict[str, CaseScorer],
     split: Split,
@@ -372,15 +387,8 @@ def evaluate_all(
     """
     paired_with = [name for name in paired_with if name in scorers and name != MODEL_NAME]
     report = EvaluationReport(protocol=describe_protocol(split), ks=tuple(ks))
-    slices = [(which, getattr(split, which), None, "")]
-    if which == "test" and split.cold_test:
-        slices.append(
-            ("cold items", split.cold_test, split.cold_items, f"ranked among the {len(split.cold_items)} cold items only")
-        )
-    if which == "test" and split.inductive_test:
-        slices.append(("inductive users", split.inductive_test, None, "users never seen in training"))
     sampled = []
-    for name, cases, candidates, note in slices:
+    for name, cases, candidates, note in report_slices(split, which):
         n_rankable = catalog.n_items if candidates is None else len(candidates)
         evaluated = sample_cases(cases, n_rankable, max_pairs, seed)
         scored = evaluable(evaluated)

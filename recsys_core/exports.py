@@ -72,15 +72,22 @@ def to_csv_bytes(frame: pd.DataFrame) -> bytes:
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write :func:`to_csv_bytes` to ``path`` atomically (``durable.write_file``: a reader sees the old or new file).
+    """Write :func:`to_csv_bytes` to ``path`` atomically (see :func:`write_output`)."""
+    return write_output(path, to_csv_bytes(frame), "out.csv")
 
-    Raises RecsysError when ``path`` is a folder, instead of leaving a temporary file behind.
+
+def write_output(path: str | Path, data: bytes, example: str) -> Path:
+    """Write a command's output file atomically (``durable.write_file``: a reader sees the old or the new
+    file, and two writers never collide).
+
+    Raises RecsysError when ``path`` is a folder (``example`` names a file to suggest in it), instead of
+    leaving a temporary file behind.
     """
     path = Path(path)
     if path.is_dir():
-        raise RecsysError(f"{path} is a folder: give a file name for the CSV, e.g. {path / 'out.csv'}.")
+        raise RecsysError(f"{path} is a folder: give a file name, e.g. {path / example}.")
     path.parent.mkdir(parents=True, exist_ok=True)
-    durable.write_file(path, to_csv_bytes(frame))
+    durable.write_file(path, data)
     return path
 
 

@@ -130,7 +130,7 @@ LAYERS = {
     3: {"model", "batching", "scoring", "training", "evaluation", "retrieval", "baselines", "metrics"},
     4: {"recommender", "artifacts", "registry", "exports"},
     5: {"explain"},
-    6: {"pipeline", "demo", "commands", "cli", "batch", "__main__"},
+    6: {"pipeline", "demo", "commands", "cli", "batch", "compare", "__main__"},
 }
 
 

@@ -188,7 +188,7 @@ def test_bad_data_is_reported_not_crashed(files, tmp_path):
 
 
 def test_help_for_every_command():
-    for command in ("train", "recommend", "evaluate", "explain", "models"):
+    for command in ("train", "recommend", "evaluate", "explain", "models", "compare"):
         result = run(command, "--help")
         assert result.returncode == 0 and "usage" in result.stdout
 

@@ -87,7 +87,7 @@ def test_home_opens_on_the_demo_data_and_model_with_no_action():
     assert "Protocol:" in texts(at.caption)
 
 
-ALL_PAGES = [*PAGES, "pages/4_Explain.py", "pages/6_Feature_importance.py"]
+ALL_PAGES = [*PAGES, "pages/4_Explain.py", "pages/6_Feature_importance.py", "pages/7_Compare.py"]
 
 
 @pytest.mark.parametrize("path", ALL_PAGES)

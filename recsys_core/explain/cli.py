@@ -6,8 +6,7 @@ import sys
 from argparse import Namespace
 from pathlib import Path
 
-from .. import durable
-from ..errors import RecsysError
+from ..exports import write_output
 from ..recommender import Recommender, UserContext
 from .core import explain_pair
 from .counterfactual import Counterfactual, counterfactual
@@ -17,10 +16,7 @@ from .types import ExplainConfig
 
 
 def _write(path: Path, text: str) -> None:
-    if path.is_dir():  # checked first so that no temporary file is left next to it
-        raise RecsysError(f"{path} is a folder: give a file name, e.g. {path / 'explanation.html'}.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    durable.write_file(path, text.encode("utf-8"))  # a per-writer temporary: two processes never collide
+    write_output(path, text.encode("utf-8"), "explanation.html")
 
 
 def run_explain(args: Namespace, recommender: Recommender, ctx: UserContext | None = None) -> int:
