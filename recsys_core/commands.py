@@ -357,6 +357,8 @@ def print_comparison(comparison: Comparison, users: int = 5, out=None) -> None:
 
 def compare(args: Namespace) -> int:
     """Two saved models on the same test cases, without retraining either."""
+    if args.out and Path(args.out).is_dir():  # said before a minute of ranking, not after
+        raise RecsysError(f"{args.out} is a folder: give a file name, e.g. {Path(args.out) / 'comparison.json'}.")
     models = []
     for option, path in (("--a", args.a), ("--b", args.b)):
         if not Path(path).is_dir():

@@ -292,6 +292,8 @@ CASES = [
     Case("evaluate on unknown items", lambda ws: ["evaluate", "--model", "model", "--interactions", write(ws, "x.csv", "user_id,item_id\nz,x1\nz,x2\n")], "2 or more interactions"),
     Case("explain --html is a folder", lambda ws: ["explain", "--model", "model", "--user", "u00", "--item", "i04", "--out", "e.json", "--html", "sentinel"], "is a folder"),
     Case("explain --out is a folder", lambda ws: ["explain", "--model", "model", "--user", "u00", "--item", "i04", "--out", "sentinel"], "is a folder"),
+    Case("compare --a missing", lambda ws: ["compare", "--a", "nowhere", "--b", "model"], "--a nowhere does not exist"),
+    Case("compare --out is a folder", lambda ws: ["compare", "--a", "model", "--b", "model", "--out", "sentinel"], "is a folder"),
     Case("models delete with the name typed wrong", lambda ws: ["models", "--models-dir", "sentinel", "delete", "thesis", "--confirm", "these"], "type its name exactly"),
     Case("models restore an unknown version", lambda ws: ["models", "--models-dir", "models", "restore", "m", "v1"], "no kept version"),
     Case("models untrash an unknown entry", lambda ws: ["models", "--models-dir", "models", "untrash", "m.1"], "nothing in the trash"),
