@@ -49,9 +49,11 @@ def add_faithfulness(state: PairState, progress: Progress | None = None, methods
             judged = bool(state.history_fidelity)
         if not judged:  # the history items' orderings do not depend on which texts are split: once per pair
             say(0.0, "history items: removing the top-ranked ones")
+            started = time.perf_counter()
             fidelity = pair_history_fidelity(state)
             with state.lock:
                 state.history_fidelity = fidelity
+                state.seconds["history_fidelity"] = round(time.perf_counter() - started, 3)
         with state.lock:
             same = state.curve_texts == target.texts
             if state.curves and same and set(chosen) <= set(state.rankings):
