@@ -78,8 +78,11 @@ def convergence(exp: Explanation) -> str:
             "of the score change): texts add up to the score, and each split text's tokens to its share.")
 
 
-def faithfulness_methods() -> str:
-    return ", ".join(list(TOKEN_METHODS) + [m for m in ("attention", "rollout") if m not in TOKEN_METHODS])
+def faithfulness_offer() -> str:
+    """What the faithfulness step computes, said before it runs."""
+    methods = ", ".join(list(TOKEN_METHODS) + [m for m in ("attention", "rollout") if m not in TOKEN_METHODS])
+    return (f"Compares {methods} and a random order on deletion curves, and six orderings of the history items by "
+            f"what removing them does to the item's place in the top {TOP_K}.")
 
 
 def faithfulness(exp: Explanation) -> None:
@@ -99,6 +102,21 @@ def faithfulness(exp: Explanation) -> None:
     with a_col:
         st.markdown("**Attention–IG agreement** (Spearman over tokens)")
         st.dataframe({k.replace("_", " "): round(v, 3) for k, v in exp.agreement.items()}, width="stretch")
+    history_fidelity(exp)
+
+
+def history_fidelity(exp: Explanation) -> None:
+    """The history orderings of this pair on the LXR metrics at the page's list length."""
+    st.markdown(f"**History items: does removing the ones an ordering ranks first take the item out of the top "
+                f"{TOP_K}?** (this pair)")
+    if not exp.history_fidelity:
+        st.caption("This user has no history items the model reads: there is nothing to remove.")
+        return
+    formats = {c: st.column_config.NumberColumn(format="percent") for c in view.HISTORY_FIDELITY_SHARES}
+    formats.update({c: st.column_config.NumberColumn(format="%+.3f") for c in view.HISTORY_FIDELITY_SCORES})
+    st.dataframe(view.history_fidelity_table(exp.history_fidelity, TOP_K), hide_index=True, width="stretch",
+                 column_config=formats, key="explain_history_fidelity_table")
+    st.caption(view.history_fidelity_caption(TOP_K))
 
 
 def comparison(c: Contrast) -> None:

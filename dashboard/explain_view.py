@@ -20,6 +20,7 @@ from recsys_core.explain import (
     ExplainConfig,
     Explanation,
     HistoryContribution,
+    HistoryFidelity,
     TextAttention,
     TextContribution,
     TokenAttribution,
@@ -309,6 +310,38 @@ def faithfulness_scope(exp: Explanation) -> str:
     return (f"Over the tokens of the {len(covered)} texts shown split into tokens ({listed}); the other "
             f"{len(names) - len(covered)} texts keep their served vectors. Split the other history texts to "
             "judge every token.")
+
+
+# The LXR figures of the history orderings at the page's list length, in words (explain/fidelity.py).
+STILL_IN_TOP = "still in the list, top-ranked removed ↓"
+STILL_IN_BOTTOM = "still in the list, lowest-ranked removed ↑"
+SCORE_TOP_REMOVED = "score change, top-ranked removed ↓"
+SCORE_TOP_KEPT = "score change, only top-ranked kept ↑"
+HISTORY_FIDELITY_SHARES = (STILL_IN_TOP, STILL_IN_BOTTOM)
+HISTORY_FIDELITY_SCORES = (SCORE_TOP_REMOVED, SCORE_TOP_KEPT)
+
+
+def history_fidelity_caption(k: int) -> str:
+    return (
+        "Each ordering of this pair's history items is judged by removing 10 %, 20 %, … 100 % of the items the "
+        "model reads, in that order, and re-scoring the whole catalogue each time. **Still in the list, "
+        f"top-ranked removed**: share of those 10 steps at which the item is still in the top {k} when the items "
+        "the ordering ranks highest go first (lower = it found what keeps the item there; POS@"
+        f"{k} in the literature). **Lowest-ranked removed**: the same when the items it ranks lowest go first "
+        f"(higher = what it calls unimportant is; NEG@{k}). **Score change**: the score's mean change, in logits, "
+        "with the top-ranked items removed (DEL, lower is better) or with only them kept (INS, higher is better). "
+        "**full path (shipped)** is the ordering of the bars above. One pair is one small sample: the figures over "
+        "many pairs are in docs/benchmarks.md (bench/history_fidelity.py)."
+    )
+
+
+def history_fidelity_table(rows: list[HistoryFidelity], k: int) -> pd.DataFrame:
+    """One row per ordering of the history items, its LXR figures at list length ``k``, the shipped one first."""
+    return pd.DataFrame(
+        [{"ordering": f.method, STILL_IN_TOP: f.pos[k], STILL_IN_BOTTOM: f.neg[k], SCORE_TOP_REMOVED: f.deletion,
+          SCORE_TOP_KEPT: f.insertion} for f in rows],
+        columns=["ordering", *HISTORY_FIDELITY_SHARES, *HISTORY_FIDELITY_SCORES],
+    )
 
 
 def faithfulness_table(curves: list[DeletionCurve]) -> pd.DataFrame:

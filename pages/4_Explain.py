@@ -133,7 +133,7 @@ with page.user_errors():
         # -- can it be trusted? (on request: costs seconds) -------------------------------------------
         st.subheader("Faithfulness: does removing the top tokens lower the score?")
         if not pair.has_curves():
-            st.caption(f"Compares {panels.faithfulness_methods()} and a random order on deletion curves.")
+            st.caption(panels.faithfulness_offer())
             if st.button("Compute deletion curves", key="explain_faithfulness"):
                 pair.ask("faithfulness")
             curves = pair.status("faithfulness")

@@ -86,6 +86,9 @@ def test_explanation_is_json_and_html(pair_and_exp):
     data = json.loads(json.dumps(exp.to_dict()))
     assert data["tokens"][0]["side"] in ("item", "user")
     assert {"integrated gradients", "GradientSHAP", "field ablation", "attention", "rollout", "random"} == {c["method"] for c in data["faithfulness"]}
+    fidelity = {f["method"]: f for f in data["history_fidelity"]}  # the history orderings, judged with the curves
+    assert {"full path (shipped)", "random", "KernelSHAP (Captum)"} <= set(fidelity)
+    assert set(fidelity["random"]["pos"]) == {"5", "10", "20"}
     assert "Why" in explanation_html(exp) and exp.reason
 
 

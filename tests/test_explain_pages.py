@@ -39,6 +39,17 @@ def test_explain_page_shows_heatmap_attributions_and_reason():
     methods = set(next(d.value for d in at.dataframe if "method" in d.value.columns)["method"])
     assert {"integrated gradients", "GradientSHAP", "field ablation", "random"} <= methods
     assert "Over the tokens of the" in "\n".join(c.value for c in at.caption)  # the texts the curves judge
+    # ... with the history orderings of this pair judged as the core judges them (LXR metrics at the top 10)
+    from dashboard.explanations import page_config
+    from recsys_core.explain import pair_state
+    from recsys_core.explain.core import pair_history_fidelity
+
+    item = at.selectbox(key="explain_item").value
+    expected = pair_history_fidelity(pair_state(rec, user, item, page_config(8, "pad")))
+    table = next(d.value for d in at.dataframe if "ordering" in d.value.columns)
+    assert list(table["ordering"]) == [f.method for f in expected] and len(expected) == 6
+    for (_, row), f in zip(table.iterrows(), expected):
+        assert list(row.iloc[1:]) == [f.pos[10], f.neg[10], f.deletion, f.insertion]
 
     # the smallest change, on request: the page shows what the core computes for this pair
     from recsys_core.explain import counterfactual
@@ -46,7 +57,6 @@ def test_explain_page_shows_heatmap_attributions_and_reason():
     at.button(key="explain_counterfactual").click()
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    item = at.selectbox(key="explain_item").value
     expected = counterfactual(rec, rec.context(user), rec.item_position(item), 10).summary()
     shown = [i.value.replace("\\", "").replace("\u2060", "") for i in at.info]  # plain() escapes and joins
     assert expected in shown, (shown, expected)

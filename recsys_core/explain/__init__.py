@@ -12,7 +12,7 @@ Layers, each importing only those below it:
 
     types, pair, integrated_gradients            result schema, a pair's texts, IG kernels
     attention, levels, history, rollup, reason,  one ingredient each
-    faithfulness
+    faithfulness, fidelity
     state_cache → state                          ``PairState``, its key, stages 1–2, the cache
     methods                                      token-ranking methods (read a ``PairState``)
     core                                         add_faithfulness, compose, explain_pair
@@ -54,6 +54,7 @@ from .types import (
     Explanation,
     FieldKey,
     HistoryContribution,
+    HistoryFidelity,
     TextAttention,
     TextContribution,
     TokenAttribution,
@@ -75,6 +76,7 @@ __all__ = [
     "FieldKey",
     "GlobalImportance",
     "HistoryContribution",
+    "HistoryFidelity",
     "PairState",
     "Progress",
     "TextAttention",

@@ -5,7 +5,9 @@ here sit what needs the token methods of ``methods`` and what turns a state
 into a result:
 
 - ``add_faithfulness`` — every token-ranking method in ``TOKEN_METHODS``
-  compared on deletion curves (on request: it costs seconds);
+  compared on deletion curves, and the history items' orderings on the
+  LXR metrics (``history_orderings``, ``pair_history_fidelity``; on request:
+  it costs seconds);
 - ``compose`` — the ``Explanation`` of a state at any stage;
 - ``explain_pair`` — all the stages a config asks for, then ``compose``;
 - ``spearman`` / ``attention_agreement`` — how far IG and attention agree.
@@ -21,14 +23,16 @@ from ..progress import Checkpoint, Progress, quiet, scaled
 from ..recommender import Recommender, UserContext
 from .attention import attention_token_scores
 from .faithfulness import deletion_curves
-from .history import full_path_items
+from .fidelity import (ATTENTION, COSINE, KERNEL_SAMPLES, KERNEL_SHAP, RANDOM, SHIPPED, TEXT_IG, cosine_values,
+                       history_fidelity, kernel_shap_values, random_values)
+from .history import HistoryGame, full_path_items
 from .levels import TextTokens
 from .methods import TOKEN_METHODS, TokenMethod
 from .pair import PairInputs, item_title
 from .reason import ReasonInputs, build_reason
 from .rollup import field_totals, history_contributions, token_attributions, top_words
 from .state import PairState, PairTarget, every_attention, pair_state, split_texts, texts_for, token_grid
-from .types import ExplainConfig, Explanation, TextContribution
+from .types import ExplainConfig, Explanation, HistoryFidelity, TextContribution
 
 
 # -- stage 3 -----------------------------------------------------------------------------------
@@ -41,6 +45,15 @@ def add_faithfulness(state: PairState, progress: Progress | None = None, methods
     chosen: dict[str, TokenMethod] = {k: TOKEN_METHODS[k] for k in (methods or list(TOKEN_METHODS))}
     target = PairTarget.of(state, texts)
     with state.work:
+        with state.lock:
+            judged = bool(state.history_fidelity)
+        if not judged:  # the history items' orderings do not depend on which texts are split: once per pair
+            say(0.0, "history items: removing the top-ranked ones")
+            started = time.perf_counter()
+            fidelity = pair_history_fidelity(state)
+            with state.lock:
+                state.history_fidelity = fidelity
+                state.seconds["history_fidelity"] = round(time.perf_counter() - started, 3)
         with state.lock:
             same = state.curve_texts == target.texts
             if state.curves and same and set(chosen) <= set(state.rankings):
@@ -64,6 +77,34 @@ def add_faithfulness(state: PairState, progress: Progress | None = None, methods
     say(1.0, "faithfulness ready")
 
 
+def history_orderings(state: PairState, kernel_samples: int | None = KERNEL_SAMPLES, seed: int = 0
+                      ) -> dict[str, np.ndarray]:
+    """Orderings of the pair's window items (slot order, 0 = newest; higher = more important) to judge with
+    ``fidelity.history_fidelity``: the shipped full-path contributions, the text-only IG shares, the model's
+    attention, the text cosine to the item, a random order and (unless ``kernel_samples`` is None) KernelSHAP."""
+    pair, h = state.pair, len(state.pair.history_items)
+    first = 1 + int(pair.has_profile)
+    game = HistoryGame(state.recommender, state.ctx, state.item, h)
+    out = {
+        SHIPPED: np.asarray(state.paths.contributions if state.paths is not None else np.zeros(h), float),
+        TEXT_IG: np.asarray(state.level.values[first : first + h], float),
+        ATTENTION: np.asarray(state.history_weights[:h], float),
+        COSINE: cosine_values(game),
+        RANDOM: random_values(game, seed),
+    }
+    if kernel_samples is not None and h:
+        out[KERNEL_SHAP] = kernel_shap_values(game, kernel_samples, seed)
+    return out
+
+
+def pair_history_fidelity(state: PairState, kernel_samples: int | None = KERNEL_SAMPLES, seed: int = 0,
+                          cancel: Checkpoint | None = None) -> list[HistoryFidelity]:
+    """POS@k, NEG@k, DEL and INS of every ``history_orderings`` ordering on this pair (``explain/fidelity.py``)."""
+    h = len(state.pair.history_items)
+    game = HistoryGame(state.recommender, state.ctx, state.item, h)
+    return history_fidelity(game, history_orderings(state, kernel_samples, seed), cancel=cancel)
+
+
 # -- composing ---------------------------------------------------------------------------------
 def compose(state: PairState, flagged: dict[int, TextTokens] | None = None, config: ExplainConfig | None = None) -> Explanation:
     """The Explanation of ``state`` as far as it is computed (plus this caller's flagged splits)."""
@@ -72,6 +113,7 @@ def compose(state: PairState, flagged: dict[int, TextTokens] | None = None, conf
         splits = {**state.tokens, **(flagged or {})}
         attentions = [state.attentions[n] for n in sorted(state.attentions)]
         curves = list(state.curves)
+        fidelity = list(state.history_fidelity)
         seconds = dict(state.seconds)
     pair, level = state.pair, state.level
     ig = config.method != "attention"
@@ -133,6 +175,7 @@ def compose(state: PairState, flagged: dict[int, TextTokens] | None = None, conf
         seconds=seconds,
         warnings=warnings,
         history_together=state.paths.together if state.paths is not None else 0.0,
+        history_fidelity=fidelity,
     )
 
 

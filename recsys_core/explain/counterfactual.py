@@ -166,10 +166,7 @@ class _Search:
         for start in range(0, len(todo), RESCORE_BATCH):
             self.cancel()
             batch = todo[start : start + RESCORE_BATCH]
-            contexts = [self.game.without_slots(slots) for slots in batch]
-            scores = self.recommender.score_many(contexts)
-            for slots, c, row in zip(batch, contexts, scores):
-                self._outcomes[slots] = (full_rank(self.recommender, c, self.item, row), float(row[self.item]))
+            self._outcomes.update(zip(batch, self.game.rescored(batch)))
             self.checked += len(batch)
         return [self._outcomes[s] for s in sets]
 

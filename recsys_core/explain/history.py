@@ -86,6 +86,16 @@ class HistoryGame:
                 out[start : start + len(rows)] = model.score(user, vectors[idx], idx)[:, 0].double().numpy()
         return out
 
+    def rescored(self, sets) -> list[tuple[int, float]]:
+        """(rank, score) of the item for the user without each set of window slots, by re-scoring the whole
+        catalogue in one batched call: the rank among the items unseen in *that* history (a removed item is
+        eligible again), as the recommender would serve it.  Callers bound the number of sets per call."""
+        contexts = [self.without_slots(slots) for slots in sets]
+        if not contexts:
+            return []
+        scores = self.recommender.score_many(contexts)
+        return [(full_rank(self.recommender, c, self.item, row), float(row[self.item])) for c, row in zip(contexts, scores)]
+
 
 @dataclass
 class Removal:
@@ -119,7 +129,7 @@ def history_paths(recommender: Recommender, ctx: UserContext, item: int, window:
     game = HistoryGame(recommender, ctx, item, window)
     effects, full, empty = leave_one_out(game)
     chosen = [int(s) for s in np.argsort(-np.abs(effects), kind="stable")[:top]]
-    return HistoryPaths(effects, full, empty, removal_effects(recommender, game, chosen))
+    return HistoryPaths(effects, full, empty, removal_effects(game, chosen))
 
 
 def full_path_items(items: list[HistoryContribution], paths: HistoryPaths) -> list[HistoryContribution]:
@@ -146,16 +156,12 @@ def full_path_items(items: list[HistoryContribution], paths: HistoryPaths) -> li
     return sorted(out, key=lambda h: -abs(h.attribution))
 
 
-def removal_effects(recommender: Recommender, game: HistoryGame, slots: list[int]) -> dict[int, Removal]:
+def removal_effects(game: HistoryGame, slots: list[int]) -> dict[int, Removal]:
     """Score and full rank of the pair with each of ``slots`` removed on its own."""
     if not slots:
         return {}
-    contexts = [game.without_slots([slot]) for slot in slots]
-    scores = recommender.score_many(contexts)
-    return {
-        slot: Removal(slot, float(scores[r, game.item]), full_rank(recommender, c, game.item, scores[r]))
-        for r, (slot, c) in enumerate(zip(slots, contexts))
-    }
+    outcomes = game.rescored([(slot,) for slot in slots])
+    return {slot: Removal(slot, score, rank) for slot, (rank, score) in zip(slots, outcomes)}
 
 
 def leave_one_out(game: HistoryGame) -> tuple[np.ndarray, float, float]:

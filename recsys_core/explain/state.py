@@ -35,7 +35,7 @@ from .history import HistoryPaths, history_paths
 from .levels import TextLevel, TextTokens, baseline_vectors, split_tokens, text_budget, text_level
 from .pair import PairInputs, build_pair, full_rank
 from .state_cache import STATES
-from .types import DeletionCurve, ExplainConfig, TextAttention
+from .types import DeletionCurve, ExplainConfig, HistoryFidelity, TextAttention
 
 CARRY_SHARE = 0.9  # history texts are split, largest |share| first, until they cover this share of the history's |shares|
 CARRY_MAX = 5  # ... but at most this many history texts up front
@@ -62,6 +62,7 @@ class PairState:
     rankings: dict[str, np.ndarray] = field(default_factory=dict)  # token methods' (N, L) scores over curve_texts
     curve_texts: tuple[int, ...] = ()  # the texts the rankings and curves cover
     curves: list[DeletionCurve] = field(default_factory=list)
+    history_fidelity: list[HistoryFidelity] = field(default_factory=list)  # orderings of the history items, judged
     seconds: dict[str, float] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # guards the dicts above
     work: threading.RLock = field(default_factory=threading.RLock, repr=False)  # one computation per pair at a time

@@ -265,6 +265,27 @@ class DeletionCurve:
     texts: list[int] = field(default_factory=list)  # the texts whose tokens were ranked and removed (others as served)
 
 
+@dataclass(frozen=True)
+class HistoryFidelity:
+    """How faithful one ordering of the history items is, by the counterfactual metrics of LXR (Barkan et al.,
+    "Learning to eXplain Recommendations"; ``explain/fidelity.py``), on one pair or averaged over pairs.
+
+    Items are removed from the model's window in steps of 10 % of it (1 item at least), in the ordering's
+    order; each figure is the mean over the steps (and pairs).  Scores are logits, as changes from the
+    served score, so 0 is "as served" and the figures of different pairs add up on one scale.
+    """
+
+    method: str  # the ordering: "full path (shipped)", "random", "model attention", ...
+    pos: dict[int, float]  # k → share of steps the item is still in the top-k, top-ranked removed first (lower = better)
+    neg: dict[int, float]  # k → the same with the lowest-ranked removed first (higher = better)
+    deletion: float  # DEL: mean score change with the top-ranked removed (lower = better)
+    insertion: float  # INS: mean score change with only the top-ranked kept (higher = better)
+    pairs: int = 1  # pairs averaged
+
+    def to_dict(self) -> dict:
+        return jsonable(asdict(self))
+
+
 @dataclass
 class Explanation:
     """Why ``item_id`` was recommended to ``user_id`` (schema of ``explain`` JSON)."""
@@ -289,6 +310,7 @@ class Explanation:
     seconds: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     history_together: float = 0.0  # score − score without the window's items − Σ history attributions
+    history_fidelity: list[HistoryFidelity] = field(default_factory=list)  # with the deletion curves, on request
 
     def to_dict(self, attention: str = "summary") -> dict:
         """JSON-ready values (the schema documented in docs/explanations.md).
