@@ -28,19 +28,23 @@ class Choice:
     """A model the page offers: the bundled demo or a model saved in the shared registry."""
 
     label: str
-    path: str | None = None  # None: the demo model
-    saved_at: str = ""
+    root: str | None = None  # the registry's folder; None: the demo model
+    version: str = ""  # the saved model's current version when the list was read ("" before versions were kept)
+    fingerprint: str = ""  # its content fingerprint, checked when it is loaded
 
     def load(self) -> Recommender:
-        return resources.demo_model() if self.path is None else resources.saved_model(self.path, self.saved_at)
+        if self.root is None:
+            return resources.demo_model()
+        return resources.saved_model(self.root, self.label, self.version, self.fingerprint)
 
 
 def choices() -> dict[str, Choice]:
     """The demo model, then every saved model, newest first (unreadable ones left out)."""
     out = {DEMO: Choice(DEMO)}
-    for info in resources.registry().list():
+    registry = resources.registry()
+    for info in registry.list():
         if info.encoder != "unreadable":
-            out[info.name] = Choice(info.name, str(info.path), info.saved_at)
+            out[info.name] = Choice(info.name, str(registry.root), info.version, info.fingerprint)
     return out
 
 
@@ -79,21 +83,10 @@ def start_pair(a: Recommender, b: Recommender, user_id: str, item_id: str) -> No
 
 def wait(key: str, kind: str, what: str) -> None:
     """Once this session's ``kind`` run for the pair ends, its result becomes the shown one (while it runs:
-    progress and Cancel, then a rerun).  A cancelled run says so and leaves the earlier result in place; an
-    error is raised for ``page.user_errors`` to show."""
-    run = runs().get((key, kind))
-    if run is None:
-        return
-    if not run.job.done:
-        importance_jobs.follow(run, cancel_key=f"cmp_cancel_{kind}")
-        st.rerun()  # the controls above were drawn for a running job
-    if run.cancelled:
-        st.warning(importance_jobs.cancelled_message(run, what), icon=":material/cancel:")
-        return
-    runs().pop((key, kind))
-    if run.job.error is not None:
-        raise run.job.error
-    results()[key, kind] = run.job.result
+    progress and Cancel, then a rerun; see ``importance_jobs.finished_run``)."""
+    run = importance_jobs.finished_run(runs(), (key, kind), what, cancel_key=f"cmp_cancel_{kind}")
+    if run is not None:
+        results()[key, kind] = run.job.result
 
 
 def comparison(key: str) -> Comparison | None:
@@ -107,10 +100,11 @@ def pair(key: str) -> PairComparison | None:
 def open_on_recommendations(choice: Choice, user_key: str) -> None:
     """A button's ``on_click``: make ``choice`` the session's model and open the user chosen in the select box
     ``user_key`` on the Recommendations page (read at the click, so a choice made just before counts)."""
-    if choice.path is None:
+    if choice.root is None:
         state.use_demo_model()
     elif state.model_label() != choice.label:
-        state.use_model(choice.load(), choice.label, saved_as=choice.label)
+        # With its version's fingerprint: a reload then brings back this very version.
+        state.use_model(choice.load(), choice.label, saved_as=choice.label, fingerprint=choice.fingerprint)
     state.request_recommendations(st.session_state[user_key])
 
 

@@ -153,6 +153,29 @@ def follow(run: ImportanceRun, cancel_key: str) -> None:
     button.empty()
 
 
+def finished_run(runs: dict, key: tuple[str, str], what: str, cancel_key: str) -> ImportanceRun | None:
+    """The run under ``key`` in ``runs`` once it has ended well (taken out of ``runs``), else None.
+
+    While it runs: its progress and a Cancel button, then a rerun (the controls above were drawn for a
+    running job).  A cancelled run says so and leaves the earlier result in place; a failed one raises its
+    error (a RecsysError becomes its message through ``page.user_errors``).  The Feature importance and
+    Compare pages both wait for their runs this way.
+    """
+    run = runs.get(key)
+    if run is None:
+        return None
+    if not run.job.done:
+        follow(run, cancel_key=cancel_key)
+        st.rerun()
+    if run.cancelled:
+        st.warning(cancelled_message(run, what), icon=":material/cancel:")
+        return None
+    runs.pop(key)
+    if run.job.error is not None:
+        raise run.job.error
+    return run
+
+
 def cancelled_message(run: ImportanceRun, what: str) -> str:
     """Markdown: the run's messages are this package's own text (no ids or titles in them)."""
     seconds = (run.job.finished_at or time.time()) - run.started
@@ -160,5 +183,6 @@ def cancelled_message(run: ImportanceRun, what: str) -> str:
             f"{what} from part of the sample are not the result you asked for.")
 
 
-__all__ = ["DEFAULT_K", "DEFAULT_USERS", "ImportanceRun", "cancelled_message", "follow", "keep", "results", "runs",
+__all__ = ["DEFAULT_K", "DEFAULT_USERS", "ImportanceRun", "cancelled_message", "finished_run", "follow", "keep",
+           "results", "runs",
            "start", "start_ablation", "start_shares"]

@@ -14,21 +14,10 @@ def labelled(values: dict) -> dict:
 
 
 def finished(kind: str, what: str):
-    """The result of this session's last ``kind`` run on this model once it ends (waiting for it with
-    progress and Cancel while it runs); a cancelled run says so and leaves earlier results in place."""
-    run = runs.get((key, kind))
-    if run is None:
-        return
-    if not run.job.done:
-        jobs.follow(run, cancel_key=f"fi_cancel_{kind}")
-        st.rerun()  # the controls above were drawn for a running job
-    if run.cancelled:
-        st.warning(jobs.cancelled_message(run, what), icon=":material/cancel:")
-        return
-    runs.pop((key, kind))
-    if run.job.error is not None:
-        raise run.job.error  # a RecsysError becomes its message (page.user_errors)
-    jobs.keep(run)  # this session's result for the model, kept for a reload
+    """Once this session's last ``kind`` run on this model ends, its result is kept (shown, and for a reload)."""
+    run = jobs.finished_run(runs, (key, kind), what, cancel_key=f"fi_cancel_{kind}")
+    if run is not None:
+        jobs.keep(run)
 
 
 page.setup("Feature importance")
