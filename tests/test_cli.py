@@ -473,3 +473,14 @@ def test_explain_counterfactual_writes_the_checked_smallest_change(trained, tmp_
         removed = {r["item_id"] for r in change["removed"]}
         after = ctx.without([i for i, x in enumerate(ctx.history) if rec.catalog.item_ids[x] in removed])
         assert ("i04" in {r.item_id for r in rec.recommend_for(after, 5)}) is not before
+
+
+def test_train_with_sparse_id_updates_records_the_setting(files, tmp_path):
+    result = run(
+        "train", "--interactions", str(files / "interactions.csv"), "--items", str(files / "items.tsv"),
+        "--out", str(tmp_path / "m"), "--epochs", "1", "--sparse-ids",
+        "--cache-dir", str(files / "cache"),
+    )
+    assert result.returncode == 0, result.stderr
+    settings = json.loads((tmp_path / "m" / "config.json").read_text())["settings"]
+    assert settings["options"]["train"]["sparse_ids"] is True
