@@ -1,6 +1,6 @@
 """Time to the best validation NDCG@10 per case, and how other settings compare in the same run.
 
-    python bench/training.py [demo] [100k] [--set negatives=64 --set lr=0.004]
+    python bench/training.py [demo] [100k] [--set negatives=64 --set lr=0.004] [--epochs 40]
 
 For each case (bench/cases.py) the script trains with ``TrainConfig()`` as it ships (the
 reference) and, when ``--set key=value`` is given, once more with those settings changed;
@@ -33,7 +33,7 @@ def run(case: str, settings: dict) -> dict:
     from recsys_core.training import TrainConfig
 
     data = load_case(case)
-    config = TrainConfig(**{"epochs": 40, **settings})
+    config = TrainConfig(**settings)
     build_catalog(data, TextEncoder(EncoderConfig(), cache_dir=str(CACHE)).encode)  # warm the cache: encoding is not timed
     started = time.perf_counter()
     rec = fit(data, FitOptions(train=config, baselines=False, cache_dir=str(CACHE)))
@@ -55,6 +55,7 @@ def main() -> None:
     parser.add_argument("cases", nargs="*", default=["demo", "100k"])
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a TrainConfig field changed in the variant run, e.g. negatives=64")
+    parser.add_argument("--epochs", type=int, default=40, help="at most this many epochs in both runs (default 40)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -62,7 +63,7 @@ def main() -> None:
         print(json.dumps(run(case, settings)))
         return
     variant = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}
-    runs = [("reference", {})] + ([("variant", variant)] if variant else [])
+    runs = [("reference", {"epochs": args.epochs})] + ([("variant", {"epochs": args.epochs, **variant})] if variant else [])
     print("| case | run | settings | epochs | best epoch | s/epoch | time to best | val NDCG@10 | test NDCG@10 |")
     print("|---|---|---|---|---|---|---|---|---|")
     for case in args.cases:

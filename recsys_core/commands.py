@@ -148,7 +148,8 @@ def train(args: Namespace) -> int:
     options = FitOptions(
         encoder=EncoderConfig(name=args.encoder, pooling=args.pooling),
         split=SplitConfig(kind=args.split, cold_items=args.cold_items, holdout_users=args.holdout_users, seed=args.seed),
-        train=TrainConfig(epochs=args.epochs, seed=args.seed, loss=args.loss, **_given(args, TRAIN_OPTIONS)),
+        train=TrainConfig(epochs=args.epochs, seed=args.seed, loss=args.loss, sparse_ids=args.sparse_ids,
+                          **_given(args, TRAIN_OPTIONS)),
         cache_dir=args.cache_dir,
         engine=Engine(args.engine, address=args.ray_address),
         use_ratings=not args.ignore_ratings,

@@ -498,3 +498,14 @@ def test_models_keeps_owners_versions_and_a_trash(tiny_model, tmp_path, capsys, 
     assert main_run(capsys, *reg, "untrash", entry)[0] == 0
     current = [line for line in main_run(capsys, *reg, "versions", "m")[1].splitlines() if line.endswith("current")]
     assert [line.split("\t")[1] for line in current] == ["osuser"]  # the version put back before the delete
+
+
+def test_train_with_sparse_id_updates_records_the_setting(files, tmp_path):
+    result = run(
+        "train", "--interactions", str(files / "interactions.csv"), "--items", str(files / "items.tsv"),
+        "--out", str(tmp_path / "m"), "--epochs", "1", "--sparse-ids",
+        "--cache-dir", str(files / "cache"),
+    )
+    assert result.returncode == 0, result.stderr
+    settings = json.loads((tmp_path / "m" / "config.json").read_text())["settings"]
+    assert settings["options"]["train"]["sparse_ids"] is True
