@@ -55,12 +55,18 @@ def check(interactions, items, users=None, **options) -> UploadCheck:
         return remembered[1]
     # The previous choice's dataset is not needed any more: let it go before loading the next one.
     st.session_state.pop(_KEY, None)
-    files = [f.getvalue() for f in (interactions, items, users) if f is not None]
-    source = None if items is None else state.upload_source(interactions, items, users, **options)
+    # ``getvalue()`` copies an upload's bytes: each file is copied once, into the source (or, with only the
+    # interactions chosen, into ``data``), and both the estimate and the load read that copy.
+    if items is None:
+        source, data = None, interactions.getvalue()
+        files = [data]
+    else:
+        source = state.upload_source(interactions, items, users, **options)
+        files = [f.data for f in source.files.values()]
     try:
         with memory_budget.room_for(estimate_footprint(*files)):
             if source is None:
-                result = _check_interactions(interactions, options["columns"])
+                result = _check_interactions(interactions.name, data, options["columns"])
             else:
                 result = _check_dataset(source)
     except memory_budget.OverBudget as exc:
@@ -70,9 +76,9 @@ def check(interactions, items, users=None, **options) -> UploadCheck:
     return result
 
 
-def _check_interactions(interactions, columns) -> UploadCheck:
+def _check_interactions(name: str, data: bytes, columns) -> UploadCheck:
     try:
-        load_interactions((interactions.name, interactions.getvalue()), columns=columns)
+        load_interactions((name, data), columns=columns)
     except RecsysError as exc:
         return UploadCheck(problem=str(exc))
     return UploadCheck()
