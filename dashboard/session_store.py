@@ -38,7 +38,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import os
 import re
 import secrets
@@ -50,6 +49,7 @@ from pathlib import Path
 
 from recsys_core import ColumnMap, Dataset, LoadOptions, Recommender, RecsysError, artifacts, durable, load_dataset
 from recsys_core.schema import ITEM, USER
+from recsys_core.settings import env_number
 
 log = logging.getLogger(__name__)
 
@@ -201,21 +201,6 @@ def default_root() -> Path:
     return cache / "recsys-dashboard" / "sessions"
 
 
-def _env_number(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < 0:
-        # Server configuration, not an analyst's input: say so in the log and carry on with the default.
-        log.warning("%s=%r is not a number of at least 0; using %s", name, raw, default)
-        return default
-    return value
-
-
 # Per-session locks shared by every SessionStore of the process (a store object is cheap and may be
 # made on every page run); the dict itself is guarded by _GUARD.
 _GUARD = threading.Lock()
@@ -237,8 +222,8 @@ class SessionStore:
 
     def __init__(self, root: str | Path | None = None, days: float | None = None, max_mb: float | None = None):
         self.root = Path(root) if root is not None else default_root()
-        self.days = _env_number(SESSION_DAYS_ENV, DEFAULT_DAYS) if days is None else float(days)
-        self.max_bytes = int((_env_number(SESSION_MAX_MB_ENV, DEFAULT_MAX_MB) if max_mb is None else max_mb) * 2**20)
+        self.days = env_number(SESSION_DAYS_ENV, DEFAULT_DAYS) if days is None else float(days)
+        self.max_bytes = int((env_number(SESSION_MAX_MB_ENV, DEFAULT_MAX_MB) if max_mb is None else max_mb) * 2**20)
 
     @property
     def enabled(self) -> bool:

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import math
 import os
 import re
 import secrets
@@ -44,6 +43,7 @@ from . import artifacts, durable
 from .errors import ArtifactError, RecsysError, UnknownEntityError
 from .evaluation import MODEL_NAME
 from .recommender import Recommender
+from .settings import env_number
 from .training import TrainingRecord
 
 MODELS_DIR_ENV = "RECSYS_MODELS_DIR"
@@ -83,14 +83,6 @@ def check_owner(owner: str) -> str:
         raise RecsysError(f"{repr(owner)[:60]} cannot be used as an owner label: use 1 to {OWNER_MAX} printable "
                           "characters (a name or an e-mail address, no control characters).")
     return text
-
-
-def _env_number(name: str, default: float) -> float:
-    try:
-        value = float(os.environ.get(name, "") or default)
-    except ValueError:
-        return default
-    return value if math.isfinite(value) and value >= 0 else default
 
 
 def _now() -> str:
@@ -199,9 +191,9 @@ class ModelRegistry:
     def __init__(self, root: str | Path | None = None, *, keep_versions: int | None = None,
                  trash_days: float | None = None):
         self.root = Path(root) if root is not None else default_root()
-        self.keep_versions = max(1, int(_env_number(KEEP_VERSIONS_ENV, DEFAULT_KEEP_VERSIONS)
+        self.keep_versions = max(1, int(env_number(KEEP_VERSIONS_ENV, DEFAULT_KEEP_VERSIONS)
                                         if keep_versions is None else keep_versions))
-        self.trash_days = _env_number(TRASH_DAYS_ENV, DEFAULT_TRASH_DAYS) if trash_days is None else float(trash_days)
+        self.trash_days = env_number(TRASH_DAYS_ENV, DEFAULT_TRASH_DAYS) if trash_days is None else float(trash_days)
 
     def __repr__(self) -> str:
         return f"ModelRegistry({str(self.root)!r})"

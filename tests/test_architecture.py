@@ -125,7 +125,7 @@ def test_the_core_never_imports_streamlit_or_the_dashboard():
 
 # docs/architecture.md's layers of recsys_core: a module imports only from its own layer or below.
 LAYERS = {
-    1: {"errors", "progress", "parallel", "durable", "heavy_imports"},
+    1: {"errors", "progress", "parallel", "durable", "heavy_imports", "settings"},
     2: {"loading", "schema", "text", "ratings", "encoder", "embedding_cache", "encoding", "catalog", "splits"},
     3: {"model", "batching", "scoring", "training", "evaluation", "retrieval", "baselines", "metrics"},
     4: {"recommender", "artifacts", "registry", "exports"},
