@@ -166,11 +166,16 @@ def _check_finite_model(model: HybridRecommender) -> None:
 class TrainResult:
     model: HybridRecommender
     log: list[EpochLog] = field(default_factory=list)
-    best_epoch: int = 0
+    best_epoch: int = 0  # 0: no epoch beat the starting weights (an update kept them)
     stopped: StopReason = "completed"
+    start_score: float | None = None  # validation NDCG@10 of the starting weights (``train_model(start=...)``)
 
 
-def _examples(split: Split, catalog: Catalog) -> tuple[list[str], np.ndarray]:
+# (user ids, target positions in their ``split.train`` sequence): the training examples of one fit
+Examples = tuple[list[str], np.ndarray]
+
+
+def _examples(split: Split, catalog: Catalog) -> Examples:
     """(user, target position) pairs: every position with some context (history or a profile) whose item
     may be a target (with ratings, a like: a disliked item is only ever history)."""
     users, positions = [], []
@@ -193,8 +198,16 @@ def train_model(
     progress: Progress | None = None,
     cancel: Checkpoint | None = None,
     validate: Callable[[HybridRecommender], float] | None = None,
+    start: HybridRecommender | None = None,
+    examples: Examples | None = None,
 ) -> TrainResult:
     """Train with early stopping on ``validate(model)`` (validation NDCG@10).
+
+    ``start``: continue from these weights (an incremental update, ``recsys_core.update``) instead of a
+    fresh model; its ``warm`` mask (and evidence) are set from ``split`` like a fresh model's, it is
+    validated before the first epoch ("epoch 0", ``TrainResult.start_score``), and it is kept unchanged
+    when no epoch does better.  ``examples``: the (user, target position) pairs to train on, instead of
+    every position of ``split.train`` (an update trains on the new positions and a replay sample).
 
     ``progress(fraction of all epochs, "epoch 2 of at most 30, batch 5 / 40 — about …")``
     is called after every batch; ``cancel()`` is called before every batch,
@@ -207,7 +220,7 @@ def train_model(
     say, check = progress or quiet, cancel or go_on
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    model = HybridRecommender(model_config)
+    model = start if start is not None else HybridRecommender(model_config)
     warm = torch.ones(catalog.n_items + 1)
     warm[1:] = torch.from_numpy(split.warm_mask(catalog.n_items).astype(np.float32))
     model.warm.copy_(warm)
@@ -217,12 +230,16 @@ def train_model(
     _check_finite_vectors(catalog)
     item_vectors = torch.from_numpy(catalog.item_vectors)
     warm_items = np.flatnonzero(split.warm_mask(catalog.n_items))
-    users, positions = _examples(split, catalog)
+    users, positions = examples if examples is not None else _examples(split, catalog)
     if not len(positions):
         raise RecsysError("There is nothing to train on: every user has fewer than 2 training interactions.")
     optimiser = IdTableOptimiser(model, config)
     result = TrainResult(model=model)
     best, best_state, bad_epochs = -1.0, None, 0
+    if start is not None and validate is not None:
+        model.eval()
+        best = result.start_score = validate(model)
+        best_state = copy.deepcopy(model.state_dict())
     n_batches = (len(positions) + config.batch_size - 1) // config.batch_size
     budget = config.max_minutes * 60 if config.max_minutes else None
     training_started = time.perf_counter()
