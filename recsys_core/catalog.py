@@ -69,6 +69,28 @@ class Catalog:
         """The ratings of a known user's history (aligned with ``histories``), or None without ratings."""
         return self.ratings.get(user_id)
 
+    def to_dataset(self) -> Dataset:
+        """The data this catalogue holds, as a :class:`Dataset` to train on again (an update's retrain
+        comparison): each item's and profile's field values, and every history with its ratings and times
+        (without times, each history's order stands in for them)."""
+        users = list(self.histories)
+        lengths = [len(self.histories[u]) for u in users]
+        frame = {
+            USER: np.repeat(np.array(users, dtype=object), lengths),
+            ITEM: np.array(self.item_ids, dtype=object)[np.concatenate([np.zeros(0, np.int64), *self.histories.values()])],
+            TIMESTAMP: np.concatenate([np.zeros(0, np.int64)] + [
+                self.times[u] if self.times else np.arange(n, dtype=np.int64) for u, n in zip(users, lengths)]),
+        }
+        if self.ratings:
+            frame[RATING] = np.concatenate([np.zeros(0, np.float64)] + [self.ratings[u].astype(np.float64) for u in users])
+        items = pd.DataFrame([{ITEM: i, **t.values()} for i, t in zip(self.item_ids, self.item_texts)],
+                             columns=[ITEM, *self.item_fields])
+        profiles = (pd.DataFrame([{USER: u, **t.values()} for u, t in zip(self.profile_ids, self.profile_texts)],
+                                 columns=[USER, *self.user_fields]) if self.profile_ids else None)
+        return Dataset(pd.DataFrame(frame), items, profiles, list(self.item_fields),
+                       list(self.user_fields) if profiles is not None else [],
+                       has_ratings=bool(self.ratings), has_timestamps=bool(self.times))
+
     def indices(self, item_ids) -> np.ndarray:
         """Catalogue indices of known item ids, in order; unknown ids are skipped."""
         return np.array([self.item_index[i] for i in item_ids if i in self.item_index], dtype=np.int64)

@@ -30,7 +30,7 @@ integrated gradients can attribute the score to the encoder's input tokens.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 from torch import nn
@@ -273,3 +273,33 @@ class HybridRecommender(nn.Module):
         # (inter * theta).sum rather than inter @ theta: the matrix-vector form's backward is an
         # outer product run as a K=1 matrix multiply, several times slower on CPU than this broadcast.
         return last(act(hidden)).squeeze(-1) + (inter * self.theta).sum(-1) + bias
+
+
+# Buffers and tables with one row per item (row 0 = "no id"): what grows with the catalogue.
+ITEM_ROWS = ("item_emb.weight", "item_bias.weight", "warm", "evidence")
+
+
+def with_items(model: HybridRecommender, n_items: int) -> HybridRecommender:
+    """A copy of ``model`` for its catalogue grown to ``n_items`` (new items come last).
+
+    Every item row that was never trained (a new item, or an item cold in ``model``: its row is still its
+    random initial value) starts at zero and cold, so such an item is scored exactly from its text until
+    training gives it interactions (``warm``) and an id embedding.  ``model`` itself is not changed.
+    """
+    if n_items < model.config.n_items:
+        raise ValueError(f"a catalogue only grows: {model.config.n_items} items, asked for {n_items}")
+    grown = HybridRecommender(replace(model.config, n_items=n_items))
+    state = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
+    untrained = torch.ones(n_items + 1, dtype=torch.bool)
+    untrained[: model.config.n_items + 1] = model.warm <= 0
+    untrained[0] = False  # "no id" stays the zero row it is
+    for name in ITEM_ROWS:
+        if name in state:
+            old = state[name]
+            rows = torch.zeros((n_items + 1, *old.shape[1:]), dtype=old.dtype)
+            rows[: len(old)] = old
+            if name != "evidence":
+                rows[untrained] = 0
+            state[name] = rows
+    grown.load_state_dict(state)
+    return grown.eval()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Literal, get_args
 
 import numpy as np
@@ -64,6 +64,32 @@ class FitOptions:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: object) -> "FitOptions":
+        """The options of a ``TrainingRecord.options`` (``to_dict``'s output) back as FitOptions, to train the
+        same way again (an update's retrain comparison); keys a newer or older version wrote are ignored."""
+        if not isinstance(data, dict):
+            return cls()
+        nested = {"encoder": EncoderConfig, "split": SplitConfig, "train": TrainConfig, "engine": Engine}
+        values = {}
+        for f in fields(cls):
+            if f.name not in data:
+                continue
+            value = data[f.name]
+            if f.name in nested:
+                value = _known(nested[f.name], value)
+            elif f.name == "ablate":
+                value = tuple(value)
+            values[f.name] = value
+        return cls(**values)
+
+
+def _known(kind: type, data: object):
+    """``kind(**data)`` with only the fields ``kind`` has (the default instance when ``data`` is no dict)."""
+    if not isinstance(data, dict):
+        return kind()
+    return kind(**{f.name: data[f.name] for f in fields(kind) if f.name in data})
 
 
 # What ``fit`` says it is doing; each stage starts with ``progress(0.0, stage)``.

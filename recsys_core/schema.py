@@ -90,3 +90,23 @@ class Dataset:
             "items": self.n_items,
             "users_with_profiles": 0 if self.users is None else int(len(self.users)),
         }
+
+
+@dataclass
+class Increment:
+    """New data for a model that is already trained (``recsys_core.update``), validated and canonical.
+
+    interactions: the new interactions, columns as ``Dataset.interactions`` (``rating`` only when the file
+        had one), sorted by user, then time.
+    items: ``item_id`` plus metadata columns for new items and for known items whose text changed, or None.
+    users: ``user_id`` plus profile columns for new or changed profiles, or None.
+    What the rows mean for one model (new or known, changed or not) is decided against its catalogue
+    (``catalog_growth.grow_catalog``); loading only checks the files.
+    """
+
+    interactions: pd.DataFrame
+    items: pd.DataFrame | None = None
+    users: pd.DataFrame | None = None
+    has_ratings: bool = False
+    has_timestamps: bool = False
+    notices: list[Notice] = field(default_factory=list)

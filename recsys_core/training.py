@@ -89,6 +89,8 @@ class TrainingRecord:
     stopped: why training ended: "completed" | "early-stopping" | "stopped by user" | "time budget".
     train_seconds: wall time of the whole fit (encoding, training, evaluation).
     dataset: ``Dataset.summary()`` of what it was trained on (interactions, users, items, users_with_profiles).
+    updates: what each incremental update since added and measured (``update.UpdateReport.to_dict()``, oldest
+        first; read by ``UpdateReport.from_dict``); empty for a model as trained.
     n_train_interactions: interactions in the training part of the split.
     options: ``FitOptions.to_dict()`` as written (an archive of every setting, read by people, not code).
     """
@@ -99,6 +101,7 @@ class TrainingRecord:
     dataset: dict[str, int] = field(default_factory=dict)
     n_train_interactions: int = 0
     options: dict = field(default_factory=dict)
+    updates: list[dict] = field(default_factory=list)
 
     @property
     def n_users(self) -> int | None:
@@ -175,7 +178,7 @@ class TrainResult:
 Examples = tuple[list[str], np.ndarray]
 
 
-def _examples(split: Split, catalog: Catalog) -> Examples:
+def training_examples(split: Split, catalog: Catalog) -> Examples:
     """(user, target position) pairs: every position with some context (history or a profile) whose item
     may be a target (with ratings, a like: a disliked item is only ever history)."""
     users, positions = [], []
@@ -230,7 +233,7 @@ def train_model(
     _check_finite_vectors(catalog)
     item_vectors = torch.from_numpy(catalog.item_vectors)
     warm_items = np.flatnonzero(split.warm_mask(catalog.n_items))
-    users, positions = examples if examples is not None else _examples(split, catalog)
+    users, positions = examples if examples is not None else training_examples(split, catalog)
     if not len(positions):
         raise RecsysError("There is nothing to train on: every user has fewer than 2 training interactions.")
     optimiser = IdTableOptimiser(model, config)

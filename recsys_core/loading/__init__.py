@@ -10,6 +10,7 @@ The public API; each concept has its own module:
 * :mod:`.entities` -- the items and users tables: ids, renames, text fields (:func:`describe_fields`),
   coverage against the interactions.
 * :mod:`.dataset` -- :func:`load_dataset`, the three tables in order into a ``Dataset``.
+* :mod:`.increment` -- :func:`load_increment`: new interactions, items and profiles for an incremental update.
 * :mod:`.new_users` -- :func:`load_new_users`: histories and profiles of users a saved model never saw.
 * :mod:`.footprint` -- the memory a load will take, estimated from the files before parsing them.
 * :mod:`.options` -- :class:`LoadOptions`, load_dataset's choices as one typed, storable object.
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 from .dataset import load_dataset
 from .entities import describe_fields
+from .increment import load_increment
 from .interactions import load_interactions
 from .new_users import NewUser, load_new_users
 from .options import LoadOptions
@@ -38,6 +40,7 @@ __all__ = [
     "TableSource",
     "describe_fields",
     "load_dataset",
+    "load_increment",
     "load_interactions",
     "load_new_users",
     "read_table",
