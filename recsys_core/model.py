@@ -30,6 +30,7 @@ integrated gradients can attribute the score to the encoder's input tokens.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import asdict, dataclass, replace
 
 import torch
@@ -121,7 +122,9 @@ class HybridRecommender(nn.Module):
         self.recency_logit = nn.Parameter(torch.zeros(config.max_history))
         self.profile_proj = nn.Sequential(nn.Linear(t, d), nn.GELU(), nn.Linear(d, d))
         self.user_norm = nn.LayerNorm(d)
-        self.drop = nn.Dropout(config.dropout)
+        # Training's random draws (dropout, id dropout) come from this generator when training sets one, so a
+        # model trained while other sessions train or explain gets its seed's numbers, not theirs.
+        self.generator: torch.Generator | None = None
         self.mlp = nn.Sequential(
             nn.Linear(3 * d, config.hidden), nn.GELU(), nn.Linear(config.hidden, 1)
         )
@@ -152,7 +155,7 @@ class HybridRecommender(nn.Module):
         rows = (idx + 1).clamp(min=0)
         rows = torch.where(self.warm[rows] > 0, rows, torch.zeros_like(rows))
         if self.training and self.config.id_dropout > 0:
-            keep = torch.rand(rows.shape, device=rows.device) >= self.config.id_dropout
+            keep = torch.rand(rows.shape, device=rows.device, generator=self.generator) >= self.config.id_dropout
             rows = rows * keep
         return rows
 
@@ -193,7 +196,15 @@ class HybridRecommender(nn.Module):
         if self.config.use_positions:
             h = rep.shape[1]
             rep = rep + self.position.weight[:h].unsqueeze(0)
-        return self.drop(rep) * valid.unsqueeze(-1), valid
+        return self.dropout(rep) * valid.unsqueeze(-1), valid
+
+    def dropout(self, x: torch.Tensor) -> torch.Tensor:
+        """Inverted dropout of ``config.dropout`` in training (``nn.Dropout``'s), drawn from ``self.generator``."""
+        p = self.config.dropout
+        if not self.training or p <= 0:
+            return x
+        keep = torch.rand(x.shape, device=x.device, generator=self.generator) >= p
+        return x * keep / (1 - p)
 
     def context(self, user: UserInput) -> UserContext:
         """The user side that does not depend on the candidate, computed once per batch of users."""
@@ -273,6 +284,18 @@ class HybridRecommender(nn.Module):
         # (inter * theta).sum rather than inter @ theta: the matrix-vector form's backward is an
         # outer product run as a K=1 matrix multiply, several times slower on CPU than this broadcast.
         return last(act(hidden)).squeeze(-1) + (inter * self.theta).sum(-1) + bias
+
+
+# torch's global generator is one per process: whoever seeds it and draws from it holds this lock, so
+# sessions that build models (or sample, as Captum's KernelSHAP does) at once each get their seed's numbers.
+GLOBAL_RNG = threading.Lock()
+
+
+def seeded_model(config: ModelConfig, seed: int) -> HybridRecommender:
+    """A new model whose initial weights depend on ``seed`` only, whatever other threads draw meanwhile."""
+    with GLOBAL_RNG:
+        torch.manual_seed(seed)
+        return HybridRecommender(config)
 
 
 # Buffers and tables with one row per item (row 0 = "no id"): what grows with the catalogue.

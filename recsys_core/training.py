@@ -22,7 +22,7 @@ from torch.nn import functional as F
 from .batching import make_user_input
 from .catalog import Catalog
 from .errors import RecsysError
-from .model import HybridRecommender, ModelConfig
+from .model import HybridRecommender, ModelConfig, seeded_model
 from .progress import Cancelled, Checkpoint, Progress, go_on, quiet, rough_duration
 from .splits import Split
 
@@ -221,9 +221,9 @@ def train_model(
     loss or non-finite final weights raise ``TrainingDiverged``: no model is returned, so none is saved.
     """
     say, check = progress or quiet, cancel or go_on
-    torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    model = start if start is not None else HybridRecommender(model_config)
+    model = start if start is not None else seeded_model(model_config, config.seed)
+    model.generator = torch.Generator().manual_seed(config.seed)  # dropout draws of this training alone
     warm = torch.ones(catalog.n_items + 1)
     warm[1:] = torch.from_numpy(split.warm_mask(catalog.n_items).astype(np.float32))
     model.warm.copy_(warm)
@@ -309,6 +309,7 @@ def train_model(
     if best_state is not None:
         model.load_state_dict(best_state)
     optimiser.done()
+    model.generator = None
     model.eval()
     _check_finite_model(model)
     return result

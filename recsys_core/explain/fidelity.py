@@ -37,6 +37,7 @@ import torch
 
 from ..errors import RecsysError
 from ..heavy_imports import attribute as heavy_attribute
+from ..model import GLOBAL_RNG
 from ..progress import Checkpoint
 from .history import HistoryGame
 from .types import HistoryFidelity
@@ -152,8 +153,9 @@ def kernel_shap_values(game: HistoryGame, n_samples: int = KERNEL_SAMPLES, seed:
     """(h,) Captum KernelSHAP of the pair's score over the window slots as binary features (1 = present,
     baseline 0 = removed as ``HistoryGame`` removes it), from ``n_samples`` sampled coalitions.
 
-    Captum samples with torch's global generator: it is seeded here inside ``fork_rng``, so the values are
-    the same on every run and nothing else's random stream moves.
+    Captum samples with torch's global generator: it is seeded here inside ``fork_rng`` and under
+    ``model.GLOBAL_RNG``, so the values are the same on every run, with other sessions drawing or not, and
+    nothing else's random stream moves.
     """
     if n_samples < 2:
         raise RecsysError(f"KernelSHAP needs at least 2 samples, got {n_samples}.")
@@ -163,7 +165,7 @@ def kernel_shap_values(game: HistoryGame, n_samples: int = KERNEL_SAMPLES, seed:
         return torch.from_numpy(game.scores(present.detach().numpy() > 0.5)).float()
 
     h = game.window
-    with torch.random.fork_rng(devices=[]):
+    with GLOBAL_RNG, torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         values = KernelShap(forward).attribute(torch.ones(1, h), baselines=torch.zeros(1, h), n_samples=n_samples,
                                                perturbations_per_eval=n_samples)
