@@ -235,6 +235,37 @@ def build_parser() -> argparse.ArgumentParser:
     mu.add_argument("entry", help="an entry from `models trash`")
     for action in (ms, mr, md, mu):
         action.add_argument("--owner", help="who does this, as shown to colleagues (default: your user name)")
+    u = sub.add_parser("update", help="take new interactions, items and users into a saved model without retraining",
+                       description="Add new items and users and extend histories, then continue training from the model's "
+                                   "weights on the new interactions plus replayed old ones, validated on each user's newest "
+                                   "interaction. The model updated is never changed: the result goes to --out, or to the "
+                                   "registry as a new version of --name (the previous version is kept).")
+    source = u.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", help="model directory written by train (then give --out)")
+    source.add_argument("--name", help="a model of the shared registry: the update is saved as its new version")
+    u.add_argument("--models-dir", help="the registry folder, with --name (default: $RECSYS_MODELS_DIR, else ./models)")
+    u.add_argument("--owner", help="with --name: who saves the new version (default: your user name)")
+    u.add_argument("--out", help="with --model: a new model directory to write (never the one being updated)")
+    u.add_argument("--interactions", required=True, help="the new interactions (CSV, TSV, Parquet or RecBole .inter)")
+    u.add_argument("--items", help="new items, and known items whose text changed, with the model's item fields")
+    u.add_argument("--users", help="new or changed user profiles, with the model's user fields")
+    _add_history_columns(u)
+    u.add_argument("--rating-col", help="rating column of --interactions (default: 'rating' if present)")
+    u.add_argument("--items-item-col", default="item_id", metavar="COL", help="item id column of --items (default: item_id)")
+    u.add_argument("--users-user-col", default="user_id", metavar="COL", help="user id column of --users (default: user_id)")
+    u.add_argument("--epochs", type=_in_range(int, 1, 1000), default=3, help="passes over the new and replayed examples, at most (default: 3)")
+    u.add_argument("--replay", type=_in_range(float, 0, 100), default=3.0,
+                   help="old training examples replayed per new one, so the model keeps what it knew (default: 3)")
+    u.add_argument("--lr", type=_in_range(float, 1e-5, 1.0), help="learning rate (default: the model's own)")
+    u.add_argument("--max-minutes", type=_in_range(float, 0.1, 100_000), default=10.0,
+                   help="training budget in minutes; the best complete pass is kept (default: 10)")
+    u.add_argument("--compare-retrain", action="store_true",
+                   help="also train a model from scratch on all the data and report its NDCG on the same newest "
+                        "interactions (takes as long as a training)")
+    u.add_argument("--seed", type=int, default=0, help="random seed of the replay draw and training (default: 0)")
+    u.add_argument("--cache-dir", default=None, help="embedding cache directory (default: ~/.cache/recsys_core)")
+    u.add_argument("--report", help="optional JSON file for the update's report")
+
     c = sub.add_parser("compare", help="two saved models side by side on the same test cases",
                        description="Both models rank the same test users of the split they were trained on (no "
                                    "retraining): metrics at K=5/10/20 with paired 95%% intervals of B minus A and a "

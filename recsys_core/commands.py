@@ -17,7 +17,7 @@ from .encoder import EncoderConfig
 from .errors import RecsysError
 from .evaluation import MODEL_NAME, EvaluationReport
 from .exports import write_csv, write_output
-from .loading import NewUser, load_dataset, load_new_users
+from .loading import NewUser, load_dataset, load_increment, load_new_users
 from .metrics import metric_table
 from .parallel import Engine
 from .pipeline import FIT_STAGES, FitOptions, fit, history_window, rating_mode
@@ -28,6 +28,7 @@ from .registry import ModelRegistry
 from .schema import ColumnMap, USER
 from .splits import Split, SplitConfig, last_out_case
 from .training import EpochLog, TrainConfig, budget_advice
+from .update import UPDATE_STAGES, UpdateOptions, update_model
 
 
 class _Bar:
@@ -318,6 +319,54 @@ def models(args: Namespace) -> int:
     elif args.action == "untrash":
         info = registry.untrash(args.entry, by=owner)
         print(f"Restored {info.name} from the trash", file=sys.stderr)
+    return 0
+
+
+def update(args: Namespace) -> int:
+    """An incremental update of a model folder (to a new --out) or of a registry model (a new version)."""
+    registry = ModelRegistry(args.models_dir) if args.name else None
+    if args.model:
+        if not args.out:
+            raise RecsysError("--model needs --out: a new folder for the updated model (the model updated is kept as it is).")
+        if Path(args.out).expanduser().absolute() == Path(args.model).expanduser().absolute():
+            raise RecsysError(f"--out {args.out} is the model being updated: give a new folder (the previous model is "
+                              "kept), or update a registry model with --name, which keeps its versions.")
+        artifacts.check_output_dir(args.out)
+    elif args.out:
+        raise RecsysError("--out goes with --model; with --name the update is saved as the model's new version.")
+    recommender = registry.load(registry.check_name(args.name)) if registry else artifacts.load(args.model)
+    increment = load_increment(args.interactions, args.items, args.users,
+                               columns=ColumnMap(user=args.user_col, item=args.item_col, rating=args.rating_col,
+                                                 timestamp=args.time_col),
+                               item_id_col=args.items_item_col, user_id_col=args.users_user_col)
+    bar = _Bar()
+
+    def progress(fraction: float, message: str) -> None:
+        if message in UPDATE_STAGES:
+            bar.stage(message)
+            bar.training = message == "updating"  # a log gets pass lines, not every batch's count
+        else:
+            bar.progress(fraction, message)
+
+    def epoch_line(e: EpochLog) -> None:
+        bar.close()
+        print(f"  pass {e.epoch}: loss {e.loss:.4f}, NDCG@10 on the newest interactions {e.val_ndcg10:.4f} "
+              f"({e.seconds:.1f}s)", file=sys.stderr)
+
+    options = UpdateOptions(epochs=args.epochs, replay=args.replay, lr=args.lr, max_minutes=args.max_minutes,
+                            compare_retrain=args.compare_retrain, seed=args.seed, cache_dir=args.cache_dir)
+    result = update_model(recommender, increment, options, progress, on_epoch=epoch_line)
+    bar.close()
+    if registry:
+        info = registry.save(result.recommender, args.name, overwrite=True, owner=args.owner)
+        where = f"{info.name} as its new version (the previous one is kept: `models versions {info.name}`)"
+    else:
+        where = str(artifacts.save(result.recommender, args.out))
+    for line in result.report.lines():
+        print(line)
+    if args.report:
+        write_output(args.report, json.dumps(result.report.to_dict(), indent=2).encode(), "update.json")
+    print(f"\nSaved to {where}", file=sys.stderr)
     return 0
 
 
