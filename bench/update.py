@@ -1,0 +1,144 @@
+"""Incremental update against retraining from scratch, on a time split (issue 21 §1).
+
+The case's interactions are ordered by time.  The first 90% train the initial model; the last 10% is cut
+into four equal periods.  The first three are delivered as increments, one after another: after each,
+the model so far is updated with it (``recsys_core.update.update_model``) and, as the reference, a model
+is trained from scratch on everything delivered so far (``pipeline.fit``, the same settings as the initial
+model).  Both are then scored on the *next* period (increment k+1; after the third, the fourth period,
+which is never delivered): each user of that period, given everything delivered so far as history, must
+find the items of that period (items not yet in the catalogues are left out of the targets; a user's known
+items are masked).  Items appear in the increment in which they are first used, with their metadata.
+
+Printed per increment: items, users and interactions added; NDCG@10 on the next period of the update and of
+the retrain with the paired per-user difference (95% interval); the time of each and the ratios.  Targets:
+NDCG ratio >= 0.95 and time ratio <= 0.2.
+
+    python bench/update.py 100k            # ~20 min alone on 2 cores (three full retrains)
+    python bench/update.py demo --epochs 3 # a quicker look
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from cases import load_case  # noqa: E402
+from recsys_core.catalog import Catalog  # noqa: E402
+from recsys_core.evaluation import model_scorer, per_case_metrics  # noqa: E402
+from recsys_core.loading import load_dataset, load_increment  # noqa: E402
+from recsys_core.metrics import paired_difference  # noqa: E402
+from recsys_core.pipeline import FitOptions, fit  # noqa: E402
+from recsys_core.schema import ITEM, TIMESTAMP, USER  # noqa: E402
+from recsys_core.splits import EvalCase  # noqa: E402
+from recsys_core.training import TrainConfig  # noqa: E402
+from recsys_core.update import UpdateOptions, update_model  # noqa: E402
+
+CACHE = Path(os.environ.get("RECSYS_BENCH_CACHE", "/tmp/recsys-bench-cache"))
+INITIAL, PERIODS = 0.9, 4
+
+
+def periods(interactions: pd.DataFrame) -> list[pd.DataFrame]:
+    """The initial 90% and the four periods of the last 10%, by time (ties in file order)."""
+    ordered = interactions.sort_values(TIMESTAMP, kind="stable").reset_index(drop=True)
+    cuts = [int(len(ordered) * INITIAL)] + [int(len(ordered) * (INITIAL + (1 - INITIAL) * k / PERIODS))
+                                            for k in range(1, PERIODS + 1)]
+    return [ordered.iloc[a:b] for a, b in zip([0, *cuts[:-1]], cuts)]
+
+
+def next_period_cases(catalog: Catalog, period: pd.DataFrame) -> list[EvalCase]:
+    """Each known user of ``period``: their catalogue history, and that period's items to find."""
+    cases = []
+    for user, rows in period.groupby(USER, sort=True):
+        history = catalog.histories.get(str(user))
+        if history is None or not len(history):
+            continue
+        targets = np.setdiff1d(catalog.indices(rows[ITEM].astype(str)), history)
+        if len(targets):
+            cases.append(EvalCase(str(user), history, targets))
+    return cases
+
+
+def ndcg_per_user(recommender, cases: list[EvalCase]) -> dict[str, float]:
+    _, metrics = per_case_metrics(model_scorer(recommender.model, recommender.catalog), cases,
+                                  recommender.catalog.n_items, ks=(10,))
+    return dict(zip((c.user_id for c in cases), metrics["NDCG@10"]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("case", nargs="?", default="100k")
+    parser.add_argument("--epochs", type=int, default=30, help="the initial model's and every retrain's epoch cap")
+    parser.add_argument("--update-epochs", type=int, default=UpdateOptions.epochs)
+    parser.add_argument("--replay", type=float, default=UpdateOptions.replay)
+    args = parser.parse_args()
+
+    data = load_case(args.case)
+    first, *later = periods(data.interactions)
+    items = data.items.set_index(ITEM, drop=False)
+    options = FitOptions(train=TrainConfig(epochs=args.epochs), baselines=False, text_reference=False,
+                         cache_dir=str(CACHE))
+    update_options = UpdateOptions(epochs=args.update_epochs, replay=args.replay, cache_dir=str(CACHE))
+
+    def dataset_of(inter: pd.DataFrame):
+        used = items.loc[pd.unique(inter[ITEM])].reset_index(drop=True)
+        users = None if data.users is None else data.users[data.users[USER].isin(inter[USER])]
+        return load_dataset(inter, used, users, item_fields=data.item_fields, user_fields=data.user_fields or None)
+
+    print(f"{args.case}: {len(data.interactions):,} interactions; initial {len(first):,}, then "
+          f"{', '.join(f'{len(p):,}' for p in later)} (the last only scored)", flush=True)
+    started = time.perf_counter()
+    initial = fit(dataset_of(first), options)
+    print(f"initial model: {time.perf_counter() - started:.1f} s, best epoch {initial.training.best_epoch}", flush=True)
+
+    rows = []
+    updated, delivered = initial, first
+    for k, increment in enumerate(later[:-1], start=1):
+        known = set(updated.catalog.item_ids)
+        fresh = [i for i in pd.unique(increment[ITEM]) if i not in known]
+        new_items = items.loc[fresh].reset_index(drop=True) if fresh else None
+        started = time.perf_counter()
+        result = update_model(updated, load_increment(increment, new_items), update_options)
+        update_s = time.perf_counter() - started
+        updated, delivered = result.recommender, pd.concat([delivered, increment])
+        started = time.perf_counter()
+        retrained = fit(dataset_of(delivered), options)
+        retrain_s = time.perf_counter() - started
+
+        cases = next_period_cases(updated.catalog, later[k])
+        by_update = ndcg_per_user(updated, cases)
+        by_retrain = ndcg_per_user(retrained, [EvalCase(c.user_id, retrained.catalog.indices(
+            [updated.catalog.item_ids[i] for i in c.history]), retrained.catalog.indices(
+            [updated.catalog.item_ids[i] for i in c.targets])) for c in cases])
+        users = sorted(by_update)
+        diff = paired_difference(np.array([by_retrain[u] for u in users]), np.array([by_update[u] for u in users]))
+        report = result.report
+        rows.append({
+            "increment": k, "interactions": report.interactions_added, "new items": report.items_added,
+            "new users": report.users_added, "next-period users": len(users),
+            "NDCG@10 update": diff.b, "NDCG@10 retrain": diff.a,
+            "update − retrain": f"{diff.b - diff.a:+.4f} ± {diff.diff_ci95:.4f}",
+            "NDCG ratio": diff.b / diff.a if diff.a else float("nan"),
+            "update s": update_s, "retrain s": retrain_s, "time ratio": update_s / retrain_s,
+            "update passes": report.epochs, "kept pass": report.best_epoch,
+            "newest before→after": f"{report.ndcg10_before:.4f}→{report.ndcg10_after:.4f}"
+            if report.ndcg10_before is not None else "-",
+        })
+        print(pd.DataFrame(rows[-1:]).to_string(index=False, float_format=lambda v: f"{v:.4f}"), flush=True)
+
+    table = pd.DataFrame(rows)
+    print("\n" + table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    met = (table["NDCG ratio"] >= 0.95) & (table["time ratio"] <= 0.2)
+    print(f"\ntargets (NDCG ratio >= 0.95 and time ratio <= 0.2) met on {int(met.sum())} of {len(table)} increments")
+
+
+if __name__ == "__main__":
+    main()
