@@ -88,6 +88,8 @@ def show_report(rec: Recommender, report: UpdateReport, fresh: bool) -> None:
     if state.saved_name() is not None:
         return  # saved already: nothing to offer
     name = updates.version_of(rec)
+    if name is not None or fresh:
+        st.markdown("**Save the updated model**")
     if name is not None:
         new_version_button(rec, name, key="save_update")
     if fresh:  # after a reload the page's "Unsaved draft" panel has the form
@@ -103,11 +105,10 @@ def form(rec: Recommender) -> None:
             "items are added (scored from their text at once), known users' histories extended, new users "
             "served from their histories, and the model trains on the new interactions mixed with replayed "
             "old ones. The model in use is not changed: the updated one replaces it when the update ends.")
-        st.caption("The files use the columns of the model's data: interactions "
-                   + ", ".join(f"`{plain(c)}`" for c in columns["interactions"])
-                   + "; items " + ", ".join(f"`{plain(c)}`" for c in columns["items"])
-                   + (("; users " + ", ".join(f"`{plain(c)}`" for c in columns["users"])) if columns["users"]
-                      else "; this model reads no user profiles") + ".")
+        st.caption(plain("The files use the columns of the model's data: interactions "
+                         + ", ".join(columns["interactions"]) + "; items " + ", ".join(columns["items"])
+                         + ("; users " + ", ".join(columns["users"]) if columns["users"]
+                            else "; this model reads no user profiles") + "."))
         a, b, c = st.columns(3)
         interactions = a.file_uploader("New interactions", type=FILE_TYPES, key="update_interactions")
         items = b.file_uploader("New or changed items (optional)", type=FILE_TYPES, key="update_items",
@@ -124,10 +125,11 @@ def form(rec: Recommender) -> None:
         budget = c.number_input("Time budget (minutes)", 0.5, 1440.0, UPDATE_PAGE_BUDGET_MINUTES, step=0.5,
                                 key="update_budget", help="The update stops before a pass that would end past "
                                 "this; the best complete pass is kept.")
-        retrain = st.checkbox("Also retrain from scratch to compare", key="update_retrain",
-                              help="Trains a second model on all the data with this model's settings and scores it "
-                                   "on the same newest interactions, for the report. It is not used afterwards.")
-        st.caption(":material/warning: The comparison takes as long as a training of this model on all the data.")
+        # No help icon: its button would be named "Help for Also retrain…", and tests find "Train" by name.
+        retrain = st.checkbox("Also retrain from scratch to compare", key="update_retrain")
+        st.caption(":material/warning: The comparison trains a second model on all the data with this model's "
+                   "settings, scored on the same newest interactions for the report (it is not used afterwards): it "
+                   "takes as long as a training of this model.")
         submitted = st.form_submit_button("Update", type="primary", key="update", icon=":material/update:")
     if submitted:
         with page.user_errors():

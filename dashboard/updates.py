@@ -80,7 +80,7 @@ def use_result(finished: UpdateJob) -> None:
     """Make ``finished``'s updated model the session's model (kept for a reload as unsaved models are)."""
     st.session_state["adopted_update"] = finished.started_at
     stamp = time.strftime("%H:%M", time.localtime(finished.finished_at))
-    state.use_model(finished.result, f"{finished.base_label} updated at {stamp}{state.UNSAVED}")
+    state.use_model(finished.result, f"{finished.base_label}, updated at {stamp}{state.UNSAVED}")
     if finished.saved_name is not None:
         state.keep_result(UPDATED_FROM, {"model": finished.result.model_fingerprint}, {"name": finished.saved_name})
 

@@ -72,7 +72,7 @@ def test_an_update_adds_the_new_items_and_users_and_becomes_the_session_model(ti
     updated = at.session_state["model"]
     assert updated is not tiny_model and tiny_model.catalog.n_items == 40  # the model it started from is kept as is
     assert updated.catalog.n_items == 42 and "u30" in updated.catalog.histories
-    assert at.session_state["model_label"].startswith("tiny updated at") and updated.training.updates
+    assert at.session_state["model_label"].startswith("tiny, updated at") and updated.training.updates
     shown = texts(at.markdown)
     assert "Added 7 interactions, 2 new items (0 changed texts) and 1 new users (2 known users extended)" in shown
     assert {m.label for m in at.metric} >= {"NDCG@10 before", "NDCG@10 after"}
@@ -139,3 +139,45 @@ def test_a_model_never_updated_gets_no_update_note(tiny_model):
     at = train_page(tiny_model)
     at.switch_page("pages/5_Evaluation.py").run()
     assert "first training" not in texts(at.info)
+
+
+def test_a_stop_before_the_first_pass_changes_nothing_and_says_so(tiny_model):
+    from dashboard.update_job import UpdateJob
+    from recsys_core.loading import load_increment
+    from recsys_core.update import UpdateOptions
+
+    increment = load_increment(("new.csv", NEW_INTERACTIONS), ("new_items.csv", NEW_ITEMS))
+    job = UpdateJob(tiny_model, increment, UpdateOptions(epochs=1))
+    job.stop()  # before the first batch
+    job.start().wait(TIMEOUT)
+    assert job.stopped_early and job.result is None and "nothing was changed" in job.error
+    assert tiny_model.catalog.n_items == 40
+
+
+def test_a_running_update_shows_its_stages_and_passes_and_can_be_stopped(tiny_model):
+    import threading
+
+    from dashboard.update_job import UpdateJob
+    from recsys_core import EpochLog
+    from recsys_core.loading import load_increment
+    from recsys_core.update import UpdateOptions
+
+    job = UpdateJob(tiny_model, load_increment(("new.csv", NEW_INTERACTIONS)), UpdateOptions(compare_retrain=True))
+    release = threading.Event()
+    job._thread = threading.Thread(target=release.wait, daemon=True)  # "running" until released
+    job._thread.start()
+    job._progress(0.0, "encoding new texts")
+    job._progress(0.0, "updating")
+    job._progress(0.5, "pass 2 of 3")
+    job.epochs.append(EpochLog(1, 2.5, 0.25, 0.4))
+    try:
+        at = train_page(tiny_model, update_job=job)
+        shown = texts(at.markdown)
+        assert "encoding new texts" in shown and "**updating**" in shown
+        assert "retraining from scratch for the comparison" in shown  # still to come: the comparison was asked
+        assert "Pass 1: loss 2.5000, NDCG@10 on the newest interactions 0.2500" in texts(at.caption)
+        at.button(key="stop_update").click().run()
+        assert job.stop_requested
+        assert at.button(key="train").disabled  # one job at a time
+    finally:
+        release.set()
