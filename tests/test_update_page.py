@@ -116,6 +116,17 @@ def test_an_update_of_a_saved_model_is_offered_as_its_next_version(tiny_model, m
     assert not at.error, texts(at.error)
     offer = next(b for b in at.button if b.key == "save_update_new_version")
     assert offer.label == "Save as a new version of tiny\\-shared"
+    # A reload keeps the updated model as an unsaved draft (as a trained one), its report and the offer.
+    sid = at.session_state["_session_id"]  # kept in the page's URL
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["session"] = sid
+    at.run()
+    at.switch_page(TRAIN).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["model"].catalog.n_items == 42
+    assert at.session_state["model_label"].endswith("(unsaved draft)")
+    assert "This model's last update (of 1)" in texts(at.success)
+    offer = next(b for b in at.button if b.key == "save_update_new_version")
     offer.click().run()
     assert not at.exception and not at.error, texts(at.error)
     versions = registry.versions("tiny-shared")
@@ -181,3 +192,12 @@ def test_a_running_update_shows_its_stages_and_passes_and_can_be_stopped(tiny_mo
         assert at.button(key="train").disabled  # one job at a time
     finally:
         release.set()
+
+
+def test_new_data_over_the_session_memory_budget_is_refused_before_it_is_read(tiny_model, monkeypatch):
+    monkeypatch.setenv("RECSYS_SESSION_MEMORY_MB", "0.001")  # about a kilobyte
+    at = train_page(tiny_model)
+    at.file_uploader(key="update_interactions").set_value(("new.csv", NEW_INTERACTIONS, "text/csv"))
+    at.button(key="update").click().run()
+    assert "Loading these files needs about" in texts(at.error) and "RECSYS_SESSION_MEMORY_MB" in texts(at.error)
+    assert "update_job" not in at.session_state and at.session_state["model"] is tiny_model
