@@ -81,9 +81,9 @@ def show_report(rec: Recommender, report: UpdateReport, fresh: bool) -> None:
         a.metric("NDCG@10 before", f"{report.ndcg10_before:.4f}")
         b.metric("NDCG@10 after", f"{report.ndcg10_after:.4f}", f"{report.ndcg10_after - report.ndcg10_before:+.4f}")
         if retrained is not None:
+            # No help icon (its times are in the lines above): a button "Help for Retrained…" would answer to "Train".
             c.metric("Retrained from scratch", f"{retrained:.4f}", f"{retrained - report.ndcg10_after:+.4f} vs the update",
-                     delta_color="off", help=f"Trained on all the data with the model's settings in "
-                                             f"{report.retrain.seconds:.1f} s (the update: {report.seconds:.1f} s).")
+                     delta_color="off")
         page.chart(plots.update_ndcg(report.ndcg10_before, report.ndcg10_after, retrained), key="update_ndcg")
     if state.saved_name() is not None:
         return  # saved already: nothing to offer
