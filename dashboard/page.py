@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 from recsys_core import Notice, RecsysError
 from recsys_core.ratings import RatingScale
 
-from . import auth, formatting, plots, state
+from . import auth, formatting, plots, state, updates
 from .safe_text import plain
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,7 @@ def setup(title: str, icon: str | None = None, heading: str | None = None) -> No
     auth.require_login()  # with RECSYS_LOGIN set, nothing below runs for someone not signed in
     state.follow_explain_request()
     state.ensure_defaults()
+    updates.adopt_finished()  # a finished update's model, as ensure_defaults adopts a finished training's
     with st.sidebar:  # labels are file and model names, the encoder an id typed on the Train page
         st.caption(f"**Dataset:** {plain(state.dataset_label())}  \n{formatting.dataset_line(state.dataset())}")
         st.caption(f"**Model:** {plain(state.model_label())}  \n{plain(formatting.model_line(state.model()))}")

@@ -281,3 +281,17 @@ def metric_over_k(frame: pd.DataFrame, family: str, slice_title: str) -> go.Figu
         trace.marker.size = 11 if trace.name == MODEL_NAME else 8
     fig.update_xaxes(tickvals=sorted(frame["K"].unique()))
     return style(fig, f"{family}@K — {plotly_text(slice_title)}", "K (length of the list)", family)
+
+
+def update_ndcg(before: float, after: float, retrained: float | None = None) -> go.Figure:
+    """NDCG@10 on the newest interactions: the model before an update, after it, and retrained from scratch."""
+    names = ["before the update", "after the update"] + (["retrained from scratch"] if retrained is not None else [])
+    values = [before, after] + ([retrained] if retrained is not None else [])
+    fig = go.Figure(go.Bar(x=names, y=values, marker_color=list(PALETTE[: len(values)]),
+                           text=[f"{v:.4f}" for v in values], textposition="outside", cliponaxis=False,
+                           hovertemplate="%{x}: NDCG@10 %{y:.4f}<extra></extra>"))
+    fig = style(fig, "NDCG@10 on the newest interactions", "", "NDCG@10", height=320)
+    ticks = round_ticks(max(values))
+    fig.update_yaxes(tickmode="array", tickvals=ticks, ticktext=[f"{t:.{tick_decimals(ticks)}f}" for t in ticks],
+                     range=[0, ticks[-1] * 1.12])  # room above the tallest bar for its label
+    return fig

@@ -282,6 +282,12 @@ def saved_model_status() -> ModelStatus | None:
     return None if status.state == "current" and not lost else status
 
 
+def saved_name() -> str | None:
+    """The registry name of the saved model this session uses (None for a trained, updated or demo model)."""
+    source = st.session_state.get("model_source")
+    return None if source is None or st.session_state.get("model_source_lost", False) else source[0]
+
+
 def session_uses_saved_version() -> bool:
     """False when a reload found the session's saved model gone (the demo model stands in for it)."""
     return not st.session_state.get("model_source_lost", False)

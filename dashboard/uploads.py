@@ -21,6 +21,8 @@ from . import memory_budget, state
 from .session_store import DatasetSource
 
 _KEY = "upload_check"
+# What the uploaders accept (the Data page's, the Train page's update): tables, and RecBole atomic files (TSV).
+FILE_TYPES = ["csv", "tsv", "tab", "txt", "parquet", "pq", "inter", "item", "user"]
 
 
 @dataclass(frozen=True)

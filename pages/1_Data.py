@@ -2,11 +2,11 @@
 import streamlit as st
 
 from dashboard import formatting, page, plots, state, uploads
+from dashboard.uploads import FILE_TYPES
 from dashboard.resources import read_upload
 from dashboard.safe_text import plain
 from recsys_core import ITEM, TIMESTAMP, USER, ColumnMap, build_field_text, describe_fields, rating_mode
 
-FILE_TYPES = ["csv", "tsv", "tab", "txt", "parquet", "pq", "inter", "item", "user"]  # + RecBole atomic files (TSV)
 NONE = "(none)"
 
 

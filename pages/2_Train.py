@@ -4,8 +4,9 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, formatting, page, plots, resources, state
+from dashboard import auth, formatting, page, plots, resources, state, update_panel, updates
 from dashboard.safe_text import plain
+from dashboard.save_panel import save_form
 from dashboard.training import TrainingJob
 from recsys_core import (
     DEFAULT_ENCODER,
@@ -40,24 +41,6 @@ def live_progress(job: TrainingJob) -> None:
     st.button("Stop", icon=":material/stop_circle:", key="stop_training", on_click=job.stop,
               disabled=job.stop_requested, help="Stops after the current batch; the best epoch so far is kept "
               "and evaluated. While the text-only reference trains, a stop keeps the model and skips the reference.")
-
-
-def save_form(rec) -> None:
-    """Save ``rec`` to the shared registry under a name the analyst types (it stays the session's model)."""
-    with st.form("save_model"):
-        a, b = st.columns([3, 1])
-        name = a.text_input("Save as", key="save_name", placeholder="e.g. movies-softmax_v1",
-                            help="Letters, digits, - and _ only. Saved models are shared with everyone "
-                                 "using this server.")
-        overwrite = b.checkbox("Replace if it exists", help="The model it replaces is kept as an older version: "
-                                                            "one click puts it back.")
-        st.caption(f"Saved as **{plain(state.owner_label())}** (the owner shown in the list of saved models).")
-        if st.form_submit_button("Save", key="save", icon=":material/save:"):
-            with page.user_errors():
-                # Only spaces are trimmed: a control character must reach the registry, which refuses it.
-                info = resources.registry().save(rec, name.strip(" "), overwrite=overwrite, owner=state.owner_label())
-                state.use_model(rec, info.name, saved_as=info.name, fingerprint=info.fingerprint)
-                page.done(f"Saved as **{plain(info.name)}** in {plain(info.path)}.", icon=":material/save:")
 
 
 def owner_field() -> None:
@@ -218,7 +201,7 @@ with st.form("train_options"):
         lr = b.number_input("Learning rate", 1e-5, 1.0, TrainConfig().lr, format="%.4f", step=1e-4)
         negatives = c.number_input("Sampled negatives", 1, 100_000, TrainConfig().negatives)
     submitted = st.form_submit_button("Train", type="primary", key="train", icon=":material/play_arrow:",
-                                      disabled=running)
+                                      disabled=running or updates.running())
 
 if submitted:
     with page.user_errors():
@@ -277,6 +260,8 @@ elif state.model_is_draft():  # trained before a reload: kept with the session o
     st.info(f"**{plain(state.model_label())}** was trained before this page was reloaded and is kept only with "
             "this session: save it to keep it for good and share it.", icon=":material/draft:")
     save_form(state.model())
+
+update_panel.section()  # new interactions, items and users taken into the session's model
 
 st.header("Saved models")
 with page.user_errors():  # a damaged models directory is a message, not a traceback

@@ -4,7 +4,7 @@ On the cold-item and new-user slices, a sentence compares the model with its tex
 """
 import streamlit as st
 
-from dashboard import formatting, page, plots, state
+from dashboard import formatting, page, plots, state, update_panel
 from dashboard.safe_text import plain
 from recsys_core import METRIC_NAMES
 
@@ -15,6 +15,7 @@ if report is None:
     st.info("This model was saved without an evaluation report: train one on the Train page to see metrics.")
     st.stop()
 
+update_panel.evaluation_note(rec)  # an updated model: the report below is from its first training
 # The report is read from a saved model's metrics.json, so its strings are shown as text.
 st.info(f"**Protocol.** {plain(report.protocol)}", icon=":material/rule:")
 a, b = st.columns([3, 1])
