@@ -227,7 +227,11 @@ def update_model(
     elif cases:
         before = after = validate(start)
     seconds = time.perf_counter() - started
-    retrain = _retrain(catalog, recommender, cases, options, say, cancel) if options.compare_retrain and cases else None
+    retrain, notices = None, [n.message for n in changes.notices]
+    if options.compare_retrain and cases:
+        retrain = _retrain(catalog, recommender, cases, options, say, cancel)
+        if retrain is None:
+            notices.append("The retrain comparison was stopped: the update is kept, without a retrain figure.")
     report = UpdateReport(
         items_added=len(changes.added_items), items_changed=len(changes.changed_items),
         users_added=len(changes.added_users), users_extended=len(changes.extended_users),
@@ -236,7 +240,7 @@ def update_model(
         validation_users=len(cases), ndcg10_before=before, ndcg10_after=after,
         examples_new=len(new_rows), examples_replay=len(replayed), epochs=epochs, best_epoch=best_epoch,
         stopped=stopped, seconds=round(seconds, 2), retrain=retrain,
-        notices=tuple(n.message for n in changes.notices),
+        notices=tuple(notices),
         updated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
     record = recommender.training
@@ -288,8 +292,9 @@ def catalog_summary(catalog: Catalog) -> dict[str, int]:
 
 
 def _retrain(catalog: Catalog, recommender: Recommender, cases: list[EvalCase], options: UpdateOptions,
-             say: Progress, cancel: Checkpoint | None) -> RetrainComparison:
-    """Train from scratch on everything the grown catalogue holds, with the model's own settings.
+             say: Progress, cancel: Checkpoint | None) -> RetrainComparison | None:
+    """Train from scratch on everything the grown catalogue holds, with the model's own settings; None when
+    a stop cut it short (the update itself is finished and kept; a half-trained retrain is no comparison).
 
     The split is leave-last-out with no cold items or held-out users, so each user's newest interaction
     (every validation case's target) is a test item of the retrain too: neither model trained on it.
@@ -299,7 +304,12 @@ def _retrain(catalog: Catalog, recommender: Recommender, cases: list[EvalCase], 
     settings = FitOptions.from_dict(recommender.training.options)
     settings = replace(settings, split=SplitConfig(seed=settings.split.seed), baselines=False, text_reference=False,
                        cache_dir=options.cache_dir, engine=options.engine)
-    retrained = fit(catalog.to_dataset(), settings, progress=say, cancel=cancel)
+    try:
+        retrained = fit(catalog.to_dataset(), settings, progress=say, cancel=cancel)
+    except TrainingStopped:
+        return None
+    if retrained.training.stopped == "stopped by user":
+        return None
     seconds = time.perf_counter() - started
     ndcg = evaluate_scorer(model_scorer(retrained.model, retrained.catalog), _reindexed(cases, catalog, retrained.catalog),
                            retrained.catalog.n_items, ks=(10,)).get("NDCG@10", 0.0)

@@ -268,3 +268,29 @@ def test_cli_update_of_a_registry_model_keeps_the_previous_version(files, base, 
     assert registry.load("shop").catalog.n_items == 41
     previous = [v for v in versions if not v.current][0]
     assert registry.load_version(previous).catalog.n_items == 36
+
+
+@pytest.mark.parametrize("stop_after", [0, 1])
+def test_a_stop_during_the_retrain_comparison_keeps_the_update(base, embedding_cache, stop_after):
+    """Stop in the retrain's first epoch (nothing trained) or later (a partial retrain): no retrain figure."""
+    from recsys_core.progress import Cancelled
+
+    *_, new_inter, new_items, new_users = tables()
+    calls = {"retraining": False, "n": 0}
+
+    def progress(_fraction, message):
+        if message == "retraining from scratch for the comparison":
+            calls["retraining"] = True
+
+    def cancel():
+        if calls["retraining"]:
+            calls["n"] += 1
+            if calls["n"] > stop_after:
+                raise Cancelled()
+
+    result = update_model(base, load_increment(new_inter, new_items, new_users),
+                          UpdateOptions(epochs=1, compare_retrain=True, cache_dir=embedding_cache),
+                          progress=progress, cancel=cancel)
+    assert calls["n"] > stop_after  # the stop did land in the retrain
+    assert result.report.retrain is None and result.recommender.catalog.n_items == 41
+    assert any("retrain comparison was stopped" in n for n in result.report.notices)
