@@ -84,7 +84,7 @@ def test_training_runs_live_and_stops_on_request(server, browser, tmp_path):
     page.get_by_text("Advanced options").click()
     page.get_by_role("spinbutton", name="Early-stopping patience (epochs)").fill("300")
     page.get_by_role("spinbutton", name="Early-stopping patience (epochs)").press("Tab")
-    page.get_by_role("button", name="Train").click()
+    page.get_by_role("button", name="Train", exact=True).click()
     page.get_by_role("button", name="Stop").wait_for(timeout=RUN_TIMEOUT_MS)
     page.locator(".js-plotly-plot").first.wait_for(timeout=RUN_TIMEOUT_MS)  # the live curve: an epoch is done
     page.wait_for_timeout(2500)  # a few more polls: the chart grows

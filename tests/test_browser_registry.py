@@ -67,7 +67,7 @@ def analyst(browser, server: str, tables: list[Path], owner: str, seed: int):
     page.get_by_role("spinbutton", name="Epochs (at most)").fill("1")
     page.get_by_role("spinbutton", name="Seed").fill(str(seed))
     page.get_by_role("spinbutton", name="Seed").press("Tab")
-    page.get_by_role("button", name="Train").click()
+    page.get_by_role("button", name="Train", exact=True).click()
     page.get_by_text("Training finished").wait_for(timeout=RUN_TIMEOUT_MS)
     wait_idle(page)
     return page

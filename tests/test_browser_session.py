@@ -113,7 +113,7 @@ def test_a_reload_brings_back_the_uploaded_dataset_and_the_trained_model(server,
     page.get_by_text("Advanced options").click()
     page.get_by_role("spinbutton", name="Early-stopping patience (epochs)").fill("300")
     page.get_by_role("spinbutton", name="Early-stopping patience (epochs)").press("Tab")
-    page.get_by_role("button", name="Train").click()
+    page.get_by_role("button", name="Train", exact=True).click()
     page.get_by_role("button", name="Stop").wait_for(timeout=RUN_TIMEOUT_MS)
     page.reload(timeout=RUN_TIMEOUT_MS)
     page.get_by_text("still running").wait_for(timeout=RUN_TIMEOUT_MS)

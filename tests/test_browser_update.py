@@ -45,7 +45,7 @@ def test_new_data_uploaded_on_the_train_page_updates_the_model_and_reports_it(se
     go(page, "Train")
     page.get_by_role("spinbutton", name="Epochs (at most)").fill("1")
     page.get_by_role("spinbutton", name="Epochs (at most)").press("Tab")
-    page.get_by_role("button", name="Train").click()
+    page.get_by_role("button", name="Train", exact=True).click()
     page.get_by_text("Training finished").wait_for(timeout=RUN_TIMEOUT_MS)
     wait_idle(page)
 

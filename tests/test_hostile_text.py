@@ -177,7 +177,7 @@ def test_hostile_uploads_are_shown_as_text_on_every_page(server, browser, hostil
     go(page, "Train")
     page.get_by_role("spinbutton", name="Epochs (at most)").fill("2")
     page.get_by_role("spinbutton", name="Epochs (at most)").press("Tab")
-    page.get_by_role("button", name="Train").click()
+    page.get_by_role("button", name="Train", exact=True).click()
     page.get_by_text("Training finished").wait_for(timeout=RUN_TIMEOUT_MS)
     check("train")
 
