@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 
 from recsys_core.errors import RecsysError
-from recsys_core.evaluation import model_scorer, paired_comparison, random_scorer
+from recsys_core.evaluation import model_scorer, paired_comparison
 from recsys_core.loading import load_dataset
+from recsys_core.model import seeded_model
 from recsys_core.parallel import Engine
 from recsys_core.pipeline import FitOptions, fit, rating_scale_for
 from recsys_core.splits import make_split
@@ -65,13 +66,20 @@ def test_two_ray_workers_train_a_model_as_good_as_local_training(ray_runtime, em
     assert on_ray.training.options["train_engine"]["kind"] == "ray"
     split = make_split(data.interactions, local.catalog, options.split, rating_scale_for(data, options))
     n_items = local.catalog.n_items
-    # Equal within noise: the paired 95% interval of the per-user NDCG@10 difference contains 0 ...
+    # Equal within training noise.  The paired interval over users alone is too strict a yardstick: two
+    # local trainings that differ only in their seed differ by more than it (seeds 1-5 here: test NDCG@10
+    # 0.387-0.420, seed 3 − seed 1 = -0.033 ± 0.030, measured 2026-12-02), and the Ray run draws other
+    # negatives and dropout than the local one.  So: within 0.05 of local, 1.5× that seed spread ...
     same = paired_comparison(model_scorer(on_ray.model, local.catalog), model_scorer(local.model, local.catalog),
                              split.test, n_items)
-    assert same.n_cases == len(split.test) and not same.beyond_noise, same
-    # ... and that is not because both are untrained: the Ray model is beyond noise ahead of random.
-    learned = paired_comparison(model_scorer(on_ray.model, local.catalog), random_scorer(n_items), split.test, n_items)
-    assert learned.beyond_noise and learned.diff > 0.1, learned
+    assert same.n_cases == len(split.test) and abs(same.diff) <= 0.05, same
+    # ... and that is not because neither learned: the Ray model is far ahead of the untrained model it
+    # started as (the text alone gives that one 0.09; local training reaches 0.42).
+    untrained = seeded_model(on_ray.model.config, 1)
+    untrained.warm.copy_(on_ray.model.warm)
+    learned = paired_comparison(model_scorer(on_ray.model, local.catalog), model_scorer(untrained.eval(), local.catalog),
+                                split.test, n_items)
+    assert learned.beyond_noise and learned.diff > 0.2, learned
 
 
 def test_a_batch_smaller_than_the_workers_is_refused_before_anything_starts(tiny_dataset, tmp_path):
