@@ -168,6 +168,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--engine", choices=("local", "ray"), default="local",
                    help="where texts missing from the cache are encoded: this process, or Ray workers (needs the scale extra)")
     t.add_argument("--ray-address", help="Ray cluster address (default: $RAY_ADDRESS, else a local Ray runtime for this run)")
+    t.add_argument("--train-engine", choices=("local", "ray"), default="local",
+                   help="where the model trains: this process, or data parallel on Ray Train workers, the same "
+                        "batches and model (needs the scale extra; docs/distributed_training.md)")
+    t.add_argument("--train-workers", type=_positive_int, metavar="N",
+                   help="Ray Train workers with --train-engine ray (default: one per CPU of the Ray cluster)")
+    t.add_argument("--train-storage", metavar="PATH_OR_URI",
+                   help="with --train-engine ray on a cluster of several machines: a folder or URI every node can "
+                        "write, where the best weights are checkpointed (default: a temporary folder)")
 
     r = sub.add_parser("recommend", help="top-K per user as CSV", description="Write user_id,item_id,rank,score for every requested user.")
     r.add_argument("--model", required=True, help="model directory written by train")

@@ -125,6 +125,8 @@ def print_report(report: EvaluationReport, out=None) -> None:
 
 def train(args: Namespace) -> int:
     artifacts.check_output_dir(args.out)  # refuse a wrong --out before minutes of training, not after
+    if args.train_engine != "ray" and (args.train_workers or args.train_storage):
+        raise RecsysError(f"--train-{'workers' if args.train_workers else 'storage'} needs --train-engine ray.")
     dataset = load_dataset(
         args.interactions,
         args.items,
@@ -153,6 +155,8 @@ def train(args: Namespace) -> int:
                           **_given(args, TRAIN_OPTIONS)),
         cache_dir=args.cache_dir,
         engine=Engine(args.engine, address=args.ray_address),
+        train_engine=Engine(args.train_engine, address=args.ray_address, workers=args.train_workers),
+        train_storage=args.train_storage,
         use_ratings=not args.ignore_ratings,
         text_reference=not args.no_text_reference,
         **_given(args, MODEL_OPTIONS),

@@ -252,6 +252,21 @@ def evaluate_scorer(
     return scorer_metrics(scorer, cases, n_items, ks, candidates, item_vectors, chunk)[0]
 
 
+@dataclass(frozen=True)
+class ValidationNdcg:
+    """``validate`` of ``training.train_model``: NDCG@10 of a model over validation cases of ``catalog``.
+
+    A class rather than a closure so that the data-parallel training can build it on its first worker
+    from the catalogue that reached it (``ray_training``) as the local training does here."""
+
+    catalog: Catalog
+    cases: Sequence[EvalCase]
+
+    def __call__(self, model: HybridRecommender) -> float:
+        return evaluate_scorer(model_scorer(model, self.catalog), self.cases, self.catalog.n_items, ks=(10,)).get(
+            "NDCG@10", 0.0)
+
+
 def per_case_metrics(
     scorer: CaseScorer,
     cases: Sequence[EvalCase],

@@ -25,19 +25,20 @@ from .evaluation import (
     TextReference,
     baseline_scorer,
     evaluate_all,
-    evaluate_scorer,
     fit_baselines,
     model_scorer,
     random_scorer,
+    ValidationNdcg,
 )
 from .model import HybridRecommender, ModelConfig
 from .parallel import Engine
 from .progress import Checkpoint, Progress, quiet
+from .ray_training import check_workers, train_on_ray
 from .recommender import Recommender
 from .ratings import RatingScale
 from .schema import RATING, USER, Dataset
-from .splits import Split, SplitConfig, make_split
-from .training import EpochLog, TrainConfig, TrainingRecord, TrainingStopped, train_model
+from .splits import EvalCase, Split, SplitConfig, make_split
+from .training import EpochLog, TrainConfig, TrainingRecord, TrainingStopped, TrainResult, train_model
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,13 @@ class FitOptions:
     text_reference: bool = True
     cache_dir: str | None = None  # None: default_cache_dir(); the cache never changes results
     engine: Engine = field(default_factory=Engine)  # where texts missing from the cache are encoded
+    # Where the model (and its text-only reference) trains: this process, or data parallel on Ray Train workers
+    # (``ray_training``).  Separate from ``engine``: encoding on Ray pays off long before training does
+    # (docs/distributed_training.md), and the dashboard always trains locally (its Stop button).
+    train_engine: Engine = field(default_factory=Engine)
+    # Ray training only: where Ray Train writes the best weights (a path or URI every node of the cluster
+    # reaches); None: a temporary folder, enough on one machine.
+    train_storage: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -71,7 +79,8 @@ class FitOptions:
         same way again (an update's retrain comparison); keys a newer or older version wrote are ignored."""
         if not isinstance(data, dict):
             return cls()
-        nested = {"encoder": EncoderConfig, "split": SplitConfig, "train": TrainConfig, "engine": Engine}
+        nested = {"encoder": EncoderConfig, "split": SplitConfig, "train": TrainConfig, "engine": Engine,
+                  "train_engine": Engine}
         values = {}
         for f in fields(cls):
             if f.name not in data:
@@ -218,6 +227,8 @@ def fit(
     """
     say = progress or quiet
     started = time.perf_counter()
+    if options.train_engine.kind == "ray" and options.train_engine.workers is not None:
+        check_workers(options.train_engine.workers, options.train)  # before minutes of encoding, not after
     say(0.0, "encoding texts")
     encoder = TextEncoder(options.encoder, cache_dir=options.cache_dir or default_cache_dir())
     catalog = build_catalog(dataset, encoder_for(encoder, options.engine), say)
@@ -226,25 +237,12 @@ def fit(
     split = make_split(dataset.interactions, catalog, options.split, scale)
     model_config = model_config_for(catalog, options, scale)
     val_cases = split.validation[: options.train.validation_users(catalog.n_items)]
-
-    def validate(model) -> float:
-        return evaluate_scorer(model_scorer(model, catalog), val_cases, catalog.n_items, ks=(10,)).get("NDCG@10", 0.0)
-
     say(0.0, "training")
-    result = train_model(
-        catalog,
-        split,
-        model_config,
-        options.train,
-        on_epoch=on_epoch,
-        progress=say,
-        cancel=cancel,
-        validate=validate if val_cases else None,
-    )
+    result = train(catalog, split, model_config, options, val_cases, on_epoch=on_epoch, progress=say, cancel=cancel)
     reference_model, reference = None, None
     if len(split.cold_items) or split.inductive_test:
         reference_model, reference = train_text_reference(
-            catalog, split, options, model_config, result.stopped, say, cancel, validate if val_cases else None
+            catalog, split, options, model_config, result.stopped, say, cancel, val_cases
         )
     say(0.0, "evaluating")
     report = evaluate(result.model, catalog, split, baselines=options.baselines, reference=reference_model)
@@ -269,6 +267,26 @@ def fit(
     return recommender
 
 
+def train(
+    catalog: Catalog,
+    split: Split,
+    model_config: ModelConfig,
+    options: FitOptions,
+    val_cases: list[EvalCase],
+    on_epoch: Callable[[EpochLog], None] | None = None,
+    progress: Progress | None = None,
+    cancel: Checkpoint | None = None,
+) -> TrainResult:
+    """Train where ``options.train_engine`` says: this process (``train_model``), or Ray Train workers
+    (``train_on_ray``, the same loop; ``cancel`` cannot reach its workers, so it is not used)."""
+    if options.train_engine.kind == "ray":
+        return train_on_ray(catalog, split, model_config, options.train, options.train_engine, val_cases,
+                            storage=options.train_storage, on_epoch=on_epoch, progress=progress)
+    validate = ValidationNdcg(catalog, val_cases) if val_cases else None
+    return train_model(catalog, split, model_config, options.train, on_epoch=on_epoch, progress=progress,
+                       cancel=cancel, validate=validate)
+
+
 def reference_options(options: FitOptions) -> FitOptions:
     """The text-only reference of a fit: the same settings, item ids switched off (no id embeddings, no item bias)."""
     return replace(options, ablate=tuple(dict.fromkeys((*options.ablate, "use_item_ids"))), text_reference=False)
@@ -282,7 +300,7 @@ def train_text_reference(
     product_stopped: str,
     say: Progress,
     cancel: Checkpoint | None,
-    validate: Callable[[HybridRecommender], float] | None,
+    val_cases: list[EvalCase],
 ) -> tuple[HybridRecommender | None, TextReference]:
     """The text-only reference model (None when there is none) and what became of it.
 
@@ -299,7 +317,7 @@ def train_text_reference(
     started = time.perf_counter()
     config = replace(model_config, use_item_ids=False)  # the product's own config (ratings included), ids off
     try:
-        result = train_model(catalog, split, config, options.train, progress=say, cancel=cancel, validate=validate)
+        result = train(catalog, split, config, options, val_cases, progress=say, cancel=cancel)
     except TrainingStopped:
         return None, TextReference("stopped")
     if result.stopped == "stopped by user":

@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import copy
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Literal, get_args
 
 import numpy as np
 import torch
+import torch.distributed
+from torch import nn
 from torch.nn import functional as F
 
 from .batching import make_user_input
 from .catalog import Catalog
 from .errors import RecsysError
-from .model import HybridRecommender, ModelConfig, seeded_model
+from .model import HybridRecommender, ModelConfig, UserInput, seeded_model
 from .progress import Cancelled, Checkpoint, Progress, go_on, quiet, rough_duration
 from .splits import Split
 
@@ -192,6 +195,139 @@ def training_examples(split: Split, catalog: Catalog) -> Examples:
     return users, np.asarray(positions, dtype=np.int64)
 
 
+@dataclass(frozen=True)
+class Workers:
+    """The processes training one model together (data parallel), and which of them this one is.
+
+    Local training is one worker and every method below is then the identity.  With several (Ray Train
+    workers, ``recsys_core.ray_training``), ``torch.distributed`` is initialised by the caller; every worker
+    runs the same loop on its share of each batch, rank 0 alone validates and decides when to stop, and
+    the decisions reach the others through these collectives (called in the same order on every worker).
+    """
+
+    rank: int = 0
+    count: int = 1
+
+    def all_finite(self, loss: torch.Tensor) -> bool:
+        """Whether every worker's loss is finite: a stop must be taken by all, or the others would wait
+        forever in the next gradient all-reduce."""
+        finite = bool(torch.isfinite(loss))
+        if self.count == 1:
+            return finite
+        flag = torch.tensor([0.0 if finite else 1.0])
+        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+        return flag.item() == 0.0
+
+    def first_says(self, decision: bool) -> bool:
+        """Rank 0's ``decision`` (early stopping, time budget), on every worker."""
+        if self.count == 1:
+            return decision
+        flag = torch.tensor([1.0 if decision else 0.0])
+        torch.distributed.broadcast(flag, src=0)
+        return flag.item() == 1.0
+
+
+class BatchLoss(nn.Module):
+    """The model with the training loss as its ``forward``: a batch's user inputs, targets and sampled
+    negatives → the loss.  Data-parallel training wraps this module (``DistributedDataParallel`` runs its
+    gradient all-reduce around ``forward``), local training calls it as it is: the same maths either way."""
+
+    def __init__(self, model: HybridRecommender, config: TrainConfig):
+        super().__init__()
+        self.model = model
+        self.loss, self.text_loss = config.loss, config.text_loss
+
+    def forward(self, user: UserInput, target_idx: torch.Tensor, negatives: torch.Tensor,
+                item_vectors: torch.Tensor) -> torch.Tensor:
+        model = self.model
+        if self.loss == "bpr":
+            cand_idx = torch.stack([target_idx, negatives], dim=1)  # (B, 2): one negative per target
+            scores = model.score(user, item_vectors[cand_idx], cand_idx)
+            return -F.logsigmoid(scores[:, 0] - scores[:, 1]).mean()
+        # Sampled softmax: each user's own target against negatives shared by the whole batch
+        # (sharing keeps the cost at B × (1 + N) pairs instead of B × B).
+        ctx = model.context(user)  # one user side (and one dropout draw) for the target and the negatives
+        loss = _softmax_loss(model, ctx, item_vectors, target_idx, negatives, target_idx, negatives)
+        if self.text_loss > 0:
+            # The same ranking with every candidate's id hidden (index -1 = no id), as a cold item is scored.
+            no_id = torch.full_like(target_idx, -1)
+            loss = loss + self.text_loss * _softmax_loss(
+                model, ctx, item_vectors, target_idx, negatives, no_id, torch.full_like(negatives, -1))
+        return loss
+
+
+@dataclass
+class TrainingData:
+    """What every worker trains on: the model (fresh or ``start``, its ``warm`` mask and evidence set from
+    the split), the text vectors as a tensor, the items negatives are drawn from, and the examples."""
+
+    model: HybridRecommender
+    item_vectors: torch.Tensor
+    warm_items: np.ndarray
+    users: list[str]
+    positions: np.ndarray
+
+
+def prepare_training(
+    catalog: Catalog, split: Split, model_config: ModelConfig, config: TrainConfig,
+    start: HybridRecommender | None = None, examples: Examples | None = None,
+) -> TrainingData:
+    """The model and tensors of a training run (the same on every worker of a data-parallel one)."""
+    model = start if start is not None else seeded_model(model_config, config.seed)
+    model.generator = torch.Generator().manual_seed(config.seed)  # dropout draws of this training alone
+    warm = torch.ones(catalog.n_items + 1)
+    warm[1:] = torch.from_numpy(split.warm_mask(catalog.n_items).astype(np.float32))
+    model.warm.copy_(warm)
+    if model_config.evidence_gate:
+        counts = np.bincount(np.concatenate([np.zeros(0, np.int64), *split.train.values()]), minlength=catalog.n_items)
+        model.evidence[1:] = torch.from_numpy(np.log1p(counts[: catalog.n_items]).astype(np.float32))
+    _check_finite_vectors(catalog)
+    with warnings.catch_warnings():
+        # On a Ray worker the vectors are a read-only view of the object store (shared by the workers of a
+        # node); training only ever reads them, so no copy is made.
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        item_vectors = torch.from_numpy(catalog.item_vectors)
+    users, positions = examples if examples is not None else training_examples(split, catalog)
+    if not len(positions):
+        raise RecsysError("There is nothing to train on: every user has fewer than 2 training interactions.")
+    return TrainingData(model, item_vectors, np.flatnonzero(split.warm_mask(catalog.n_items)), users, positions)
+
+
+def train_step(
+    net: nn.Module, optimiser: "IdTableOptimiser", data: TrainingData, catalog: Catalog, split: Split,
+    rows: np.ndarray, config: TrainConfig, rng: np.random.Generator, workers: Workers, where: str,
+) -> float:
+    """One optimiser step on the examples ``rows`` of ``data``: their inputs, the sampled negatives, the loss
+    (``net``: a ``BatchLoss``, wrapped for data-parallel training), backward and the step; the loss value.
+    ``where`` ("epoch 2, batch 5") names the step in the message of a non-finite loss."""
+    batch_users = [data.users[r] for r in rows]
+    batch_pos = data.positions[rows]
+    histories = [split.train[u][:t] for u, t in zip(batch_users, batch_pos)]
+    ratings = [split.train_ratings[u][:t] if u in split.train_ratings else None
+               for u, t in zip(batch_users, batch_pos)]
+    targets = np.array([split.train[u][t] for u, t in zip(batch_users, batch_pos)])
+    model_config = data.model.config
+    user = make_user_input(
+        histories, [catalog.profile_vector(u) for u in batch_users], data.item_vectors, model_config.max_history,
+        ratings, model_config.rating_scale,
+    )
+    warm_items = data.warm_items
+    if config.loss == "bpr":
+        negatives = torch.from_numpy(rng.choice(warm_items, size=len(targets)))
+    else:
+        negatives = torch.from_numpy(rng.choice(warm_items, size=min(config.negatives, len(warm_items)), replace=False))
+    loss = net(user, torch.from_numpy(targets), negatives, data.item_vectors)
+    if not workers.all_finite(loss):  # every later step would spread it to the weights: stop at once
+        value = loss.item() if not torch.isfinite(loss) else "not finite on another worker"
+        raise TrainingDiverged(
+            f"Training stopped at {where}: the loss is {value} (not finite), so no model was made. Lower the "
+            "learning rate, or check the encoder and its embedding cache, and train again.")
+    optimiser.zero_grad()
+    loss.backward()
+    optimiser.step()
+    return loss.item()
+
+
 def train_model(
     catalog: Catalog,
     split: Split,
@@ -204,7 +340,7 @@ def train_model(
     start: HybridRecommender | None = None,
     examples: Examples | None = None,
 ) -> TrainResult:
-    """Train with early stopping on ``validate(model)`` (validation NDCG@10).
+    """Train with early stopping on ``validate(model)`` (validation NDCG@10), in this process.
 
     ``start``: continue from these weights (an incremental update, ``recsys_core.update``) instead of a
     fresh model; its ``warm`` mask (and evidence) are set from ``split`` like a fresh model's, it is
@@ -219,40 +355,69 @@ def train_model(
     weights are a partial pass); the best complete epoch is kept, and a stop
     before the first complete epoch raises ``TrainingStopped``.  Non-finite text vectors, a non-finite
     loss or non-finite final weights raise ``TrainingDiverged``: no model is returned, so none is saved.
+    ``recsys_core.ray_training`` runs the same loop (``run_epochs``) on Ray Train workers.
+    """
+    data = prepare_training(catalog, split, model_config, config, start, examples)
+    optimiser = IdTableOptimiser(data.model, config)
+    result = run_epochs(data, BatchLoss(data.model, config), optimiser, catalog, split, config,
+                        on_epoch=on_epoch, progress=progress, cancel=cancel, validate=validate,
+                        from_start=start is not None)
+    return finish(result, optimiser)
+
+
+def run_epochs(
+    data: TrainingData,
+    net: nn.Module,
+    optimiser: "IdTableOptimiser",
+    catalog: Catalog,
+    split: Split,
+    config: TrainConfig,
+    workers: Workers = Workers(),
+    on_epoch: Callable[[EpochLog], None] | None = None,
+    progress: Progress | None = None,
+    cancel: Checkpoint | None = None,
+    validate: Callable[[HybridRecommender], float] | None = None,
+    from_start: bool = False,
+) -> TrainResult:
+    """The epochs of ``train_model`` (its docstring has the rules), on this worker's share of every batch.
+
+    Every worker walks the same shuffled order of the examples and takes every ``workers.count``-th row of
+    each batch, so the batch over all workers is the local one (``config.batch_size``).  Rank 0 validates,
+    keeps the best weights and decides the time budget and early stopping; the other ranks' results are
+    not used.  Returns with the best weights loaded (on rank 0).
     """
     say, check = progress or quiet, cancel or go_on
+    model, positions = data.model, data.positions
+    main = workers.rank == 0
     rng = np.random.default_rng(config.seed)
-    model = start if start is not None else seeded_model(model_config, config.seed)
-    model.generator = torch.Generator().manual_seed(config.seed)  # dropout draws of this training alone
-    warm = torch.ones(catalog.n_items + 1)
-    warm[1:] = torch.from_numpy(split.warm_mask(catalog.n_items).astype(np.float32))
-    model.warm.copy_(warm)
-    if model_config.evidence_gate:
-        counts = np.bincount(np.concatenate([np.zeros(0, np.int64), *split.train.values()]), minlength=catalog.n_items)
-        model.evidence[1:] = torch.from_numpy(np.log1p(counts[: catalog.n_items]).astype(np.float32))
-    _check_finite_vectors(catalog)
-    item_vectors = torch.from_numpy(catalog.item_vectors)
-    warm_items = np.flatnonzero(split.warm_mask(catalog.n_items))
-    users, positions = examples if examples is not None else training_examples(split, catalog)
-    if not len(positions):
-        raise RecsysError("There is nothing to train on: every user has fewer than 2 training interactions.")
-    optimiser = IdTableOptimiser(model, config)
+    # One generator for the order (the same on every worker) and, with several workers, one per worker
+    # for the negatives and dropout (a shared draw would repeat the same negatives on every worker).
+    sampling = rng
+    if workers.count > 1:
+        sampling = np.random.default_rng([config.seed, workers.rank])
+        model.generator = torch.Generator().manual_seed(config.seed * 1000 + workers.rank)
     result = TrainResult(model=model)
     best, best_state, bad_epochs = -1.0, None, 0
-    if start is not None and validate is not None:
+    if from_start and validate is not None and main:
         model.eval()
         best = result.start_score = validate(model)
         best_state = copy.deepcopy(model.state_dict())
     n_batches = (len(positions) + config.batch_size - 1) // config.batch_size
+    if len(positions) - (n_batches - 1) * config.batch_size < workers.count:
+        n_batches -= 1  # a last batch smaller than the workers would leave one with nothing: it is skipped
+    if n_batches < 1:
+        raise RecsysError(f"{len(positions)} training examples cannot be shared by {workers.count} workers: "
+                          "train with fewer workers (or locally).")
     budget = config.max_minutes * 60 if config.max_minutes else None
     training_started = time.perf_counter()
     for epoch in range(1, config.epochs + 1):
         spent = time.perf_counter() - training_started
-        if budget and result.log and spent + spent / len(result.log) > budget:
-            result.stopped = "time budget"  # the next epoch, at the mean pace, would end past the budget
+        # the next epoch, at the mean pace, would end past the budget
+        if workers.first_says(bool(budget and result.log and spent + spent / len(result.log) > budget)):
+            result.stopped = "time budget"
             break
         started = time.perf_counter()
-        model.train()
+        net.train()
         order = rng.permutation(len(positions))
         losses = []
         for b in range(n_batches):
@@ -261,57 +426,47 @@ def train_model(
             except Cancelled:
                 result.stopped = "stopped by user"
                 break
-            rows = order[b * config.batch_size : (b + 1) * config.batch_size]
-            batch_users = [users[r] for r in rows]
-            batch_pos = positions[rows]
-            histories = [split.train[u][:t] for u, t in zip(batch_users, batch_pos)]
-            ratings = [split.train_ratings[u][:t] if u in split.train_ratings else None
-                       for u, t in zip(batch_users, batch_pos)]
-            targets = np.array([split.train[u][t] for u, t in zip(batch_users, batch_pos)])
-            user = make_user_input(
-                histories, [catalog.profile_vector(u) for u in batch_users], item_vectors, model_config.max_history,
-                ratings, model_config.rating_scale,
-            )
-            loss = _loss(model, user, targets, warm_items, item_vectors, config, rng)
-            if not torch.isfinite(loss):  # every later step would spread it to the weights: stop at once
-                raise TrainingDiverged(
-                    f"Training stopped at epoch {epoch}, batch {b + 1}: the loss is {loss.item()} (not finite), so no "
-                    "model was made. Lower the learning rate, or check the encoder and its embedding cache, and "
-                    "train again.")
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            losses.append(loss.item())
+            rows = order[b * config.batch_size : (b + 1) * config.batch_size][workers.rank :: workers.count]
+            losses.append(train_step(net, optimiser, data, catalog, split, rows, config, sampling, workers,
+                                     f"epoch {epoch}, batch {b + 1}"))
             say(min((epoch - 1 + (b + 1) / n_batches) / config.epochs, 1.0),
                 batch_message(epoch, config.epochs, b + 1, n_batches, [e.seconds for e in result.log],
                               time.perf_counter() - started, budget - (time.perf_counter() - training_started) if budget else None))
         model.eval()
         if result.stopped == "stopped by user":
             break  # a partial epoch: not validated, not logged
-        score = validate(model) if validate else float("nan")
-        entry = EpochLog(epoch, float(np.mean(losses)) if losses else float("nan"), score, time.perf_counter() - started)
-        result.log.append(entry)
-        if on_epoch:
-            on_epoch(entry)
-        if validate is None or score > best:
-            best, bad_epochs, result.best_epoch = score, 0, epoch
-            best_state = copy.deepcopy(model.state_dict())
-        else:
-            bad_epochs += 1
-        if bad_epochs >= config.patience:
+        stop = False
+        if main:
+            score = validate(model) if validate else float("nan")
+            entry = EpochLog(epoch, float(np.mean(losses)) if losses else float("nan"), score, time.perf_counter() - started)
+            result.log.append(entry)
+            if on_epoch:
+                on_epoch(entry)
+            if validate is None or score > best:
+                best, bad_epochs, result.best_epoch = score, 0, epoch
+                best_state = copy.deepcopy(model.state_dict())
+            else:
+                bad_epochs += 1
+            stop = bad_epochs >= config.patience
+        if workers.first_says(stop):
             result.stopped = "early-stopping"
             break
-    if not result.log:
+    if main and not result.log:
         raise TrainingStopped(
             "Training was stopped during epoch 1, before any epoch was complete: no model was made "
             "(the previous one is kept). Train again and stop after the first epoch."
         )
     if best_state is not None:
         model.load_state_dict(best_state)
+    return result
+
+
+def finish(result: TrainResult, optimiser: "IdTableOptimiser") -> TrainResult:
+    """The trained model handed back dense, in evaluation mode, and refused when a weight is not finite."""
     optimiser.done()
-    model.generator = None
-    model.eval()
-    _check_finite_model(model)
+    result.model.generator = None
+    result.model.eval()
+    _check_finite_model(result.model)
     return result
 
 
@@ -410,26 +565,6 @@ def batch_message(
     known = done > 1 or bool(epoch_seconds)
     eta = f" — about {rough_duration(this_epoch)} left in this epoch, at most {rough_duration(at_most)} in all" if known else ""
     return f"epoch {epoch} of at most {epochs}, batch {done} / {total}{eta}"
-
-
-def _loss(model, user, targets, warm_items, item_vectors, config: TrainConfig, rng) -> torch.Tensor:
-    target_idx = torch.from_numpy(targets)
-    if config.loss == "bpr":
-        neg = torch.from_numpy(rng.choice(warm_items, size=len(targets)))
-        cand_idx = torch.stack([target_idx, neg], dim=1)  # (B, 2)
-        scores = model.score(user, item_vectors[cand_idx], cand_idx)
-        return -F.logsigmoid(scores[:, 0] - scores[:, 1]).mean()
-    # Sampled softmax: each user's own target against negatives shared by the whole batch
-    # (sharing keeps the cost at B × (1 + N) pairs instead of B × B).
-    negs = torch.from_numpy(rng.choice(warm_items, size=min(config.negatives, len(warm_items)), replace=False))
-    ctx = model.context(user)  # one user side (and one dropout draw) for the target and the negatives
-    loss = _softmax_loss(model, ctx, item_vectors, target_idx, negs, target_idx, negs)
-    if config.text_loss > 0:
-        # The same ranking with every candidate's id hidden (index -1 = no id), as a cold item is scored.
-        no_id = torch.full_like(target_idx, -1)
-        loss = loss + config.text_loss * _softmax_loss(
-            model, ctx, item_vectors, target_idx, negs, no_id, torch.full_like(negs, -1))
-    return loss
 
 
 def _softmax_loss(model, ctx, item_vectors, target_idx, negs, target_ids, neg_ids) -> torch.Tensor:

@@ -130,7 +130,7 @@ LAYERS = {
     3: {"model", "batching", "scoring", "training", "evaluation", "retrieval", "baselines", "metrics"},
     4: {"recommender", "artifacts", "registry", "exports"},
     5: {"explain"},
-    6: {"pipeline", "demo", "commands", "cli", "batch", "compare", "update", "__main__"},
+    6: {"pipeline", "demo", "commands", "cli", "batch", "compare", "update", "ray_training", "__main__"},
 }
 
 

@@ -155,7 +155,7 @@ def test_nan_text_vectors_stop_training_with_a_clear_message(tiny_dataset, monke
 
 
 def test_a_non_finite_loss_stops_training(tiny_dataset, embedding_cache, monkeypatch):
-    monkeypatch.setattr(training, "_loss", lambda *args: torch.tensor(float("nan"), requires_grad=True))
+    monkeypatch.setattr(training.BatchLoss, "forward", lambda *args: torch.tensor(float("nan"), requires_grad=True))
     with pytest.raises(TrainingDiverged, match=r"epoch 1, batch 1: the loss is nan") as info:
         fit(tiny_dataset, FitOptions(train=TrainConfig(epochs=1), baselines=False, cache_dir=embedding_cache))
     assert isinstance(info.value, RecsysError) and len(info.value.summary) < 200

@@ -112,7 +112,7 @@ def test_training_fills_the_evidence_from_training_interactions_only(tiny_datase
 def test_the_text_loss_adds_the_same_ranking_scored_with_every_candidates_id_hidden():
     import numpy as np
 
-    from recsys_core.training import _loss
+    from recsys_core.training import BatchLoss
 
     torch.manual_seed(0)
     model = HybridRecommender(ModelConfig(n_items=10, text_dim=8, dim=16, hidden=8, max_history=3)).eval()
@@ -120,8 +120,8 @@ def test_the_text_loss_adds_the_same_ranking_scored_with_every_candidates_id_hid
         model.item_emb.weight[1:] += 2.0 * torch.randn(10, 16)  # ids that change scores a lot
     # Users with a profile and no history: hiding every id of the model then hides only the candidates'.
     user = UserInput(torch.zeros(2, 3, 8), torch.full((2, 3), -1), torch.randn(2, 8), torch.ones(2))
-    vectors, targets = torch.randn(10, 8), np.array([3, 7])
-    warm_items = np.arange(10)
+    vectors, targets = torch.randn(10, 8), torch.tensor([3, 7])
+    negatives = torch.from_numpy(np.random.default_rng(1).choice(10, size=5, replace=False))
 
     def loss(text_loss, hide=False):
         config = TrainConfig(negatives=5, text_loss=text_loss)
@@ -130,7 +130,7 @@ def test_the_text_loss_adds_the_same_ranking_scored_with_every_candidates_id_hid
             m = HybridRecommender(model.config).eval()
             m.load_state_dict(model.state_dict())
             m.warm.zero_()
-        return _loss(m, user, targets, warm_items, vectors, config, np.random.default_rng(1))
+        return BatchLoss(m, config)(user, targets, negatives, vectors)
 
     plain, hidden = loss(0.0), loss(0.0, hide=True)
     assert not torch.isclose(plain, hidden)
