@@ -396,7 +396,7 @@ def print_comparison(comparison: Comparison, users: int = 5, out=None) -> None:
               f"{lists.rbo:.3f} (1 = the same lists)", file=out)
         print(f"Catalogue coverage: A {lists.coverage_a:.1%}, B {lists.coverage_b:.1%}; mean popularity of a listed "
               f"item: A {lists.popularity_a:.1f}, B {lists.popularity_b:.1f} training interactions", file=out)
-        for title, counts in ((f"Entering B's lists most often", lists.entering), ("Leaving them most often", lists.leaving)):
+        for title, counts in (("Entering B's lists most often", lists.entering), ("Leaving them most often", lists.leaving)):
             if counts:
                 print(f"{title}: " + "; ".join(f"{c.title or c.item_id} ({c.item_id}) in {c.users}" for c in counts[:5]),
                       file=out)

@@ -36,8 +36,8 @@ from .catalog_growth import CatalogChanges, grow_catalog
 from .encoder import TextEncoder, default_cache_dir
 from .encoding import encoder_for
 from .errors import RecsysError
-from .evaluation import evaluate_scorer, model_scorer
-from .model import HybridRecommender, with_items
+from .evaluation import ValidationNdcg, evaluate_scorer, model_scorer
+from .model import with_items
 from .parallel import Engine
 from .pipeline import FitOptions, fit
 from .progress import Checkpoint, Progress, quiet
@@ -202,9 +202,7 @@ def update_model(
     replayed = rng.choice(old_rows, size=min(len(old_rows), int(round(options.replay * len(new_rows)))), replace=False)
     chosen = np.sort(np.concatenate([new_rows, replayed]))
 
-    def validate(model: HybridRecommender) -> float:
-        return evaluate_scorer(model_scorer(model, catalog), cases, catalog.n_items, ks=(10,)).get("NDCG@10", 0.0)
-
+    validate = ValidationNdcg(catalog, cases)
     start = with_items(recommender.model, catalog.n_items)
     base = FitOptions.from_dict(recommender.training.options).train
     config = replace(base, epochs=options.epochs, patience=options.patience, max_minutes=options.max_minutes,
