@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from recsys_core.batching import make_user_input  # noqa: E402
 from recsys_core.model import HybridRecommender, ModelConfig  # noqa: E402
-from recsys_core.training import IdTableOptimiser, TrainConfig, _loss  # noqa: E402
+from recsys_core.training import BatchLoss, IdTableOptimiser, TrainConfig  # noqa: E402
 
 TEXT_DIM, WINDOW, BATCH = 384, 50, 256
 
@@ -38,6 +38,7 @@ def step_ms(n_items: int, config: TrainConfig, steps: int, seed: int = 0) -> flo
     model = HybridRecommender(ModelConfig(n_items=n_items, text_dim=TEXT_DIM, max_history=WINDOW, use_profile=False))
     model.train()
     optimiser = IdTableOptimiser(model, config)
+    net = BatchLoss(model, config)
     warm = np.arange(n_items)
     times = []
     for step in range(steps + 1):
@@ -45,7 +46,8 @@ def step_ms(n_items: int, config: TrainConfig, steps: int, seed: int = 0) -> flo
         user = make_user_input(histories, [None] * BATCH, vectors, WINDOW)
         targets = rng.integers(0, n_items, BATCH)
         started = time.perf_counter()
-        loss = _loss(model, user, targets, warm, vectors, config, rng)
+        negatives = torch.from_numpy(rng.choice(warm, size=config.negatives, replace=False))  # as train_step
+        loss = net(user, torch.from_numpy(targets), negatives, vectors)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
