@@ -178,3 +178,19 @@ def test_pages_are_layout_and_never_touch_session_state_directly():
     for path in [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]:
         assert "session_state" not in path.read_text(encoding="utf-8"), path.name
     assert len((ROOT / "pages" / "4_Explain.py").read_text(encoding="utf-8").splitlines()) <= 200
+
+
+def test_no_merge_conflict_markers_are_left():
+    """A merge once left its markers in docs/benchmarks.md unnoticed: every text file of the repository is checked."""
+    import subprocess
+
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    marked = []
+    for name in tracked:
+        path = ROOT / name
+        if path.suffix not in {".py", ".md", ".txt", ".toml", ".sh", ".yml", ".yaml", ".cfg", ".json", ".csv"} or not path.is_file():
+            continue
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        marked += [f"{name}:{i}" for i, line in enumerate(lines, 1)
+                   if line.startswith(("<<<<<<< ", ">>>>>>> ")) or line == "======="]
+    assert marked == []
