@@ -9,6 +9,11 @@ which is never delivered): each user of that period, given everything delivered 
 find the items of that period (items not yet in the catalogues are left out of the targets; a user's known
 items are masked).  Items appear in the increment in which they are first used, with their metadata.
 
+The generated cases use every item from the start, so nothing would be new in an increment: ``--late-items``
+(default 5%) picks that share of the items at random and "releases" each at the start of one of the three
+increments, dropping its interactions from before then.  Both the update and the retrain see exactly the
+same data, so these items test the update's path for new items (text first, an id embedding once used).
+
 Printed per increment: items, users and interactions added; NDCG@10 on the next period of the update and of
 the retrain with the paired per-user difference (95% interval); the time of each and the ratios.  Targets:
 NDCG ratio >= 0.95 and time ratio <= 0.2.
@@ -46,12 +51,23 @@ CACHE = Path(os.environ.get("RECSYS_BENCH_CACHE", "/tmp/recsys-bench-cache"))
 INITIAL, PERIODS = 0.9, 4
 
 
-def periods(interactions: pd.DataFrame) -> list[pd.DataFrame]:
-    """The initial 90% and the four periods of the last 10%, by time (ties in file order)."""
-    ordered = interactions.sort_values(TIMESTAMP, kind="stable").reset_index(drop=True)
+def periods(ordered: pd.DataFrame) -> list[pd.DataFrame]:
+    """The initial 90% and the four periods of the last 10% of time-ordered interactions."""
     cuts = [int(len(ordered) * INITIAL)] + [int(len(ordered) * (INITIAL + (1 - INITIAL) * k / PERIODS))
                                             for k in range(1, PERIODS + 1)]
     return [ordered.iloc[a:b] for a, b in zip([0, *cuts[:-1]], cuts)]
+
+
+def release_late(ordered: pd.DataFrame, share: float, seed: int = 0) -> pd.DataFrame:
+    """Time-ordered interactions without those of ``share`` of the items before each one's release: the start
+    of one of the three delivered periods, drawn at random (the index is kept, so periods cut before stay)."""
+    rng = np.random.default_rng(seed)
+    items = pd.unique(ordered[ITEM])
+    late = rng.choice(items, size=int(round(share * len(items))), replace=False)
+    starts = [int(len(ordered) * (INITIAL + (1 - INITIAL) * k / PERIODS)) for k in range(PERIODS - 1)]
+    release = dict(zip(late, rng.choice(starts, size=len(late))))
+    before = ordered[ITEM].map(release).fillna(-1).to_numpy() > np.arange(len(ordered))
+    return ordered[~before]
 
 
 def next_period_cases(catalog: Catalog, period: pd.DataFrame) -> list[EvalCase]:
@@ -79,10 +95,13 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=30, help="the initial model's and every retrain's epoch cap")
     parser.add_argument("--update-epochs", type=int, default=UpdateOptions.epochs)
     parser.add_argument("--replay", type=float, default=UpdateOptions.replay)
+    parser.add_argument("--late-items", type=float, default=0.05, help="share of items released during the increments")
     args = parser.parse_args()
 
     data = load_case(args.case)
-    first, *later = periods(data.interactions)
+    ordered = data.interactions.sort_values(TIMESTAMP, kind="stable").reset_index(drop=True)
+    kept = set(release_late(ordered, args.late_items).index)
+    first, *later = [p[p.index.isin(kept)] for p in periods(ordered)]
     items = data.items.set_index(ITEM, drop=False)
     options = FitOptions(train=TrainConfig(epochs=args.epochs), baselines=False, text_reference=False,
                          cache_dir=str(CACHE))
@@ -94,7 +113,8 @@ def main() -> None:
         return load_dataset(inter, used, users, item_fields=data.item_fields, user_fields=data.user_fields or None)
 
     print(f"{args.case}: {len(data.interactions):,} interactions; initial {len(first):,}, then "
-          f"{', '.join(f'{len(p):,}' for p in later)} (the last only scored)", flush=True)
+          f"{', '.join(f'{len(p):,}' for p in later)} (the last only scored); {args.late_items:.0%} of the items released "
+          f"during the increments ({len(ordered) - len(kept):,} of their earlier interactions dropped)", flush=True)
     started = time.perf_counter()
     initial = fit(dataset_of(first), options)
     print(f"initial model: {time.perf_counter() - started:.1f} s, best epoch {initial.training.best_epoch}", flush=True)
