@@ -150,9 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--ignore-ratings", action="store_true",
                    help="treat every interaction as a like and do not give the model the ratings "
                         "(default: with a rating column, the model reads each history item's rating)")
-    t.add_argument("--sparse-ids", action="store_true",
-                   help="update the item id tables row by row (lazy Adam): a step costs what the batch touches, "
-                        "not the catalogue; for catalogues of 100k items and more (docs/model.md)")
+    ids = t.add_mutually_exclusive_group()
+    ids.add_argument("--sparse-ids", dest="sparse_ids", action="store_true", default=None,
+                     help="update the item id tables row by row (lazy Adam): a step costs what the batch touches, "
+                          "not the catalogue (default: from 20,000 items on; docs/model.md)")
+    ids.add_argument("--dense-ids", dest="sparse_ids", action="store_false",
+                     help="update the whole item id tables at every step (AdamW), whatever the catalogue's size")
     t.add_argument("--seed", type=int, default=0, help="random seed: the same seed and data give the same model (default: 0)")
     t.add_argument("--split", choices=("leave-last-out", "temporal", "random"), default="leave-last-out",
                    help="evaluation split: each user's last items, a global time cut, or random per user (default: leave-last-out)")

@@ -509,3 +509,14 @@ def test_train_with_sparse_id_updates_records_the_setting(files, tmp_path):
     assert result.returncode == 0, result.stderr
     settings = json.loads((tmp_path / "m" / "config.json").read_text())["settings"]
     assert settings["options"]["train"]["sparse_ids"] is True
+
+
+def test_id_update_flags_record_the_choice_and_exclude_each_other(files, tmp_path):
+    from recsys_core.cli import build_parser
+
+    base = ["train", "--interactions", "i.csv", "--items", "t.csv", "--out", "m"]
+    assert build_parser().parse_args(base).sparse_ids is None  # auto: by the catalogue's size
+    assert build_parser().parse_args(base + ["--dense-ids"]).sparse_ids is False
+    assert build_parser().parse_args(base + ["--sparse-ids"]).sparse_ids is True
+    both = run(*base, "--sparse-ids", "--dense-ids")
+    assert both.returncode == 2 and "not allowed with" in both.stderr

@@ -83,3 +83,19 @@ def test_a_model_trained_with_sparse_id_updates_learns_the_tiny_genre_structure(
     report = rec.report.table("test")
     assert report.loc["HybridBERT", "HitRate@10"] > report.loc["Random", "HitRate@10"]
     assert rec.model.item_emb.sparse is False
+
+
+def test_auto_updates_the_id_tables_row_wise_from_a_large_catalogue_on():
+    from recsys_core.training import SPARSE_IDS_FROM
+
+    auto = TrainConfig()
+    assert auto.sparse_ids is None
+    assert not auto.uses_sparse_ids(2_000) and not auto.uses_sparse_ids(SPARSE_IDS_FROM - 1)
+    assert auto.uses_sparse_ids(SPARSE_IDS_FROM) and auto.uses_sparse_ids(1_000_000)
+    assert not TrainConfig(sparse_ids=False).uses_sparse_ids(1_000_000)
+    assert TrainConfig(sparse_ids=True).uses_sparse_ids(40)
+    big = HybridRecommender(ModelConfig(n_items=SPARSE_IDS_FROM, text_dim=8, dim=4, hidden=4, max_history=3))
+    optimiser = IdTableOptimiser(big, auto)
+    assert big.item_emb.sparse and len(optimiser.optimisers) == 2
+    optimiser.done()
+    assert not big.item_emb.sparse
