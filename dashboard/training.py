@@ -1,13 +1,9 @@
-"""Training in a background thread that a Streamlit session owns and polls.
+"""Training in a background thread that a Streamlit session owns and polls (``background.ThreadJob``), and
+the summary of the last training kept for a reload.
 
-Streamlit reruns the page script on every click, so a training loop inside the
-script could not be stopped by a button.  Instead ``TrainingJob.start`` runs
-``recsys_core.fit`` in a daemon thread; the page redraws from the job's fields
-(stage, progress, epoch log) on a timer, and the Stop button sets an event
-that the job's checkpoint turns into ``Cancelled`` before the next batch.
-
-No Streamlit here: the thread must never call ``st.*`` (it has no script
-context), and keeping this plain makes it testable without an app.
+``TrainingJob.start`` runs ``recsys_core.fit`` in a daemon thread; the page redraws from the job's fields
+(stage, progress, epoch log) on a timer, and Stop turns into ``Cancelled`` before the next batch.  No
+Streamlit here, which keeps it testable without an app.
 """
 from __future__ import annotations
 
@@ -16,8 +12,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from recsys_core import (FIT_STAGES, Cancelled, Dataset, EpochLog, EvaluationReport, FitOptions, Recommender,
+from recsys_core import (FIT_STAGES, Dataset, EpochLog, EvaluationReport, FitOptions, Recommender,
                          RecsysError, TrainingRecord, fit)
+
+from .background import ThreadJob
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +53,7 @@ class TrainingSummary:
 
 
 @dataclass
-class TrainingJob:
+class TrainingJob(ThreadJob):
     dataset: Dataset
     options: FitOptions
     stage: str = "waiting to start"
@@ -69,40 +67,7 @@ class TrainingJob:
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
 
-    # -- control -------------------------------------------------------------
-    def start(self) -> "TrainingJob":
-        self.started_at = time.time()
-        self._thread = threading.Thread(target=self._run, name="recsys-training", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Ask training to stop after the current batch; the best epoch so far is kept and evaluated.
-
-        A stop while the text-only reference trains keeps the model and skips the reference (``fit``)."""
-        self._stop.set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        if self._thread is not None:
-            self._thread.join(timeout)
-        return not self.running
-
-    # -- status --------------------------------------------------------------
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    @property
-    def stop_requested(self) -> bool:
-        return self._stop.is_set()
-
-    @property
-    def succeeded(self) -> bool:
-        return self.result is not None
-
-    @property
-    def label(self) -> str:
-        return f"{self.stage} — {self.detail}" if self.detail else self.stage
+    thread_name = "recsys-training"
 
     # -- the thread ----------------------------------------------------------
     def _run(self) -> None:
@@ -124,7 +89,3 @@ class TrainingJob:
         else:
             self.detail = message
         self.fraction = 1.0 if self.stage == "evaluating" else fraction
-
-    def _checkpoint(self) -> None:
-        if self._stop.is_set():
-            raise Cancelled()

@@ -1,7 +1,9 @@
 """An incremental update (``recsys_core.update.update_model``) in a background thread a session owns and polls.
 
-Like ``dashboard.training``: the page redraws from the job's fields (stage, progress, pass log) on a timer,
-and the Stop button sets an event that the job's checkpoint turns into ``Cancelled`` before the next batch.
+Like ``dashboard.training`` (both are ``background.ThreadJob``s): the page redraws from the job's fields
+(stage, progress, pass log) on a timer, and Stop turns into ``Cancelled`` before the next batch: the best
+complete pass is kept (the model before the update counts as one); before the first pass ends, nothing is
+changed.
 The model the update starts from is never changed (``update_model`` returns a new one), so other sessions
 serving it, and this session's pages, keep working on it while the update runs.
 
@@ -15,16 +17,18 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from recsys_core import Cancelled, EpochLog, Recommender, RecsysError
+from recsys_core import EpochLog, Recommender, RecsysError
 from recsys_core.schema import Increment
 from recsys_core.training import TrainingStopped
 from recsys_core.update import UPDATE_STAGES, UpdateOptions, UpdateReport, update_model
+
+from .background import ThreadJob
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class UpdateJob:
+class UpdateJob(ThreadJob):
     """``base`` updated with ``increment``; ``saved_name``: the registry name ``base`` was a version of, if any
     (the page then offers to save the result as its next version)."""
 
@@ -47,44 +51,12 @@ class UpdateJob:
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
 
+    thread_name = "recsys-update"
+
     @property
     def stages(self) -> tuple[str, ...]:
         """The stages this update goes through (the retrain only when asked)."""
         return tuple(s for s in UPDATE_STAGES if self.options.compare_retrain or not s.startswith("retraining"))
-
-    # -- control -------------------------------------------------------------
-    def start(self) -> "UpdateJob":
-        self.started_at = time.time()
-        self._thread = threading.Thread(target=self._run, name="recsys-update", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop after the current batch: the best complete pass is kept (the model before the update counts as
-        one); before the first pass ends, nothing is changed."""
-        self._stop.set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        if self._thread is not None:
-            self._thread.join(timeout)
-        return not self.running
-
-    # -- status --------------------------------------------------------------
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    @property
-    def stop_requested(self) -> bool:
-        return self._stop.is_set()
-
-    @property
-    def succeeded(self) -> bool:
-        return self.result is not None
-
-    @property
-    def label(self) -> str:
-        return f"{self.stage} — {self.detail}" if self.detail else self.stage
 
     # -- the thread ----------------------------------------------------------
     def _run(self) -> None:
@@ -112,7 +84,3 @@ class UpdateJob:
         else:
             self.detail = message
         self.fraction = min(max(float(fraction), 0.0), 1.0)
-
-    def _checkpoint(self) -> None:
-        if self._stop.is_set():
-            raise Cancelled()
