@@ -154,6 +154,15 @@ def attach(page, paths, timeout_ms: int = 300_000) -> None:
         wait_idle(page, timeout_ms)
 
 
+def load_tables(page, paths, timeout_ms: int = 300_000) -> None:
+    """On the Data page, attach ``paths`` (interactions, items, users), press Load dataset and wait until loaded."""
+    go(page, "Data", timeout_ms)
+    attach(page, paths, timeout_ms)
+    page.get_by_role("button", name="Load dataset").click()
+    page.get_by_text("Dataset loaded").wait_for(timeout=timeout_ms)
+    wait_idle(page, timeout_ms)
+
+
 def go(page, label: str, timeout_ms: int = 300_000) -> None:
     """Open a page from the sidebar navigation and wait for its run to finish."""
     page.get_by_test_id("stSidebarNav").get_by_text(label, exact=True).click()

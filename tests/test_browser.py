@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import attach, browser, go, needs_chromium, server_fixture, shoot, wait_idle  # noqa: F401  (browser: a fixture)
+from browser_support import browser, go, load_tables, needs_chromium, server_fixture, shoot, wait_idle  # noqa: F401  (browser: a fixture)
 from conftest import tiny_tables
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,11 +74,7 @@ def test_training_runs_live_and_stops_on_request(server, browser, tmp_path):
     page = browser.new_page(viewport={"width": 1440, "height": 900})
     page.goto(server, timeout=RUN_TIMEOUT_MS)
     wait_idle(page)
-    go(page, "Data")
-    attach(page, paths)
-    page.get_by_role("button", name="Load dataset").click()
-    page.get_by_text("Dataset loaded").wait_for(timeout=RUN_TIMEOUT_MS)
-    wait_idle(page)
+    load_tables(page, paths)
     go(page, "Train")
     page.get_by_role("spinbutton", name="Epochs (at most)").fill("300")
     page.get_by_text("Advanced options").click()

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from browser_support import SERVER_START_TIMEOUT, attach, browser, go, needs_chromium, shoot, wait_idle  # noqa: F401  (browser: a fixture)
+from browser_support import SERVER_START_TIMEOUT, browser, go, load_tables, needs_chromium, shoot, wait_idle  # noqa: F401  (browser: a fixture)
 from conftest import tiny_tables
 from recsys_core.registry import ModelRegistry
 from serve import dashboard_server
@@ -54,11 +54,7 @@ def analyst(browser, server: str, tables: list[Path], owner: str, seed: int):
     page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
     page.goto(server, timeout=RUN_TIMEOUT_MS)
     wait_idle(page)
-    go(page, "Data")
-    attach(page, tables)
-    page.get_by_role("button", name="Load dataset").click()
-    page.get_by_text("Dataset loaded").wait_for(timeout=RUN_TIMEOUT_MS)
-    wait_idle(page)
+    load_tables(page, tables)
     go(page, "Train")
     owner_box = page.get_by_role("textbox", name="Your name on the models you save")
     owner_box.fill(owner)

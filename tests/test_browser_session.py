@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from browser_support import SHOTS, attach, browser, go, needs_chromium, server_fixture, shoot, wait_idle  # noqa: F401  (browser: a fixture)
+from browser_support import SHOTS, browser, go, load_tables, needs_chromium, server_fixture, shoot, wait_idle  # noqa: F401  (browser: a fixture)
 from conftest import tiny_tables
 from dashboard.session_store import valid_id
 from recsys_core import load_dataset
@@ -81,11 +81,7 @@ def test_a_reload_brings_back_the_uploaded_dataset_and_the_trained_model(server,
     page.goto(server, timeout=RUN_TIMEOUT_MS)
     wait_idle(page)
     assert session_in(page.url) is None  # the demo needs nothing kept
-    go(page, "Data")
-    attach(page, paths)
-    page.get_by_role("button", name="Load dataset").click()
-    page.get_by_text("Dataset loaded").wait_for(timeout=RUN_TIMEOUT_MS)
-    wait_idle(page)
+    load_tables(page, paths)
     sid = session_in(page.url)
     assert valid_id(sid), page.url
 

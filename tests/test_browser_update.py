@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from browser_support import attach, browser, go, needs_chromium, server_fixture, shoot, wait_idle  # noqa: F401  (browser: a fixture)
+from browser_support import browser, go, load_tables, needs_chromium, server_fixture, shoot, wait_idle  # noqa: F401  (browser: a fixture)
 from conftest import tiny_tables
 from test_update_page import NEW_INTERACTIONS, NEW_ITEMS
 
@@ -37,11 +37,7 @@ def test_new_data_uploaded_on_the_train_page_updates_the_model_and_reports_it(se
     page = browser.new_page(viewport={"width": 1440, "height": 900})
     page.goto(server, timeout=RUN_TIMEOUT_MS)
     wait_idle(page)
-    go(page, "Data")
-    attach(page, tables)
-    page.get_by_role("button", name="Load dataset").click()
-    page.get_by_text("Dataset loaded").wait_for(timeout=RUN_TIMEOUT_MS)
-    wait_idle(page)
+    load_tables(page, tables)
     go(page, "Train")
     page.get_by_role("spinbutton", name="Epochs (at most)").fill("1")
     page.get_by_role("spinbutton", name="Epochs (at most)").press("Tab")
