@@ -3,7 +3,7 @@ import json
 import os
 import subprocess
 import sys
-import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -192,22 +192,9 @@ def test_updates_from_several_threads_agree_with_a_lone_one(base, embedding_cach
     *_, new_inter, new_items, new_users = tables()
     increment = load_increment(new_inter, new_items, new_users)
     options = UpdateOptions(epochs=1, cache_dir=embedding_cache)
-    torch.manual_seed(0)
     lone = update_model(base, increment, options).recommender
-    results, errors = [None] * 3, []
-
-    def work(i):
-        try:
-            results[i] = update_model(base, increment, options).recommender
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    with ThreadPoolExecutor(max_workers=3) as pool:  # all three at once; an exception in one is raised here
+        results = list(pool.map(lambda _: update_model(base, increment, options).recommender, range(3)))
     for got in results:
         assert got.catalog.item_ids == lone.catalog.item_ids
         assert top(got, "u99") == top(lone, "u99") and top(got, "u05") == top(lone, "u05")
