@@ -58,12 +58,16 @@ def show_inputs(result: Kept, current: dict, action: str) -> None:
                    f"since; press **{action}** to compute it for them.", icon=":material/history:")
 
 
-def keep(name: str, result: Kept) -> None:
-    """Keep a known user's ``name`` result for a reload; a new user's (not kept) makes a reload forget the older one."""
+def keep(name: str, result: Kept) -> Kept:
+    """Keep a known user's ``name`` result for a reload (a new user's, not kept, makes a reload forget the older
+    one) and return it as a reload reads it back: shown from its kept form (numbers to 6 digits), the page looks
+    the same before and after a reload, to the last digit a chart prints."""
+    data = result.value.to_dict()
     if result.inputs.get("user") is None:
         state.keep_result(KINDS[name], {}, None)
     else:
-        state.keep_result(KINDS[name], result.inputs, {"described": result.described, "result": result.value.to_dict()})
+        state.keep_result(KINDS[name], result.inputs, {"described": result.described, "result": data})
+    return Kept(result.inputs, result.described, READERS[name](data))
 
 
 def restored(top: Callable[[str], list[str]]) -> dict[str, Kept]:

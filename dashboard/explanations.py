@@ -422,9 +422,9 @@ class PairExplanation:
         """Wait for the comparison asked for (maybe in an earlier run) and keep its result.  A rerun that
         interrupts the wait leaves it asked for, so the next run waits for the same job."""
         pending = self._memory.asked["contrast"]
-        self._memory.kept["contrast"] = Kept(pending.inputs, pending.described, _wait(pending.job, progress))
+        result = Kept(pending.inputs, pending.described, _wait(pending.job, progress))
+        self._memory.kept["contrast"] = kept_results.keep("contrast", result)  # also for a reload
         del self._memory.asked["contrast"]
-        kept_results.keep("contrast", self._memory.kept["contrast"])  # for a reload
 
     def kept_comparison(self, other: str, words: bool) -> Contrast | None:
         """The comparison kept in the session (if any), after a caption (or a warning) naming its inputs."""
@@ -466,8 +466,7 @@ class PairExplanation:
         w = what_if(self.rec, self.user_id, self.item_id, remove_history=items, remove_fields=fields,
                     item_text=inputs["item_text"], ctx=self.ctx)
         described = f"{self.who}, {item_label(self.rec, self.item_id)}, {w.change} (model {model_label()})"
-        self._memory.kept["whatif"] = Kept(inputs, described, w)
-        kept_results.keep("whatif", self._memory.kept["whatif"])  # for a reload
+        self._memory.kept["whatif"] = kept_results.keep("whatif", Kept(inputs, described, w))  # also for a reload
 
     def kept_what_if(self, items: list[str], fields: list[str], text: str) -> WhatIf | None:
         """The what-if kept in the session (if any), after a caption (or a warning) naming its inputs."""

@@ -78,9 +78,11 @@ def _restored() -> dict[tuple[str, str], Any]:
 
 
 def keep(run: ImportanceRun) -> None:
-    """A finished run's result becomes the session's result for its model and kind, kept for a reload."""
-    results()[(run.model, run.kind)] = run.job.result
-    state.keep_result(KEPT[run.kind], {"model": run.model, **run.settings}, run.job.result.to_dict())
+    """A finished run's result becomes the session's result for its model and kind, kept for a reload.  It is
+    shown from its kept form (numbers to 6 digits), so the page looks the same before and after a reload."""
+    data = run.job.result.to_dict()
+    state.keep_result(KEPT[run.kind], {"model": run.model, **run.settings}, data)
+    results()[(run.model, run.kind)] = READERS[run.kind](data)
 
 
 def runs() -> dict[tuple[str, str], ImportanceRun]:
