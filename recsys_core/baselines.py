@@ -220,7 +220,10 @@ class EASE:
         # Float64 for the inversion: the Gram matrix can be badly conditioned.
         gram = (binary.T @ binary).toarray().astype(np.float64)
         gram[np.diag_indices(n_items)] += self.l2
-        precision = scipy.linalg.inv(gram, overwrite_a=True, check_finite=False)
+        # numpy's LAPACK, not scipy's: scipy 1.17's inv crashed the whole process (SIGSEGV, no exception) on a
+        # 20,000-item Gram matrix here, which in the dashboard would end every analyst's session at once.
+        # numpy's bundled OpenBLAS uses 64-bit indices (``USE64BITINT``) and inverts it (~3.5 min on 2 cores).
+        precision = np.linalg.inv(gram)
         weights = precision / -np.diag(precision)  # divides column j by -P_jj
         weights[np.diag_indices(n_items)] = 0.0
         self.weights = weights.astype(np.float32)
