@@ -7,6 +7,8 @@
   on-topic picks are rated mostly 4–5, off-topic (popular) picks mostly 1–2, so a low rating
   says "not my topic", as it does for a film a MovieLens user disliked.
 - ``1m``: 1M interactions, 20k users, 100k items: the scale target of issue 9.
+- ``1m-mini``: the ``1m`` case's shape at a fifth of its size (200k interactions, 4k users, 20k items: the same
+  topics of ~100 items, 50 interactions per user, 10 per item), for trying a training change in minutes.
 
 Generated catalogues have short titles (a few words from a 2,000-word vocabulary) and
 a genre, and users mostly pick items of one topic, so there is a signal both for the
@@ -18,13 +20,15 @@ import numpy as np
 import pandas as pd
 
 CASES = {"demo": None, "100k": (1_682, 100_000, 943), "100k-rated": (1_682, 100_000, 943),
-         "1m": (100_000, 1_000_000, 20_000)}
+         "1m": (100_000, 1_000_000, 20_000), "1m-mini": (20_000, 200_000, 4_000)}
+ZIPF_EXPONENT, ON_TOPIC = 1.3, 0.7  # a pick is on-topic with probability ON_TOPIC, else a Zipf-popular item
 ON_TOPIC_STARS, OFF_TOPIC_STARS = [0.02, 0.05, 0.18, 0.40, 0.35], [0.35, 0.30, 0.20, 0.10, 0.05]  # P(1★ … 5★)
 
 
 def synthetic(n_items: int, n_interactions: int, n_users: int | None = None, seed: int = 0, ratings: bool = False
               ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(interactions, items): ``n_interactions`` distinct (user, item) pairs in time order.
+    """(interactions, items): ``n_interactions`` distinct (user, item) pairs in time order; ``items["topic"]`` is
+    the generator's truth (``bench/ceiling.py`` reads it; ``load_case`` drops it, so no model sees it).
 
     Items fall into topics of about 100 items; a user picks 70% of the time in one topic of
     their own and otherwise a Zipf-popular item.  Pairs are drawn three times over and the first
@@ -32,29 +36,34 @@ def synthetic(n_items: int, n_interactions: int, n_users: int | None = None, see
     do not lose most of their picks to repeats.
     """
     rng = np.random.default_rng(seed)
-    n_topics = max(8, n_items // 100)
+    n_topics = topic_count(n_items)
     topics = rng.integers(0, n_topics, n_items)
     words = rng.integers(0, 40, (n_items, 4)) + topics[:, None] * 40
     items = pd.DataFrame({
         "item_id": [f"i{i}" for i in range(n_items)],
         "title": [" ".join(f"w{w}" for w in row) for row in words],
         "genres": [f"genre{t % 20}" for t in topics],
+        "topic": topics,
     })
     n_users = n_users or n_interactions // 50
     user_topic = rng.integers(0, n_topics, n_users)
     by_topic = [np.flatnonzero(topics == t) for t in range(n_topics)]
     draws = int(n_interactions * 3)
     users = rng.integers(0, n_users, draws)
-    on_topic = rng.random(draws) < 0.7
+    on_topic = rng.random(draws) < ON_TOPIC
     pool = [by_topic[user_topic[u]] for u in users]
     picks = np.where(on_topic, [p[rng.integers(len(p))] if len(p) else 0 for p in pool],
-                     rng.zipf(1.3, draws) % n_items)
+                     rng.zipf(ZIPF_EXPONENT, draws) % n_items)
     inter = pd.DataFrame({"user_id": [f"u{u}" for u in users], "item_id": [f"i{i}" for i in picks]})
     if ratings:  # drawn after every other draw, so the interactions are those of ratings=False
         stars = np.where(on_topic, rng.choice(5, draws, p=ON_TOPIC_STARS), rng.choice(5, draws, p=OFF_TOPIC_STARS)) + 1
         inter["rating"] = stars.astype(float)
     inter = inter.drop_duplicates(["user_id", "item_id"]).head(n_interactions)
     return inter.assign(timestamp=np.arange(len(inter))), items
+
+
+def topic_count(n_items: int) -> int:
+    return max(8, n_items // 100)
 
 
 def load_case(case: str):
@@ -68,4 +77,4 @@ def load_case(case: str):
     if case not in CASES:
         raise SystemExit(f"unknown case {case!r}: choose one of {', '.join(CASES)}")
     inter, items = synthetic(*CASES[case], ratings=case.endswith("-rated"))
-    return load_dataset(inter, items, item_fields=["title", "genres"])
+    return load_dataset(inter, items.drop(columns="topic"), item_fields=["title", "genres"])
