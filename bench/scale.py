@@ -1,16 +1,18 @@
 """End to end at three sizes: encode (empty cache), split, train, evaluate with baselines, save.
 
-    python bench/scale.py [demo] [100k] [1m] [--max-minutes M] [--sparse-ids] [--cache-dir DIR] [--set KEY=VALUE]
+    python bench/scale.py [demo] [100k] [1m] [1m-mini] [--max-minutes M] [--sparse-ids] [--cache-dir DIR] [--set KEY=VALUE]
+                          [--fit KEY=VALUE]
 
 Cases are described in bench/cases.py (the bundled demo, a MovieLens-100k-shaped set,
-and 1M interactions / 20k users / 100k items).  Each case runs in its own process so
+and 1M interactions / 20k users / 100k items, and ``1m-mini``: its fifth).  Each case runs in its own process so
 its peak RSS (``ru_maxrss``) is its own; the table gives each stage's wall time, the
 peak RSS, the test NDCG@10 of the model and of the best baseline, and how many test
 users were ranked (a seeded sample above ``evaluation.MAX_RANKED_PAIRS``).  Issue 9's
 target for the 1m case: at most 45 min and 8 GB on the 2-core machine.  Run it alone.
 
 ``--sparse-ids`` trains with row-wise id-table updates (``TrainConfig.sparse_ids``) and ``--set`` sets any other
-``TrainConfig`` field, so two runs compare the variants at equal time budget.  ``--cache-dir`` keeps the
+``TrainConfig`` field and ``--fit`` a ``FitOptions`` one (a JSON value, e.g. ``--fit id_dropout=0.25``), so two
+runs compare the variants at equal time budget.  ``--cache-dir`` keeps the
 embedding cache between runs (the encode column then reads the cache instead of running BERT).
 The table also gives the median seconds per epoch and, from the report, the model's paired difference
 with the best baseline on the same test users.
@@ -29,7 +31,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def run(case: str, max_minutes: float | None, settings: dict, cache_dir: str | None) -> dict:
+def run(case: str, max_minutes: float | None, settings: dict, cache_dir: str | None, fit_settings: dict | None = None
+        ) -> dict:
     from cases import load_case
     from recsys_core import artifacts
     from recsys_core.pipeline import FIT_STAGES, FitOptions, fit
@@ -50,7 +53,8 @@ def run(case: str, max_minutes: float | None, settings: dict, cache_dir: str | N
 
     with tempfile.TemporaryDirectory() as fresh, tempfile.TemporaryDirectory() as out:
         train = TrainConfig(max_minutes=max_minutes, **settings)
-        rec = fit(data, FitOptions(train=train, cache_dir=cache_dir or fresh), progress, on_epoch=epoch_line)
+        options = FitOptions(train=train, cache_dir=cache_dir or fresh, **(fit_settings or {}))
+        rec = fit(data, options, progress, on_epoch=epoch_line)
         fitted = time.perf_counter()
         artifacts.save(rec, Path(out) / "model")
         saved = time.perf_counter()
@@ -88,15 +92,17 @@ def main() -> None:
     parser.add_argument("--sparse-ids", action="store_true", help="TrainConfig(sparse_ids=True)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="another TrainConfig field")
     parser.add_argument("--cache-dir", help="embedding cache kept between runs (default: a fresh one per case)")
+    parser.add_argument("--fit", action="append", default=[], metavar="KEY=VALUE", help="a FitOptions field (JSON value)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     settings = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
+    fit_settings = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.fit)}
     if args.sparse_ids:
         settings["sparse_ids"] = True
     if args.child:
-        print(json.dumps(run(args.child, args.max_minutes, settings, args.cache_dir)))
+        print(json.dumps(run(args.child, args.max_minutes, settings, args.cache_dir, fit_settings)))
         return
-    print(f"settings: {settings or 'defaults'}, budget {args.max_minutes or 'none'} min")
+    print(f"settings: {settings or 'defaults'}, fit: {fit_settings or 'defaults'}, budget {args.max_minutes or 'none'} min")
     print("| case | interactions / users / items | encode | split | train (epochs, best) | evaluate | save | total "
           "| peak RSS | test NDCG@10 model ± 95% | best baseline | model − best (paired) | s / epoch | test users ranked |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -106,6 +112,7 @@ def main() -> None:
             command += ["--max-minutes", str(args.max_minutes)]
         command += ["--sparse-ids"] * args.sparse_ids + [f"--set={item}" for item in args.set]
         command += ["--cache-dir", args.cache_dir] if args.cache_dir else []
+        command += [f"--fit={item}" for item in args.fit]
         r = json.loads(subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout.splitlines()[-1])
         ci = f" ± {r['ci']:.4f}" if r["ci"] is not None else ""
         gap = "-" if r["vs_best"] is None else f"{r['vs_best'][0]:+.4f} ± {r['vs_best'][1]:.4f}"
