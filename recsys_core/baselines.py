@@ -220,9 +220,10 @@ class EASE:
         # Float64 for the inversion: the Gram matrix can be badly conditioned.
         gram = (binary.T @ binary).toarray().astype(np.float64)
         gram[np.diag_indices(n_items)] += self.l2
-        # numpy's LAPACK, not scipy's: scipy 1.17's inv crashed the whole process (SIGSEGV, no exception) on a
-        # 20,000-item Gram matrix here, which in the dashboard would end every analyst's session at once.
-        # numpy's bundled OpenBLAS uses 64-bit indices (``USE64BITINT``) and inverts it (~3.5 min on 2 cores).
+        # numpy's LAPACK, not scipy's: scipy 1.17's inv crashed the whole process (SIGSEGV, no exception) from
+        # 16,000 items here (12,000 passed), which in the dashboard would end every analyst's session at once.
+        # numpy's bundled OpenBLAS uses 64-bit indices (``USE64BITINT``): 125 s at 16,000 items, 218 s at 20,000
+        # on 2 cores (bench/ease_inverse.py).
         precision = np.linalg.inv(gram)
         weights = precision / -np.diag(precision)  # divides column j by -P_jj
         weights[np.diag_indices(n_items)] = 0.0
