@@ -25,10 +25,10 @@ ZIPF_EXPONENT, ON_TOPIC = 1.3, 0.7  # a pick is on-topic with probability ON_TOP
 ON_TOPIC_STARS, OFF_TOPIC_STARS = [0.02, 0.05, 0.18, 0.40, 0.35], [0.35, 0.30, 0.20, 0.10, 0.05]  # P(1★ … 5★)
 
 
-def synthetic(n_items: int, n_interactions: int, n_users: int | None = None, seed: int = 0, ratings: bool = False
-              ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(interactions, items): ``n_interactions`` distinct (user, item) pairs in time order; ``items["topic"]`` is
-    the generator's truth (``bench/ceiling.py`` reads it; ``load_case`` drops it, so no model sees it).
+def synthetic(n_items: int, n_interactions: int, n_users: int | None = None, seed: int = 0, ratings: bool = False,
+              topics: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(interactions, items): ``n_interactions`` distinct (user, item) pairs in time order.  With ``topics``, items
+    also get the generator's truth as a ``topic`` column (for ``bench/ceiling.py``; no model is given it).
 
     Items fall into topics of about 100 items; a user picks 70% of the time in one topic of
     their own and otherwise a Zipf-popular item.  Pairs are drawn three times over and the first
@@ -36,18 +36,18 @@ def synthetic(n_items: int, n_interactions: int, n_users: int | None = None, see
     do not lose most of their picks to repeats.
     """
     rng = np.random.default_rng(seed)
-    n_topics = topic_count(n_items)
-    topics = rng.integers(0, n_topics, n_items)
-    words = rng.integers(0, 40, (n_items, 4)) + topics[:, None] * 40
+    n_topics = max(8, n_items // 100)
+    topic = rng.integers(0, n_topics, n_items)
+    words = rng.integers(0, 40, (n_items, 4)) + topic[:, None] * 40
     items = pd.DataFrame({
         "item_id": [f"i{i}" for i in range(n_items)],
         "title": [" ".join(f"w{w}" for w in row) for row in words],
-        "genres": [f"genre{t % 20}" for t in topics],
-        "topic": topics,
+        "genres": [f"genre{t % 20}" for t in topic],
+        **({"topic": topic} if topics else {}),
     })
     n_users = n_users or n_interactions // 50
     user_topic = rng.integers(0, n_topics, n_users)
-    by_topic = [np.flatnonzero(topics == t) for t in range(n_topics)]
+    by_topic = [np.flatnonzero(topic == t) for t in range(n_topics)]
     draws = int(n_interactions * 3)
     users = rng.integers(0, n_users, draws)
     on_topic = rng.random(draws) < ON_TOPIC
@@ -62,10 +62,6 @@ def synthetic(n_items: int, n_interactions: int, n_users: int | None = None, see
     return inter.assign(timestamp=np.arange(len(inter))), items
 
 
-def topic_count(n_items: int) -> int:
-    return max(8, n_items // 100)
-
-
 def load_case(case: str):
     """The named case as a ``recsys_core`` Dataset."""
     from recsys_core.demo import DEMO_ITEM_FIELDS, DEMO_USER_FIELDS, SAMPLE_DIR
@@ -77,4 +73,4 @@ def load_case(case: str):
     if case not in CASES:
         raise SystemExit(f"unknown case {case!r}: choose one of {', '.join(CASES)}")
     inter, items = synthetic(*CASES[case], ratings=case.endswith("-rated"))
-    return load_dataset(inter, items.drop(columns="topic"), item_fields=["title", "genres"])
+    return load_dataset(inter, items, item_fields=["title", "genres"])

@@ -27,7 +27,7 @@ DISCOUNT = 1 / np.log2(np.arange(2, 12))  # NDCG@10's discount of ranks 1 … 10
 
 
 def ceilings(case: str, seed: int = 0) -> dict:
-    inter, items = synthetic(*CASES[case])
+    inter, items = synthetic(*CASES[case], topics=True)
     n_items = len(items)
     topics = items["topic"].to_numpy()
     zipf = np.zeros(n_items)
@@ -49,11 +49,12 @@ def ceilings(case: str, seed: int = 0) -> dict:
         topic = np.bincount(topics[history]).argmax()
         seen = np.zeros(n_items, bool)
         seen[history] = True
-        unseen_in_topic = int(((topics == topic) & ~seen).sum())
+        in_topic = topics == topic
+        unseen_in_topic = int((in_topic & ~seen).sum())
         hit = topics[target] == topic
         on_topic.append(hit)
         topic_only.append(DISCOUNT[:min(10, unseen_in_topic)].sum() / unseen_in_topic if hit and unseen_in_topic else 0.0)
-        p = (1 - ON_TOPIC) * zipf + np.where(topics == topic, ON_TOPIC / size[topic], 0.0)
+        p = (1 - ON_TOPIC) * zipf + np.where(in_topic, ON_TOPIC / size[topic], 0.0)
         p = np.where(seen, -1.0, p + rng.random(n_items) * 1e-12)  # a tiny random term breaks ties at random
         top = np.argpartition(-p, 10)[:10]
         top = top[np.argsort(-p[top])]

@@ -81,6 +81,11 @@ def run(case: str, max_minutes: float | None, settings: dict, cache_dir: str | N
     }
 
 
+def key_values(items: list[str]) -> dict:
+    """``["KEY=VALUE", …]`` (JSON values) as a dict."""
+    return {k: json.loads(v) for k, v in (item.split("=", 1) for item in items)}
+
+
 def minutes(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
@@ -95,8 +100,7 @@ def main() -> None:
     parser.add_argument("--fit", action="append", default=[], metavar="KEY=VALUE", help="a FitOptions field (JSON value)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    settings = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
-    fit_settings = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.fit)}
+    settings, fit_settings = key_values(args.set), key_values(args.fit)
     if args.sparse_ids:
         settings["sparse_ids"] = True
     if args.child:

@@ -55,7 +55,6 @@ def measure(case: str = "100k", repeats: int = 3, workdir: str | None = None) ->
     os.environ["RECSYS_SESSIONS_DIR"] = str(work / "sessions")
     os.environ.setdefault("RECSYS_MODELS_DIR", str(work / "models"))
     inter, items = synthetic(*CASES[case])
-    items = items.drop(columns="topic")  # the generator's truth is no upload's column
     files = (UploadedFile("ratings.csv", inter.to_csv(index=False).encode()),
              UploadedFile("items.csv", items.to_csv(index=False).encode()))
     source = DatasetSource.of(*files, item_fields=["title", "genres"])
