@@ -19,7 +19,8 @@ Keys (other pages may read them; write them only through these functions):
                                 reload found it deleted or no longer kept (``saved_model_status``)
     model_source_lost           True when that reload found it gone (the demo model stands in for it)
     owner_label                 who this session saves models as (``owner_label``; the login's identity wins)
-    train_job                   the session's TrainingJob (dashboard.training)
+    train_job                   the session's TrainingJob (dashboard.training); a reload finds it again
+                                through ``running_jobs`` (and an update's ``update_job``, dashboard.updates)
     explain_target              an ExplainTarget set by the Recommendations page
     _kept_results               kind → KeptResult: computed results kept for a reload with the inputs that
                                 made them (``keep_result``; read back by their owners: ``importance_jobs``,
@@ -38,7 +39,8 @@ import streamlit as st
 from recsys_core import Dataset, Recommender, RecsysError, data_fingerprint
 from recsys_core.registry import ModelInfo, ModelStatus, ModelVersion, check_owner
 
-from . import auth, memory_budget, resources
+from . import auth, memory_budget, resources, running_jobs
+from .background import ThreadJob
 from .safe_text import plain
 from .session_store import (DatasetSource, KeptResult, Restored, SessionStore, SessionTooLarge, UploadedFile, new_id,
                             valid_id)
@@ -90,7 +92,7 @@ def ensure_defaults() -> None:
     job = training_job()
     if job is not None and job.succeeded and st.session_state.get("adopted_job") != job.started_at:
         st.session_state["adopted_job"] = job.started_at
-        _adopted(job)
+        running_jobs.adopted(job)
         use_model(job.result, f"trained at {time.strftime('%H:%M', time.localtime(job.finished_at))}{UNSAVED}")
         keep_result(TRAINING, {"model": job.result.model_fingerprint},
                     TrainingSummary.of(job.result, job.finished_at).to_dict())
@@ -106,43 +108,22 @@ def training_job() -> TrainingJob | None:
 def start_training(job: TrainingJob) -> None:
     """Start ``job`` in the background as this session's training (one at a time).
 
-    The job is also registered under the session id until the session adopts its model, so that a
-    reload during training finds it again (the thread outlives the browser session that started it).
+    The job is also registered under the session id until the session adopts its model
+    (``running_jobs``), so that a reload during training finds it again.
     """
     current = training_job()
     if current is not None and current.running:
         raise RecsysError("A training is already running in this session: stop it or wait for it to finish.")
     st.session_state["train_job"] = job.start()
+    found_after_a_reload("training", job)
+
+
+def found_after_a_reload(kind: running_jobs.JobKind, job: ThreadJob) -> None:
+    """Register ``job`` under this session's id (made, and put into the URL, if it had none), so that a reload
+    finds it again (``running_jobs``); nothing when keeping sessions is off."""
     sid = _session_id(create=True)
     if sid is not None:
-        with _JOBS_LOCK:
-            _forget_old_jobs()
-            _JOBS[sid] = job
-
-
-# Trainings whose model no session has adopted yet, by session id (shared by every session of the process).
-_JOBS: dict[str, TrainingJob] = {}
-_JOBS_LOCK = threading.Lock()
-UNADOPTED_JOB_SECONDS = 3600  # a finished training nobody came back for is dropped after this long
-
-
-def _forget_old_jobs() -> None:
-    """Drop finished jobs older than UNADOPTED_JOB_SECONDS (caller holds _JOBS_LOCK): they hold a model each."""
-    now = time.time()
-    for sid in [s for s, j in _JOBS.items() if not j.running and now - j.finished_at > UNADOPTED_JOB_SECONDS]:
-        del _JOBS[sid]
-
-
-def _unadopted_job(sid: str) -> TrainingJob | None:
-    with _JOBS_LOCK:
-        _forget_old_jobs()
-        return _JOBS.get(sid)
-
-
-def _adopted(job: TrainingJob) -> None:
-    with _JOBS_LOCK:
-        for sid in [s for s, j in _JOBS.items() if j is job]:
-            del _JOBS[sid]
+        running_jobs.register(sid, kind, job)
 
 
 def last_training() -> TrainingSummary | None:
@@ -424,9 +405,10 @@ def _attach() -> None:
         except Exception:  # restore reports what it expects as a status; anything else is a bug, not the page's end
             log.exception("restoring a session failed")
             restored = Restored("damaged")
-    job = _unadopted_job(sid)  # a training started before the reload, still running or not yet adopted
-    if job is not None and restored.status == "missing":
-        restored.status = "empty"  # it trained on data that kept nothing (the demo): the job is all there is
+    job = running_jobs.found(sid, "training")  # started before the reload, still running or not yet adopted
+    update = running_jobs.found(sid, "update")
+    if (job is not None or update is not None) and restored.status == "missing":
+        restored.status = "empty"  # it ran on data that kept nothing (the demo): the job is all there is
     if restored.status in ("missing", "expired", "damaged"):
         del st.query_params[SESSION_PARAM]  # a fresh id is made when there is something to keep
         why = {"missing": "nothing is kept under this link any more",
@@ -441,6 +423,8 @@ def _attach() -> None:
     st.session_state["_restore_explain_pair"] = EXPLAIN_PAIR in restored.results
     if job is not None:
         st.session_state["train_job"] = job  # the Train page shows its progress; ensure_defaults adopts its model
+    if update is not None:
+        st.session_state["update_job"] = update  # the same for an update (dashboard.updates adopts it)
     if restored.dataset is not None:
         _set_dataset(restored.dataset, restored.dataset_label)
         memory_budget.hold("dataset", restored.dataset, 0)  # counted, never refused: the session had it already
@@ -452,8 +436,9 @@ def _attach() -> None:
     elif restored.status == "restored":
         _notice("info", f"Restored your session: {dataset_label() or DEMO_DATASET_LABEL} and "
                 f"{model_label() or DEMO_MODEL_LABEL}.")
-    if job is not None and job.running:
-        _notice("info", "The training you started before the reload is still running: the Train page shows it.")
+    for what, running in (("training", job), ("update", update)):
+        if running is not None and running.running:
+            _notice("info", f"The {what} you started before the reload is still running: the Train page shows it.")
 
 
 def _restore_model(restored: Restored) -> None:

@@ -10,10 +10,12 @@ When the job finishes, the first run of any page makes the updated model the ses
 finished training is adopted), provided the session still uses the model the update started from; it is
 then kept for a reload as an unsaved model is (``state.use_model``: a draft in the session's folder), with
 the registry name it was a version of (``keep_result``), so that "Save as a new version" survives a reload.
-An update still running when the page is reloaded is not found again (a training is): it finishes, and
-its model is dropped with the old browser session.
+An update still running when the page is reloaded is found again, as a training is (``running_jobs``): the
+reloaded session shows its progress and adopts its model when it ends, if the session's model is still the
+one the update started from (the same weights and data: ``model_fingerprint``, since a reload loads it anew).
 
-Keys of ``st.session_state`` (written only here): ``update_job``, ``adopted_update``.
+Keys of ``st.session_state`` (written only here, and by ``state`` when a reload finds the job again):
+``update_job``, ``adopted_update``.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from recsys_core.loading import load_increment
 from recsys_core.loading.footprint import estimate_footprint
 from recsys_core.update import UpdateOptions, UpdateReport
 
-from . import memory_budget, state
+from . import memory_budget, running_jobs, state
 from .update_job import UpdateJob
 
 UPDATED_FROM = "update"  # the kind of kept result: the registry name an unsaved updated model is a version of
@@ -62,6 +64,7 @@ def start(base: Recommender, interactions, items, users, options: UpdateOptions)
     new = UpdateJob(base, increment, options, saved_name=state.saved_name(),
                     base_label=state.model_label().removesuffix(state.DRAFT).removesuffix(state.UNSAVED))
     st.session_state["update_job"] = new.start()
+    state.found_after_a_reload("update", new)
     return new
 
 
@@ -72,13 +75,14 @@ def adopt_finished() -> None:
     current = job()
     if current is None or not current.succeeded or st.session_state.get("adopted_update") == current.started_at:
         return
-    if state.model() is current.base:
+    if state.model().model_fingerprint == current.base.model_fingerprint:
         use_result(current)
 
 
 def use_result(finished: UpdateJob) -> None:
     """Make ``finished``'s updated model the session's model (kept for a reload as unsaved models are)."""
     st.session_state["adopted_update"] = finished.started_at
+    running_jobs.adopted(finished)
     stamp = time.strftime("%H:%M", time.localtime(finished.finished_at))
     state.use_model(finished.result, f"{finished.base_label}, updated at {stamp}{state.UNSAVED}")
     if finished.saved_name is not None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard import running_jobs
 from dashboard.safe_text import WORD_JOINER
 from recsys_core.registry import MODELS_DIR_ENV, ModelRegistry
 
@@ -133,6 +134,35 @@ def test_an_update_of_a_saved_model_is_offered_as_its_next_version(tiny_model, m
     assert len(versions) == 2 and versions[0].current  # the version it replaced is kept
     assert registry.load("tiny-shared").catalog.n_items == 42
     assert at.session_state["model_label"] == "tiny-shared"
+
+
+def test_a_reload_finds_the_update_it_started_and_adopts_its_model(tiny_model, models_dir):
+    ModelRegistry(models_dir).save(tiny_model, "tiny-shared", owner="alice")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    at.switch_page(TRAIN).run()
+    at.button(key="load_saved").click().run()
+    at.file_uploader(key="update_interactions").set_value(("new.csv", NEW_INTERACTIONS, "text/csv"))
+    at.file_uploader(key="update_items").set_value(("new_items.csv", NEW_ITEMS, "text/csv"))
+    at.button(key="update").click().run()
+    job, sid = at.session_state["update_job"], at.session_state["_session_id"]
+    # The old browser session is gone (it never runs again, so it never adopts the result); the reload, with
+    # the URL's session id, finds the same job whether it is still running or has just finished.
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["session"] = sid
+    at.run()
+    notices = texts(at.info)  # the reload's notices are shown once, on its first page
+    at.switch_page(TRAIN).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["update_job"] is job
+    assert job.running or job.succeeded, job.error
+    assert not job.running or "The update you started before the reload is still running" in notices
+    job.wait(TIMEOUT)
+    at.run()
+    assert at.session_state["model"] is job.result and at.session_state["model"].catalog.n_items == 42
+    assert at.session_state["model_label"].startswith("tiny-shared, updated at")
+    assert "Update finished" in texts(at.success)
+    assert running_jobs.found(sid, "update") is None  # adopted: nothing left for another reload to find
 
 
 def test_the_evaluation_page_says_its_report_predates_the_updates(tiny_model):
