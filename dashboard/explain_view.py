@@ -171,6 +171,7 @@ def field_bar(fields: dict[str, float], title: str = "Attribution per field") ->
     frame = frame.reindex(frame["attribution"].abs().sort_values().index)
     colours = [f"rgb({POSITIVE})" if v >= 0 else f"rgb({NEGATIVE})" for v in frame["attribution"]]
     fig = go.Figure(go.Bar(x=frame["attribution"], y=frame["field"], orientation="h", marker_color=colours))
+    fig.update_yaxes(type="category")  # a column named "2024" is a label, not a number
     style(fig, title, "attribution (score units)", "", height=max(320, 34 * len(frame) + 110))
     return fit_margins(fig, list(frame["field"]))
 
@@ -358,6 +359,7 @@ def faithfulness_table(curves: list[DeletionCurve]) -> pd.DataFrame:
 def share_bar(shares: dict[str, float], title: str) -> go.Figure:
     frame = pd.DataFrame({"field": [plotly_text(f) for f in shares], "share": list(shares.values())}).sort_values("share")
     fig = px.bar(frame, x="share", y="field", orientation="h", text_auto=".0%")
+    fig.update_yaxes(type="category")  # a column named "2024" is a label, not a number
     fig.update_xaxes(tickformat=".0%")
     fig.update_traces(textfont_size=FONT_SIZE)
     return style(fig, title, "share of |attribution|", "", height=max(320, 34 * len(frame) + 110))

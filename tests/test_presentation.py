@@ -79,6 +79,14 @@ def test_bucket_charts_label_every_field_and_grow_with_them():
     assert fig.layout.margin.l >= plots.label_width(list(axis.ticktext), plots.FONT_SIZE - 1)
 
 
+def test_words_that_look_like_numbers_are_still_labels_on_the_words_chart():
+    from recsys_core.explain.global_importance import WordWeight
+
+    fig = importance_view.words_bar([WordWeight("20", 6.0, 3), WordWeight("24", 1.0, 2), WordWeight("noir", 0.5, 1)], "t")
+    assert fig.layout.yaxis.type == "category"  # not a numeric axis from 20 to 24 with two bars and no words
+    assert list(fig.data[0].y) == ["noir", "24", "20"]
+
+
 def test_titles_start_below_the_plotly_toolbar_on_every_chart():
     figs = [
         explain_view.text_share_bar(_shares()),
