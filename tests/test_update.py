@@ -110,6 +110,38 @@ def test_grown_model_scores_known_items_exactly_as_before_training(base):
     assert torch.all(grown.warm[base.catalog.n_items + 1 :] == 0)
 
 
+def scripted_validation(scores: list[float]):
+    """A stand-in for ``ValidationNdcg`` that hands out ``scores`` in turn: the start's first, then each pass's."""
+
+    class Scripted:
+        def __init__(self, catalog, cases):
+            self.left = list(scores)
+
+        def __call__(self, model) -> float:
+            return self.left.pop(0)
+
+    return Scripted
+
+
+@pytest.mark.parametrize("scores, kept", [
+    ([0.9, 0.1, 0.2], 0),  # no pass beats the model before the update: its weights are kept
+    ([0.1, 0.3, 0.2], 1),  # pass 1 is the best: kept, not the last
+])
+def test_the_best_of_the_start_and_the_passes_is_kept(base, embedding_cache, monkeypatch, scores, kept):
+    monkeypatch.setattr("recsys_core.update.ValidationNdcg", scripted_validation(scores))
+    *_, new_inter, new_items, _ = tables()
+    result = update_model(base, load_increment(new_inter, new_items),
+                          UpdateOptions(epochs=2, patience=2, cache_dir=embedding_cache))
+    report = result.report
+    assert report.epochs == 2 and report.best_epoch == kept
+    assert (report.ndcg10_before, report.ndcg10_after) == (scores[0], scores[kept])
+    # The weights (the warm mask, a buffer, follows the new interactions either way).
+    start = dict(with_items(base.model, result.recommender.catalog.n_items).named_parameters())
+    unchanged = all(torch.equal(w, start[k]) for k, w in result.recommender.model.named_parameters())
+    assert unchanged == (kept == 0)
+    assert ("its weights were kept" in " ".join(report.lines())) == (kept == 0)
+
+
 def test_changed_item_text_is_re_encoded_and_other_vectors_are_kept(base, embedding_cache):
     inter, *_ = tables()
     changed = pd.DataFrame({"item_id": ["i05"], "title": ["A completely different space opera"]})
