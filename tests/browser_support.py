@@ -125,11 +125,29 @@ def browser():
         b.close()
 
 
+# True once the script has been idle, with every plotly chart drawn, for QUIET_MS without a break. The clock
+# restarts whenever a run is seen (a rerun chained to the last one, a fragment's timer) or a chart is not drawn,
+# and on a page that has not set it (after a reload). It must stay under the Train page's 1 s fragment period:
+# while a training runs, the idle gaps between the fragment's redraws are all the quiet there is.
+QUIET_MS = 800
+IDLE = """quiet => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  const drawn = [...document.querySelectorAll('.js-plotly-plot')].every(p => p.querySelector('.main-svg'));
+  const now = performance.now();
+  const busy = !app || app.getAttribute('data-test-script-state') !== 'notRunning' || !drawn;
+  if (busy || window.__busySince === undefined) window.__busySince = now;
+  return now - window.__busySince >= quiet;
+}"""
+
+
 def wait_idle(page, timeout_ms: int = 300_000) -> None:
-    """Wait until the script run has finished and charts have drawn."""
-    page.wait_for_timeout(500)  # let a rerun that was just triggered begin
-    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout_ms)
-    page.wait_for_timeout(1500)  # plotly and the data grid draw after the run ends
+    """Wait until the script run has finished and charts have drawn, and stayed so for ``QUIET_MS``.
+
+    The clock starts at the call, so a rerun that a click has just triggered (it starts a few hundred ms
+    later) is seen and waited out instead of being mistaken for the finished run before it.
+    """
+    page.evaluate("() => { window.__busySince = performance.now(); }")
+    page.wait_for_function(IDLE, arg=QUIET_MS, timeout=timeout_ms, polling=100)
 
 
 def shoot(page, name: str) -> Path:
