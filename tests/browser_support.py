@@ -126,13 +126,17 @@ def browser():
 
 
 # True once the script has been idle, with every plotly chart drawn, for QUIET_MS without a break. The clock
-# restarts whenever a run is seen (a rerun chained to the last one, a fragment's timer) or a chart is not drawn,
+# restarts whenever a run is seen (a rerun chained to the last one, a fragment's timer) or a chart is not drawn
+# (an element still loading its code shows a skeleton: the CI run where the first chart of a page took longer
+# than the quiet period to load saw "no chart" without this),
 # and on a page that has not set it (after a reload). It must stay under the Train page's 1 s fragment period:
 # while a training runs, the idle gaps between the fragment's redraws are all the quiet there is.
 QUIET_MS = 800
 IDLE = """quiet => {
   const app = document.querySelector('[data-testid="stApp"]');
-  const drawn = [...document.querySelectorAll('.js-plotly-plot')].every(p => p.querySelector('.main-svg'));
+  // A chart's code is loaded on first use: until then Streamlit shows a skeleton in its place, and no plot.
+  const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"], .js-plotly-plot')];
+  const drawn = charts.every(c => c.querySelector('.main-svg')) && !document.querySelector('[data-testid="stSkeleton"]');
   const now = performance.now();
   const busy = !app || app.getAttribute('data-test-script-state') !== 'notRunning' || !drawn;
   if (busy || window.__busySince === undefined) window.__busySince = now;
