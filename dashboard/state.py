@@ -29,7 +29,6 @@ Keys (other pages may read them; write them only through these functions):
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
