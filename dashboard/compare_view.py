@@ -82,7 +82,6 @@ def field_share_bars(pair: PairComparison, a: str, b: str, n: int = 12) -> go.Fi
         go.Bar(y=labels, x=frame["B share"], name=plotly_text(f"B: {b}"), orientation="h", marker_color=PALETTE[1]),
     ])
     fig.update_xaxes(tickformat=".0%")
-    fig.update_yaxes(type="category")  # a column named "2024" is a label, not a number
     fig = style(fig, "Field shares of the score", "signed share of |attribution|", "",
                 height=max(340, 46 * len(frame) + 170))
     # Below the axis: above the plot the two model names ran over the title.

@@ -123,7 +123,6 @@ def top_tokens_bar(exp: Explanation, n: int = 15, merge: bool = True) -> go.Figu
     fig = go.Figure(go.Bar(x=frame["attribution"], y=frame["word"], orientation="h", marker_color=colours))
     fig = style(fig, "Top words by integrated gradients (text, position)", "attribution (score units)", "",
                 height=max(380, 28 * len(frame) + 100))
-    fig.update_yaxes(type="category")
     return fit_margins(fig, list(frame["word"]))
 
 
@@ -171,7 +170,6 @@ def field_bar(fields: dict[str, float], title: str = "Attribution per field") ->
     frame = frame.reindex(frame["attribution"].abs().sort_values().index)
     colours = [f"rgb({POSITIVE})" if v >= 0 else f"rgb({NEGATIVE})" for v in frame["attribution"]]
     fig = go.Figure(go.Bar(x=frame["attribution"], y=frame["field"], orientation="h", marker_color=colours))
-    fig.update_yaxes(type="category")  # a column named "2024" is a label, not a number
     style(fig, title, "attribution (score units)", "", height=max(320, 34 * len(frame) + 110))
     return fit_margins(fig, list(frame["field"]))
 
@@ -270,7 +268,6 @@ def contrast_bar(parts: list[tuple[str, float]], title: str) -> go.Figure:
                            marker_color=colours, text=[f"{v:+.3f}" for _, v in ordered], textposition="outside",
                            cliponaxis=False))
     fig = style(fig, title, "share of score(A) − score(B)", "", height=max(320, 34 * len(ordered) + 120))
-    fig.update_yaxes(type="category")
     # Room beyond the longest bars for their labels: drawn outside, a negative one ran into the axis's names.
     values = [v for _, v in ordered] or [0.0]
     low, high = min(0.0, *values), max(0.0, *values)
@@ -359,7 +356,6 @@ def faithfulness_table(curves: list[DeletionCurve]) -> pd.DataFrame:
 def share_bar(shares: dict[str, float], title: str) -> go.Figure:
     frame = pd.DataFrame({"field": [plotly_text(f) for f in shares], "share": list(shares.values())}).sort_values("share")
     fig = px.bar(frame, x="share", y="field", orientation="h", text_auto=".0%")
-    fig.update_yaxes(type="category")  # a column named "2024" is a label, not a number
     fig.update_xaxes(tickformat=".0%")
     fig.update_traces(textfont_size=FONT_SIZE)
     return style(fig, title, "share of |attribution|", "", height=max(320, 34 * len(frame) + 110))

@@ -69,7 +69,6 @@ def words_bar(words: list[WordWeight], title: str) -> go.Figure:
         [(plotly_text(w.word), w.attribution, w.pairs) for w in words], columns=["word", "attribution", "pairs"]
     ).iloc[::-1]
     fig = px.bar(frame, x="attribution", y="word", orientation="h", hover_data=["pairs"])
-    fig.update_yaxes(type="category")  # words such as "20" and "24" would otherwise make a numeric axis, unlabelled
     return style(fig, title, "summed positive attribution (score units)", "", height=max(380, 26 * len(frame) + 100))
 
 

@@ -56,6 +56,11 @@ def style(fig: go.Figure, title: str, x: str, y: str, height: int = HEIGHT) -> g
     )
     fig.update_xaxes(title_text=x, title_font_size=FONT_SIZE, tickfont_size=FONT_SIZE - 1)
     fig.update_yaxes(title_text=y, title_font_size=FONT_SIZE, tickfont_size=FONT_SIZE - 1)
+    if any(getattr(t, "orientation", None) == "h" and t.y is not None and len(t.y) and isinstance(t.y[0], str)
+           for t in fig.data):
+        # Names beside horizontal bars are labels: a word "20" or a column "2024" would otherwise turn the axis
+        # numeric, with the names gone and the bars placed by value.
+        fig.update_yaxes(type="category")
     return fig
 
 
