@@ -64,7 +64,7 @@ class FitOptions:
     engine: Engine = field(default_factory=Engine)  # where texts missing from the cache are encoded
     # Where the model (and its text-only reference) trains: this process, or data parallel on Ray Train workers
     # (``ray_training``).  Separate from ``engine``: encoding on Ray pays off long before training does
-    # (docs/distributed_training.md), and the dashboard always trains locally (its Stop button).
+    # (docs/distributed_training.md), and the dashboard trains locally: on one small host Ray only adds overhead.
     train_engine: Engine = field(default_factory=Engine)
     # Ray training only: where Ray Train writes the best weights (a path or URI every node of the cluster
     # reaches); None: a temporary folder, enough on one machine.
@@ -278,10 +278,10 @@ def train(
     cancel: Checkpoint | None = None,
 ) -> TrainResult:
     """Train where ``options.train_engine`` says: this process (``train_model``), or Ray Train workers
-    (``train_on_ray``, the same loop; ``cancel`` cannot reach its workers, so it is not used)."""
+    (``train_on_ray``: the same loop, as live, and ``cancel`` reaches its workers)."""
     if options.train_engine.kind == "ray":
         return train_on_ray(catalog, split, model_config, options.train, options.train_engine, val_cases,
-                            storage=options.train_storage, on_epoch=on_epoch, progress=progress)
+                            storage=options.train_storage, on_epoch=on_epoch, progress=progress, cancel=cancel)
     validate = ValidationNdcg(catalog, val_cases) if val_cases else None
     return train_model(catalog, split, model_config, options.train, on_epoch=on_epoch, progress=progress,
                        cancel=cancel, validate=validate)

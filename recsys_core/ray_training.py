@@ -12,13 +12,18 @@ would push hundreds of MB (a 1M-item id table) through the controller; a checkpo
 
 The catalogue, the split and the validation cases reach the workers through the Ray object store: one
 copy per node, and the text vectors are read in place from it (docs/distributed_training.md has what a
-worker holds).  Progress is not streamed: the driver says the training started and replays the epoch
-log when it ends, and a stop button cannot reach the workers (the dashboard trains locally).
+worker holds).  The run is live, as local training is: rank 0 sends its progress lines (at most one a
+second) and each validated epoch up a Ray queue that a thread of the driver relays to ``progress`` and
+``on_epoch`` while the workers train, and the same thread calls ``cancel``: a stop goes down a second queue,
+rank 0 reads it (at most once a second) and every worker leaves at the same batch (``Workers.first_says``),
+so a stop keeps the best complete epoch, as locally.
 """
 from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
@@ -31,7 +36,7 @@ from .errors import RecsysError
 from .evaluation import ValidationNdcg
 from .model import HybridRecommender, ModelConfig
 from .parallel import Engine, cpus_per_worker, ray_runtime
-from .progress import Progress, quiet
+from .progress import Cancelled, Checkpoint, Progress, go_on, quiet
 from .splits import EvalCase, Split
 from .training import (
     BatchLoss,
@@ -47,6 +52,9 @@ from .training import (
 )
 
 STATE_FILE = "model.pt"
+# Rank 0 sends at most one progress line, and reads the stop queue at most once, per this many seconds: each
+# is a call to a queue actor (milliseconds), where a step takes ~0.1 s.
+LIVE_EVERY = 1.0
 
 
 def _ray_train():
@@ -80,18 +88,23 @@ def train_on_ray(
     progress: Progress | None = None,
     start: HybridRecommender | None = None,
     examples: Examples | None = None,
+    cancel: Checkpoint | None = None,
 ) -> TrainResult:
     """``training.train_model`` on ``engine.workers`` Ray Train workers (None: one per CPU of the cluster).
 
     Validation NDCG@10 over ``val_cases`` drives early stopping (none: every epoch is kept, as locally).
     ``storage``: where Ray Train writes the checkpoint (a path or URI every node reaches; None: a
-    temporary folder, removed after, which is enough on one machine).  ``on_epoch`` is called for each
-    epoch once the training has ended.  ``start``/``examples`` as in ``train_model``; ``start`` is updated
-    in place and returned.  A worker's ``TrainingDiverged`` (or other ``RecsysError``) is raised here as is.
+    temporary folder, removed after, which is enough on one machine).  ``progress`` (rank 0's batch lines,
+    at most one a second) and ``on_epoch`` (each validated epoch) are called while the workers train, from a
+    thread of this process; so is ``cancel``: its ``Cancelled`` stops every worker within about a second, the
+    best complete epoch is kept, and a stop before the first epoch ends raises ``TrainingStopped``, as locally.
+    ``start``/``examples`` as in ``train_model``; ``start`` is updated in place and returned.  A worker's
+    ``TrainingDiverged`` (or other ``RecsysError``) is raised here as is.
     """
     say = progress or quiet
     train = _ray_train()
     from ray.train.torch import TorchConfig, TorchTrainer
+    from ray.util.queue import Queue
 
     if engine.workers is not None:
         check_workers(engine.workers, config)
@@ -100,7 +113,9 @@ def train_on_ray(
         with ray_runtime(engine) as ray:
             workers = engine.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
             check_workers(workers, config)
-            say(0.0, f"training on {workers} Ray workers (the epochs are shown when training ends)")
+            say(0.0, f"training on {workers} Ray workers")
+            # Created before the workers: an actor needs a free CPU to be placed, and the workers take them all.
+            events, stop = (Queue(actor_options={"num_cpus": 0}) for _ in range(2))
             job = {
                 "catalog": ray.put(catalog),
                 "split": ray.put(split),
@@ -109,6 +124,8 @@ def train_on_ray(
                 "start": None if start is None else ray.put(start.state_dict()),
                 "model_config": model_config,
                 "config": config,
+                "events": events,
+                "stop": stop,
             }
             trainer = TorchTrainer(
                 _train_worker,
@@ -117,12 +134,16 @@ def train_on_ray(
                 scaling_config=train.ScalingConfig(num_workers=workers, use_gpu=False),
                 run_config=train.RunConfig(name=f"recsys-{uuid.uuid4().hex[:12]}", storage_path=storage or folder),
             )
+            relay = _Relay(events, stop, say, on_epoch, cancel or go_on)
+            relay.start()
             try:
                 outcome = trainer.fit()
             except train.WorkerGroupError as exc:
                 raise _worker_error(exc) from None
             except train.TrainingFailedError as exc:
                 raise RecsysError(f"Training on Ray failed: {(str(exc).splitlines() or [''])[-1][:300]}") from None
+            finally:
+                relay.finish()  # the events sent before the end are relayed, in order, before this returns
             with outcome.checkpoint.as_directory() as directory:
                 state = torch.load(Path(directory) / STATE_FILE, weights_only=True)
     finally:
@@ -135,9 +156,68 @@ def train_on_ray(
     result = TrainResult(model=model, log=[EpochLog(**e) for e in metrics["log"]], best_epoch=metrics["best_epoch"],
                          stopped=metrics["stopped"], start_score=metrics["start_score"])
     for entry in result.log:
-        if on_epoch:
+        if on_epoch and entry.epoch not in relay.epochs:  # only if its event was lost: each epoch is told once
             on_epoch(entry)
     return result
+
+
+class _Relay(threading.Thread):
+    """The driver's side of a live run: relays rank 0's events to ``say``/``on_epoch`` and a stop to rank 0.
+
+    A thread, because ``TorchTrainer.fit`` holds the calling thread until the workers end.  An error in a
+    callback is kept and raised by ``finish`` (in the calling thread), as local training would raise it.
+    """
+
+    def __init__(self, events, stop, say: Progress, on_epoch: Callable[[EpochLog], None] | None,
+                 cancel: Checkpoint):
+        super().__init__(name="recsys-ray-relay", daemon=True)
+        self.queues, self.say, self.on_epoch, self.cancel = (events, stop), say, on_epoch, cancel
+        self.epochs: set[int] = set()
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+        self.stop_sent = False
+
+    def run(self) -> None:
+        from ray.util.queue import Empty
+
+        events, stop = self.queues
+        while True:
+            try:
+                event = events.get(timeout=0.2)
+            except Empty:
+                if self.done.is_set():
+                    return  # ended, and nothing is left to relay
+                event = None
+            try:
+                if event is not None and self.error is None:
+                    self._tell(event)
+                if not self.stop_sent and not self.done.is_set():
+                    self.cancel()
+            except Cancelled:
+                stop.put(True)
+                self.stop_sent = True
+            except Exception as exc:  # noqa: BLE001 - raised again by finish(), in the caller's thread
+                self.error = self.error or exc
+                if not self.stop_sent:
+                    stop.put(True)  # a failing callback ends the run, as it would end local training
+                    self.stop_sent = True
+
+    def _tell(self, event: tuple) -> None:
+        if event[0] == "epoch":
+            entry = EpochLog(**event[1])
+            self.epochs.add(entry.epoch)
+            if self.on_epoch:
+                self.on_epoch(entry)
+        else:
+            self.say(event[1], event[2])
+
+    def finish(self) -> None:
+        self.done.set()
+        self.join()
+        for queue in self.queues:
+            queue.shutdown()
+        if self.error is not None:
+            raise self.error
 
 
 def _worker_error(exc) -> RecsysError:
@@ -174,15 +254,47 @@ def _train_worker(job: dict) -> None:
     # Unused parameters: ablations (no ids, no profile, ...) leave some weights out of every step.
     net = prepare_model(BatchLoss(data.model, config), parallel_strategy_kwargs={"find_unused_parameters": True})
     val_cases = ray.get(job["val_cases"])
-    validate = ValidationNdcg(catalog, val_cases) if workers.rank == 0 and val_cases else None
+    main = workers.rank == 0
+    validate = ValidationNdcg(catalog, val_cases) if main and val_cases else None
     result = run_epochs(data, net, optimiser, catalog, split, config, workers, validate=validate,
-                        from_start=start is not None)
+                        from_start=start is not None, cancel=_stop_check(job["stop"], workers),
+                        on_epoch=(lambda entry: job["events"].put(("epoch", asdict(entry)))) if main else None,
+                        progress=_progress_sender(job["events"]) if main else None)
     metrics = {"log": [asdict(e) for e in result.log], "best_epoch": result.best_epoch,
                "stopped": result.stopped, "start_score": result.start_score}
-    if workers.rank != 0:
+    if not main:
         ray.train.report(metrics)
         return
     finish(result, optimiser)
     with tempfile.TemporaryDirectory() as folder:
         torch.save(result.model.state_dict(), Path(folder) / STATE_FILE)
         ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(folder))
+
+
+def _progress_sender(events) -> Progress:
+    """Rank 0's ``progress``: a batch line up the events queue, at most one per ``LIVE_EVERY`` seconds."""
+    last = [float("-inf")]
+
+    def send(fraction: float, message: str) -> None:
+        now = time.monotonic()
+        if now - last[0] >= LIVE_EVERY:
+            last[0] = now
+            events.put(("progress", fraction, message))
+
+    return send
+
+
+def _stop_check(stop, workers: Workers) -> Checkpoint:
+    """Every worker's ``cancel``: rank 0 reads the stop queue (at most once per ``LIVE_EVERY`` seconds) and
+    all workers raise ``Cancelled`` at the same batch, since each step's all-reduce needs every one of them."""
+    last = [time.monotonic()]
+
+    def check() -> None:
+        asked = False
+        if workers.rank == 0 and time.monotonic() - last[0] >= LIVE_EVERY:
+            last[0] = time.monotonic()
+            asked = not stop.empty()
+        if workers.first_says(asked):
+            raise Cancelled
+
+    return check

@@ -17,6 +17,7 @@ from recsys_core.loading import load_dataset
 from recsys_core.model import seeded_model
 from recsys_core.parallel import Engine
 from recsys_core.pipeline import FitOptions, fit, rating_scale_for
+from recsys_core.progress import Cancelled
 from recsys_core.splits import make_split
 from recsys_core.training import TrainConfig
 
@@ -80,6 +81,29 @@ def test_two_ray_workers_train_a_model_as_good_as_local_training(ray_runtime, em
     learned = paired_comparison(model_scorer(on_ray.model, local.catalog), model_scorer(untrained.eval(), local.catalog),
                                 split.test, n_items)
     assert learned.beyond_noise and learned.diff > 0.2, learned
+
+
+def test_a_ray_run_is_live_and_a_stop_reaches_its_workers(ray_runtime, embedding_cache):
+    """Epochs and batch lines arrive while the workers train, and a stop asked for after the first epoch ends
+    the run at once with that epoch kept: without the live channel the run would go on to its 30 epochs."""
+    data = genre_dataset(n_users=120)
+    options = FitOptions(train=TrainConfig(epochs=30, patience=30, batch_size=64, seed=1), max_history=10,
+                         baselines=False, text_reference=False, cache_dir=embedding_cache,
+                         train_engine=Engine("ray", workers=2))
+    told: list = []
+    lines: list[str] = []
+
+    def cancel() -> None:
+        if told:  # the first epoch has reached this process: stop
+            raise Cancelled
+
+    rec = fit(data, options, progress=lambda _f, message: lines.append(message), cancel=cancel, on_epoch=told.append)
+    assert rec.training.stopped == "stopped by user"
+    # The stop is read within a second of being asked, by then at most a few more of these ~1 s epochs ended.
+    assert 1 <= len(rec.train_log) <= 4, [e.epoch for e in rec.train_log]
+    assert told == rec.train_log  # each epoch told once, in order, as it ended
+    assert rec.training.best_epoch == max(rec.train_log, key=lambda e: e.val_ndcg10).epoch
+    assert any(line.startswith("epoch 1 of at most 30, batch") for line in lines), lines
 
 
 def test_a_batch_smaller_than_the_workers_is_refused_before_anything_starts(tiny_dataset, tmp_path):
