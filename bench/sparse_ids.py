@@ -4,7 +4,7 @@
 
 For each catalogue size, the model as ``fit`` builds it (``ModelConfig`` defaults, 384-wide text
 vectors, history window 50) takes ``--steps`` training steps of the shipped batch (256 users, 128
-shared negatives, ``training._loss``) through ``training.IdTableOptimiser``, once with
+shared negatives, ``training._loss``) through ``training.make_optimiser``, once with
 ``TrainConfig()`` and once with ``sparse_ids=True``, on the same seeded random batches.  It prints
 milliseconds per step (median, after one warm-up step) and the epoch time they imply for
 ``--interactions`` training examples, with the ratio sparse/dense measured in the same run, and the
@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from recsys_core.batching import make_user_input  # noqa: E402
 from recsys_core.model import HybridRecommender, ModelConfig  # noqa: E402
-from recsys_core.training import BatchLoss, IdTableOptimiser, TrainConfig  # noqa: E402
+from recsys_core.training import BatchLoss, TrainConfig, make_optimiser  # noqa: E402
 
 TEXT_DIM, WINDOW, BATCH = 384, 50, 256
 
@@ -37,7 +37,7 @@ def step_ms(n_items: int, config: TrainConfig, steps: int, seed: int = 0) -> flo
     vectors = torch.from_numpy(rng.standard_normal((n_items, TEXT_DIM), dtype=np.float32))
     model = HybridRecommender(ModelConfig(n_items=n_items, text_dim=TEXT_DIM, max_history=WINDOW, use_profile=False))
     model.train()
-    optimiser = IdTableOptimiser(model, config)
+    optimiser = make_optimiser(model, config)
     net = BatchLoss(model, config)
     warm = np.arange(n_items)
     times = []

@@ -42,11 +42,11 @@ from .training import (
     BatchLoss,
     EpochLog,
     Examples,
-    IdTableOptimiser,
     TrainConfig,
     TrainResult,
     Workers,
     finish,
+    make_optimiser,
     prepare_training,
     run_epochs,
 )
@@ -250,7 +250,7 @@ def _train_worker(job: dict) -> None:
     data = prepare_training(catalog, split, job["model_config"], config, start, examples)
     # Before DDP wraps the model: the optimiser makes the id tables sparse, and DDP reads that when it
     # is built (gloo all-reduces sparse gradients, so sparse id tables work with several workers).
-    optimiser = IdTableOptimiser(data.model, config)
+    optimiser = make_optimiser(data.model, config)
     # Unused parameters: ablations (no ids, no profile, ...) leave some weights out of every step.
     net = prepare_model(BatchLoss(data.model, config), parallel_strategy_kwargs={"find_unused_parameters": True})
     val_cases = ray.get(job["val_cases"])

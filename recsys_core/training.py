@@ -26,6 +26,7 @@ from .batching import make_user_input
 from .catalog import Catalog
 from .errors import RecsysError
 from .model import HybridRecommender, ModelConfig, UserInput, seeded_model
+from .optimiser import IdTableOptimiser
 from .progress import Cancelled, Checkpoint, Progress, go_on, quiet, rough_duration
 from .splits import Split
 
@@ -306,7 +307,7 @@ def prepare_training(
 
 
 def train_step(
-    net: nn.Module, optimiser: "IdTableOptimiser", data: TrainingData, catalog: Catalog, split: Split,
+    net: nn.Module, optimiser: IdTableOptimiser, data: TrainingData, catalog: Catalog, split: Split,
     rows: np.ndarray, config: TrainConfig, rng: np.random.Generator, workers: Workers, where: str,
 ) -> float:
     """One optimiser step on the examples ``rows`` of ``data``: their inputs, the sampled negatives, the loss
@@ -370,7 +371,7 @@ def train_model(
     ``recsys_core.ray_training`` runs the same loop (``run_epochs``) on Ray Train workers.
     """
     data = prepare_training(catalog, split, model_config, config, start, examples)
-    optimiser = IdTableOptimiser(data.model, config)
+    optimiser = make_optimiser(data.model, config)
     result = run_epochs(data, BatchLoss(data.model, config), optimiser, catalog, split, config,
                         on_epoch=on_epoch, progress=progress, cancel=cancel, validate=validate,
                         from_start=start is not None)
@@ -380,7 +381,7 @@ def train_model(
 def run_epochs(
     data: TrainingData,
     net: nn.Module,
-    optimiser: "IdTableOptimiser",
+    optimiser: IdTableOptimiser,
     catalog: Catalog,
     split: Split,
     config: TrainConfig,
@@ -473,80 +474,18 @@ def run_epochs(
     return result
 
 
-def finish(result: TrainResult, optimiser: "IdTableOptimiser") -> TrainResult:
+def make_optimiser(model: HybridRecommender, config: TrainConfig) -> IdTableOptimiser:
+    """The optimiser ``config`` asks for: row-wise id tables when set, or by catalogue size when "auto"."""
+    return IdTableOptimiser(model, config.lr, config.weight_decay, config.uses_sparse_ids(model.config.n_items))
+
+
+def finish(result: TrainResult, optimiser: IdTableOptimiser) -> TrainResult:
     """The trained model handed back dense, in evaluation mode, and refused when a weight is not finite."""
     optimiser.done()
     result.model.generator = None
     result.model.eval()
     _check_finite_model(result.model)
     return result
-
-
-MAX_GRAD_NORM = 5.0
-
-
-class IdTableOptimiser:
-    """AdamW over the model's weights; with row-wise id updates (``TrainConfig.uses_sparse_ids``: set, or a
-    catalogue of ``SPARSE_IDS_FROM`` items or more), SparseAdam (lazy Adam) over the id tables.
-
-    Lazy Adam updates only the rows a batch touched, with their own moment estimates; dense Adam also
-    moves every untouched row by its decaying momentum.  The two agree exactly when every row is in
-    every batch (``tests/test_training_sparse.py``) and differ, by design, on large catalogues.
-    SparseAdam has no weight decay: the id tables get none in that mode (AdamW's decoupled decay of
-    lr × 1e-4 per step is a 0.2% shrink over 10k steps, which does not move rankings).
-    Gradients are clipped to one global norm over dense and sparse gradients alike, as before.
-    """
-
-    def __init__(self, model: HybridRecommender, config: TrainConfig):
-        self.model = model
-        tables = [model.item_emb, model.item_bias] if config.uses_sparse_ids(model.config.n_items) else []
-        for table in tables:
-            table.sparse = True  # backward now yields a sparse gradient of the rows used
-        sparse_ids = {id(t.weight) for t in tables}
-        self.params = list(model.parameters())
-        dense = [p for p in self.params if id(p) not in sparse_ids]
-        self.optimisers: list[torch.optim.Optimizer] = [
-            torch.optim.AdamW(dense, lr=config.lr, weight_decay=config.weight_decay)]
-        if tables:
-            self.optimisers.append(torch.optim.SparseAdam([t.weight for t in tables], lr=config.lr))
-        self.tables = tables
-
-    def zero_grad(self) -> None:
-        for optimiser in self.optimisers:
-            optimiser.zero_grad()
-
-    def step(self) -> None:
-        _clip_gradients(self.params, MAX_GRAD_NORM)
-        for optimiser in self.optimisers:
-            optimiser.step()
-
-    def done(self) -> None:
-        """Hand the model back as a dense one: inference and explanations never see sparse gradients."""
-        for table in self.tables:
-            table.sparse = False
-
-
-def _clip_gradients(params: Sequence[torch.Tensor], max_norm: float) -> None:
-    """``clip_grad_norm_`` for a mix of dense and sparse gradients (torch's refuses sparse ones).
-
-    A sparse embedding gradient lists a row once per use; it is coalesced (duplicates summed) first,
-    so its norm is the norm of the dense gradient it stands for.
-    """
-    grads = []
-    for p in params:
-        if p.grad is None:
-            continue
-        if p.grad.is_sparse:
-            p.grad = p.grad.coalesce()
-            grads.append(p.grad._values())
-        else:
-            grads.append(p.grad)
-    if not grads:
-        return
-    total = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
-    scale = torch.clamp(max_norm / (total + 1e-6), max=1.0)
-    for g in grads:
-        g.mul_(scale)
 
 
 def remaining_seconds(

@@ -9,7 +9,8 @@ import torch
 
 from recsys_core import FitOptions, fit
 from recsys_core.model import HybridRecommender, ModelConfig
-from recsys_core.training import IdTableOptimiser, TrainConfig, _clip_gradients
+from recsys_core.optimiser import clip_gradients
+from recsys_core.training import TrainConfig, make_optimiser
 
 
 def _all_rows_loss(model: HybridRecommender, step: int) -> torch.Tensor:
@@ -29,8 +30,8 @@ def test_sparse_and_dense_updates_agree_when_every_row_is_in_every_batch(steps):
     dense_model = HybridRecommender(config)
     sparse_model = copy.deepcopy(dense_model)
     # No weight decay: SparseAdam has none, and decay is the one intended difference.
-    dense = IdTableOptimiser(dense_model, TrainConfig(weight_decay=0.0, lr=1e-2))
-    sparse = IdTableOptimiser(sparse_model, TrainConfig(weight_decay=0.0, lr=1e-2, sparse_ids=True))
+    dense = make_optimiser(dense_model, TrainConfig(weight_decay=0.0, lr=1e-2))
+    sparse = make_optimiser(sparse_model, TrainConfig(weight_decay=0.0, lr=1e-2, sparse_ids=True))
     for step in range(steps):
         for model, optimiser in ((dense_model, dense), (sparse_model, sparse)):
             optimiser.zero_grad()
@@ -52,7 +53,7 @@ def test_sparse_and_dense_updates_agree_when_every_row_is_in_every_batch(steps):
 def test_lazy_updates_leave_rows_the_batch_did_not_touch_alone():
     torch.manual_seed(0)
     model = HybridRecommender(ModelConfig(n_items=50, text_dim=16, dim=8, hidden=8, id_dropout=0.0))
-    optimiser = IdTableOptimiser(model, TrainConfig(sparse_ids=True))
+    optimiser = make_optimiser(model, TrainConfig(sparse_ids=True))
     before = model.item_emb.weight.detach().clone()
     for step in range(3):
         optimiser.zero_grad()
@@ -68,7 +69,7 @@ def test_gradients_are_clipped_to_one_norm_over_dense_and_sparse_alike():
     table = torch.nn.Embedding(6, 3, sparse=True)
     dense = torch.nn.Parameter(torch.zeros(4))
     (table(torch.tensor([1, 1, 2])).sum() * 10 + (dense * 10).sum()).backward()
-    _clip_gradients([table.weight, dense], max_norm=1.0)
+    clip_gradients([table.weight, dense], max_norm=1.0)
     norm = torch.linalg.vector_norm(torch.cat([table.weight.grad.to_dense().flatten(), dense.grad]))
     assert norm == pytest.approx(1.0, rel=1e-4)
     # Row 1 was used twice: its coalesced gradient is twice row 2's (duplicates summed, not listed).
@@ -95,7 +96,7 @@ def test_auto_updates_the_id_tables_row_wise_from_a_large_catalogue_on():
     assert not TrainConfig(sparse_ids=False).uses_sparse_ids(1_000_000)
     assert TrainConfig(sparse_ids=True).uses_sparse_ids(40)
     big = HybridRecommender(ModelConfig(n_items=SPARSE_IDS_FROM, text_dim=8, dim=4, hidden=4, max_history=3))
-    optimiser = IdTableOptimiser(big, auto)
+    optimiser = make_optimiser(big, auto)
     assert big.item_emb.sparse and len(optimiser.optimisers) == 2
     optimiser.done()
     assert not big.item_emb.sparse
