@@ -180,7 +180,7 @@ class _Relay(threading.Thread):
     def run(self) -> None:
         from ray.util.queue import Empty
 
-        events, stop = self.queues
+        events = self.queues[0]
         while True:
             try:
                 event = events.get(timeout=0.2)
@@ -194,13 +194,15 @@ class _Relay(threading.Thread):
                 if not self.stop_sent and not self.done.is_set():
                     self.cancel()
             except Cancelled:
-                stop.put(True)
-                self.stop_sent = True
+                self._ask_stop()
             except Exception as exc:  # noqa: BLE001 - raised again by finish(), in the caller's thread
                 self.error = self.error or exc
-                if not self.stop_sent:
-                    stop.put(True)  # a failing callback ends the run, as it would end local training
-                    self.stop_sent = True
+                self._ask_stop()  # a failing callback ends the run, as it would end local training
+
+    def _ask_stop(self) -> None:
+        if not self.stop_sent:
+            self.queues[1].put(True)
+            self.stop_sent = True
 
     def _tell(self, event: tuple) -> None:
         if event[0] == "epoch":
@@ -271,14 +273,27 @@ def _train_worker(job: dict) -> None:
         ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(folder))
 
 
+class _Every:
+    """``due()`` is true at most once per ``seconds``: rank 0's pace for calls to a queue actor."""
+
+    def __init__(self, seconds: float, first_now: bool):
+        self.seconds = seconds
+        self.last = float("-inf") if first_now else time.monotonic()
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now - self.last < self.seconds:
+            return False
+        self.last = now
+        return True
+
+
 def _progress_sender(events) -> Progress:
     """Rank 0's ``progress``: a batch line up the events queue, at most one per ``LIVE_EVERY`` seconds."""
-    last = [float("-inf")]
+    pace = _Every(LIVE_EVERY, first_now=True)
 
     def send(fraction: float, message: str) -> None:
-        now = time.monotonic()
-        if now - last[0] >= LIVE_EVERY:
-            last[0] = now
+        if pace.due():
             events.put(("progress", fraction, message))
 
     return send
@@ -287,13 +302,10 @@ def _progress_sender(events) -> Progress:
 def _stop_check(stop, workers: Workers) -> Checkpoint:
     """Every worker's ``cancel``: rank 0 reads the stop queue (at most once per ``LIVE_EVERY`` seconds) and
     all workers raise ``Cancelled`` at the same batch, since each step's all-reduce needs every one of them."""
-    last = [time.monotonic()]
+    pace = _Every(LIVE_EVERY, first_now=False)
 
     def check() -> None:
-        asked = False
-        if workers.rank == 0 and time.monotonic() - last[0] >= LIVE_EVERY:
-            last[0] = time.monotonic()
-            asked = not stop.empty()
+        asked = workers.rank == 0 and pace.due() and not stop.empty()
         if workers.first_says(asked):
             raise Cancelled
 
