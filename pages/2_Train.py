@@ -200,6 +200,10 @@ with st.form("train_options"):
         batch_size = a.number_input("Batch size", 8, 8192, TrainConfig().batch_size, step=32)
         lr = b.number_input("Learning rate", 1e-5, 1.0, TrainConfig().lr, format="%.4f", step=1e-4)
         negatives = c.number_input("Sampled negatives", 1, 100_000, TrainConfig().negatives)
+        popular = d.number_input("Popular negatives (share)", 0.0, 1.0, TrainConfig().popular_negatives, step=0.1,
+                                 help="Share of the sampled negatives drawn by popularity instead of uniformly. "
+                                      "Popular items then compete with every target in training, and fewer of them "
+                                      "reach the lists; 0 draws every negative uniformly.")
     submitted = st.form_submit_button("Train", type="primary", key="train", icon=":material/play_arrow:",
                                       disabled=running or updates.running())
 
@@ -209,7 +213,8 @@ if submitted:
             encoder=EncoderConfig(name=encoder.strip() or DEFAULT_ENCODER, pooling=pooling),
             split=SplitConfig(kind=split, cold_items=cold_items, holdout_users=holdout_users, seed=int(seed)),
             train=TrainConfig(epochs=int(epochs), batch_size=int(batch_size), lr=float(lr), loss=loss,
-                              negatives=int(negatives), patience=int(patience), seed=int(seed),
+                              negatives=int(negatives), popular_negatives=float(popular), patience=int(patience),
+                              seed=int(seed),
                               max_minutes=float(budget)),
             max_history=None if max_history is None else int(max_history), use_ratings=use_ratings,
             dim=int(dim), hidden=int(hidden),  # texts are cached in recsys_core's default embedding cache

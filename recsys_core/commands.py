@@ -83,7 +83,7 @@ def _columns(args: Namespace) -> ColumnMap:
 
 # CLI settings (argparse destinations) that go to TrainConfig and FitOptions when given;
 # left out, the library's defaults apply.
-TRAIN_OPTIONS = ("batch_size", "lr", "negatives", "patience", "max_minutes")
+TRAIN_OPTIONS = ("batch_size", "lr", "negatives", "popular_negatives", "patience", "max_minutes")
 MODEL_OPTIONS = ("dim", "hidden", "max_history")
 
 

@@ -51,6 +51,7 @@ class FitOptions:
     # How many of a user's latest history items the model reads; None: "auto" (``history_window``).
     max_history: int | None = None
     id_dropout: float = ModelConfig.id_dropout  # share of item ids hidden per training example (cold items fall back to text)
+    center_text: bool = True  # ModelConfig.center_text: the text path reads vectors centred on the catalogue's mean
     evidence_gate: bool = False  # ModelConfig.evidence_gate: id part mixed in by training evidence, text bias for id-less items
     ablate: tuple[str, ...] = ()  # ModelConfig switches to turn off, e.g. ("use_item_ids",)
     # With explicit ratings: each history item's rating is a model input and only likes are targets
@@ -81,7 +82,7 @@ class FitOptions:
             return cls()
         nested = {"encoder": EncoderConfig, "split": SplitConfig, "train": TrainConfig, "engine": Engine,
                   "train_engine": Engine}
-        values = {}
+        values = dict(_BEFORE_OPTION)
         for f in fields(cls):
             if f.name not in data:
                 continue
@@ -92,6 +93,10 @@ class FitOptions:
                 value = tuple(value)
             values[f.name] = value
         return cls(**values)
+
+
+# What a record written before an option existed trained with (its default has changed since).
+_BEFORE_OPTION = {"center_text": False}
 
 
 def _known(kind: type, data: object):
@@ -198,6 +203,7 @@ def model_config_for(catalog: Catalog, options: FitOptions, scale: RatingScale |
         max_history=window.size,
         id_dropout=options.id_dropout,
         evidence_gate=options.evidence_gate,
+        center_text=options.center_text,
         use_profile=bool(catalog.profile_ids),
         rating_scale=None if scale is None else (scale.low, scale.high),
     )

@@ -2,9 +2,9 @@
 
 Examples are next-item predictions: for every position t of a user's training
 sequence, the history is the items before t (newest first) and the target is
-item t.  The loss is a sampled softmax of each target against
-uniformly sampled negatives shared by the batch (``loss="softmax"``), or BPR with one negative per
-positive (``loss="bpr"``); docs/model.md has the comparison.  Early stopping
+item t.  The loss is a sampled softmax of each target against negatives shared by
+the batch (``loss="softmax"``; drawn uniformly, or a share of them by popularity: ``negatives.py``),
+or BPR with one negative per positive (``loss="bpr"``); docs/model.md has the comparison.  Early stopping
 watches validation NDCG@10 and keeps the best weights.
 """
 from __future__ import annotations
@@ -26,6 +26,7 @@ from .batching import make_user_input
 from .catalog import Catalog
 from .errors import RecsysError
 from .model import HybridRecommender, ModelConfig, UserInput, seeded_model
+from .negatives import NegativeSampler
 from .optimiser import IdTableOptimiser
 from .progress import Cancelled, Checkpoint, Progress, go_on, quiet, rough_duration
 from .splits import Split
@@ -68,12 +69,17 @@ class TrainConfig:
     # catalogue spends most of every step reading and writing 1M rows the batch never saw.
     # None ("auto"): row-wise from SPARSE_IDS_FROM items on (``uses_sparse_ids``).
     sparse_ids: bool | None = None
+    # Share of the softmax's negatives drawn by training popularity rather than uniformly, with the sampled-softmax
+    # correction (negatives.py): popular items then compete with the targets, as they do at ranking time.
+    popular_negatives: float = 0.0
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
             raise RecsysError(f"Unknown loss {self.loss!r}: choose one of {', '.join(LOSSES)}.")
         if self.epochs < 1:
             raise RecsysError(f"epochs must be at least 1, got {self.epochs}.")
+        if not 0.0 <= self.popular_negatives <= 1.0:
+            raise RecsysError(f"popular_negatives is a share of the negatives, from 0 to 1; got {self.popular_negatives}.")
         if self.max_minutes is not None and not self.max_minutes > 0:
             raise RecsysError(f"max_minutes must be positive (or None for no limit), got {self.max_minutes}.")
 
@@ -251,7 +257,10 @@ class BatchLoss(nn.Module):
         self.loss, self.text_loss = config.loss, config.text_loss
 
     def forward(self, user: UserInput, target_idx: torch.Tensor, negatives: torch.Tensor,
-                item_vectors: torch.Tensor) -> torch.Tensor:
+                item_vectors: torch.Tensor, target_log_q: torch.Tensor | None = None,
+                negative_log_q: torch.Tensor | None = None) -> torch.Tensor:
+        """The batch's loss; ``*_log_q``: what the softmax lowers each target's and negative's logit by
+        (``negatives.NegativeSampler.correction``), None for none."""
         model = self.model
         if self.loss == "bpr":
             cand_idx = torch.stack([target_idx, negatives], dim=1)  # (B, 2): one negative per target
@@ -260,12 +269,13 @@ class BatchLoss(nn.Module):
         # Sampled softmax: each user's own target against negatives shared by the whole batch
         # (sharing keeps the cost at B × (1 + N) pairs instead of B × B).
         ctx = model.context(user)  # one user side (and one dropout draw) for the target and the negatives
-        loss = _softmax_loss(model, ctx, item_vectors, target_idx, negatives, target_idx, negatives)
+        log_q = (target_log_q, negative_log_q)
+        loss = _softmax_loss(model, ctx, item_vectors, target_idx, negatives, target_idx, negatives, *log_q)
         if self.text_loss > 0:
             # The same ranking with every candidate's id hidden (index -1 = no id), as a cold item is scored.
             no_id = torch.full_like(target_idx, -1)
             loss = loss + self.text_loss * _softmax_loss(
-                model, ctx, item_vectors, target_idx, negatives, no_id, torch.full_like(negatives, -1))
+                model, ctx, item_vectors, target_idx, negatives, no_id, torch.full_like(negatives, -1), *log_q)
         return loss
 
 
@@ -277,6 +287,7 @@ class TrainingData:
     model: HybridRecommender
     item_vectors: torch.Tensor
     warm_items: np.ndarray
+    negatives: NegativeSampler
     users: list[str]
     positions: np.ndarray
 
@@ -291,10 +302,13 @@ def prepare_training(
     warm = torch.ones(catalog.n_items + 1)
     warm[1:] = torch.from_numpy(split.warm_mask(catalog.n_items).astype(np.float32))
     model.warm.copy_(warm)
+    interactions = np.concatenate([np.zeros(0, np.int64), *split.train.values()])  # each training interaction's item
     if model_config.evidence_gate:
-        counts = np.bincount(np.concatenate([np.zeros(0, np.int64), *split.train.values()]), minlength=catalog.n_items)
+        counts = np.bincount(interactions, minlength=catalog.n_items)
         model.evidence[1:] = torch.from_numpy(np.log1p(counts[: catalog.n_items]).astype(np.float32))
     _check_finite_vectors(catalog)
+    if start is None:
+        model.set_text_center(catalog.item_vectors)
     with warnings.catch_warnings():
         # On a Ray worker the vectors are a read-only view of the object store (shared by the workers of a
         # node); training only ever reads them, so no copy is made.
@@ -303,7 +317,10 @@ def prepare_training(
     users, positions = examples if examples is not None else training_examples(split, catalog)
     if not len(positions):
         raise RecsysError("There is nothing to train on: every user has fewer than 2 training interactions.")
-    return TrainingData(model, item_vectors, np.flatnonzero(split.warm_mask(catalog.n_items)), users, positions)
+    warm_items = np.flatnonzero(split.warm_mask(catalog.n_items))
+    negatives = NegativeSampler.build(warm_items, interactions, catalog.n_items, config.negatives,
+                                      config.popular_negatives)
+    return TrainingData(model, item_vectors, warm_items, negatives, users, positions)
 
 
 def train_step(
@@ -324,12 +341,14 @@ def train_step(
         histories, [catalog.profile_vector(u) for u in batch_users], data.item_vectors, model_config.max_history,
         ratings, model_config.rating_scale,
     )
-    warm_items = data.warm_items
+    target_idx = torch.from_numpy(targets)
     if config.loss == "bpr":
-        negatives = torch.from_numpy(rng.choice(warm_items, size=len(targets)))
+        negatives = torch.from_numpy(rng.choice(data.warm_items, size=len(targets)))
+        loss = net(user, target_idx, negatives, data.item_vectors)
     else:
-        negatives = torch.from_numpy(rng.choice(warm_items, size=min(config.negatives, len(warm_items)), replace=False))
-    loss = net(user, torch.from_numpy(targets), negatives, data.item_vectors)
+        negatives = data.negatives.draw(rng)
+        loss = net(user, target_idx, negatives, data.item_vectors,
+                   data.negatives.correction(target_idx), data.negatives.correction(negatives))
     if not workers.all_finite(loss):  # every later step would spread it to the weights: stop at once
         value = loss.item() if not torch.isfinite(loss) else "not finite on another worker"
         raise TrainingDiverged(
@@ -519,11 +538,15 @@ def batch_message(
     return f"epoch {epoch} of at most {epochs}, batch {done} / {total}{eta}"
 
 
-def _softmax_loss(model, ctx, item_vectors, target_idx, negs, target_ids, neg_ids) -> torch.Tensor:
+def _softmax_loss(model, ctx, item_vectors, target_idx, negs, target_ids, neg_ids,
+                  target_log_q=None, neg_log_q=None) -> torch.Tensor:
     """Sampled softmax of each target against the shared negatives; ``*_ids`` are the indices the model
-    sees (the real ones, or -1 to hide the ids), ``target_idx``/``negs`` the items whose text is used."""
+    sees (the real ones, or -1 to hide the ids), ``target_idx``/``negs`` the items whose text is used,
+    ``*_log_q`` the sampling correction subtracted from their logits (None: none)."""
     pos = model.score_in_context(ctx, item_vectors[target_idx].unsqueeze(1), target_ids.unsqueeze(1))[0]  # (B, 1)
     neg = model.score_in_context(ctx, item_vectors[negs], neg_ids)[0]  # (B, N)
+    if target_log_q is not None:
+        pos, neg = pos - target_log_q.unsqueeze(1), neg - neg_log_q.unsqueeze(0)
     neg = neg.masked_fill(negs.unsqueeze(0) == target_idx.unsqueeze(1), float("-inf"))  # a target is no negative
     logits = torch.cat([pos, neg], dim=1)
     return F.cross_entropy(logits, torch.zeros(len(target_idx), dtype=torch.long))

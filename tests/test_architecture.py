@@ -127,7 +127,7 @@ def test_the_core_never_imports_streamlit_or_the_dashboard():
 LAYERS = {
     1: {"errors", "progress", "parallel", "durable", "heavy_imports", "settings"},
     2: {"loading", "schema", "text", "ratings", "encoder", "embedding_cache", "encoding", "catalog", "catalog_growth", "splits"},
-    3: {"model", "batching", "scoring", "optimiser", "training", "evaluation", "retrieval", "baselines", "metrics"},
+    3: {"model", "batching", "scoring", "optimiser", "negatives", "training", "evaluation", "retrieval", "baselines", "metrics"},
     4: {"recommender", "artifacts", "registry", "exports"},
     5: {"explain"},
     6: {"pipeline", "demo", "commands", "cli", "batch", "compare", "update", "ray_training", "__main__"},

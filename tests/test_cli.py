@@ -333,13 +333,14 @@ def test_train_passes_ids_renames_and_settings_to_the_library(tmp_path, capsys, 
         "--users", str(tmp_path / "ml.user"), "--items-item-col", "movie_id", "--users-user-col", "uid",
         "--rename", "movie_title=title", "--rename", "class=genres", "--item-fields", "title,class",
         "--batch-size", "32", "--lr", "0.01", "--dim", "16", "--hidden", "24", "--negatives", "7", "--patience", "2",
-        "--no-text-reference", "--out", str(tmp_path / "m"),
+        "--popular-negatives", "0.25", "--no-text-reference", "--out", str(tmp_path / "m"),
     )
     assert code == 1 and "stopped by the test" in err
     data, options = seen["dataset"], seen["options"]
     assert data.item_fields == ["title", "genres"] and "title" in data.items.columns
     assert data.users.set_index("user_id").loc["6", "zip_code"] == "02138"
     assert (options.train.batch_size, options.train.lr, options.train.negatives, options.train.patience) == (32, 0.01, 7, 2)
+    assert options.train.popular_negatives == 0.25
     assert (options.dim, options.hidden) == (16, 24)
     assert options.text_reference is False
 

@@ -166,6 +166,12 @@ def test_the_updated_model_round_trips_through_save_and_load(updated, tmp_path):
     assert kept == updated.report
 
 
+def test_an_update_reads_texts_on_the_centre_its_model_was_trained_with(base, updated):
+    # The new items' texts take part in no centre: the weights were trained on the old catalogue's.
+    assert base.model.config.center_text
+    assert torch.equal(updated.recommender.model.text_center, base.model.text_center)
+
+
 def test_update_report_survives_damaged_entries():
     assert UpdateReport.from_dict("nonsense") == UpdateReport()
     assert UpdateReport.from_dict({"retrain": {"bad": 1}, "items_added": 3}).items_added == 3
