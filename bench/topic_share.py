@@ -8,8 +8,9 @@ Trains the model as ``pipeline.fit`` would (``--set`` a ``TrainConfig`` field, `
 the model and with TextKNN.  bench/cases.py's generator knows each item's topic, so the table splits NDCG@10 by
 whether the held-out item is in the user's topic (the most common topic of their history) and gives the share of
 each top 10 that is in it, and the median popularity rank of the top 10.  ``--blend W`` also ranks by the model's
-score plus W × TextKNN's cosine (each user's model scores standardised first), a diagnostic of how complementary
-the two are.  Run it alone: a 1m run encodes 100k items (~8 min with an empty cache) and trains for the budget.
+score plus W × TextKNN's cosine (both standardised over each user's catalogue scores), a diagnostic of how
+complementary the two are.  Run it alone: training is time-budgeted, and a 1m run ranks 1,000 users × 100k items
+with the model (several minutes; encoding adds minutes more when the embedding cache lacks the case's texts).
 """
 from __future__ import annotations
 
