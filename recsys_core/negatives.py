@@ -8,8 +8,9 @@ docs/benchmarks.md).  ``popular_share`` of the negatives are therefore drawn in 
 popularity (the item of a random training interaction, word2vec's "unigram" negatives at power 1), the rest
 uniformly, and every logit in the softmax (the target's too) is lowered by the log of its item's expected count in
 a draw: the sampled-softmax correction (Jean et al. 2015; Yi et al. 2019's "logQ correction") that keeps the
-trained scores estimates of the full softmax's, so popularity is learnt at its true weight, neither inflated by
-never competing nor deflated by competing too often.
+trained scores estimates of the full softmax's in expectation.  Measured, within the one epoch a large case
+trains, it overshoots: the lists lose the popular items users did pick (docs/benchmarks.md, "Centred text and
+popular negatives"), which is why it is an option, off by default.
 """
 from __future__ import annotations
 
