@@ -282,12 +282,12 @@ class BatchLoss(nn.Module):
 @dataclass
 class TrainingData:
     """What every worker trains on: the model (fresh or ``start``, its ``warm`` mask and evidence set from
-    the split), the text vectors as a tensor, the items negatives are drawn from, and the examples."""
+    the split), the text vectors as a tensor, how negatives are drawn (``NegativeSampler``, from the warm
+    items), and the examples."""
 
     model: HybridRecommender
     item_vectors: torch.Tensor
-    warm_items: np.ndarray
-    negatives: NegativeSampler
+    negatives: NegativeSampler  # also holds the warm items every negative is drawn from
     users: list[str]
     positions: np.ndarray
 
@@ -299,8 +299,9 @@ def prepare_training(
     """The model and tensors of a training run (the same on every worker of a data-parallel one)."""
     model = start if start is not None else seeded_model(model_config, config.seed)
     model.generator = torch.Generator().manual_seed(config.seed)  # dropout draws of this training alone
+    warm_mask = split.warm_mask(catalog.n_items)
     warm = torch.ones(catalog.n_items + 1)
-    warm[1:] = torch.from_numpy(split.warm_mask(catalog.n_items).astype(np.float32))
+    warm[1:] = torch.from_numpy(warm_mask.astype(np.float32))
     model.warm.copy_(warm)
     interactions = np.concatenate([np.zeros(0, np.int64), *split.train.values()])  # each training interaction's item
     if model_config.evidence_gate:
@@ -317,10 +318,9 @@ def prepare_training(
     users, positions = examples if examples is not None else training_examples(split, catalog)
     if not len(positions):
         raise RecsysError("There is nothing to train on: every user has fewer than 2 training interactions.")
-    warm_items = np.flatnonzero(split.warm_mask(catalog.n_items))
-    negatives = NegativeSampler.build(warm_items, interactions, catalog.n_items, config.negatives,
+    negatives = NegativeSampler.build(np.flatnonzero(warm_mask), interactions, catalog.n_items, config.negatives,
                                       config.popular_negatives)
-    return TrainingData(model, item_vectors, warm_items, negatives, users, positions)
+    return TrainingData(model, item_vectors, negatives, users, positions)
 
 
 def train_step(
@@ -343,7 +343,7 @@ def train_step(
     )
     target_idx = torch.from_numpy(targets)
     if config.loss == "bpr":
-        negatives = torch.from_numpy(rng.choice(data.warm_items, size=len(targets)))
+        negatives = torch.from_numpy(rng.choice(data.negatives.warm_items, size=len(targets)))
         loss = net(user, target_idx, negatives, data.item_vectors)
     else:
         negatives = data.negatives.draw(rng)
