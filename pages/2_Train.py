@@ -195,15 +195,16 @@ with st.form("train_options"):
         patience = d.number_input("Early-stopping patience (epochs)", 1, 1000, TrainConfig().patience)
         dim = a.number_input("Model dimension", 8, 1024, DEFAULT.dim, step=8)
         hidden = b.number_input("Hidden size", 8, 4096, DEFAULT.hidden, step=8)
-        loss = c.selectbox("Loss", LOSSES, help="softmax: each target against sampled negatives shared by the batch; "
+        loss = c.selectbox("Loss", LOSSES, key="loss", help="softmax: each target against sampled negatives shared by the batch; "
                            "bpr: pairwise, one negative per positive.")
         batch_size = a.number_input("Batch size", 8, 8192, TrainConfig().batch_size, step=32)
         lr = b.number_input("Learning rate", 1e-5, 1.0, TrainConfig().lr, format="%.4f", step=1e-4)
         negatives = c.number_input("Sampled negatives", 1, 100_000, TrainConfig().negatives)
         popular = d.number_input("Popular negatives (share)", 0.0, 1.0, TrainConfig().popular_negatives, step=0.1,
+                                 key="popular_negatives",
                                  help="Share of the sampled negatives drawn by popularity instead of uniformly. "
                                       "Popular items then compete with every target in training, and fewer of them "
-                                      "reach the lists; 0 draws every negative uniformly.")
+                                      "reach the lists; 0 draws every negative uniformly. Softmax loss only.")
     submitted = st.form_submit_button("Train", type="primary", key="train", icon=":material/play_arrow:",
                                       disabled=running or updates.running())
 

@@ -80,6 +80,11 @@ class TrainConfig:
             raise RecsysError(f"epochs must be at least 1, got {self.epochs}.")
         if not 0.0 <= self.popular_negatives <= 1.0:
             raise RecsysError(f"popular_negatives is a share of the negatives, from 0 to 1; got {self.popular_negatives}.")
+        if self.loss == "bpr" and self.popular_negatives > 0:
+            # BPR draws one uniform negative per positive: a popular share would be silently ignored.
+            raise RecsysError(f"Popular negatives ({self.popular_negatives:g}) apply to the softmax loss only: BPR "
+                              "draws one uniform negative per positive. Set popular negatives to 0, or choose the "
+                              "softmax loss.")
         if self.max_minutes is not None and not self.max_minutes > 0:
             raise RecsysError(f"max_minutes must be positive (or None for no limit), got {self.max_minutes}.")
 

@@ -243,6 +243,8 @@ CASES = [
     Case("rename without =", lambda ws: TRAIN + ["--rename", "title"], "expected old=new"),
     Case("batch size 0", lambda ws: TRAIN + ["--batch-size", "0"], "from 8 to 8192"),
     Case("learning rate inf", lambda ws: TRAIN + ["--lr", "inf"], "from 1e-05 to 1"),
+    Case("popular negatives with BPR", lambda ws: TRAIN + ["--loss", "bpr", "--popular-negatives", "0.5"],
+         "softmax loss only"),
     # -- where a model is written: nothing of the analyst's is replaced
     Case("--out is a file", lambda ws: TRAIN[:-1] + ["sentinel/thesis.txt"], "is a file"),
     Case("--out is a folder of other files", lambda ws: TRAIN[:-1] + ["sentinel"], "not a recsys_core model"),

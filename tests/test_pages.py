@@ -271,6 +271,17 @@ def test_training_from_the_train_page_makes_the_new_model_current(tiny_dataset):
     assert "HybridBERT" in metrics.index and "NDCG@10" in metrics.columns
 
 
+def test_popular_negatives_with_the_bpr_loss_is_an_error_that_trains_nothing(tiny_dataset):
+    at = open_page("pages/2_Train.py", dataset=tiny_dataset, dataset_label="tiny")
+    at.selectbox(key="loss").set_value("bpr")
+    at.number_input(key="popular_negatives").set_value(0.5)
+    at.button(key="train").click().run()
+    assert not at.exception
+    assert "apply to the softmax loss only" in texts(at.error)  # BPR would have ignored the share
+    label = at.session_state["model_label"] if "model_label" in at.session_state else ""
+    assert not label.startswith("trained at") and "Training finished" not in texts(at.success)
+
+
 def test_the_stop_button_ends_training_early_and_keeps_the_best_epoch(tiny_dataset):
     at = open_page("pages/2_Train.py", dataset=tiny_dataset, dataset_label="tiny")
     at.number_input(key="epochs").set_value(400)

@@ -96,6 +96,9 @@ def test_the_loss_subtracts_the_correction_from_the_targets_and_the_negatives_al
 def test_training_with_popular_negatives_runs_and_the_share_is_checked(tiny_dataset, embedding_cache):
     with pytest.raises(RecsysError, match="popular_negatives"):
         TrainConfig(popular_negatives=1.5)
+    with pytest.raises(RecsysError, match="softmax loss only"):  # BPR would ignore the share
+        TrainConfig(loss="bpr", popular_negatives=0.5)
+    assert TrainConfig(loss="bpr").popular_negatives == 0.0
     rec = fit(tiny_dataset, FitOptions(train=TrainConfig(epochs=2, popular_negatives=0.5), baselines=False,
                                        cache_dir=embedding_cache))
     assert len(rec.train_log) >= 1 and all(np.isfinite(e.loss) for e in rec.train_log)
