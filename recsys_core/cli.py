@@ -77,7 +77,8 @@ TRAIN_SETTINGS = {
     "--negatives": (_in_range(int, 1, 100_000), 128, "sampled negatives per batch (softmax loss), 1-100000"),
     "--popular-negatives": (_in_range(float, 0.0, 1.0), 0.0,
                             "share of the negatives drawn by training popularity rather than uniformly, 0-1: popular "
-                            "items then compete with every target, and fewer of them reach the lists (docs/model.md)"),
+                            "items then compete with every target, and fewer of them reach the lists; softmax loss only "
+                            "(docs/model.md)"),
     "--patience": (_in_range(int, 1, 1000), 3, "epochs without a better validation NDCG@10 before stopping early, 1-1000"),
     "--max-minutes": (_in_range(float, 0.1, 100_000), None,
                       "stop before an epoch that would end past this many minutes of training (the best epoch is kept)"),
