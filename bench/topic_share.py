@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cases import CASES, load_case, synthetic  # noqa: E402
+from scale import key_values  # noqa: E402
 
 
 def main() -> None:
@@ -48,8 +49,7 @@ def main() -> None:
     from recsys_core.training import TrainConfig
     from recsys_core.batching import history_matrix
 
-    settings = dict(_pair(s) for s in args.set)
-    fit_settings = dict(_pair(s) for s in args.fit)
+    settings, fit_settings = key_values(args.set), key_values(args.fit)
     options = FitOptions(train=TrainConfig(max_minutes=args.max_minutes, **settings), baselines=False,
                          text_reference=False, cache_dir=args.cache_dir, **fit_settings)
     started = time.perf_counter()
@@ -124,11 +124,6 @@ class _Blend:
 def _standardised(scores: np.ndarray) -> np.ndarray:
     scores = np.asarray(scores, dtype=np.float32)
     return (scores - scores.mean(axis=1, keepdims=True)) / (scores.std(axis=1, keepdims=True) + 1e-6)
-
-
-def _pair(text: str) -> tuple[str, object]:
-    key, _, value = text.partition("=")
-    return key, json.loads(value)
 
 
 if __name__ == "__main__":
