@@ -56,6 +56,11 @@ class NegativeSampler:
         popular = self.interaction_items[rng.integers(0, len(self.interaction_items), self.n_popular)]
         return torch.from_numpy(np.concatenate([uniform, popular]).astype(np.int64))
 
+    def one_each(self, rng: np.random.Generator, n: int) -> torch.Tensor:
+        """One uniform negative for each of ``n`` targets, with repeats (BPR's pairs; a popular share is refused
+        for BPR by ``TrainConfig``, so none is drawn here)."""
+        return torch.from_numpy(rng.choice(self.warm_items, size=n))
+
     def correction(self, items: torch.Tensor) -> torch.Tensor | None:
         """What each of ``items``' logits is lowered by (None: no correction)."""
         return None if self.log_q is None else self.log_q[items]

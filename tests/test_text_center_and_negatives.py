@@ -67,6 +67,10 @@ def test_uniform_negatives_are_distinct_trained_items_and_need_no_correction():
     drawn = sampler.draw(np.random.default_rng(0)).tolist()
     assert len(set(drawn)) == 4 and set(drawn) <= set(warm.tolist())
 
+    # BPR: one negative per target, repeats allowed (more targets than trained items here), trained items only
+    each = sampler.one_each(np.random.default_rng(0), 12).tolist()
+    assert len(each) == 12 and set(each) <= set(warm.tolist())
+
 
 def test_the_correction_is_the_log_of_each_items_expected_count_in_a_draw():
     warm = np.arange(20)
@@ -103,3 +107,13 @@ def test_training_with_popular_negatives_runs_and_the_share_is_checked(tiny_data
                                        cache_dir=embedding_cache))
     assert len(rec.train_log) >= 1 and all(np.isfinite(e.loss) for e in rec.train_log)
     assert rec.training.options["train"]["popular_negatives"] == 0.5
+
+
+def test_training_with_the_bpr_loss_runs_and_learns(tiny_dataset, embedding_cache):
+    # BPR draws one uniform negative per target (NegativeSampler.one_each); its loss starts at log 2 (scores tie).
+    rec = fit(tiny_dataset, FitOptions(train=TrainConfig(epochs=3, loss="bpr", patience=3), baselines=False,
+                                       cache_dir=embedding_cache))
+    losses = [e.loss for e in rec.train_log]
+    assert len(losses) == 3 and all(np.isfinite(losses))
+    assert losses[-1] < losses[0] and losses[-1] < np.log(2)  # measured: 0.692, 0.689, 0.676
+    assert rec.training.options["train"]["loss"] == "bpr"
