@@ -21,6 +21,13 @@ NDCG ratio >= 0.95 and time ratio <= 0.2.
     python bench/update.py 100k            # ~20 min alone on 2 cores (three full retrains)
     python bench/update.py demo --epochs 3 # a quicker look
     python bench/update.py 100k --variant "half rate:lr=0.001"  # also a chain of updates with other options
+    python bench/update.py 100k --retrain-seeds 3  # three retrains per increment: how far a retrain moves alone
+
+A retrain from scratch is itself a draw: its seed sets the initial weights, the sampled negatives and the
+dropout.  ``--retrain-seeds N`` trains N retrains per increment (seeds 0..N-1; seed 0 is the reference of
+the main table) and prints, per increment, each one's NDCG@10 on the next period, the update's ratio to
+each and to their mean, and the ratio of every other retrain to the seed-0 one: the spread a retrain shows
+against the same yardstick.
 """
 from __future__ import annotations
 
@@ -114,6 +121,20 @@ def increment_row(k: int, updated, report, update_s: float, retrained, retrain_s
     }
 
 
+def retrain_spread(k: int, chain: dict, reference, next_period: pd.DataFrame, others: list) -> dict:
+    """One increment's retrains (the seed-0 reference first) on the next period, and each update chain's
+    ratio to their mean: how far a retrain moves from the seed-0 one under the same yardstick."""
+    scores = [float(np.mean(list(ndcg_per_user(r, next_period_cases(r.catalog, next_period)).values())))
+              for r in [reference, *others]]
+    row = {"increment": k, "retrain NDCG@10 by seed": " ".join(f"{v:.4f}" for v in scores),
+           "other seeds / seed 0": " ".join(f"{v / scores[0]:.2f}" for v in scores[1:])}
+    for name, recommender in chain.items():
+        update = float(np.mean(list(ndcg_per_user(recommender, next_period_cases(recommender.catalog, next_period)).values())))
+        row[f"{name} / each seed"] = " ".join(f"{update / v:.2f}" for v in scores)
+        row[f"{name} / mean"] = f"{update / np.mean(scores):.2f}"
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("case", nargs="?", default="100k")
@@ -124,7 +145,11 @@ def main() -> None:
     parser.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=VALUE[,KEY=VALUE]",
                         help="also run a chain of updates with these UpdateOptions fields (JSON values), "
                              "e.g. 'half rate:lr=0.001'")
+    parser.add_argument("--retrain-seeds", type=int, default=1,
+                        help="retrains per increment (seeds 0..N-1), to show a retrain's own spread")
     args = parser.parse_args()
+    if args.retrain_seeds < 1:
+        parser.error("--retrain-seeds needs at least 1 retrain")
 
     data = load_case(args.case)
     ordered = data.interactions.sort_values(TIMESTAMP, kind="stable").reset_index(drop=True)
@@ -152,7 +177,7 @@ def main() -> None:
     for variant in args.variant:
         name, _, fields = variant.partition(":")
         variants[name] = replace(update_options, **key_values(fields.split(",")))
-    rows = []
+    rows, spread = [], []
     chain, delivered = {name: initial for name in variants}, first
     for k, increment in enumerate(later[:-1], start=1):
         results, seconds = {}, {}
@@ -172,12 +197,19 @@ def main() -> None:
             rows.append({"variant": name, **increment_row(k, chain[name], results[name].report, seconds[name],
                                                           retrained, retrain_s, later[k])})
             print(pd.DataFrame(rows[-1:]).to_string(index=False, float_format=lambda v: f"{v:.4f}"), flush=True)
+        if args.retrain_seeds > 1:
+            spread.append(retrain_spread(k, chain, retrained, later[k], [
+                fit(dataset_of(delivered), replace(options, train=replace(options.train, seed=seed)))
+                for seed in range(1, args.retrain_seeds)]))
+            print(pd.DataFrame(spread[-1:]).to_string(index=False), flush=True)
 
     table = pd.DataFrame(rows)
     print("\n" + table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     for name, part in table.groupby("variant", sort=False):
         met = (part["NDCG ratio"] >= 0.95) & (part["time ratio"] <= 0.2)
         print(f"{name}: targets (NDCG ratio >= 0.95 and time ratio <= 0.2) met on {int(met.sum())} of {len(part)} increments")
+    if spread:
+        print("\nRetrains with other seeds, on the same next period:\n" + pd.DataFrame(spread).to_string(index=False))
 
 
 if __name__ == "__main__":
