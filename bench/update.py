@@ -121,17 +121,19 @@ def increment_row(k: int, updated, report, update_s: float, retrained, retrain_s
     }
 
 
-def retrain_spread(k: int, chain: dict, reference, next_period: pd.DataFrame, others: list) -> dict:
-    """One increment's retrains (the seed-0 reference first) on the next period, and each update chain's
-    ratio to their mean: how far a retrain moves from the seed-0 one under the same yardstick."""
-    scores = [float(np.mean(list(ndcg_per_user(r, next_period_cases(r.catalog, next_period)).values())))
-              for r in [reference, *others]]
-    row = {"increment": k, "retrain NDCG@10 by seed": " ".join(f"{v:.4f}" for v in scores),
-           "other seeds / seed 0": " ".join(f"{v / scores[0]:.3f}" for v in scores[1:])}
-    for name, recommender in chain.items():
-        update = float(np.mean(list(ndcg_per_user(recommender, next_period_cases(recommender.catalog, next_period)).values())))
-        row[f"{name} / each seed"] = " ".join(f"{update / v:.3f}" for v in scores)
-        row[f"{name} / mean"] = update / float(np.mean(scores))
+def mean_ndcg(recommender, next_period: pd.DataFrame) -> float:
+    """NDCG@10 on ``next_period`` over its users, as the main table's per-increment figures."""
+    return float(np.mean(list(ndcg_per_user(recommender, next_period_cases(recommender.catalog, next_period)).values())))
+
+
+def retrain_spread(k: int, updates: dict[str, float], retrains: list[float]) -> dict:
+    """One increment's retrain scores (the seed-0 reference first) and each update chain's ratio to each and
+    to their mean: how far a retrain moves from the seed-0 one under the same yardstick."""
+    row = {"increment": k, "retrain NDCG@10 by seed": " ".join(f"{v:.4f}" for v in retrains),
+           "other seeds / seed 0": " ".join(f"{v / retrains[0]:.3f}" for v in retrains[1:])}
+    for name, update in updates.items():
+        row[f"{name} / each seed"] = " ".join(f"{update / v:.3f}" for v in retrains)
+        row[f"{name} / mean"] = update / float(np.mean(retrains))
     return row
 
 
@@ -198,9 +200,12 @@ def main() -> None:
                                                           retrained, retrain_s, later[k])})
             print(pd.DataFrame(rows[-1:]).to_string(index=False, float_format=lambda v: f"{v:.4f}"), flush=True)
         if args.retrain_seeds > 1:
-            spread.append(retrain_spread(k, chain, retrained, later[k], [
-                fit(dataset_of(delivered), replace(options, train=replace(options.train, seed=seed)))
-                for seed in range(1, args.retrain_seeds)]))
+            # the seed-0 retrain and the updates were just scored on this period: their rows hold the figures
+            this = rows[-len(variants):]
+            others = [mean_ndcg(fit(dataset_of(delivered), replace(options, train=replace(options.train, seed=seed))),
+                                later[k]) for seed in range(1, args.retrain_seeds)]
+            spread.append(retrain_spread(k, {r["variant"]: r["NDCG@10 update"] for r in this},
+                                         [this[0]["NDCG@10 retrain"], *others]))
             print(pd.DataFrame(spread[-1:]).to_string(index=False, float_format=lambda v: f"{v:.3f}"), flush=True)
 
     table = pd.DataFrame(rows)
